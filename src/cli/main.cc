@@ -1,0 +1,54 @@
+// vidproc: turns uploaded videos into web-ready MP4s. One binary, one subcommand per role.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "media/av_error.h"
+
+namespace {
+
+constexpr const char* kHelp = R"(Usage: vidproc COMMAND [options]
+
+Commands:
+  transcode IN OUT   make a web-ready 720p H.264/AAC MP4 (and a thumbnail) from a video
+  probe FILE         describe a file as JSON and say whether it is accepted
+  version            print the version
+
+Run 'vidproc COMMAND --help' for a command's options.
+Environment: LOG_LEVEL (debug|info|warning|error), LOG_FORMAT (text|json).
+)";
+
+void ConfigureLogging() {
+  if (const char* level = std::getenv("LOG_LEVEL")) {
+    vidproc::LogLevel parsed;
+    if (vidproc::ParseLogLevel(level, &parsed)) vidproc::SetLogLevel(parsed);
+  }
+  if (const char* format = std::getenv("LOG_FORMAT"); format && std::string(format) == "json") {
+    vidproc::SetLogFormat(vidproc::LogFormat::kJson);
+  }
+  vidproc::media::InstallAvLogBridge();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ConfigureLogging();
+  std::string command = argc > 1 ? argv[1] : "";
+  if (command == "transcode") return vidproc::cli::RunTranscode(argc, argv);
+  if (command == "probe") return vidproc::cli::RunProbe(argc, argv);
+  if (command == "version" || command == "--version") {
+    std::printf("vidproc %s\n", vidproc::kVersion);
+    return vidproc::cli::kExitOk;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::fputs(kHelp, stdout);
+    return vidproc::cli::kExitOk;
+  }
+  std::fputs(kHelp, stderr);
+  if (!command.empty()) std::fprintf(stderr, "\nvidproc: unknown command '%s'\n", command.c_str());
+  return vidproc::cli::kExitUsage;
+}

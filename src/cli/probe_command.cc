@@ -1,0 +1,57 @@
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "media/input_file.h"
+#include "media/probe.h"
+
+namespace vidproc::cli {
+namespace {
+
+constexpr const char* kProbeHelp = R"(Usage: vidproc probe FILE
+
+Prints what FILE contains as JSON: container, duration, streams, rotation, dimensions, codecs,
+interlacing, HDR flags, and whether vidproc accepts it ("acceptable") and if not, why ("error").
+The file is opened with the same protections as for transcoding (local file only, container
+allowlist, limits). Exit status: 0 acceptable, 1 refused, 2 usage, 3 could not read.
+)";
+
+}  // namespace
+
+int RunProbe(int argc, char** argv) {
+  auto args = Args::Parse(argc, argv, 2, {});
+  if (!args.ok()) {
+    std::fprintf(stderr, "vidproc probe: %s\n", args.status().message().c_str());
+    return kExitUsage;
+  }
+  if (args->has("--help")) {
+    std::fputs(kProbeHelp, stdout);
+    return kExitOk;
+  }
+  if (args->positional().size() != 1) {
+    std::fputs(kProbeHelp, stderr);
+    return kExitUsage;
+  }
+  const std::string& path = args->positional()[0];
+  media::InputLimits limits;
+  auto input = media::InputFile::Open(path, limits, nullptr);
+  nlohmann::json out;
+  Status verdict;
+  if (input.ok()) {
+    media::MediaInfo info = media::Describe(*input.value());
+    out = media::ToJson(info);
+    verdict = media::CheckLimits(info, limits);
+  } else {
+    verdict = input.status();
+  }
+  out["file"] = path;
+  out["acceptable"] = verdict.ok();
+  out["error"] = verdict.ok() ? nlohmann::json(nullptr)
+                              : nlohmann::json{{"code", verdict.code_name()},
+                                               {"message", verdict.message()}};
+  std::printf("%s\n", out.dump(2).c_str());
+  return ExitCodeFor(verdict);
+}
+
+}  // namespace vidproc::cli

@@ -1,0 +1,52 @@
+#include "media/av_error.h"
+
+#include <cstdio>
+#include <string>
+
+#include "core/log.h"
+
+extern "C" {
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+}
+
+namespace vidproc::media {
+
+std::string AvErrorText(int averror) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(averror, buf, sizeof buf);
+  return buf;
+}
+
+Status FromAvError(int averror, ErrorCode code, const std::string& what) {
+  if (averror == AVERROR_EXIT) {
+    return Status(ErrorCode::kCancelled, "The job was cancelled.");
+  }
+  if (averror == AVERROR(ENOSPC)) {
+    return Status(ErrorCode::kOutputWriteFailed, what + ": no space left on the device.");
+  }
+  return Status(code, what + " (" + AvErrorText(averror) + ").");
+}
+
+namespace {
+
+void AvLogCallback(void* avcl, int level, const char* fmt, va_list vl) {
+  if (level > AV_LOG_WARNING && GetLogLevel() != LogLevel::kDebug) return;
+  if (level > AV_LOG_VERBOSE) return;
+  char line[1024];
+  int print_prefix = 1;
+  av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) return;
+  LogLevel ours = level <= AV_LOG_ERROR     ? LogLevel::kWarning  // libav errors are often recoverable
+                  : level <= AV_LOG_WARNING ? LogLevel::kInfo
+                                            : LogLevel::kDebug;
+  Log(ours, text, {{"source", "libav"}});
+}
+
+}  // namespace
+
+void InstallAvLogBridge() { av_log_set_callback(AvLogCallback); }
+
+}  // namespace vidproc::media

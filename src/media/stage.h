@@ -1,0 +1,28 @@
+#pragma once
+
+#include <functional>
+
+#include "core/status.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+}
+
+namespace vidproc::media {
+
+// Where an encoding stage hands its packets (in the encoder's time base).
+using PacketSink = std::function<Status(AVPacket* packet)>;
+// Sees every picture that goes to the video encoder (upright, scaled), with its time in seconds.
+using FrameTap = std::function<void(const AVFrame* frame, double seconds)>;
+
+// Counters that let the transcoder judge a damaged or truncated input after the run.
+struct StageStats {
+  int64_t packets = 0;
+  int64_t frames_decoded = 0;
+  int64_t frames_encoded = 0;
+  int64_t frames_dropped = 0;   // over the frame-rate cap or with non-increasing timestamps
+  int64_t decode_errors = 0;
+  double end_s = 0;             // end of the last decoded frame, from the start of the file
+};
+
+}  // namespace vidproc::media

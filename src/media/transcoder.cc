@@ -1,0 +1,269 @@
+#include "media/transcoder.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "core/log.h"
+#include "media/audio_pipeline.h"
+#include "media/av_error.h"
+#include "media/input_file.h"
+#include "media/output_file.h"
+#include "media/remuxer.h"
+#include "media/thumbnail.h"
+#include "media/video_pipeline.h"
+
+namespace vidproc::media {
+namespace {
+
+// A file whose pictures end this much earlier than it declares was cut short.
+constexpr double kTruncationRatio = 0.9;
+constexpr double kTruncationSlackS = 0.5;
+// More damaged packets than this share of all video packets (and at least kMinDecodeErrors)
+// make the file corrupt rather than merely imperfect.
+constexpr double kCorruptErrorRatio = 0.05;
+constexpr int64_t kMinDecodeErrors = 5;
+
+Status CheckDecodedWhole(const MediaInfo& info, const StageStats& video) {
+  if (video.frames_decoded == 0 && video.packets > 0) {
+    return Status(ErrorCode::kCorruptInput, "No picture of the video could be decoded: the file is damaged.");
+  }
+  if (video.packets == 0) {
+    return Status(ErrorCode::kTruncatedInput, "The file contains no video data: it was cut short.");
+  }
+  if (video.decode_errors > kMinDecodeErrors &&
+      video.decode_errors > video.packets * kCorruptErrorRatio) {
+    return Status(ErrorCode::kCorruptInput,
+                  std::to_string(video.decode_errors) + " of " + std::to_string(video.packets) +
+                      " video packets are damaged. Upload an undamaged copy of the video.");
+  }
+  double declared = info.video->duration_s > 0 ? info.video->duration_s : info.duration_s;
+  if (!info.duration_estimated && declared > 1.0 &&
+      video.end_s < declared * kTruncationRatio - kTruncationSlackS) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg,
+                  "The video ends after %.1f s but declares %.1f s: the file was cut short. "
+                  "Upload the complete file.",
+                  video.end_s, declared);
+    return Status(ErrorCode::kTruncatedInput, msg);
+  }
+  return Status::Ok();
+}
+
+Result<OutputInfo> DescribeOutput(const std::string& path, const InputLimits& limits) {
+  ASSIGN_OR_RETURN(std::unique_ptr<InputFile> out, InputFile::Open(path, limits, nullptr));
+  MediaInfo info = Describe(*out);
+  OutputInfo o;
+  o.size_bytes = info.size_bytes;
+  o.duration_s = info.duration_s;
+  if (info.video) {
+    o.width = info.video->width;
+    o.height = info.video->height;
+    o.video_codec = info.video->codec;
+    o.video_bitrate = info.video->bit_rate;
+  }
+  if (const AudioStreamInfo* a = info.audio_stream()) {
+    o.audio_codec = a->codec;
+    o.audio_bitrate = a->bit_rate;
+  }
+  return o;
+}
+
+class Reencoder {
+ public:
+  Reencoder(const TranscodeRequest& request, InputFile& input, const MediaInfo& info,
+            const Plan& plan, const ProgressCallback& progress, const CancelToken* cancel)
+      : request_(request), input_(input), info_(info), plan_(plan), progress_(progress),
+        cancel_(cancel), picker_(info.duration_s) {}
+
+  Status Run(TranscodeResult* result);
+
+ private:
+  Status Setup(OutputFile& output);
+  Status Pump();
+
+  const TranscodeRequest& request_;
+  InputFile& input_;
+  const MediaInfo& info_;
+  const Plan& plan_;
+  const ProgressCallback& progress_;
+  const CancelToken* cancel_;
+  std::unique_ptr<VideoPipeline> video_;
+  std::unique_ptr<AudioPipeline> audio_;
+  const AVStream* in_video_ = nullptr;
+  const AVStream* in_audio_ = nullptr;
+  ThumbnailPicker picker_;
+};
+
+Status Reencoder::Setup(OutputFile& output) {
+  AVFormatContext* fmt = input_.format();
+  in_video_ = fmt->streams[info_.video->index];
+  ASSIGN_OR_RETURN(video_, VideoPipeline::Create(in_video_, plan_, request_.options,
+                                                 request_.limits, fmt->start_time));
+  ASSIGN_OR_RETURN(AVStream* out_video, output.AddEncodedStream(video_->encoder()));
+  video_->set_packet_sink([&output, this, out_video](AVPacket* p) {
+    return output.WritePacket(p, video_->encoder()->time_base, out_video);
+  });
+  if (!request_.thumbnail.empty()) {
+    video_->set_frame_tap([this](const AVFrame* f, double t) { picker_.Offer(f, t); });
+  }
+  if (const AudioStreamInfo* a = info_.audio_stream()) {
+    const AVStream* in_audio = fmt->streams[a->index];
+    auto audio = AudioPipeline::Create(in_audio, request_.options, fmt->start_time);
+    if (audio.ok()) {
+      audio_ = std::move(audio).value();
+      in_audio_ = in_audio;
+      ASSIGN_OR_RETURN(AVStream* out_audio, output.AddEncodedStream(audio_->encoder()));
+      audio_->set_packet_sink([&output, this, out_audio](AVPacket* p) {
+        return output.WritePacket(p, audio_->encoder()->time_base, out_audio);
+      });
+    } else {
+      LogWarning("audio dropped: it cannot be decoded", {{"reason", audio.status().message()}});
+    }
+  }
+  return output.WriteHeader();
+}
+
+Status Reencoder::Pump() {
+  AVFormatContext* fmt = input_.format();
+  PacketPtr packet = MakePacket();
+  for (;;) {
+    if (cancel_ && cancel_->cancelled()) return Status(ErrorCode::kCancelled, "The job was cancelled.");
+    int err = av_read_frame(fmt, packet.get());
+    if (err == AVERROR_EOF) break;
+    if (err < 0) {
+      if (err == AVERROR_EXIT) return Status(ErrorCode::kCancelled, "The job was cancelled.");
+      // Damaged or cut data: stop reading and let the duration and error checks judge the file.
+      LogWarning("input read stopped early", {{"reason", AvErrorText(err)}});
+      break;
+    }
+    const AVStream* st = fmt->streams[packet->stream_index];
+    Status s;
+    if (st == in_video_) {
+      s = video_->SendPacket(packet.get());
+      if (progress_) progress_(video_->stats().end_s, info_.duration_s);
+    } else if (st == in_audio_) {
+      s = audio_->SendPacket(packet.get());
+    }
+    av_packet_unref(packet.get());
+    RETURN_IF_ERROR(s);
+  }
+  RETURN_IF_ERROR(video_->SendPacket(nullptr));
+  if (audio_) RETURN_IF_ERROR(audio_->SendPacket(nullptr));
+  return Status::Ok();
+}
+
+Status Reencoder::Run(TranscodeResult* result) {
+  ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> output, OutputFile::Create(request_.output));
+  RETURN_IF_ERROR(Setup(*output));
+  RETURN_IF_ERROR(Pump());
+  result->video = video_->stats();
+  if (audio_) result->audio = audio_->stats();
+  RETURN_IF_ERROR(CheckDecodedWhole(info_, result->video));
+  RETURN_IF_ERROR(output->Finish());
+  if (!request_.thumbnail.empty()) {
+    if (!picker_.best()) {
+      std::remove(request_.output.c_str());
+      return Status(ErrorCode::kCorruptInput, "No picture of the video could be decoded.");
+    }
+    Status s = WriteJpeg(picker_.best(), request_.thumbnail, request_.options.thumbnail_max_size,
+                         request_.options.thumbnail_quality);
+    if (!s.ok()) {
+      std::remove(request_.output.c_str());
+      return s;
+    }
+    result->thumbnail_at_s = picker_.best_seconds();
+  }
+  return Status::Ok();
+}
+
+Status RunPassthrough(const TranscodeRequest& request, InputFile& input, const MediaInfo& info,
+                      const ProgressCallback& progress, const CancelToken* cancel,
+                      TranscodeResult* result) {
+  ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> output, OutputFile::Create(request.output));
+  RETURN_IF_ERROR(Remux(input, info, *output, progress, cancel, &result->video, &result->audio));
+  RETURN_IF_ERROR(CheckDecodedWhole(info, {.packets = result->video.packets,
+                                           .frames_decoded = result->video.packets,
+                                           .end_s = result->video.end_s}));
+  RETURN_IF_ERROR(output->Finish());
+  if (!request.thumbnail.empty()) {
+    Status s = ExtractThumbnail(request.input, request.limits, cancel, request.thumbnail,
+                                request.options.thumbnail_max_size, request.options.thumbnail_quality);
+    if (!s.ok()) {
+      std::remove(request.output.c_str());
+      return s;
+    }
+    result->thumbnail_at_s = info.duration_s * 0.1;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<TranscodeResult> Transcode(const TranscodeRequest& request, const ProgressCallback& progress,
+                                  const CancelToken* cancel) {
+  auto started = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::unique_ptr<InputFile> input,
+                   InputFile::Open(request.input, request.limits, cancel));
+  TranscodeResult result;
+  result.source = Describe(*input);
+  RETURN_IF_ERROR(CheckLimits(result.source, request.limits));
+  Plan plan = MakePlan(result.source, request.options);
+  result.passthrough = plan.passthrough;
+  result.reason = plan.reason;
+  LogDebug("plan", {{"passthrough", plan.passthrough},
+                    {"reason", plan.reason},
+                    {"width", plan.width},
+                    {"height", plan.height},
+                    {"threads", plan.encoder_threads}});
+
+  if (plan.passthrough) {
+    RETURN_IF_ERROR(RunPassthrough(request, *input, result.source, progress, cancel, &result));
+  } else {
+    Reencoder reencoder(request, *input, result.source, plan, progress, cancel);
+    RETURN_IF_ERROR(reencoder.Run(&result));
+  }
+  auto described = DescribeOutput(request.output, request.limits);
+  if (!described.ok()) {
+    std::remove(request.output.c_str());
+    if (!request.thumbnail.empty()) std::remove(request.thumbnail.c_str());
+    return Status(ErrorCode::kEncodeFailed,
+                  "The output cannot be read back: " + described.status().message());
+  }
+  result.output = described.value();
+  result.elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+nlohmann::json ToJson(const TranscodeResult& r) {
+  auto round3 = [](double v) { return std::round(v * 1000) / 1000; };
+  nlohmann::json j = {
+      {"path", r.passthrough ? "passthrough" : "encode"},
+      {"reason", r.reason},
+      {"source", ToJson(r.source)},
+      {"output",
+       {{"width", r.output.width},
+        {"height", r.output.height},
+        {"duration_s", round3(r.output.duration_s)},
+        {"size_bytes", r.output.size_bytes},
+        {"video_codec", r.output.video_codec},
+        {"audio_codec", r.output.audio_codec.empty() ? nlohmann::json(nullptr)
+                                                     : nlohmann::json(r.output.audio_codec)},
+        {"video_bitrate_kbps", r.output.video_bitrate / 1000},
+        {"audio_bitrate_kbps", r.output.audio_bitrate / 1000},
+        {"passthrough", r.passthrough}}},
+      {"frames",
+       {{"decoded", r.video.frames_decoded},
+        {"encoded", r.video.frames_encoded},
+        {"dropped", r.video.frames_dropped},
+        {"decode_errors", r.video.decode_errors}}},
+      {"thumbnail_at_s", r.thumbnail_at_s < 0 ? nlohmann::json(nullptr)
+                                              : nlohmann::json(round3(r.thumbnail_at_s))},
+      {"elapsed_s", round3(r.elapsed_s)},
+      {"speed", r.elapsed_s > 0 ? round3(r.source.duration_s / r.elapsed_s) : 0.0},
+  };
+  return j;
+}
+
+}  // namespace vidproc::media
