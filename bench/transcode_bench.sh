@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154,SC2054,SC2180  # S1A_* etc. are set via eval; commas/brackets are ffmpeg syntax
 # transcode_bench.sh - benchmarks `vidproc transcode` against the ffmpeg CLI,
 # side by side in one run, on the same 1080p input made from real footage.
 # Prints a Markdown report to stdout and writes it to --out FILE.
@@ -26,7 +27,7 @@ OUT=""
 PRESET=veryfast
 QUICK=0
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "transcode_bench: $*" >&2; exit 2; }
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -145,6 +146,7 @@ judge() {
 showcmd() {
   local a out=""
   for a in "$@"; do
+    if [[ $a == "$OUTS"/* ]]; then out+="OUT "; continue; fi
     if [[ $a =~ ^[A-Za-z0-9_./:=+,%@-]+$ ]]; then out+="$a "; else out+="'${a//\'/\'\\\'\'}' "; fi
   done
   out=${out% }
@@ -233,8 +235,10 @@ VP_VERSION=""
 VP_FAILS=0
 if [ ! -e "$VIDPROC" ]; then
   VP_OK=0; VP_STATUS="not found at \`$VIDPROC_SHOWN\`: every vidproc cell is n/a, the ffmpeg side ran alone"
+  NOTES+=("vidproc was not run: no binary at \`$VIDPROC_SHOWN\` (build it, or pass --vidproc PATH)")
 elif [ ! -x "$VIDPROC" ] || [ -d "$VIDPROC" ]; then
   VP_OK=0; VP_STATUS="\`$VIDPROC_SHOWN\` is not an executable file: every vidproc cell is n/a, the ffmpeg side ran alone"
+  NOTES+=("vidproc was not run: \`$VIDPROC_SHOWN\` is not executable")
 else
   if VP_VERSION=$(timeout 20 "$VIDPROC" --version 2>&1 </dev/null); then
     VP_VERSION=$(printf '%s' "$VP_VERSION" | md_clean)
@@ -543,7 +547,7 @@ r "| load average (1/5/15 min) | at start $LOAD_START, at end $LOAD_END |"
 r "| ffmpeg | \`$FFMPEG_VERSION\` |"
 r "| vidproc | $VP_STATUS |"
 r "| vidproc --version | \`$vp_shown\` |"
-r "| bench time | ${BENCH_S} s (input build ${INPUT_BUILD_S:-reused} s, S1 ${S1_S} s, S2 ${S2_S} s, S3 ${S3_S} s, S4 ${S4_S} s) |"
+r "| bench time | ${BENCH_S} s (input $( [ -n "$INPUT_BUILD_S" ] && echo "built in ${INPUT_BUILD_S} s" || echo reused), S1 ${S1_S} s, S2 ${S2_S} s, S3 ${S3_S} s, S4 ${S4_S} s) |"
 r ""
 if calc "exit !(${LOAD_START%% *} > 0.5)"; then
   r "> Note: the 1-minute load average was ${LOAD_START%% *} at the start: something else was using the CPU, so timings are noisy."
@@ -562,7 +566,7 @@ r "| S2 two concurrent jobs: total wall s | $(f2 "$S2A_wall") | $(f2 "$S2B_wall"
 r "| S1 one job: peak RSS MiB | $(mib "$S1A_rss") | $(mib "$S1B_rss") | $(fx3 "$R1_RSS") | ≤ 0.80x | $(judge le "$R1_RSS" 0.80) |"
 r "| S2 two jobs: summed peak RSS MiB | $(mib "$S2A_rsssum") | $(mib "$S2B_rsssum") | $(fx3 "$R2_RSSSUM") | ≤ 0.80x | $(judge le "$R2_RSSSUM" 0.80) |"
 r "| S1 SSIM vs source | $(f6 "$S1_A_SSIM") | $(f6 "$S1_B_SSIM") | $(diff6 "$S1_A_SSIM" "$S1_B_SSIM") | ≥ $(f6 "$SSIM_MIN") (B − 0.002) | $(judge ge "$S1_A_SSIM" "${SSIM_MIN}") |"
-r "| S4 passthrough speed-up (force-encode wall / passthrough wall) | passthrough $(f2 "$S4P_wall") s, forced $(f2 "$S4F_wall") s | — | $(fx "$S4_SPEEDUP") | ≥ 20x | $(judge ge "$S4_SPEEDUP" 20) |"
+r "| S4 passthrough speed-up (force-encode wall / passthrough wall) | $(isnum "$S4P_wall" && echo "passthrough $(f2 "$S4P_wall") s, forced $(f2 "$S4F_wall") s" || echo n/a) | — | $(fx "$S4_SPEEDUP") | ≥ 20x | $(judge ge "$S4_SPEEDUP" 20) |"
 r ""
 r "## Input"
 r ""

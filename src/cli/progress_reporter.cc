@@ -33,12 +33,15 @@ bool ParseProgressMode(const std::string& text, ProgressMode* mode) {
 }
 
 ProgressReporter::ProgressReporter(ProgressMode mode)
-    : mode_(mode), started_(Clock::now()), last_(Clock::time_point::min()) {}
+    : mode_(mode), started_(Clock::now()), last_(started_) {}
 
 void ProgressReporter::Update(double processed_s, double total_s) {
   if (mode_ == ProgressMode::kNone) return;
   auto now = Clock::now();
-  if (now - last_ < (mode_ == ProgressMode::kBar ? kBarInterval : kJsonInterval)) return;
+  if (reported_ && now - last_ < (mode_ == ProgressMode::kBar ? kBarInterval : kJsonInterval)) {
+    return;
+  }
+  reported_ = true;
   last_ = now;
   double fraction = total_s > 0 ? std::clamp(processed_s / total_s, 0.0, 1.0) : 0.0;
   double elapsed = std::chrono::duration<double>(now - started_).count();

@@ -23,6 +23,7 @@ class ProgressReporter {
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_;
   bool drew_ = false;
+  bool reported_ = false;
 };
 
 }  // namespace vidproc::cli

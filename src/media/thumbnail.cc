@@ -147,7 +147,7 @@ Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, i
   return CommitFile(temp, path);
 }
 
-Status ExtractThumbnail(const std::string& input_path, const InputLimits& limits,
+Result<double> ExtractThumbnail(const std::string& input_path, const InputLimits& limits,
                         const CancelToken* cancel, const std::string& jpeg_path, Size max_size,
                         int quality) {
   ASSIGN_OR_RETURN(std::unique_ptr<InputFile> input, InputFile::Open(input_path, limits, cancel));
@@ -200,7 +200,8 @@ Status ExtractThumbnail(const std::string& input_path, const InputLimits& limits
   if (!picker.best()) {
     return Status(ErrorCode::kCorruptInput, "No picture of the video could be decoded for the thumbnail.");
   }
-  return WriteJpeg(picker.best(), jpeg_path, max_size, quality);
+  RETURN_IF_ERROR(WriteJpeg(picker.best(), jpeg_path, max_size, quality));
+  return picker.best_seconds();
 }
 
 }  // namespace vidproc::media

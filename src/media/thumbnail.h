@@ -53,8 +53,9 @@ Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, i
 // For files that are not re-encoded: seeks to the candidate positions in `input_path`, decodes
 // forward to each (dropping pictures the decoder marks as damaged, as after a seek to a falsely
 // flagged keyframe) and writes the best as a JPEG.
+// Returns the position of the picture chosen, in seconds.
 // REQUIRES: the video stream is upright with square pixels (true of every passthrough file).
-Status ExtractThumbnail(const std::string& input_path, const InputLimits& limits,
+Result<double> ExtractThumbnail(const std::string& input_path, const InputLimits& limits,
                         const CancelToken* cancel, const std::string& jpeg_path, Size max_size,
                         int quality);
 

@@ -187,13 +187,13 @@ Status RunPassthrough(const TranscodeRequest& request, InputFile& input, const M
                                            .end_s = result->video.end_s}));
   RETURN_IF_ERROR(output->Finish());
   if (!request.thumbnail.empty()) {
-    Status s = ExtractThumbnail(request.input, request.limits, cancel, request.thumbnail,
-                                request.options.thumbnail_max_size, request.options.thumbnail_quality);
-    if (!s.ok()) {
+    auto at = ExtractThumbnail(request.input, request.limits, cancel, request.thumbnail,
+                               request.options.thumbnail_max_size, request.options.thumbnail_quality);
+    if (!at.ok()) {
       std::remove(request.output.c_str());
-      return s;
+      return at.status();
     }
-    result->thumbnail_at_s = info.duration_s * 0.1;
+    result->thumbnail_at_s = at.value();
   }
   return Status::Ok();
 }

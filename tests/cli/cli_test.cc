@@ -21,8 +21,8 @@ struct RunResult {
   std::string out;
 };
 
-std::string Bin() { return std::getenv("VIDPROC_BIN"); }
-std::string Fixture(const std::string& n) { return std::string(std::getenv("VIDPROC_FIXTURES")) + "/" + n; }
+std::string Bin() { return VIDPROC_BIN_PATH; }
+std::string Fixture(const std::string& n) { return std::string(VIDPROC_FIXTURES_PATH) + "/" + n; }
 
 RunResult RunVidproc(const std::string& args) {
   RunResult r;

@@ -48,8 +48,7 @@ CodecContextPtr OpenPlainDecoder(const AVStream* st) {
 
 std::string Fixture(const std::string& name) {
   const char* dir = std::getenv("VIDPROC_FIXTURES");
-  if (!dir) throw std::runtime_error("VIDPROC_FIXTURES is not set (run the tests through ctest)");
-  return std::string(dir) + "/" + name;
+  return std::string(dir ? dir : VIDPROC_FIXTURES_PATH) + "/" + name;
 }
 
 std::string MakeTempDir() {
@@ -96,10 +95,10 @@ FramePtr DecodePictureAt(const std::string& path, double seconds) {
   if (!dec) return nullptr;
   int64_t start = st->start_time == AV_NOPTS_VALUE ? 0 : st->start_time;
   FramePtr frame = MakeFrame();
-  FramePtr chosen;
+  FramePtr chosen;  // the first picture at or after `seconds`, else the last one
   PacketPtr pkt = MakePacket();
-  bool eof = false;
-  while (!chosen) {
+  bool eof = false, reached = false;
+  while (!reached) {
     if (!eof) {
       if (av_read_frame(fmt.get(), pkt.get()) < 0) {
         eof = true;
@@ -110,14 +109,11 @@ FramePtr DecodePictureAt(const std::string& path, double seconds) {
       }
     }
     int err;
-    while ((err = avcodec_receive_frame(dec.get(), frame.get())) >= 0) {
+    while (!reached && (err = avcodec_receive_frame(dec.get(), frame.get())) >= 0) {
       double t = (frame->best_effort_timestamp - start) * av_q2d(st->time_base);
-      if (t + 1e-3 >= seconds || !chosen) {
-        chosen.reset(av_frame_clone(frame.get()));
-      }
+      chosen.reset(av_frame_clone(frame.get()));
+      reached = t + 1e-3 >= seconds;
       av_frame_unref(frame.get());
-      if (t + 1e-3 >= seconds) break;
-      chosen.reset();
     }
     if (eof && err == AVERROR_EOF) break;
   }

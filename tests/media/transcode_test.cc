@@ -31,7 +31,9 @@ class TranscodeTest : public ::testing::Test {
     request.output = out();
     request.thumbnail = thumb();
     request.options = options;
-    return Transcode(request, nullptr, nullptr);
+    auto r = Transcode(request, nullptr, nullptr);
+    passthrough_ = r.ok() && r->passthrough;
+    return r;
   }
 
   // The checks every successful output must pass.
@@ -63,8 +65,12 @@ class TranscodeTest : public ::testing::Test {
     if (const AudioStreamInfo* a = o.audio_stream()) {
       EXPECT_EQ(a->codec, "aac");
       EXPECT_EQ(a->profile, "LC");
-      EXPECT_EQ(a->channels, 2);
-      EXPECT_EQ(a->sample_rate, 48000);
+      if (passthrough_) {  // remuxed as it is: any AAC-LC a browser plays
+        EXPECT_LE(a->channels, 2);
+      } else {
+        EXPECT_EQ(a->channels, 2);
+        EXPECT_EQ(a->sample_rate, 48000);
+      }
       EXPECT_EQ(CountStreams(out(), AVMEDIA_TYPE_AUDIO), 1);
     }
     // The thumbnail decodes and fits the box.
@@ -77,6 +83,7 @@ class TranscodeTest : public ::testing::Test {
   std::string out() const { return dir_ + "/out.mp4"; }
   std::string thumb() const { return dir_ + "/thumb.jpg"; }
   std::string dir_;
+  bool passthrough_ = false;
 };
 
 TEST_F(TranscodeTest, RealLandscape1080pBecomes720pHighProfile) {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds vidproc and runs every test: once in a normal build, once under AddressSanitizer and
+# UndefinedBehaviorSanitizer. Installs what it needs first (Debian packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+fixtures="$PWD/build/fixtures"
+jobs=$(nproc)
+
+echo "== build (RelWithDebInfo)"
+scripts/build.sh build -DVIDPROC_FIXTURES_DIR="$fixtures"
+echo "== tests"
+(cd build && ctest -j"$jobs" --output-on-failure)
+
+echo "== build (AddressSanitizer + UBSan)"
+scripts/build.sh build-asan -DVIDPROC_SANITIZE=ON -DVIDPROC_FIXTURES_DIR="$fixtures"
+echo "== tests under sanitizers"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest -j"$jobs" --output-on-failure)
