@@ -7,7 +7,7 @@ Result<Args> Args::Parse(int argc, char** argv, int first, const ArgSpec& spec) 
   bool options_done = false;
   for (int i = first; i < argc; ++i) {
     std::string a = argv[i];
-    if (options_done || a.size() < 2 || a[0] != '-' ) {
+    if (options_done || a.size() < 2 || a[0] != '-') {
       args.positional_.push_back(a);
       continue;
     }
@@ -30,7 +30,8 @@ Result<Args> Args::Parse(int argc, char** argv, int first, const ArgSpec& spec) 
       args.flags_.insert(name);
     } else if (spec.valued.count(name)) {
       if (!has_inline_value) {
-        if (i + 1 >= argc) return Status(ErrorCode::kInvalidArgument, "Option " + name + " needs a value.");
+        if (i + 1 >= argc)
+          return Status(ErrorCode::kInvalidArgument, "Option " + name + " needs a value.");
         value = argv[++i];
       }
       args.values_[name] = value;

@@ -8,7 +8,7 @@ namespace vidproc::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInputRefused = 1;  // the input itself is bad: retrying cannot help
 inline constexpr int kExitUsage = 2;
-inline constexpr int kExitFailed = 3;        // anything else: environment, output, internal
+inline constexpr int kExitFailed = 3;  // anything else: environment, output, internal
 inline constexpr int kExitCancelled = 4;
 
 inline int ExitCodeFor(const Status& s) {

@@ -47,9 +47,9 @@ int RunProbe(int argc, char** argv) {
   }
   out["file"] = path;
   out["acceptable"] = verdict.ok();
-  out["error"] = verdict.ok() ? nlohmann::json(nullptr)
-                              : nlohmann::json{{"code", verdict.code_name()},
-                                               {"message", verdict.message()}};
+  out["error"] =
+      verdict.ok() ? nlohmann::json(nullptr)
+                   : nlohmann::json{{"code", verdict.code_name()}, {"message", verdict.message()}};
   std::printf("%s\n", out.dump(2).c_str());
   return ExitCodeFor(verdict);
 }

@@ -47,11 +47,12 @@ void ProgressReporter::Update(double processed_s, double total_s) {
   double elapsed = std::chrono::duration<double>(now - started_).count();
   double eta = fraction > 0.01 ? elapsed * (1 - fraction) / fraction : -1;
   if (mode_ == ProgressMode::kJson) {
-    nlohmann::json j = {{"event", "progress"},
-                        {"progress", std::round(fraction * 1000) / 1000},
-                        {"processed_s", std::round(processed_s * 100) / 100},
-                        {"total_s", std::round(total_s * 100) / 100},
-                        {"eta_s", eta < 0 ? nlohmann::json(nullptr) : nlohmann::json(std::lround(eta))}};
+    nlohmann::json j = {
+        {"event", "progress"},
+        {"progress", std::round(fraction * 1000) / 1000},
+        {"processed_s", std::round(processed_s * 100) / 100},
+        {"total_s", std::round(total_s * 100) / 100},
+        {"eta_s", eta < 0 ? nlohmann::json(nullptr) : nlohmann::json(std::lround(eta))}};
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
     return;
@@ -61,7 +62,9 @@ void ProgressReporter::Update(double processed_s, double total_s) {
   std::string bar(filled, '#');
   bar.append(kWidth - filled, '.');
   char eta_text[32] = "--:--";
-  if (eta >= 0) std::snprintf(eta_text, sizeof eta_text, "%02ld:%02ld", std::lround(eta) / 60, std::lround(eta) % 60);
+  if (eta >= 0)
+    std::snprintf(eta_text, sizeof eta_text, "%02ld:%02ld", std::lround(eta) / 60,
+                  std::lround(eta) % 60);
   std::fprintf(stderr, "\r[%s] %5.1f%%  %.1f/%.1f s  ETA %s ", bar.c_str(), fraction * 100,
                processed_s, total_s, eta_text);
   std::fflush(stderr);

@@ -41,8 +41,8 @@ extern "C" void OnSignal(int) { g_cancel.Cancel(); }
 Status ApplyOptions(const Args& args, media::TranscodeRequest* request) {
   media::TranscodeOptions& o = request->options;
   if (auto v = args.get("--preset")) {
-    static const char* kPresets[] = {"ultrafast", "superfast", "veryfast", "faster", "fast",
-                                     "medium", "slow", "slower", "veryslow"};
+    static const char* kPresets[] = {"ultrafast", "superfast", "veryfast", "faster",  "fast",
+                                     "medium",    "slow",      "slower",   "veryslow"};
     bool known = false;
     for (const char* p : kPresets) known = known || *v == p;
     if (!known) return Status(ErrorCode::kInvalidArgument, "Unknown x264 preset '" + *v + "'.");

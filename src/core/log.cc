@@ -27,7 +27,8 @@ constexpr std::string_view LevelName(LogLevel level) {
 std::string Timestamp() {
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
@@ -70,9 +71,9 @@ void Log(LogLevel level, std::string_view message, const nlohmann::json& fields)
     if (fields.is_object()) {
       for (auto it = fields.begin(); it != fields.end(); ++it) {
         line += " " + it.key() + "=";
-        line += it.value().is_string() ? it.value().get<std::string>()
-                                       : it.value().dump(-1, ' ', false,
-                                                         nlohmann::json::error_handler_t::replace);
+        line += it.value().is_string()
+                    ? it.value().get<std::string>()
+                    : it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
     }
   }

@@ -19,9 +19,17 @@ bool ParseLogLevel(std::string_view name, LogLevel* level);
 // `fields` is an object of structured context (`{"video": id, "code": "timeout"}`).
 void Log(LogLevel level, std::string_view message, const nlohmann::json& fields = nullptr);
 
-inline void LogDebug(std::string_view m, const nlohmann::json& f = nullptr) { Log(LogLevel::kDebug, m, f); }
-inline void LogInfo(std::string_view m, const nlohmann::json& f = nullptr) { Log(LogLevel::kInfo, m, f); }
-inline void LogWarning(std::string_view m, const nlohmann::json& f = nullptr) { Log(LogLevel::kWarning, m, f); }
-inline void LogError(std::string_view m, const nlohmann::json& f = nullptr) { Log(LogLevel::kError, m, f); }
+inline void LogDebug(std::string_view m, const nlohmann::json& f = nullptr) {
+  Log(LogLevel::kDebug, m, f);
+}
+inline void LogInfo(std::string_view m, const nlohmann::json& f = nullptr) {
+  Log(LogLevel::kInfo, m, f);
+}
+inline void LogWarning(std::string_view m, const nlohmann::json& f = nullptr) {
+  Log(LogLevel::kWarning, m, f);
+}
+inline void LogError(std::string_view m, const nlohmann::json& f = nullptr) {
+  Log(LogLevel::kError, m, f);
+}
 
 }  // namespace vidproc

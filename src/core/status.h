@@ -67,8 +67,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}                // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}         // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
   Result(ErrorCode code, std::string message) : v_(Status(code, std::move(message))) {}
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -91,10 +91,10 @@ class [[nodiscard]] Result {
 #define VIDPROC_CONCAT_INNER(a, b) a##b
 #define VIDPROC_CONCAT(a, b) VIDPROC_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                      \
-  do {                                             \
-    ::vidproc::Status _status = (expr);            \
-    if (!_status.ok()) return _status;             \
+#define RETURN_IF_ERROR(expr)           \
+  do {                                  \
+    ::vidproc::Status _status = (expr); \
+    if (!_status.ok()) return _status;  \
   } while (0)
 
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -10,11 +10,13 @@ Result<int64_t> ParseInteger(std::string_view text, int64_t min, int64_t max) {
   int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-    return Status(ErrorCode::kInvalidArgument, "'" + std::string(text) + "' is not a whole number.");
+    return Status(ErrorCode::kInvalidArgument,
+                  "'" + std::string(text) + "' is not a whole number.");
   }
   if (value < min || value > max) {
     return Status(ErrorCode::kInvalidArgument, "'" + std::string(text) + "' is out of range (" +
-                                                   std::to_string(min) + ".." + std::to_string(max) + ").");
+                                                   std::to_string(min) + ".." +
+                                                   std::to_string(max) + ").");
   }
   return value;
 }

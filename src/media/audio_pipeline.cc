@@ -111,9 +111,10 @@ Status AudioPipeline::ConfigureFilters(const AVFrame* frame) {
   const AVCodecContext* enc = encoder_.get();
   // async=1 fills gaps with silence and trims overlaps, so audio stays on its timestamps (in sync
   // with the video) even when the source has holes.
-  std::string chain = "aresample=" + std::to_string(enc->sample_rate) +
-                      ":async=1,aformat=sample_fmts=fltp:sample_rates=" +
-                      std::to_string(enc->sample_rate) + ":channel_layouts=stereo";
+  std::string chain =
+      "aresample=" + std::to_string(enc->sample_rate) +
+      ":async=1,aformat=sample_fmts=fltp:sample_rates=" + std::to_string(enc->sample_rate) +
+      ":channel_layouts=stereo";
   FilterInOutPtr outputs(avfilter_inout_alloc());
   FilterInOutPtr inputs(avfilter_inout_alloc());
   outputs->name = av_strdup("in");

@@ -1,5 +1,6 @@
 #include "media/av_error.h"
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 
@@ -30,16 +31,25 @@ Status FromAvError(int averror, ErrorCode code, const std::string& what) {
 
 namespace {
 
+// A damaged file can make a decoder complain for every packet: after this many lines the rest
+// are counted, not printed.
+constexpr int kMaxAvLogLines = 100;
+std::atomic<int> g_av_log_lines{0};
+
 void AvLogCallback(void* avcl, int level, const char* fmt, va_list vl) {
   if (level > AV_LOG_WARNING && GetLogLevel() != LogLevel::kDebug) return;
   if (level > AV_LOG_VERBOSE) return;
+  int n = g_av_log_lines.fetch_add(1);
+  if (n == kMaxAvLogLines) LogWarning("further libav messages are suppressed");
+  if (n >= kMaxAvLogLines) return;
   char line[1024];
   int print_prefix = 1;
   av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
   std::string text(line);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (text.empty()) return;
-  LogLevel ours = level <= AV_LOG_ERROR     ? LogLevel::kWarning  // libav errors are often recoverable
+  // The scale filter says this for every full-range (yuvj) source although it handles the range.
+  if (text.empty() || text.find("deprecated pixel format used") != std::string::npos) return;
+  LogLevel ours = level <= AV_LOG_ERROR ? LogLevel::kWarning  // libav errors are often recoverable
                   : level <= AV_LOG_WARNING ? LogLevel::kInfo
                                             : LogLevel::kDebug;
   Log(ours, text, {{"source", "libav"}});

@@ -5,9 +5,9 @@ namespace vidproc::media {
 Result<CodecContextPtr> OpenDecoder(const AVStream* stream, const DecoderOptions& options) {
   const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
   if (!codec) {
-    return Status(ErrorCode::kUnsupportedCodec,
-                  std::string("No decoder for the codec '") +
-                      avcodec_get_name(stream->codecpar->codec_id) + "'.");
+    return Status(ErrorCode::kUnsupportedCodec, std::string("No decoder for the codec '") +
+                                                    avcodec_get_name(stream->codecpar->codec_id) +
+                                                    "'.");
   }
   CodecContextPtr ctx(avcodec_alloc_context3(codec));
   if (!ctx) return Status(ErrorCode::kInternal, "Out of memory.");

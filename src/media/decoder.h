@@ -7,8 +7,8 @@ namespace vidproc::media {
 
 struct DecoderOptions {
   int threads = 1;
-  int64_t max_pixels = 0;        // 0: libav's default
-  bool output_corrupt = true;    // false: drop frames the decoder knows are damaged (after a seek)
+  int64_t max_pixels = 0;      // 0: libav's default
+  bool output_corrupt = true;  // false: drop frames the decoder knows are damaged (after a seek)
 };
 
 // A decoder for `stream`, opened, with the stream's time base as its packet time base.

@@ -8,8 +8,8 @@ template <typename OnFrame>
 Status Decode(AVCodecContext* decoder, const AVPacket* packet, AVFrame* scratch,
               int64_t* decode_errors, OnFrame&& on_frame) {
   int err = avcodec_send_packet(decoder, packet);
-  if (err == AVERROR_INVALIDDATA || (err < 0 && err != AVERROR(EAGAIN) && err != AVERROR_EOF &&
-                                     err != AVERROR(ENOMEM))) {
+  if (err == AVERROR_INVALIDDATA ||
+      (err < 0 && err != AVERROR(EAGAIN) && err != AVERROR_EOF && err != AVERROR(ENOMEM))) {
     ++*decode_errors;
   } else if (err == AVERROR(ENOMEM)) {
     return FromAvError(err, ErrorCode::kInternal, "The decoder ran out of memory");

@@ -17,15 +17,21 @@ namespace {
 
 // Real video containers. Everything else (playlists, concat scripts, image sequences, raw
 // device and text demuxers) is refused before it can interpret the file's content as references.
-constexpr std::array<std::string_view, 9> kAllowedDemuxers = {
-    "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts", "mpeg",
-    "flv", "ogg", "asf", "mxf"};
+constexpr std::array<std::string_view, 9> kAllowedDemuxers = {"mov,mp4,m4a,3gp,3g2,mj2",
+                                                              "matroska,webm",
+                                                              "avi",
+                                                              "mpegts",
+                                                              "mpeg",
+                                                              "flv",
+                                                              "ogg",
+                                                              "asf",
+                                                              "mxf"};
 
 // Demuxers that identify a file that is not a video at all: we name the problem precisely.
 constexpr std::array<std::string_view, 12> kAudioDemuxers = {
     "mp3", "wav", "flac", "aac", "ac3", "eac3", "amr", "ape", "w64", "wv", "caf", "aiff"};
-constexpr std::array<std::string_view, 6> kPlaylistDemuxers = {"hls", "concat", "dash", "ffmetadata",
-                                                               "tty", "subfile"};
+constexpr std::array<std::string_view, 6> kPlaylistDemuxers = {"hls",        "concat", "dash",
+                                                               "ffmetadata", "tty",    "subfile"};
 
 bool Contains(const auto& list, std::string_view name) {
   for (auto entry : list) {
@@ -55,9 +61,10 @@ Status RefusedFormat(std::string_view name) {
                   "The file is a playlist or script (" + n +
                       "), not a video; only self-contained video files are accepted.");
   }
-  return Status(ErrorCode::kUnsupportedFormat,
-                "The container format '" + n +
-                    "' is not supported. Use MP4, MOV, MKV, WebM, AVI, MPEG-TS, MPEG-PS, FLV or Ogg.");
+  return Status(
+      ErrorCode::kUnsupportedFormat,
+      "The container format '" + n +
+          "' is not supported. Use MP4, MOV, MKV, WebM, AVI, MPEG-TS, MPEG-PS, FLV or Ogg.");
 }
 
 }  // namespace
@@ -155,9 +162,10 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path,
     in->format_ = nullptr;
     if (err == AVERROR_EXIT) return Status(ErrorCode::kCancelled, "The job was cancelled.");
     if (std::string_view(detected->name).starts_with("mov")) {
-      return Status(ErrorCode::kTruncatedInput,
-                    "The MP4/MOV file has no index (moov atom): the upload or the recording was cut "
-                    "short. Upload the complete file.");
+      return Status(
+          ErrorCode::kTruncatedInput,
+          "The MP4/MOV file has no index (moov atom): the upload or the recording was cut "
+          "short. Upload the complete file.");
     }
     return FromAvError(err, ErrorCode::kCorruptInput, "The file's container is damaged");
   }

@@ -14,8 +14,8 @@ struct InputLimits {
   double max_duration_s = 4 * 3600.0;
   int max_streams = 32;
   double max_frame_rate = 240.0;
-  int64_t probe_bytes = 20 << 20;       // how much the demuxer may read to find the streams
-  int64_t analyze_us = 15'000'000;      // how much media time it may read for that
+  int64_t probe_bytes = 20 << 20;   // how much the demuxer may read to find the streams
+  int64_t analyze_us = 15'000'000;  // how much media time it may read for that
 };
 
 }  // namespace vidproc::media

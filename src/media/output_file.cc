@@ -23,13 +23,15 @@ std::string DirectoryOf(const std::string& path) {
 Status SyncPath(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC);
   if (fd < 0) {
-    return Status(ErrorCode::kOutputWriteFailed, "Cannot open " + path + ": " + std::strerror(errno));
+    return Status(ErrorCode::kOutputWriteFailed,
+                  "Cannot open " + path + ": " + std::strerror(errno));
   }
   int rc = ::fsync(fd);
   int saved = errno;
   ::close(fd);
   if (rc != 0) {
-    return Status(ErrorCode::kOutputWriteFailed, "Cannot sync " + path + ": " + std::strerror(saved));
+    return Status(ErrorCode::kOutputWriteFailed,
+                  "Cannot sync " + path + ": " + std::strerror(saved));
   }
   return Status::Ok();
 }
@@ -105,7 +107,8 @@ Status OutputFile::WriteHeader() {
   // muxer from adding its own encoder tag.
   format_->flags |= AVFMT_FLAG_BITEXACT;
   int err = avformat_write_header(format_, options.get());
-  if (err < 0) return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot write the MP4 header");
+  if (err < 0)
+    return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot write the MP4 header");
   header_written_ = true;
   return Status::Ok();
 }
@@ -115,7 +118,8 @@ Status OutputFile::WritePacket(AVPacket* packet, AVRational time_base, const AVS
   packet->stream_index = stream->index;
   packet->pos = -1;
   int err = av_interleaved_write_frame(format_, packet);
-  if (err < 0) return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot write to the output file");
+  if (err < 0)
+    return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot write to the output file");
   return Status::Ok();
 }
 

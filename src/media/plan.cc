@@ -25,7 +25,8 @@ int64_t VideoBitrate(const MediaInfo& info) {
 std::string WhyNotPassthrough(const MediaInfo& info, const TranscodeOptions& options) {
   const VideoStreamInfo& v = *info.video;
   if (!options.allow_passthrough) return "re-encode forced";
-  if (info.container != "mov") return "container " + info.container + " is remuxed only from MP4/MOV";
+  if (info.container != "mov")
+    return "container " + info.container + " is remuxed only from MP4/MOV";
   if (v.codec != "h264") return "video codec " + v.codec + " is not H.264";
   if (v.profile != "High" && v.profile != "Main" && v.profile != "Constrained Baseline" &&
       v.profile != "Baseline") {
@@ -41,7 +42,8 @@ std::string WhyNotPassthrough(const MediaInfo& info, const TranscodeOptions& opt
     return std::to_string(v.width) + "x" + std::to_string(v.height) + " does not fit " +
            std::to_string(options.max_size.width) + "x" + std::to_string(options.max_size.height);
   }
-  if (v.frame_rate > options.max_frame_rate + kFrameRateTolerance) return "frame rate above the cap";
+  if (v.frame_rate > options.max_frame_rate + kFrameRateTolerance)
+    return "frame rate above the cap";
   int64_t bitrate = VideoBitrate(info);
   if (bitrate <= 0) return "video bitrate unknown";
   if (bitrate > options.video_bitrate * kPassthroughBitrateSlack) {
@@ -61,8 +63,8 @@ Size FitInside(int width, int height, Size box) {
   int short_side = std::min(box.width, box.height);
   int limit_w = width >= height ? long_side : short_side;
   int limit_h = width >= height ? short_side : long_side;
-  double scale = std::min({1.0, static_cast<double>(limit_w) / width,
-                           static_cast<double>(limit_h) / height});
+  double scale =
+      std::min({1.0, static_cast<double>(limit_w) / width, static_cast<double>(limit_h) / height});
   // A tiny epsilon keeps exact fits (1920x1080 -> 1280x720) from flooring one pixel short.
   return {EvenAtLeastTwo(width * scale + 1e-6), EvenAtLeastTwo(height * scale + 1e-6)};
 }
@@ -102,8 +104,8 @@ Plan MakePlan(const MediaInfo& info, const TranscodeOptions& options) {
   double rate = v.frame_rate > 0 ? v.frame_rate : 30.0;
   plan.cap_frame_rate = rate > options.max_frame_rate + kFrameRateTolerance;
   plan.output_frame_rate = plan.cap_frame_rate ? options.max_frame_rate : rate;
-  plan.gop_frames = std::max(1, static_cast<int>(std::lround(options.keyframe_interval_s *
-                                                             plan.output_frame_rate)));
+  plan.gop_frames = std::max(
+      1, static_cast<int>(std::lround(options.keyframe_interval_s * plan.output_frame_rate)));
   return plan;
 }
 

@@ -11,17 +11,17 @@
 namespace vidproc::media {
 
 struct TranscodeOptions {
-  Size max_size{1280, 720};          // a box for the long and the short side, either orientation
+  Size max_size{1280, 720};           // a box for the long and the short side, either orientation
   int64_t video_bitrate = 1'500'000;  // target, bits/s
   std::string preset = "veryfast";    // libx264 preset; see docs/BENCHMARKS.md for why
   int64_t audio_bitrate = 128'000;
   int audio_sample_rate = 48'000;
   double max_frame_rate = 60.0;
   double keyframe_interval_s = 2.0;
-  int threads = 0;                    // the job's thread budget; 0 = all cores
+  int threads = 0;  // the job's thread budget; 0 = all cores
   bool allow_passthrough = true;
   Size thumbnail_max_size{1280, 720};
-  int thumbnail_quality = 85;         // JPEG quality, 1..100
+  int thumbnail_quality = 85;  // JPEG quality, 1..100
 };
 
 struct Plan {
@@ -33,8 +33,8 @@ struct Plan {
   int height = 0;
   int rotation = 0;  // clockwise quarter turns applied by the filter graph
   bool deinterlace = false;
-  bool tone_map = false;   // HDR (PQ/HLG) to SDR BT.709
-  bool to_bt709 = false;   // wide-gamut SDR to BT.709
+  bool tone_map = false;         // HDR (PQ/HLG) to SDR BT.709
+  bool to_bt709 = false;         // wide-gamut SDR to BT.709
   double output_frame_rate = 0;  // nominal rate after the cap, for the GOP size and rate control
   bool cap_frame_rate = false;   // drop frames to stay at or below options.max_frame_rate
   int gop_frames = 0;

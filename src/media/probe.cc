@@ -44,7 +44,8 @@ VideoStreamInfo DescribeVideo(const AVStream* st) {
   v.profile = OrEmpty(avcodec_profile_name(par->codec_id, par->profile));
   v.width = par->width;
   v.height = par->height;
-  AVRational sar = par->sample_aspect_ratio.num ? par->sample_aspect_ratio : st->sample_aspect_ratio;
+  AVRational sar =
+      par->sample_aspect_ratio.num ? par->sample_aspect_ratio : st->sample_aspect_ratio;
   if (sar.num > 0 && sar.den > 0) v.sample_aspect = {sar.num, sar.den};
   auto fmt = static_cast<AVPixelFormat>(par->format);
   if (const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt)) {
@@ -110,9 +111,8 @@ MediaInfo Describe(const InputFile& input) {
     switch (st->codecpar->codec_type) {
       case AVMEDIA_TYPE_VIDEO:
         // Prefer the stream marked default; cover art is not a video.
-        if (IsUsableVideo(st) &&
-            (!video || (!(video->disposition & AV_DISPOSITION_DEFAULT) &&
-                        (st->disposition & AV_DISPOSITION_DEFAULT)))) {
+        if (IsUsableVideo(st) && (!video || (!(video->disposition & AV_DISPOSITION_DEFAULT) &&
+                                             (st->disposition & AV_DISPOSITION_DEFAULT)))) {
           video = st;
         }
         break;
@@ -162,7 +162,8 @@ Status CheckLimits(const MediaInfo& info, const InputLimits& limits) {
     return Status(ErrorCode::kTooLong,
                   "The video lasts " + std::to_string(static_cast<int64_t>(info.duration_s / 60)) +
                       " minutes; the limit is " +
-                      std::to_string(static_cast<int64_t>(limits.max_duration_s / 60)) + " minutes.");
+                      std::to_string(static_cast<int64_t>(limits.max_duration_s / 60)) +
+                      " minutes.");
   }
   if (v.frame_rate > limits.max_frame_rate) {
     return Status(ErrorCode::kTooHighFrameRate,
@@ -192,7 +193,8 @@ nlohmann::json ToJson(const MediaInfo& info) {
         {"profile", v.profile},
         {"width", v.width},
         {"height", v.height},
-        {"sample_aspect_ratio", std::to_string(v.sample_aspect.num) + ":" + std::to_string(v.sample_aspect.den)},
+        {"sample_aspect_ratio",
+         std::to_string(v.sample_aspect.num) + ":" + std::to_string(v.sample_aspect.den)},
         {"display_width", v.display_width()},
         {"display_height", v.display_height()},
         {"pixel_format", v.pixel_format},

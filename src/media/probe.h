@@ -23,23 +23,23 @@ struct Rational {
 
 struct VideoStreamInfo {
   int index = -1;
-  std::string codec;         // "h264"
-  int codec_id = 0;          // AVCodecID
-  std::string profile;       // "High"
-  int width = 0;             // coded picture size
+  std::string codec;    // "h264"
+  int codec_id = 0;     // AVCodecID
+  std::string profile;  // "High"
+  int width = 0;        // coded picture size
   int height = 0;
   Rational sample_aspect{1, 1};
   std::string pixel_format;  // "yuv420p10le"
   int bit_depth = 8;
-  double frame_rate = 0;     // average frames per second, 0 if unknown
-  int rotation = 0;          // clockwise degrees to turn the picture for display: 0, 90, 180, 270
+  double frame_rate = 0;  // average frames per second, 0 if unknown
+  int rotation = 0;       // clockwise degrees to turn the picture for display: 0, 90, 180, 270
   bool interlaced = false;
   std::string color_primaries;
   std::string color_transfer;
   std::string color_space;
-  bool hdr = false;          // PQ or HLG transfer
-  int64_t bit_rate = 0;      // bits/s, 0 if unknown
-  double duration_s = 0;     // 0 if unknown
+  bool hdr = false;       // PQ or HLG transfer
+  int64_t bit_rate = 0;   // bits/s, 0 if unknown
+  double duration_s = 0;  // 0 if unknown
 
   // Display size after SAR and rotation.
   int display_width() const;
@@ -57,9 +57,9 @@ struct AudioStreamInfo {
 };
 
 struct MediaInfo {
-  std::string container;   // "mov", "matroska", ...
+  std::string container;  // "mov", "matroska", ...
   int64_t size_bytes = 0;
-  double duration_s = 0;   // 0 if unknown
+  double duration_s = 0;            // 0 if unknown
   bool duration_estimated = false;  // guessed from the bitrate: not reliable for truncation checks
   int64_t bit_rate = 0;
   int stream_count = 0;

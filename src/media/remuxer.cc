@@ -12,8 +12,9 @@ Status Remux(InputFile& input, const MediaInfo& info, OutputFile& output,
              StageStats* audio) {
   AVFormatContext* fmt = input.format();
   const AVStream* in_video = fmt->streams[info.video->index];
-  const AVStream* in_audio = info.audio_stream() ? fmt->streams[info.audio_stream()->index] : nullptr;
-  ASSIGN_OR_RETURN(AVStream* out_video, output.AddCopiedStream(in_video));
+  const AVStream* in_audio =
+      info.audio_stream() ? fmt->streams[info.audio_stream()->index] : nullptr;
+  ASSIGN_OR_RETURN(AVStream * out_video, output.AddCopiedStream(in_video));
   AVStream* out_audio = nullptr;
   if (in_audio) {
     ASSIGN_OR_RETURN(out_audio, output.AddCopiedStream(in_audio));
@@ -23,7 +24,8 @@ Status Remux(InputFile& input, const MediaInfo& info, OutputFile& output,
   int64_t start = fmt->start_time == AV_NOPTS_VALUE ? 0 : fmt->start_time;
   PacketPtr packet = MakePacket();
   for (;;) {
-    if (cancel && cancel->cancelled()) return Status(ErrorCode::kCancelled, "The job was cancelled.");
+    if (cancel && cancel->cancelled())
+      return Status(ErrorCode::kCancelled, "The job was cancelled.");
     int err = av_read_frame(fmt, packet.get());
     if (err == AVERROR_EOF) break;
     if (err < 0) {
@@ -35,8 +37,9 @@ Status Remux(InputFile& input, const MediaInfo& info, OutputFile& output,
     StageStats* stats = in == in_video ? video : audio;
     if (out && packet->pts != AV_NOPTS_VALUE) {
       stats->packets++;
-      double end = (packet->pts + packet->duration -
-                    av_rescale_q(start, AV_TIME_BASE_Q, in->time_base)) * av_q2d(in->time_base);
+      double end =
+          (packet->pts + packet->duration - av_rescale_q(start, AV_TIME_BASE_Q, in->time_base)) *
+          av_q2d(in->time_base);
       stats->end_s = std::max(stats->end_s, end);
       if (in == in_video && progress) progress(stats->end_s, info.duration_s);
       RETURN_IF_ERROR(output.WritePacket(packet.get(), in->time_base, out));

@@ -20,9 +20,9 @@ struct StageStats {
   int64_t packets = 0;
   int64_t frames_decoded = 0;
   int64_t frames_encoded = 0;
-  int64_t frames_dropped = 0;   // over the frame-rate cap or with non-increasing timestamps
+  int64_t frames_dropped = 0;  // over the frame-rate cap or with non-increasing timestamps
   int64_t decode_errors = 0;
-  double end_s = 0;             // end of the last decoded frame, from the start of the file
+  double end_s = 0;  // end of the last decoded frame, from the start of the file
 };
 
 }  // namespace vidproc::media

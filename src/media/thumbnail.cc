@@ -19,11 +19,11 @@ extern "C" {
 namespace vidproc::media {
 namespace {
 
-constexpr int kSampleStep = 4;            // score every 4th pixel of every 4th row
-constexpr double kMinStddev = 10.0;       // below: a blank, flat picture
-constexpr double kMinMean = 28.0;         // below: black (limited-range black is 16)
-constexpr double kMaxMean = 230.0;        // above: white
-constexpr double kMaxChromaOffset = 45.0; // above: green or magenta decoder garbage
+constexpr int kSampleStep = 4;             // score every 4th pixel of every 4th row
+constexpr double kMinStddev = 10.0;        // below: a blank, flat picture
+constexpr double kMinMean = 28.0;          // below: black (limited-range black is 16)
+constexpr double kMaxMean = 230.0;         // above: white
+constexpr double kMaxChromaOffset = 45.0;  // above: green or magenta decoder garbage
 constexpr int kMaxFramesPerCandidate = 600;
 
 double PlaneMean(const uint8_t* data, int linesize, int width, int height) {
@@ -98,20 +98,36 @@ void ThumbnailPicker::Offer(const AVFrame* frame, double seconds) {
 
 const AVFrame* ThumbnailPicker::best() const { return best_ ? best_.get() : first_.get(); }
 
+// The deprecated "J" formats only mean full range: swscale wants the plain format plus a range.
+AVPixelFormat PlainFormat(AVPixelFormat f, bool* full_range) {
+  switch (f) {
+    case AV_PIX_FMT_YUVJ420P: *full_range = true; return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P: *full_range = true; return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P: *full_range = true; return AV_PIX_FMT_YUV444P;
+    default: return f;
+  }
+}
+
 Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, int quality) {
   Size size = FitInside(frame->width, frame->height, max_size);
-  SwsPtr sws(sws_getContext(frame->width, frame->height, static_cast<AVPixelFormat>(frame->format),
-                            size.width, size.height, AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, nullptr,
-                            nullptr, nullptr));
+  bool src_full = frame->color_range == AVCOL_RANGE_JPEG;
+  AVPixelFormat src_format = PlainFormat(static_cast<AVPixelFormat>(frame->format), &src_full);
+  SwsPtr sws(sws_getContext(frame->width, frame->height, src_format, size.width, size.height,
+                            AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
   if (!sws) return Status(ErrorCode::kInternal, "Cannot convert the thumbnail picture.");
+  // JPEG is full range: expand limited-range video levels.
+  const int* coefficients = sws_getCoefficients(SWS_CS_DEFAULT);
+  sws_setColorspaceDetails(sws.get(), coefficients, src_full ? 1 : 0, coefficients, 1, 0, 1 << 16,
+                           1 << 16);
   FramePtr jpeg_frame = MakeFrame();
-  jpeg_frame->format = AV_PIX_FMT_YUVJ420P;
+  jpeg_frame->format = AV_PIX_FMT_YUV420P;
   jpeg_frame->width = size.width;
   jpeg_frame->height = size.height;
   int err = av_frame_get_buffer(jpeg_frame.get(), 0);
   if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Out of memory for the thumbnail");
   sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, jpeg_frame->data,
             jpeg_frame->linesize);
+  jpeg_frame->format = AV_PIX_FMT_YUVJ420P;  // same layout; the JPEG encoder's name for it
 
   const AVCodec* mjpeg = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
   if (!mjpeg) return Status(ErrorCode::kInternal, "No JPEG encoder in this libavcodec.");
@@ -148,16 +164,16 @@ Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, i
 }
 
 Result<double> ExtractThumbnail(const std::string& input_path, const InputLimits& limits,
-                        const CancelToken* cancel, const std::string& jpeg_path, Size max_size,
-                        int quality) {
+                                const CancelToken* cancel, const std::string& jpeg_path,
+                                Size max_size, int quality) {
   ASSIGN_OR_RETURN(std::unique_ptr<InputFile> input, InputFile::Open(input_path, limits, cancel));
   MediaInfo info = Describe(*input);
   if (!info.video) return Status(ErrorCode::kNoVideoStream, "The file contains no video stream.");
   AVFormatContext* fmt = input->format();
   const AVStream* stream = fmt->streams[info.video->index];
-  ASSIGN_OR_RETURN(CodecContextPtr decoder,
-                   OpenDecoder(stream, {.threads = 1, .max_pixels = limits.max_pixels,
-                                        .output_corrupt = false}));
+  ASSIGN_OR_RETURN(CodecContextPtr decoder, OpenDecoder(stream, {.threads = 1,
+                                                                 .max_pixels = limits.max_pixels,
+                                                                 .output_corrupt = false}));
   ThumbnailPicker picker(info.duration_s);
   FramePtr frame = MakeFrame();
   PacketPtr packet = MakePacket();
@@ -174,31 +190,33 @@ Result<double> ExtractThumbnail(const std::string& input_path, const InputLimits
     int frames = 0;
     bool reached = false;
     while (!reached && frames < kMaxFramesPerCandidate) {
-      if (cancel && cancel->cancelled()) return Status(ErrorCode::kCancelled, "The job was cancelled.");
+      if (cancel && cancel->cancelled())
+        return Status(ErrorCode::kCancelled, "The job was cancelled.");
       int err = av_read_frame(fmt, packet.get());
       bool eof = err < 0;
       if (!eof && packet->stream_index != stream->index) {
         av_packet_unref(packet.get());
         continue;
       }
-      Status s = Decode(decoder.get(), eof ? nullptr : packet.get(), frame.get(), &errors,
-                        [&](AVFrame* f) {
-                          ++frames;
-                          if ((f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags) {
-                            return Status::Ok();  // a picture decoded from a bad reference
-                          }
-                          double t = (f->best_effort_timestamp - start_pts) * av_q2d(stream->time_base);
-                          picker.Offer(f, t);
-                          reached = t + 1e-3 >= target;
-                          return Status::Ok();
-                        });
+      Status s = Decode(
+          decoder.get(), eof ? nullptr : packet.get(), frame.get(), &errors, [&](AVFrame* f) {
+            ++frames;
+            if ((f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags) {
+              return Status::Ok();  // a picture decoded from a bad reference
+            }
+            double t = (f->best_effort_timestamp - start_pts) * av_q2d(stream->time_base);
+            picker.Offer(f, t);
+            reached = t + 1e-3 >= target;
+            return Status::Ok();
+          });
       av_packet_unref(packet.get());
       RETURN_IF_ERROR(s);
       if (eof) break;
     }
   }
   if (!picker.best()) {
-    return Status(ErrorCode::kCorruptInput, "No picture of the video could be decoded for the thumbnail.");
+    return Status(ErrorCode::kCorruptInput,
+                  "No picture of the video could be decoded for the thumbnail.");
   }
   RETURN_IF_ERROR(WriteJpeg(picker.best(), jpeg_path, max_size, quality));
   return picker.best_seconds();

@@ -56,7 +56,7 @@ Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, i
 // Returns the position of the picture chosen, in seconds.
 // REQUIRES: the video stream is upright with square pixels (true of every passthrough file).
 Result<double> ExtractThumbnail(const std::string& input_path, const InputLimits& limits,
-                        const CancelToken* cancel, const std::string& jpeg_path, Size max_size,
-                        int quality);
+                                const CancelToken* cancel, const std::string& jpeg_path,
+                                Size max_size, int quality);
 
 }  // namespace vidproc::media

@@ -26,7 +26,8 @@ constexpr int64_t kMinDecodeErrors = 5;
 
 Status CheckDecodedWhole(const MediaInfo& info, const StageStats& video) {
   if (video.frames_decoded == 0 && video.packets > 0) {
-    return Status(ErrorCode::kCorruptInput, "No picture of the video could be decoded: the file is damaged.");
+    return Status(ErrorCode::kCorruptInput,
+                  "No picture of the video could be decoded: the file is damaged.");
   }
   if (video.packets == 0) {
     return Status(ErrorCode::kTruncatedInput, "The file contains no video data: it was cut short.");
@@ -73,8 +74,13 @@ class Reencoder {
  public:
   Reencoder(const TranscodeRequest& request, InputFile& input, const MediaInfo& info,
             const Plan& plan, const ProgressCallback& progress, const CancelToken* cancel)
-      : request_(request), input_(input), info_(info), plan_(plan), progress_(progress),
-        cancel_(cancel), picker_(info.duration_s) {}
+      : request_(request),
+        input_(input),
+        info_(info),
+        plan_(plan),
+        progress_(progress),
+        cancel_(cancel),
+        picker_(info.duration_s) {}
 
   Status Run(TranscodeResult* result);
 
@@ -100,7 +106,7 @@ Status Reencoder::Setup(OutputFile& output) {
   in_video_ = fmt->streams[info_.video->index];
   ASSIGN_OR_RETURN(video_, VideoPipeline::Create(in_video_, plan_, request_.options,
                                                  request_.limits, fmt->start_time));
-  ASSIGN_OR_RETURN(AVStream* out_video, output.AddEncodedStream(video_->encoder()));
+  ASSIGN_OR_RETURN(AVStream * out_video, output.AddEncodedStream(video_->encoder()));
   video_->set_packet_sink([&output, this, out_video](AVPacket* p) {
     return output.WritePacket(p, video_->encoder()->time_base, out_video);
   });
@@ -113,7 +119,7 @@ Status Reencoder::Setup(OutputFile& output) {
     if (audio.ok()) {
       audio_ = std::move(audio).value();
       in_audio_ = in_audio;
-      ASSIGN_OR_RETURN(AVStream* out_audio, output.AddEncodedStream(audio_->encoder()));
+      ASSIGN_OR_RETURN(AVStream * out_audio, output.AddEncodedStream(audio_->encoder()));
       audio_->set_packet_sink([&output, this, out_audio](AVPacket* p) {
         return output.WritePacket(p, audio_->encoder()->time_base, out_audio);
       });
@@ -128,7 +134,8 @@ Status Reencoder::Pump() {
   AVFormatContext* fmt = input_.format();
   PacketPtr packet = MakePacket();
   for (;;) {
-    if (cancel_ && cancel_->cancelled()) return Status(ErrorCode::kCancelled, "The job was cancelled.");
+    if (cancel_ && cancel_->cancelled())
+      return Status(ErrorCode::kCancelled, "The job was cancelled.");
     int err = av_read_frame(fmt, packet.get());
     if (err == AVERROR_EOF) break;
     if (err < 0) {
@@ -187,8 +194,9 @@ Status RunPassthrough(const TranscodeRequest& request, InputFile& input, const M
                                            .end_s = result->video.end_s}));
   RETURN_IF_ERROR(output->Finish());
   if (!request.thumbnail.empty()) {
-    auto at = ExtractThumbnail(request.input, request.limits, cancel, request.thumbnail,
-                               request.options.thumbnail_max_size, request.options.thumbnail_quality);
+    auto at =
+        ExtractThumbnail(request.input, request.limits, cancel, request.thumbnail,
+                         request.options.thumbnail_max_size, request.options.thumbnail_quality);
     if (!at.ok()) {
       std::remove(request.output.c_str());
       return at.status();
@@ -258,8 +266,8 @@ nlohmann::json ToJson(const TranscodeResult& r) {
         {"encoded", r.video.frames_encoded},
         {"dropped", r.video.frames_dropped},
         {"decode_errors", r.video.decode_errors}}},
-      {"thumbnail_at_s", r.thumbnail_at_s < 0 ? nlohmann::json(nullptr)
-                                              : nlohmann::json(round3(r.thumbnail_at_s))},
+      {"thumbnail_at_s",
+       r.thumbnail_at_s < 0 ? nlohmann::json(nullptr) : nlohmann::json(round3(r.thumbnail_at_s))},
       {"elapsed_s", round3(r.elapsed_s)},
       {"speed", r.elapsed_s > 0 ? round3(r.source.duration_s / r.elapsed_s) : 0.0},
   };

@@ -2,7 +2,8 @@
 //
 //   open (allowlisted, local only) -> probe -> limits -> plan
 //     passthrough: remux with faststart          -> thumbnail by seeking
-//     re-encode:   demux -> decode -> filter -> encode -> mux (faststart), thumbnail picked on the way
+//     re-encode:   demux -> decode -> filter -> encode -> mux (faststart), thumbnail picked on the
+//     way
 //   -> checks (truncated? damaged?) -> output renamed into place -> output probed for the summary
 #pragma once
 

@@ -138,7 +138,8 @@ Status VideoPipeline::OnDecodedFrame(AVFrame* frame) {
     RETURN_IF_ERROR(ConfigureFilters(frame));
   }
   int err = av_buffersrc_add_frame_flags(source_, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
-  if (err < 0) return FromAvError(err, ErrorCode::kCorruptInput, "A video frame cannot be filtered");
+  if (err < 0)
+    return FromAvError(err, ErrorCode::kCorruptInput, "A video frame cannot be filtered");
   return PullFiltered();
 }
 
@@ -146,14 +147,14 @@ Status VideoPipeline::ConfigureFilters(const AVFrame* frame) {
   graph_.reset(avfilter_graph_alloc());
   if (!graph_) return Status(ErrorCode::kInternal, "Out of memory.");
   graph_->nb_threads = plan_.filter_threads;
-  AVRational sar = frame->sample_aspect_ratio.num > 0 ? frame->sample_aspect_ratio
-                                                       : AVRational{1, 1};
+  AVRational sar =
+      frame->sample_aspect_ratio.num > 0 ? frame->sample_aspect_ratio : AVRational{1, 1};
   // The plan's output size already includes the SAR correction: tell the scaler the source's SAR
   // only through the plan, and let setsar=1 mark the result square.
   char args[256];
   snprintf(args, sizeof args, "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
-           frame->width, frame->height, frame->format, input_->time_base.num,
-           input_->time_base.den, sar.num, sar.den);
+           frame->width, frame->height, frame->format, input_->time_base.num, input_->time_base.den,
+           sar.num, sar.den);
   int err = avfilter_graph_create_filter(&source_, avfilter_get_by_name("buffer"), "in", args,
                                          nullptr, graph_.get());
   if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Cannot create the video source");
@@ -163,9 +164,8 @@ Status VideoPipeline::ConfigureFilters(const AVFrame* frame) {
   const enum AVPixelFormat formats[] = {AV_PIX_FMT_YUV420P, AV_PIX_FMT_NONE};
   av_opt_set_int_list(sink_filter_, "pix_fmts", formats, AV_PIX_FMT_NONE, AV_OPT_SEARCH_CHILDREN);
 
-  std::string transfer = av_color_transfer_name(frame->color_trc)
-                             ? av_color_transfer_name(frame->color_trc)
-                             : "";
+  std::string transfer =
+      av_color_transfer_name(frame->color_trc) ? av_color_transfer_name(frame->color_trc) : "";
   if (transfer.empty() || transfer == "unknown") {
     const char* declared = av_color_transfer_name(input_->codecpar->color_trc);
     transfer = declared ? declared : "";
@@ -182,7 +182,8 @@ Status VideoPipeline::ConfigureFilters(const AVFrame* frame) {
   err = avfilter_graph_parse_ptr(graph_.get(), chain.c_str(), &in_ptr, &out_ptr, nullptr);
   avfilter_inout_free(&in_ptr);
   avfilter_inout_free(&out_ptr);
-  if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Bad video filter chain '" + chain + "'");
+  if (err < 0)
+    return FromAvError(err, ErrorCode::kInternal, "Bad video filter chain '" + chain + "'");
   err = avfilter_graph_config(graph_.get(), nullptr);
   if (err < 0) {
     return FromAvError(err, ErrorCode::kUnsupportedCodec,

@@ -6,10 +6,10 @@ namespace vidproc::cli {
 namespace {
 
 TEST(ArgsTest, SeparatesPositionalsValuesAndFlags) {
-  const char* argv[] = {"vidproc", "transcode", "in.mov", "--preset", "fast", "out.mp4",
-                        "--bitrate=2M", "--force-encode"};
-  auto args = Args::Parse(8, const_cast<char**>(argv), 2,
-                          {{"--preset", "--bitrate"}, {"--force-encode"}});
+  const char* argv[] = {"vidproc", "transcode", "in.mov",       "--preset",
+                        "fast",    "out.mp4",   "--bitrate=2M", "--force-encode"};
+  auto args =
+      Args::Parse(8, const_cast<char**>(argv), 2, {{"--preset", "--bitrate"}, {"--force-encode"}});
   ASSERT_TRUE(args.ok()) << args.status().ToString();
   ASSERT_EQ(args->positional().size(), 2u);
   EXPECT_EQ(args->positional()[0], "in.mov");

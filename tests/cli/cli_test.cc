@@ -97,7 +97,8 @@ TEST(CliTest, TranscodeWithJsonProgressForAWorker) {
 
 TEST(CliTest, RefusedInputExitsWithOneAndItsCode) {
   std::string dir = TempDir();
-  RunResult r = RunVidproc("transcode " + Fixture("text.mp4") + " " + dir + "/out.mp4 --progress json");
+  RunResult r =
+      RunVidproc("transcode " + Fixture("text.mp4") + " " + dir + "/out.mp4 --progress json");
   EXPECT_EQ(r.exit_code, 1);
   std::vector<nlohmann::json> lines = JsonLines(r.out);
   ASSERT_FALSE(lines.empty());

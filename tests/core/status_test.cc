@@ -19,11 +19,11 @@ TEST(StatusTest, CarriesCodeAndMessage) {
 }
 
 TEST(StatusTest, CodeNamesRoundTrip) {
-  for (ErrorCode c : {ErrorCode::kEmptyFile, ErrorCode::kNotAVideo, ErrorCode::kUnsupportedFormat,
-                      ErrorCode::kNoVideoStream, ErrorCode::kCorruptInput,
-                      ErrorCode::kTruncatedInput, ErrorCode::kTooLargeDimensions,
-                      ErrorCode::kTooLong, ErrorCode::kEncodeFailed,
-                      ErrorCode::kOutputWriteFailed, ErrorCode::kCancelled}) {
+  for (ErrorCode c :
+       {ErrorCode::kEmptyFile, ErrorCode::kNotAVideo, ErrorCode::kUnsupportedFormat,
+        ErrorCode::kNoVideoStream, ErrorCode::kCorruptInput, ErrorCode::kTruncatedInput,
+        ErrorCode::kTooLargeDimensions, ErrorCode::kTooLong, ErrorCode::kEncodeFailed,
+        ErrorCode::kOutputWriteFailed, ErrorCode::kCancelled}) {
     auto back = CodeFromName(CodeName(c));
     ASSERT_TRUE(back.has_value()) << CodeName(c);
     EXPECT_EQ(*back, c);

@@ -10,7 +10,7 @@ TEST(UnitsTest, ParsesBitrates) {
   EXPECT_EQ(ParseBitrate("1.5M").value(), 1'500'000);
   EXPECT_EQ(ParseBitrate("800000").value(), 800'000);
   EXPECT_FALSE(ParseBitrate("fast").ok());
-  EXPECT_FALSE(ParseBitrate("1k").ok());     // below 50k
+  EXPECT_FALSE(ParseBitrate("1k").ok());  // below 50k
   EXPECT_FALSE(ParseBitrate("").ok());
 }
 

@@ -32,29 +32,29 @@ TEST_P(BadInputTest, IsRefusedWithItsCodeAndLeavesNoOutput) {
   EXPECT_TRUE(ListDir(dir).empty()) << "left behind: " << ListDir(dir).front();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Files, BadInputTest,
-    ::testing::Values(BadCase{"empty.mp4", ErrorCode::kEmptyFile},
-                      BadCase{"text.mp4", ErrorCode::kNotAVideo},
-                      BadCase{"image.png", ErrorCode::kNotAVideo},
-                      BadCase{"image_as.mp4", ErrorCode::kNotAVideo},
-                      BadCase{"archive.zip", ErrorCode::kNotAVideo},
-                      BadCase{"audio_only.m4a", ErrorCode::kNoVideoStream},
-                      BadCase{"truncated.mp4", ErrorCode::kTruncatedInput},
-                      BadCase{"moov_removed.mp4", ErrorCode::kTruncatedInput},
-                      BadCase{"corrupt.mp4", ErrorCode::kCorruptInput},
-                      BadCase{"huge_dims.mkv", ErrorCode::kTooLargeDimensions},
-                      BadCase{"ten_hours.mkv", ErrorCode::kTooLong},
-                      BadCase{"hls_playlist.mp4", ErrorCode::kUnsupportedFormat},
-                      BadCase{"hls_media.mp4", ErrorCode::kUnsupportedFormat},
-                      BadCase{"ffconcat.mov", ErrorCode::kUnsupportedFormat}),
-    [](const auto& info) {
-      std::string n = info.param.fixture;
-      for (char& ch : n) {
-        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      }
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Files, BadInputTest,
+                         ::testing::Values(BadCase{"empty.mp4", ErrorCode::kEmptyFile},
+                                           BadCase{"text.mp4", ErrorCode::kNotAVideo},
+                                           BadCase{"image.png", ErrorCode::kNotAVideo},
+                                           BadCase{"image_as.mp4", ErrorCode::kNotAVideo},
+                                           BadCase{"archive.zip", ErrorCode::kNotAVideo},
+                                           BadCase{"audio_only.m4a", ErrorCode::kNoVideoStream},
+                                           BadCase{"truncated.mp4", ErrorCode::kTruncatedInput},
+                                           BadCase{"moov_removed.mp4", ErrorCode::kTruncatedInput},
+                                           BadCase{"corrupt.mp4", ErrorCode::kCorruptInput},
+                                           BadCase{"huge_dims.mkv", ErrorCode::kTooLargeDimensions},
+                                           BadCase{"ten_hours.mkv", ErrorCode::kTooLong},
+                                           BadCase{"hls_playlist.mp4",
+                                                   ErrorCode::kUnsupportedFormat},
+                                           BadCase{"hls_media.mp4", ErrorCode::kUnsupportedFormat},
+                                           BadCase{"ffconcat.mov", ErrorCode::kUnsupportedFormat}),
+                         [](const auto& info) {
+                           std::string n = info.param.fixture;
+                           for (char& ch : n) {
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return n;
+                         });
 
 TEST(InputFileTest, MissingFileIsNotFound) {
   auto in = InputFile::Open("/nonexistent/video.mp4", InputLimits{}, nullptr);
@@ -102,8 +102,8 @@ TEST(InputFileTest, OnlyRealVideoContainersAreAllowed) {
   for (const char* ok : {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts", "ogg"}) {
     EXPECT_TRUE(IsAllowedContainer(ok)) << ok;
   }
-  for (const char* refused : {"hls", "concat", "image2", "png_pipe", "tty", "data", "dash",
-                              "subfile", "lavfi"}) {
+  for (const char* refused :
+       {"hls", "concat", "image2", "png_pipe", "tty", "data", "dash", "subfile", "lavfi"}) {
     EXPECT_FALSE(IsAllowedContainer(refused)) << refused;
   }
 }

@@ -124,10 +124,9 @@ FramePtr DecodePictureAt(const std::string& path, double seconds) {
   out->width = chosen->width;
   out->height = chosen->height;
   av_frame_get_buffer(out.get(), 0);
-  SwsContext* sws = sws_getContext(chosen->width, chosen->height,
-                                   static_cast<AVPixelFormat>(chosen->format), out->width,
-                                   out->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr,
-                                   nullptr);
+  SwsContext* sws = sws_getContext(
+      chosen->width, chosen->height, static_cast<AVPixelFormat>(chosen->format), out->width,
+      out->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr);
   sws_scale(sws, chosen->data, chosen->linesize, 0, chosen->height, out->data, out->linesize);
   sws_freeContext(sws);
   return out;

@@ -82,8 +82,8 @@ TEST(ThumbnailTest, SkipsABlackIntroWhenReencoding) {
 TEST(ThumbnailTest, SeekingExtractorSkipsABlackIntroToo) {
   std::string dir = MakeTempDir();
   std::string jpeg = dir + "/thumb.jpg";
-  auto at = ExtractThumbnail(Fixture("black_intro.mp4"), InputLimits{}, nullptr, jpeg,
-                            {1280, 720}, 85);
+  auto at =
+      ExtractThumbnail(Fixture("black_intro.mp4"), InputLimits{}, nullptr, jpeg, {1280, 720}, 85);
   ASSERT_TRUE(at.ok()) << at.status().ToString();
   EXPECT_GE(at.value(), 2.0);
   FramePtr t = DecodePictureAt(jpeg, 0);

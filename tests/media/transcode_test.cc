@@ -136,8 +136,8 @@ TEST_P(RotationTest, OutputAndThumbnailAreUpright) {
     EXPECT_EQ(p->width, c.width) << path;
     EXPECT_EQ(p->height, c.height) << path;
     double white = MeanLuma(p.get(), c.x0 + 0.05, c.y0 + 0.05, c.x1 - 0.05, c.y1 - 0.05);
-    double black = MeanLuma(p.get(), 1 - c.x1 + 0.05, 1 - c.y1 + 0.05, 1 - c.x0 - 0.05,
-                            1 - c.y0 - 0.05);
+    double black =
+        MeanLuma(p.get(), 1 - c.x1 + 0.05, 1 - c.y1 + 0.05, 1 - c.x0 - 0.05, 1 - c.y0 - 0.05);
     if (c.x0 == 0 && c.x1 == 1) {  // white is the top or bottom half
       black = MeanLuma(p.get(), 0.05, 1 - c.y1 + 0.05, 0.95, 1 - c.y0 - 0.05);
     } else {
@@ -148,16 +148,15 @@ TEST_P(RotationTest, OutputAndThumbnailAreUpright) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Rotations, RotationTest,
-    ::testing::Values(RotationCase{"rot0_pattern.mp4", 640, 360, 0, 0, 1, 0.5},
-                      RotationCase{"rot90.mp4", 360, 640, 0.5, 0, 1, 1},
-                      RotationCase{"rot180.mp4", 640, 360, 0, 0.5, 1, 1},
-                      RotationCase{"rot270.mp4", 360, 640, 0, 0, 0.5, 1}),
-    [](const auto& info) {
-      std::string n = info.param.fixture;
-      return n.substr(0, n.find('.'));
-    });
+INSTANTIATE_TEST_SUITE_P(Rotations, RotationTest,
+                         ::testing::Values(RotationCase{"rot0_pattern.mp4", 640, 360, 0, 0, 1, 0.5},
+                                           RotationCase{"rot90.mp4", 360, 640, 0.5, 0, 1, 1},
+                                           RotationCase{"rot180.mp4", 640, 360, 0, 0.5, 1, 1},
+                                           RotationCase{"rot270.mp4", 360, 640, 0, 0, 0.5, 1}),
+                         [](const auto& info) {
+                           std::string n = info.param.fixture;
+                           return n.substr(0, n.find('.'));
+                         });
 
 TEST_F(TranscodeTest, RealPortraitPhoneClipIsTurnedUpright) {
   auto r = Run("real_pens_portrait.mp4");
@@ -325,7 +324,12 @@ TEST_F(TranscodeTest, ProgressIsMonotonicAndReachesTheEnd) {
   std::vector<double> seen;
   double total = 0;
   auto r = Transcode(
-      request, [&](double done, double t) { seen.push_back(done); total = t; }, nullptr);
+      request,
+      [&](double done, double t) {
+        seen.push_back(done);
+        total = t;
+      },
+      nullptr);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_GT(seen.size(), 10u);
   EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
@@ -349,7 +353,8 @@ TEST_F(TranscodeTest, CancellationStopsWithinOneSecondAndLeavesNothing) {
     cancelled_at = std::chrono::steady_clock::now();
     cancel.Cancel();
   });
-  auto r = Transcode(request, [&](double, double) { started = true; }, &cancel);
+  auto r = Transcode(
+      request, [&](double, double) { started = true; }, &cancel);
   auto returned_at = std::chrono::steady_clock::now();
   canceller.join();
   ASSERT_FALSE(r.ok());
@@ -375,14 +380,15 @@ TEST_F(TranscodeTest, ThreadBudgetOfOneRunsOnOneThread) {
   request.options.threads = 1;
   int baseline = ThreadCount();
   int peak = 0;
-  auto r = Transcode(request, [&](double, double) { peak = std::max(peak, ThreadCount()); },
-                     nullptr);
+  auto r = Transcode(
+      request, [&](double, double) { peak = std::max(peak, ThreadCount()); }, nullptr);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(peak, baseline) << "a one-thread budget started extra threads";
   request.options.threads = 2;
   peak = 0;
-  ASSERT_TRUE(Transcode(request, [&](double, double) { peak = std::max(peak, ThreadCount()); },
-                        nullptr).ok());
+  ASSERT_TRUE(Transcode(
+                  request, [&](double, double) { peak = std::max(peak, ThreadCount()); }, nullptr)
+                  .ok());
   EXPECT_GT(peak, baseline);
 }
 
