@@ -1,3 +1,5 @@
+#include <sys/prctl.h>
+
 #include <csignal>
 #include <cstdio>
 
@@ -103,6 +105,9 @@ int RunTranscode(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // x264 asks for transparent huge pages for its frame buffers; partly used 2 MB pages cost
+  // ~10 MB of resident memory per job for no measurable speed (docs/BENCHMARKS.md).
+  prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   ProgressReporter reporter(mode);

@@ -39,7 +39,9 @@ struct Plan {
   bool cap_frame_rate = false;   // drop frames to stay at or below options.max_frame_rate
   int gop_frames = 0;
 
-  // Threads, within the budget: decoder, filter graph and encoder.
+  // Threads, within the budget: decoder, filter graph and encoder, and whether reading and
+  // decoding run in their own thread beside the encoder.
+  bool pipelined = false;
   int decoder_threads = 1;
   int filter_threads = 1;
   int encoder_threads = 1;

@@ -12,6 +12,8 @@ namespace vidproc::media {
 
 // Where an encoding stage hands its packets (in the encoder's time base).
 using PacketSink = std::function<Status(AVPacket* packet)>;
+// Receives each filtered picture (null once at the end of the stream). May keep a reference.
+using FrameSink = std::function<Status(AVFrame* frame)>;
 // Sees every picture that goes to the video encoder (upright, scaled), with its time in seconds.
 using FrameTap = std::function<void(const AVFrame* frame, double seconds)>;
 

@@ -3,10 +3,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include "core/log.h"
 #include "media/audio_pipeline.h"
 #include "media/av_error.h"
+#include "media/frame_queue.h"
 #include "media/input_file.h"
 #include "media/output_file.h"
 #include "media/remuxer.h"
@@ -70,6 +72,9 @@ Result<OutputInfo> DescribeOutput(const std::string& path, const InputLimits& li
   return o;
 }
 
+// Re-encodes the file. With a thread budget of one everything runs in the calling thread; with
+// more, a reader thread demuxes, decodes and filters (and encodes the cheap audio) while the
+// calling thread runs x264 and the muxer, connected by a small FrameQueue.
 class Reencoder {
  public:
   Reencoder(const TranscodeRequest& request, InputFile& input, const MediaInfo& info,
@@ -85,8 +90,17 @@ class Reencoder {
   Status Run(TranscodeResult* result);
 
  private:
-  Status Setup(OutputFile& output);
-  Status Pump();
+  Status Setup();
+  Status RunInline();
+  Status RunPipelined();
+  // Demux and decode everything, handing pictures to video_'s frame sink.
+  Status Read();
+  Status WriteVideo(AVPacket* p) {
+    return output_->WritePacket(p, encoder_->context()->time_base, out_video_);
+  }
+  Status WriteAudio(AVPacket* p) {
+    return output_->WritePacket(p, audio_->encoder()->time_base, out_audio_);
+  }
 
   const TranscodeRequest& request_;
   InputFile& input_;
@@ -94,22 +108,26 @@ class Reencoder {
   const Plan& plan_;
   const ProgressCallback& progress_;
   const CancelToken* cancel_;
+  std::unique_ptr<OutputFile> output_;
   std::unique_ptr<VideoPipeline> video_;
+  std::unique_ptr<VideoEncoder> encoder_;
   std::unique_ptr<AudioPipeline> audio_;
   const AVStream* in_video_ = nullptr;
   const AVStream* in_audio_ = nullptr;
+  AVStream* out_video_ = nullptr;
+  AVStream* out_audio_ = nullptr;
   ThumbnailPicker picker_;
 };
 
-Status Reencoder::Setup(OutputFile& output) {
+Status Reencoder::Setup() {
+  ASSIGN_OR_RETURN(output_, OutputFile::Create(request_.output));
   AVFormatContext* fmt = input_.format();
   in_video_ = fmt->streams[info_.video->index];
   ASSIGN_OR_RETURN(video_, VideoPipeline::Create(in_video_, plan_, request_.options,
                                                  request_.limits, fmt->start_time));
-  ASSIGN_OR_RETURN(AVStream * out_video, output.AddEncodedStream(video_->encoder()));
-  video_->set_packet_sink([&output, this, out_video](AVPacket* p) {
-    return output.WritePacket(p, video_->encoder()->time_base, out_video);
-  });
+  ASSIGN_OR_RETURN(encoder_, VideoEncoder::Create(in_video_, plan_, request_.options));
+  ASSIGN_OR_RETURN(out_video_, output_->AddEncodedStream(encoder_->context()));
+  encoder_->set_packet_sink([this](AVPacket* p) { return WriteVideo(p); });
   if (!request_.thumbnail.empty()) {
     video_->set_frame_tap([this](const AVFrame* f, double t) { picker_.Offer(f, t); });
   }
@@ -119,18 +137,15 @@ Status Reencoder::Setup(OutputFile& output) {
     if (audio.ok()) {
       audio_ = std::move(audio).value();
       in_audio_ = in_audio;
-      ASSIGN_OR_RETURN(AVStream * out_audio, output.AddEncodedStream(audio_->encoder()));
-      audio_->set_packet_sink([&output, this, out_audio](AVPacket* p) {
-        return output.WritePacket(p, audio_->encoder()->time_base, out_audio);
-      });
+      ASSIGN_OR_RETURN(out_audio_, output_->AddEncodedStream(audio_->encoder()));
     } else {
       LogWarning("audio dropped: it cannot be decoded", {{"reason", audio.status().message()}});
     }
   }
-  return output.WriteHeader();
+  return output_->WriteHeader();
 }
 
-Status Reencoder::Pump() {
+Status Reencoder::Read() {
   AVFormatContext* fmt = input_.format();
   PacketPtr packet = MakePacket();
   for (;;) {
@@ -155,19 +170,63 @@ Status Reencoder::Pump() {
     av_packet_unref(packet.get());
     RETURN_IF_ERROR(s);
   }
-  RETURN_IF_ERROR(video_->SendPacket(nullptr));
   if (audio_) RETURN_IF_ERROR(audio_->SendPacket(nullptr));
-  return Status::Ok();
+  return video_->SendPacket(nullptr);  // last: its sink sees the end of the stream
+}
+
+Status Reencoder::RunInline() {
+  video_->set_frame_sink([this](AVFrame* f) { return encoder_->Encode(f); });
+  if (audio_) audio_->set_packet_sink([this](AVPacket* p) { return WriteAudio(p); });
+  return Read();
+}
+
+Status Reencoder::RunPipelined() {
+  constexpr size_t kQueuedFrames = 3;
+  FrameQueue queue(kQueuedFrames);
+  video_->set_frame_sink([&queue](AVFrame* f) {
+    bool pushed = f ? queue.Push(FrameQueue::VideoFrame{FramePtr(av_frame_clone(f))})
+                    : queue.Push(FrameQueue::End{});
+    return pushed ? Status::Ok() : Status(ErrorCode::kCancelled, "The encoder stopped.");
+  });
+  if (audio_) {
+    audio_->set_packet_sink([&queue](AVPacket* p) {
+      return queue.Push(FrameQueue::AudioPacket{PacketPtr(av_packet_clone(p))})
+                 ? Status::Ok()
+                 : Status(ErrorCode::kCancelled, "The encoder stopped.");
+    });
+  }
+  Status read_status;
+  std::thread reader([&] {
+    read_status = Read();
+    if (!read_status.ok()) queue.Close();
+  });
+  Status write_status;
+  for (bool done = false; !done && write_status.ok();) {
+    FrameQueue::Item item = queue.Pop();
+    if (auto* v = std::get_if<FrameQueue::VideoFrame>(&item)) {
+      write_status = encoder_->Encode(v->frame.get());
+    } else if (auto* a = std::get_if<FrameQueue::AudioPacket>(&item)) {
+      write_status = WriteAudio(a->packet.get());
+    } else {
+      done = true;
+    }
+  }
+  queue.Close();  // unblocks the reader if the writer failed
+  reader.join();
+  RETURN_IF_ERROR(read_status);  // the reader's error is the cause of any writer error
+  RETURN_IF_ERROR(write_status);
+  return encoder_->Encode(nullptr);
 }
 
 Status Reencoder::Run(TranscodeResult* result) {
-  ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> output, OutputFile::Create(request_.output));
-  RETURN_IF_ERROR(Setup(*output));
-  RETURN_IF_ERROR(Pump());
+  RETURN_IF_ERROR(Setup());
+  RETURN_IF_ERROR(plan_.pipelined ? RunPipelined() : RunInline());
+  if (!plan_.pipelined) RETURN_IF_ERROR(encoder_->Encode(nullptr));
   result->video = video_->stats();
+  result->video.frames_encoded = encoder_->frames_encoded();
   if (audio_) result->audio = audio_->stats();
   RETURN_IF_ERROR(CheckDecodedWhole(info_, result->video));
-  RETURN_IF_ERROR(output->Finish());
+  RETURN_IF_ERROR(output_->Finish());
   if (!request_.thumbnail.empty()) {
     if (!picker_.best()) {
       std::remove(request_.output.c_str());

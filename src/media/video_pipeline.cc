@@ -70,37 +70,6 @@ Result<std::unique_ptr<VideoPipeline>> VideoPipeline::Create(const AVStream* inp
                                                     .max_pixels = limits.max_pixels,
                                                     .output_corrupt = true}));
 
-  const AVCodec* x264 = avcodec_find_encoder_by_name("libx264");
-  if (!x264) return Status(ErrorCode::kInternal, "libx264 is not available in this libavcodec.");
-  p->encoder_.reset(avcodec_alloc_context3(x264));
-  AVCodecContext* enc = p->encoder_.get();
-  enc->width = plan.width;
-  enc->height = plan.height;
-  enc->pix_fmt = AV_PIX_FMT_YUV420P;
-  enc->sample_aspect_ratio = {1, 1};
-  enc->time_base = input->time_base;
-  enc->framerate = av_d2q(plan.output_frame_rate, 1001000);
-  enc->bit_rate = options.video_bitrate;
-  enc->rc_max_rate = options.video_bitrate * 3 / 2;
-  enc->rc_buffer_size = static_cast<int>(options.video_bitrate * 2);
-  enc->gop_size = plan.gop_frames;
-  enc->thread_count = plan.encoder_threads;
-  enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // MP4 keeps SPS/PPS in the avcC box
-  enc->color_range = AVCOL_RANGE_MPEG;
-  const AVCodecParameters* par = input->codecpar;
-  if (plan.tone_map || plan.to_bt709) {
-    enc->color_primaries = AVCOL_PRI_BT709;
-    enc->color_trc = AVCOL_TRC_BT709;
-    enc->colorspace = AVCOL_SPC_BT709;
-  } else {
-    enc->color_primaries = par->color_primaries;
-    enc->color_trc = par->color_trc;
-    enc->colorspace = par->color_space;
-  }
-  av_opt_set(enc->priv_data, "preset", options.preset.c_str(), 0);
-  av_opt_set(enc->priv_data, "profile", "high", 0);
-  int err = avcodec_open2(enc, x264, nullptr);
-  if (err < 0) return FromAvError(err, ErrorCode::kEncodeFailed, "Cannot open the H.264 encoder");
   return p;
 }
 
@@ -115,7 +84,7 @@ Status VideoPipeline::SendPacket(const AVPacket* packet) {
     if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Cannot flush the video filters");
     RETURN_IF_ERROR(PullFiltered());
   }
-  return Encode(nullptr);
+  return sink_ ? sink_(nullptr) : Status::Ok();
 }
 
 Status VideoPipeline::OnDecodedFrame(AVFrame* frame) {
@@ -203,10 +172,10 @@ Status VideoPipeline::PullFiltered() {
     if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return Status::Ok();
     if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Video filtering failed");
     AVFrame* f = filtered_.get();
-    f->pts = av_rescale_q(f->pts, sink_tb, encoder_->time_base);
-    double seconds = f->pts * av_q2d(encoder_->time_base);
-    bool keep = f->pts != AV_NOPTS_VALUE &&
-                (last_encoded_pts_ == AV_NOPTS_VALUE || f->pts > last_encoded_pts_);
+    f->pts = av_rescale_q(f->pts, sink_tb, input_->time_base);
+    double seconds = f->pts * av_q2d(input_->time_base);
+    // The encoder needs strictly increasing timestamps; broken files repeat them.
+    bool keep = f->pts != AV_NOPTS_VALUE && (last_pts_ == AV_NOPTS_VALUE || f->pts > last_pts_);
     if (keep && plan_.cap_frame_rate) {
       // At most one frame per 1/max_rate slot: caps the rate and keeps variable timing.
       auto slot = static_cast<int64_t>(std::floor(seconds * options_.max_frame_rate + 1e-3));
@@ -214,9 +183,10 @@ Status VideoPipeline::PullFiltered() {
       if (keep) last_rate_slot_ = slot;
     }
     if (keep) {
+      last_pts_ = f->pts;
       if (tap_) tap_(f, seconds);
       f->pict_type = AV_PICTURE_TYPE_NONE;  // the encoder decides frame types
-      Status s = Encode(f);
+      Status s = sink_ ? sink_(f) : Status::Ok();
       av_frame_unref(f);
       if (!s.ok()) return s;
     } else {
@@ -226,13 +196,49 @@ Status VideoPipeline::PullFiltered() {
   }
 }
 
-Status VideoPipeline::Encode(AVFrame* frame) {
-  if (frame) last_encoded_pts_ = frame->pts;
+Result<std::unique_ptr<VideoEncoder>> VideoEncoder::Create(const AVStream* input, const Plan& plan,
+                                                           const TranscodeOptions& options) {
+  std::unique_ptr<VideoEncoder> e(new VideoEncoder());
+  const AVCodec* x264 = avcodec_find_encoder_by_name("libx264");
+  if (!x264) return Status(ErrorCode::kInternal, "libx264 is not available in this libavcodec.");
+  e->encoder_.reset(avcodec_alloc_context3(x264));
+  AVCodecContext* enc = e->encoder_.get();
+  enc->width = plan.width;
+  enc->height = plan.height;
+  enc->pix_fmt = AV_PIX_FMT_YUV420P;
+  enc->sample_aspect_ratio = {1, 1};
+  enc->time_base = input->time_base;
+  enc->framerate = av_d2q(plan.output_frame_rate, 1001000);
+  enc->bit_rate = options.video_bitrate;
+  enc->rc_max_rate = options.video_bitrate * 3 / 2;
+  enc->rc_buffer_size = static_cast<int>(options.video_bitrate * 2);
+  enc->gop_size = plan.gop_frames;
+  enc->thread_count = plan.encoder_threads;
+  enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // MP4 keeps SPS/PPS in the avcC box
+  enc->color_range = AVCOL_RANGE_MPEG;
+  const AVCodecParameters* par = input->codecpar;
+  if (plan.tone_map || plan.to_bt709) {
+    enc->color_primaries = AVCOL_PRI_BT709;
+    enc->color_trc = AVCOL_TRC_BT709;
+    enc->colorspace = AVCOL_SPC_BT709;
+  } else {
+    enc->color_primaries = par->color_primaries;
+    enc->color_trc = par->color_trc;
+    enc->colorspace = par->color_space;
+  }
+  av_opt_set(enc->priv_data, "preset", options.preset.c_str(), 0);
+  av_opt_set(enc->priv_data, "profile", "high", 0);
+  int err = avcodec_open2(enc, x264, nullptr);
+  if (err < 0) return FromAvError(err, ErrorCode::kEncodeFailed, "Cannot open the H.264 encoder");
+  return e;
+}
+
+Status VideoEncoder::Encode(AVFrame* frame) {
   int err = avcodec_send_frame(encoder_.get(), frame);
   if (err < 0 && err != AVERROR_EOF) {
     return FromAvError(err, ErrorCode::kEncodeFailed, "The H.264 encoder refused a frame");
   }
-  if (frame) stats_.frames_encoded++;
+  if (frame) frames_encoded_++;
   for (;;) {
     err = avcodec_receive_packet(encoder_.get(), encoded_.get());
     if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return Status::Ok();

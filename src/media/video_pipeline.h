@@ -1,7 +1,7 @@
-// Decode -> filter -> encode for the video stream. The encoder is set up from the plan at once,
-// so the output header can be written before the first packet; the filter graph is built from
-// the first decoded frame (the only reliable source of its size and pixel format) and rebuilt if
-// a later frame changes them.
+// Decode -> filter for the video stream: pictures come out upright, scaled, yuv420p, at most at
+// the capped rate, timed in the input stream's time base from the start of the file. The filter
+// graph is built from the first decoded frame (the only reliable source of its size and pixel
+// format) and rebuilt if a later frame changes them.
 #pragma once
 
 #include <memory>
@@ -22,11 +22,11 @@ class VideoPipeline {
                                                        const InputLimits& limits,
                                                        int64_t start_time_us);
 
-  const AVCodecContext* encoder() const { return encoder_.get(); }
-  void set_packet_sink(PacketSink sink) { sink_ = std::move(sink); }
+  void set_frame_sink(FrameSink sink) { sink_ = std::move(sink); }
   void set_frame_tap(FrameTap tap) { tap_ = std::move(tap); }
 
-  // Feeds one demuxed packet of the video stream; null drains decoder, filters and encoder.
+  // Feeds one demuxed packet of the video stream; null drains decoder and filters, then passes
+  // null to the frame sink.
   Status SendPacket(const AVPacket* packet);
   const StageStats& stats() const { return stats_; }
 
@@ -35,30 +35,47 @@ class VideoPipeline {
   Status OnDecodedFrame(AVFrame* frame);
   Status ConfigureFilters(const AVFrame* frame);
   Status PullFiltered();
-  Status Encode(AVFrame* frame);
 
   const AVStream* input_ = nullptr;
   Plan plan_;
   TranscodeOptions options_;
   int64_t start_pts_ = 0;  // in the input stream's time base
   CodecContextPtr decoder_;
-  CodecContextPtr encoder_;
   FilterGraphPtr graph_;
   AVFilterContext* source_ = nullptr;
   AVFilterContext* sink_filter_ = nullptr;
   int graph_width_ = 0, graph_height_ = 0, graph_format_ = -1;
   FramePtr decoded_ = MakeFrame();
   FramePtr filtered_ = MakeFrame();
-  PacketPtr encoded_ = MakePacket();
-  PacketSink sink_;
+  FrameSink sink_;
   FrameTap tap_;
   StageStats stats_;
-  int64_t last_encoded_pts_ = AV_NOPTS_VALUE;
+  int64_t last_pts_ = AV_NOPTS_VALUE;
   int64_t last_rate_slot_ = -1;
 };
 
 // The filter chain from a decoded picture to the plan's upright
 // yuv420p output. `transfer` is the source's color transfer name (for tone mapping).
 std::string BuildVideoFilterChain(const Plan& plan, const std::string& transfer);
+
+// libx264 (H.264 High) set up from the plan, before the first picture, so the output header can
+// be written at once. Its time base is the input video stream's.
+class VideoEncoder {
+ public:
+  static Result<std::unique_ptr<VideoEncoder>> Create(const AVStream* input, const Plan& plan,
+                                                      const TranscodeOptions& options);
+  const AVCodecContext* context() const { return encoder_.get(); }
+  void set_packet_sink(PacketSink sink) { sink_ = std::move(sink); }
+  // Encodes one picture; null flushes the encoder.
+  Status Encode(AVFrame* frame);
+  int64_t frames_encoded() const { return frames_encoded_; }
+
+ private:
+  VideoEncoder() = default;
+  CodecContextPtr encoder_;
+  PacketPtr encoded_ = MakePacket();
+  PacketSink sink_;
+  int64_t frames_encoded_ = 0;
+};
 
 }  // namespace vidproc::media

@@ -154,9 +154,12 @@ TEST(SplitThreadsTest, BudgetOfOneIsSingleThreaded) {
   EXPECT_EQ(plan.decoder_threads, 1);
   EXPECT_EQ(plan.filter_threads, 1);
   EXPECT_EQ(plan.encoder_threads, 1);
+  EXPECT_FALSE(plan.pipelined);
   SplitThreads(2, &plan);
+  EXPECT_TRUE(plan.pipelined);
   EXPECT_EQ(plan.decoder_threads, 2);
-  EXPECT_EQ(plan.encoder_threads, 3);
+  EXPECT_EQ(plan.filter_threads, 1);
+  EXPECT_EQ(plan.encoder_threads, 2);
 }
 
 }  // namespace

@@ -337,13 +337,15 @@ TEST_F(TranscodeTest, ProgressIsMonotonicAndReachesTheEnd) {
   EXPECT_NEAR(seen.back(), total, 0.2);
 }
 
-TEST_F(TranscodeTest, CancellationStopsWithinOneSecondAndLeavesNothing) {
+class CancellationTest : public TranscodeTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(CancellationTest, StopsWithinOneSecondAndLeavesNothing) {
   TranscodeRequest request;
   request.input = Fixture("landscape_1080p.mp4");
   request.output = out();
   request.thumbnail = thumb();
   request.options.preset = "medium";  // slow enough to still be running when cancelled
-  request.options.threads = 1;
+  request.options.threads = GetParam();  // 1: inline; 2: reader thread + encoder thread
   CancelToken cancel;
   std::atomic<bool> started{false};
   std::chrono::steady_clock::time_point cancelled_at;
@@ -362,6 +364,8 @@ TEST_F(TranscodeTest, CancellationStopsWithinOneSecondAndLeavesNothing) {
   EXPECT_LT(std::chrono::duration<double>(returned_at - cancelled_at).count(), 1.0);
   EXPECT_TRUE(ListDir(dir_).empty()) << "left behind: " << ListDir(dir_).front();
 }
+
+INSTANTIATE_TEST_SUITE_P(ThreadBudgets, CancellationTest, ::testing::Values(1, 2));
 
 // Threads of this process, from the kernel.
 int ThreadCount() {
