@@ -8,6 +8,7 @@ packages=(
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
   nlohmann-json3-dev
   libgtest-dev libgmock-dev
+  clang-format
   ffmpeg   # fixtures and benchmark baseline only; the product links the libraries
   time     # GNU time, for peak memory in benchmarks
 )

@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
+echo "== format (clang-format, .clang-format)"
+sources=$(find src tests -name '*.cc' -o -name '*.h')
+# shellcheck disable=SC2086
+clang-format --dry-run --Werror $sources
+
 fixtures="$PWD/build/fixtures"
 jobs=$(nproc)
 

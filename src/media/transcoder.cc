@@ -213,8 +213,10 @@ Status Reencoder::RunPipelined() {
   }
   queue.Close();  // unblocks the reader if the writer failed
   reader.join();
-  RETURN_IF_ERROR(read_status);  // the reader's error is the cause of any writer error
+  // A failed writer closes the queue, which stops the reader with a follow-on error: report the
+  // writer's. A failed reader closes it after the writer has drained what was decoded.
   RETURN_IF_ERROR(write_status);
+  RETURN_IF_ERROR(read_status);
   return encoder_->Encode(nullptr);
 }
 

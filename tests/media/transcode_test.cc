@@ -344,7 +344,7 @@ TEST_P(CancellationTest, StopsWithinOneSecondAndLeavesNothing) {
   request.input = Fixture("landscape_1080p.mp4");
   request.output = out();
   request.thumbnail = thumb();
-  request.options.preset = "medium";  // slow enough to still be running when cancelled
+  request.options.preset = "medium";     // slow enough to still be running when cancelled
   request.options.threads = GetParam();  // 1: inline; 2: reader thread + encoder thread
   CancelToken cancel;
   std::atomic<bool> started{false};
