@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev libsqlite3-dev
   libgtest-dev libgmock-dev
   clang-format
   ffmpeg   # fixtures and benchmark baseline only; the product links the libraries

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh build -DVIDPROC_BUILD_TESTS=OFF
+TARGET=vidproc scripts/build.sh build
 
 mkdir -p sample/.debs
 input=sample/phone-1080p.mp4

@@ -5,5 +5,10 @@ namespace vidproc::cli {
 // Each returns the process exit status (see ExitCodeFor).
 int RunTranscode(int argc, char** argv);
 int RunProbe(int argc, char** argv);
+int RunWorker(int argc, char** argv);
+int RunEnqueue(int argc, char** argv);
+int RunStatus(int argc, char** argv);
+int RunRetry(int argc, char** argv);
+int RunConfig(int argc, char** argv);
 
 }  // namespace vidproc::cli

@@ -16,10 +16,15 @@ constexpr const char* kHelp = R"(Usage: vidproc COMMAND [options]
 Commands:
   transcode IN OUT   make a web-ready 720p H.264/AAC MP4 (and a thumbnail) from a video
   probe FILE         describe a file as JSON and say whether it is accepted
+  enqueue FILE...    store files as new videos and queue them
+  worker             process queued videos (MAX_VIDEO_PROCESSING_TASKS at once)
+  status [ID]        the queue, or one video, as JSON
+  retry ID           queue a failed video again
+  config             print the effective configuration (secrets masked)
   version            print the version
 
 Run 'vidproc COMMAND --help' for a command's options.
-Environment: LOG_LEVEL (debug|info|warning|error), LOG_FORMAT (text|json).
+Configuration: environment variables, also read from ./.env (see docs/CONFIGURATION.md).
 )";
 
 void ConfigureLogging() {
@@ -40,6 +45,11 @@ int main(int argc, char** argv) {
   std::string command = argc > 1 ? argv[1] : "";
   if (command == "transcode") return vidproc::cli::RunTranscode(argc, argv);
   if (command == "probe") return vidproc::cli::RunProbe(argc, argv);
+  if (command == "worker") return vidproc::cli::RunWorker(argc, argv);
+  if (command == "enqueue") return vidproc::cli::RunEnqueue(argc, argv);
+  if (command == "status") return vidproc::cli::RunStatus(argc, argv);
+  if (command == "retry") return vidproc::cli::RunRetry(argc, argv);
+  if (command == "config") return vidproc::cli::RunConfig(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("vidproc %s\n", vidproc::kVersion);
     return vidproc::cli::kExitOk;

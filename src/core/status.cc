@@ -32,6 +32,15 @@ constexpr std::array kCodes = {
     CodeEntry{ErrorCode::kCancelled, "cancelled", false},
     CodeEntry{ErrorCode::kInvalidArgument, "invalid_argument", false},
     CodeEntry{ErrorCode::kInternal, "internal_error", false},
+    CodeEntry{ErrorCode::kTimeout, "timeout", false},
+    CodeEntry{ErrorCode::kProcessCrashed, "process_crashed", false},
+    CodeEntry{ErrorCode::kNotFound, "not_found", false},
+    CodeEntry{ErrorCode::kInvalidState, "invalid_state", false},
+    CodeEntry{ErrorCode::kLeaseLost, "lease_lost", false},
+    CodeEntry{ErrorCode::kStorageUnavailable, "storage_unavailable", false},
+    CodeEntry{ErrorCode::kStorageFull, "storage_full", false},
+    CodeEntry{ErrorCode::kDatabaseError, "database_error", false},
+    CodeEntry{ErrorCode::kInvalidConfig, "invalid_config", false},
 };
 
 const CodeEntry& Entry(ErrorCode code) {

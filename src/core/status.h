@@ -34,6 +34,16 @@ enum class ErrorCode {
   kCancelled,
   kInvalidArgument,
   kInternal,
+  // Jobs, storage and configuration.
+  kTimeout,             // a job ran past VIDEO_PROCESSING_TIMEOUT
+  kProcessCrashed,      // the transcoding child died of a signal vidproc did not send
+  kNotFound,            // no video, job or blob with that id or key
+  kInvalidState,        // the operation does not apply in the current status (retry a ready video)
+  kLeaseLost,           // a job's lease expired or was taken over: the result is not accepted
+  kStorageUnavailable,  // the blob store cannot be reached or failed (transient)
+  kStorageFull,         // no space left in the blob store or scratch directory
+  kDatabaseError,       // the job database failed
+  kInvalidConfig,       // a configuration variable is unknown or has a bad value
 };
 
 // The stable snake_case name of a code ("truncated_input").

@@ -1,0 +1,203 @@
+// The commands that work on the queue and storage: worker, enqueue, status, retry, config.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/wiring.h"
+#include "core/log.h"
+#include "queue/video_json.h"
+#include "worker/worker_pool.h"
+
+namespace vidproc::cli {
+namespace {
+
+constexpr const char* kCommonOptions = R"(
+Options (each overrides the variable named; the environment overrides .env):
+  --data-dir DIR       VIDPROC_DATA_DIR: database, stored files, scratch (default ./data)
+  --max-tasks N        MAX_VIDEO_PROCESSING_TASKS: jobs processed at once (default 2)
+  --timeout SECONDS    VIDEO_PROCESSING_TIMEOUT: a job running longer is killed (default 600)
+  --help               this text
+)";
+
+// Flags shared by the service commands, as configuration variables.
+const std::map<std::string, std::string> kFlagVariables = {
+    {"--data-dir", "VIDPROC_DATA_DIR"},
+    {"--max-tasks", "MAX_VIDEO_PROCESSING_TASKS"},
+    {"--timeout", "VIDEO_PROCESSING_TIMEOUT"},
+};
+
+struct Context {
+  Args args;
+  Config config;
+};
+
+// Parses the command line, loads the configuration; nullopt after printing the problem.
+std::optional<Context> Prepare(int argc, char** argv, const char* name, const char* help,
+                               int* exit_code) {
+  ArgSpec spec;
+  for (const auto& [flag, variable] : kFlagVariables) spec.valued.insert(flag);
+  auto args = Args::Parse(argc, argv, 2, spec);
+  if (!args.ok()) {
+    std::fprintf(stderr, "vidproc %s: %s\n", name, args.status().message().c_str());
+    *exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  if (args->has("--help")) {
+    std::printf("%s%s", help, kCommonOptions);
+    *exit_code = kExitOk;
+    return std::nullopt;
+  }
+  Environment flags;
+  for (const auto& [flag, variable] : kFlagVariables) {
+    if (auto v = args->get(flag)) flags[variable] = *v;
+  }
+  auto config = LoadAndApplyConfig(flags);
+  if (!config.ok()) {
+    std::fprintf(stderr, "vidproc %s: %s\n", name, config.status().message().c_str());
+    *exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  return Context{std::move(args).value(), std::move(config).value()};
+}
+
+int Fail(const char* name, const Status& s) {
+  std::fprintf(stderr, "vidproc %s: %s\n", name, s.ToString().c_str());
+  return ExitCodeFor(s) == kExitInputRefused ? kExitFailed : ExitCodeFor(s);
+}
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop = true; }
+
+}  // namespace
+
+int RunWorker(int argc, char** argv) {
+  int code = 0;
+  auto ctx =
+      Prepare(argc, argv, "worker",
+              "Usage: vidproc worker [options]\n\nProcesses queued videos until SIGTERM "
+              "or SIGINT; then stops claiming, gives running jobs\n"
+              "VIDPROC_SHUTDOWN_GRACE_SECONDS, and puts unfinished ones back in the queue.\n",
+              &code);
+  if (!ctx) return code;
+  auto store = OpenJobStore(ctx->config);
+  if (!store.ok()) return Fail("worker", store.status());
+  auto blobs = OpenBlobStore(ctx->config);
+  if (!blobs.ok()) return Fail("worker", blobs.status());
+  if (ctx->config.max_tasks == 0) {
+    std::fprintf(stderr, "vidproc worker: MAX_VIDEO_PROCESSING_TASKS is 0: nothing to do.\n");
+    return kExitUsage;
+  }
+  worker::WorkerPool pool(store->get(), blobs->get(),
+                          worker::WorkerSettings::FromConfig(ctx->config, SelfPath()),
+                          SystemClock::Default());
+  signal(SIGTERM, OnStopSignal);
+  signal(SIGINT, OnStopSignal);
+  pool.Start();
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  LogInfo("stopping", {{"grace_s", ctx->config.shutdown_grace_s}});
+  pool.Stop(int64_t{ctx->config.shutdown_grace_s} * 1000);
+  return kExitOk;
+}
+
+int RunEnqueue(int argc, char** argv) {
+  int code = 0;
+  auto ctx = Prepare(argc, argv, "enqueue",
+                     "Usage: vidproc enqueue FILE... [options]\n\nStores each file as a new "
+                     "video's original and queues it; prints one id per line.\n",
+                     &code);
+  if (!ctx) return code;
+  if (ctx->args.positional().empty()) {
+    std::fprintf(stderr, "vidproc enqueue: name at least one file.\n");
+    return kExitUsage;
+  }
+  auto store = OpenJobStore(ctx->config);
+  if (!store.ok()) return Fail("enqueue", store.status());
+  auto blobs = OpenBlobStore(ctx->config);
+  if (!blobs.ok()) return Fail("enqueue", blobs.status());
+  for (const std::string& file : ctx->args.positional()) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return Fail("enqueue", Status(ErrorCode::kInputNotFound, file + " is not a readable file."));
+    }
+    queue::Video video;
+    video.id = NewId();
+    video.status = queue::VideoStatus::kUploading;
+    video.filename = file.substr(file.rfind('/') + 1);
+    // Recorded first, stored second, queued last: a crash in between leaves an "uploading"
+    // record, never a queued job without its file.
+    Status s = (*store)->CreateVideo(video);
+    if (s.ok()) {
+      s = (*blobs)->PutFile(storage::OriginalKey(video.id), file, "application/octet-stream");
+    }
+    if (s.ok()) s = (*store)->MarkUploaded(video.id, st.st_size);
+    if (!s.ok()) return Fail("enqueue", s);
+    LogInfo("queued", {{"video", video.id}, {"filename", video.filename}, {"bytes", st.st_size}});
+    std::printf("%s\n", video.id.c_str());
+  }
+  return kExitOk;
+}
+
+int RunStatus(int argc, char** argv) {
+  int code = 0;
+  auto ctx = Prepare(argc, argv, "status",
+                     "Usage: vidproc status [ID] [options]\n\nWith an id: that video as JSON. "
+                     "Without: the queue's counts and the newest videos.\n",
+                     &code);
+  if (!ctx) return code;
+  auto store = OpenJobStore(ctx->config);
+  if (!store.ok()) return Fail("status", store.status());
+  if (!ctx->args.positional().empty()) {
+    auto video = (*store)->GetVideo(ctx->args.positional()[0]);
+    if (!video.ok()) return Fail("status", video.status());
+    std::printf("%s\n", queue::ToApiJson(video.value()).dump(2).c_str());
+    return kExitOk;
+  }
+  auto counts = (*store)->Counts();
+  if (!counts.ok()) return Fail("status", counts.status());
+  auto page = (*store)->ListVideos(std::nullopt, 20, "");
+  if (!page.ok()) return Fail("status", page.status());
+  nlohmann::json out = {{"uploading", counts->uploading},   {"queued", counts->queued},
+                        {"processing", counts->processing}, {"ready", counts->ready},
+                        {"failed", counts->failed},         {"videos", nlohmann::json::array()}};
+  for (const auto& v : page->videos) out["videos"].push_back(queue::ToApiJson(v));
+  std::printf("%s\n", out.dump(2).c_str());
+  return kExitOk;
+}
+
+int RunRetry(int argc, char** argv) {
+  int code = 0;
+  auto ctx = Prepare(argc, argv, "retry",
+                     "Usage: vidproc retry ID [options]\n\nQueues a failed video again (its "
+                     "original was kept).\n",
+                     &code);
+  if (!ctx) return code;
+  if (ctx->args.positional().size() != 1) {
+    std::fprintf(stderr, "vidproc retry: name one video id.\n");
+    return kExitUsage;
+  }
+  auto store = OpenJobStore(ctx->config);
+  if (!store.ok()) return Fail("retry", store.status());
+  Status s = (*store)->RetryVideo(ctx->args.positional()[0]);
+  if (!s.ok()) return Fail("retry", s);
+  std::printf("%s\n", ctx->args.positional()[0].c_str());
+  return kExitOk;
+}
+
+int RunConfig(int argc, char** argv) {
+  int code = 0;
+  auto ctx = Prepare(argc, argv, "config",
+                     "Usage: vidproc config [options]\n\nPrints the effective configuration "
+                     "(defaults < .env < environment < flags), secrets masked.\n",
+                     &code);
+  if (!ctx) return code;
+  std::printf("%s\n", ctx->config.ToJson().dump(2).c_str());
+  return kExitOk;
+}
+
+}  // namespace vidproc::cli

@@ -1,0 +1,492 @@
+#include "queue/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <chrono>
+#include <thread>
+
+#include "core/log.h"
+
+namespace vidproc::queue {
+namespace {
+
+constexpr int kBusyTimeoutMs = 30'000;
+
+// Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
+// has shipped.
+constexpr std::array<const char*, 1> kMigrations = {
+    R"sql(
+CREATE TABLE videos (
+  id               TEXT PRIMARY KEY,
+  status           TEXT NOT NULL,
+  filename         TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  size_bytes       INTEGER NOT NULL DEFAULT 0,
+  progress         REAL NOT NULL DEFAULT 0,
+  eta_seconds      INTEGER,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  error_code       TEXT,
+  error_message    TEXT,
+  source           TEXT,
+  output           TEXT,
+  has_original     INTEGER NOT NULL DEFAULT 1,
+  available_at     INTEGER NOT NULL DEFAULT 0,
+  lease_owner      TEXT,
+  lease_token      TEXT,
+  lease_expires_at INTEGER
+);
+CREATE INDEX videos_due ON videos (status, available_at, created_at);
+CREATE INDEX videos_newest ON videos (created_at DESC, id DESC);
+)sql",
+};
+
+constexpr const char* kVideoColumns =
+    "id, status, filename, created_at, updated_at, size_bytes, progress, eta_seconds, attempts, "
+    "error_code, error_message, source, output, has_original";
+
+Status FromSqlite(int rc, sqlite3* db, const std::string& what) {
+  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (rc == SQLITE_FULL) {
+    return Status(ErrorCode::kStorageFull, what + ": the database disk is full (" + detail + ").");
+  }
+  return Status(ErrorCode::kDatabaseError, what + " (" + detail + ").");
+}
+
+// One prepared statement, finalized on every path.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& Bind(int i, int64_t v) { return Check(sqlite3_bind_int64(stmt_, i, v)); }
+  Stmt& Bind(int i, int v) { return Bind(i, int64_t{v}); }
+  Stmt& Bind(int i, double v) { return Check(sqlite3_bind_double(stmt_, i, v)); }
+  Stmt& Bind(int i, const std::string& v) {
+    return Check(
+        sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  Stmt& BindNull(int i) { return Check(sqlite3_bind_null(stmt_, i)); }
+  template <typename T>
+  Stmt& Bind(int i, const std::optional<T>& v) {
+    return v ? Bind(i, *v) : BindNull(i);
+  }
+
+  // SQLITE_ROW or SQLITE_DONE; anything else is an error kept in status().
+  int Step() {
+    if (rc_ != SQLITE_OK && rc_ != SQLITE_ROW && rc_ != SQLITE_DONE) return rc_;
+    rc_ = sqlite3_step(stmt_);
+    return rc_;
+  }
+  // Runs a statement that returns no rows.
+  Status Run(const std::string& what) {
+    int rc = Step();
+    return rc == SQLITE_DONE ? Status::Ok() : FromSqlite(rc, db_, what);
+  }
+  Status status(const std::string& what) const {
+    return rc_ == SQLITE_OK || rc_ == SQLITE_ROW || rc_ == SQLITE_DONE ? Status::Ok()
+                                                                       : FromSqlite(rc_, db_, what);
+  }
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Text(int col) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt_, col)) : "";
+  }
+
+ private:
+  Stmt& Check(int rc) {
+    if (rc != SQLITE_OK && rc_ == SQLITE_OK) rc_ = rc;
+    return *this;
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+Status Exec(sqlite3* db, const char* sql, const std::string& what) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  if (rc == SQLITE_OK) return Status::Ok();
+  std::string detail = err ? err : sqlite3_errstr(rc);
+  sqlite3_free(err);
+  if (rc == SQLITE_FULL)
+    return Status(ErrorCode::kStorageFull, what + ": disk full (" + detail + ").");
+  return Status(ErrorCode::kDatabaseError, what + " (" + detail + ").");
+}
+
+nlohmann::json ParseJson(const std::string& text) {
+  if (text.empty()) return nullptr;
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() ? nlohmann::json(nullptr) : j;
+}
+
+std::optional<std::string> JsonText(const nlohmann::json& j) {
+  if (j.is_null()) return std::nullopt;
+  return j.dump();
+}
+
+Video ReadVideo(const Stmt& s) {
+  Video v;
+  v.id = s.Text(0);
+  v.status = ParseVideoStatus(s.Text(1)).value_or(VideoStatus::kFailed);
+  v.filename = s.Text(2);
+  v.created_at_ms = s.Int(3);
+  v.updated_at_ms = s.Int(4);
+  v.size_bytes = s.Int(5);
+  v.progress = s.Double(6);
+  if (!s.IsNull(7)) v.eta_seconds = s.Int(7);
+  v.attempts = static_cast<int>(s.Int(8));
+  v.error_code = s.Text(9);
+  v.error_message = s.Text(10);
+  v.source = ParseJson(s.Text(11));
+  v.output = ParseJson(s.Text(12));
+  v.has_original = s.Int(13) != 0;
+  return v;
+}
+
+std::string NewLeaseToken() { return NewId() + NewId(); }
+
+Status NoSuchVideo(const std::string& id) {
+  return Status(ErrorCode::kNotFound, "There is no video with id '" + id + "'.");
+}
+
+Status LeaseLost(const std::string& id) {
+  return Status(
+      ErrorCode::kLeaseLost,
+      "The job of video " + id + " is no longer held by this worker (its lease expired).");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                       const Clock* clock) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = FromSqlite(rc, db, "Cannot open the database " + path);
+    sqlite3_close_v2(db);
+    return s;
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, clock));
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // WAL: readers never block the writer; FULL: a committed transaction survives a power cut.
+  RETURN_IF_ERROR(Exec(db,
+                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                       "PRAGMA foreign_keys=ON;",
+                       "Cannot configure the database"));
+  std::lock_guard lock(store->mutex_);
+  RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+SqliteStore::~SqliteStore() { sqlite3_close_v2(db_); }
+
+template <typename Body>
+Status SqliteStore::Transaction(Body&& body) {
+  RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "Cannot start a transaction"));
+  Status s = body();
+  if (s.ok()) s = Exec(db_, "COMMIT", "Cannot commit");
+  if (!s.ok()) (void)Exec(db_, "ROLLBACK", "Cannot roll back");
+  return s;
+}
+
+Status SqliteStore::Migrate() {
+  RETURN_IF_ERROR(Exec(db_,
+                       "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                       "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                       "Cannot create the migrations table"));
+  return Transaction([&]() -> Status {
+    Stmt q(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (q.Step() != SQLITE_ROW) return q.status("Cannot read the schema version");
+    int version = static_cast<int>(q.Int(0));
+    if (version > static_cast<int>(kMigrations.size())) {
+      return Status(ErrorCode::kDatabaseError,
+                    "The database schema (version " + std::to_string(version) +
+                        ") is newer than this vidproc understands; upgrade vidproc.");
+    }
+    for (int v = version; v < static_cast<int>(kMigrations.size()); ++v) {
+      RETURN_IF_ERROR(Exec(db_, kMigrations[v], "Migration " + std::to_string(v + 1) + " failed"));
+      Stmt mark(db_, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+      RETURN_IF_ERROR(
+          mark.Bind(1, v + 1).Bind(2, clock_->NowMs()).Run("Cannot record a migration"));
+      LogInfo("database migrated", {{"version", v + 1}});
+    }
+    schema_version_ = static_cast<int>(kMigrations.size());
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::CreateVideo(const Video& video) {
+  if (video.status != VideoStatus::kUploading && video.status != VideoStatus::kQueued) {
+    return Status(ErrorCode::kInvalidArgument, "A new video is either uploading or queued.");
+  }
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Stmt s(db_,
+         "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
+         "available_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  s.Bind(1, video.id)
+      .Bind(2, std::string(StatusName(video.status)))
+      .Bind(3, video.filename)
+      .Bind(4, now)
+      .Bind(5, now)
+      .Bind(6, video.size_bytes)
+      .Bind(7, now);
+  int rc = s.Step();
+  if (rc == SQLITE_CONSTRAINT) {
+    return Status(ErrorCode::kInvalidArgument, "A video with id '" + video.id + "' exists.");
+  }
+  return rc == SQLITE_DONE ? Status::Ok() : FromSqlite(rc, db_, "Cannot record the video");
+}
+
+Status SqliteStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Stmt s(db_,
+         "UPDATE videos SET status = 'queued', size_bytes = ?, updated_at = ?, available_at = ? "
+         "WHERE id = ? AND status = 'uploading'");
+  RETURN_IF_ERROR(s.Bind(1, size_bytes).Bind(2, now).Bind(3, now).Bind(4, id).Run("Cannot queue"));
+  if (sqlite3_changes(db_) == 0) {
+    return Status(ErrorCode::kInvalidState, "Video " + id + " is not being uploaded.");
+  }
+  return Status::Ok();
+}
+
+Result<Video> SqliteStore::GetVideo(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, (std::string("SELECT ") + kVideoColumns + " FROM videos WHERE id = ?").c_str());
+  s.Bind(1, id);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return NoSuchVideo(id);
+  if (rc != SQLITE_ROW) return FromSqlite(rc, db_, "Cannot read the video");
+  return ReadVideo(s);
+}
+
+Result<VideoPage> SqliteStore::ListVideos(std::optional<VideoStatus> status, int limit,
+                                          const std::string& cursor) {
+  // The cursor is "<created_at>.<id>" of the last video of the previous page.
+  int64_t before_time = INT64_MAX;
+  std::string before_id;
+  if (!cursor.empty()) {
+    auto dot = cursor.find('.');
+    try {
+      before_time = std::stoll(cursor.substr(0, dot));
+    } catch (...) {
+      return Status(ErrorCode::kInvalidArgument, "The cursor '" + cursor + "' is not valid.");
+    }
+    if (dot == std::string::npos) return Status(ErrorCode::kInvalidArgument, "Bad cursor.");
+    before_id = cursor.substr(dot + 1);
+  }
+  std::lock_guard lock(mutex_);
+  std::string sql = std::string("SELECT ") + kVideoColumns +
+                    " FROM videos WHERE (created_at < ?1 OR (created_at = ?1 AND id < ?2))" +
+                    (status ? " AND status = ?3" : "") +
+                    " ORDER BY created_at DESC, id DESC LIMIT ?4";
+  Stmt s(db_, sql.c_str());
+  s.Bind(1, before_time)
+      .Bind(2, cursor.empty() ? std::string("\x7f") : before_id)
+      .Bind(4, limit + 1);
+  if (status) s.Bind(3, std::string(StatusName(*status)));
+  VideoPage page;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) page.videos.push_back(ReadVideo(s));
+  if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot list videos");
+  if (static_cast<int>(page.videos.size()) > limit) {
+    page.videos.pop_back();
+    const Video& last = page.videos.back();
+    page.next_cursor = std::to_string(last.created_at_ms) + "." + last.id;
+  }
+  return page;
+}
+
+Result<QueueCounts> SqliteStore::Counts() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT status, COUNT(*) FROM videos GROUP BY status");
+  QueueCounts c;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    auto status = ParseVideoStatus(s.Text(0));
+    int64_t n = s.Int(1);
+    if (!status) continue;
+    switch (*status) {
+      case VideoStatus::kUploading: c.uploading = n; break;
+      case VideoStatus::kQueued: c.queued = n; break;
+      case VideoStatus::kProcessing: c.processing = n; break;
+      case VideoStatus::kReady: c.ready = n; break;
+      case VideoStatus::kFailed: c.failed = n; break;
+    }
+  }
+  if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot count videos");
+  return c;
+}
+
+Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id, int64_t lease_ms,
+                                                    int max_processing) {
+  std::lock_guard lock(mutex_);
+  std::optional<Claim> claim;
+  Status s = Transaction([&]() -> Status {
+    Stmt running(db_, "SELECT COUNT(*) FROM videos WHERE status = 'processing'");
+    if (running.Step() != SQLITE_ROW) return running.status("Cannot count running jobs");
+    if (running.Int(0) >= max_processing) return Status::Ok();
+    int64_t now = clock_->NowMs();
+    Stmt next(db_,
+              "SELECT id FROM videos WHERE status = 'queued' AND available_at <= ? "
+              "ORDER BY available_at, created_at, id LIMIT 1");
+    next.Bind(1, now);
+    int rc = next.Step();
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if (rc != SQLITE_ROW) return FromSqlite(rc, db_, "Cannot find a queued job");
+    std::string id = next.Text(0);
+    Claim c;
+    c.lease_token = NewLeaseToken();
+    c.lease_expires_ms = now + lease_ms;
+    Stmt take(db_,
+              "UPDATE videos SET status = 'processing', attempts = attempts + 1, progress = 0, "
+              "eta_seconds = NULL, lease_owner = ?, lease_token = ?, lease_expires_at = ?, "
+              "updated_at = ? WHERE id = ?");
+    RETURN_IF_ERROR(take.Bind(1, worker_id)
+                        .Bind(2, c.lease_token)
+                        .Bind(3, c.lease_expires_ms)
+                        .Bind(4, now)
+                        .Bind(5, id)
+                        .Run("Cannot claim the job"));
+    Stmt read(db_, (std::string("SELECT ") + kVideoColumns + " FROM videos WHERE id = ?").c_str());
+    read.Bind(1, id);
+    if (read.Step() != SQLITE_ROW) return read.status("Cannot read the claimed job");
+    c.video = ReadVideo(read);
+    claim = std::move(c);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return claim;
+}
+
+Status SqliteStore::RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
+                               double progress, std::optional<int64_t> eta_seconds) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Stmt s(db_,
+         "UPDATE videos SET lease_expires_at = ?, progress = ?, eta_seconds = ?, updated_at = ? "
+         "WHERE id = ? AND status = 'processing' AND lease_token = ?");
+  RETURN_IF_ERROR(s.Bind(1, now + lease_ms)
+                      .Bind(2, progress)
+                      .Bind(3, eta_seconds)
+                      .Bind(4, now)
+                      .Bind(5, id)
+                      .Bind(6, token)
+                      .Run("Cannot renew the lease"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Status SqliteStore::CompleteJob(const std::string& id, const std::string& token,
+                                const nlohmann::json& source, const nlohmann::json& output,
+                                bool original_kept) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Stmt s(db_,
+         "UPDATE videos SET status = 'ready', progress = 1, eta_seconds = NULL, error_code = NULL, "
+         "error_message = NULL, source = ?, output = ?, has_original = ?, lease_owner = NULL, "
+         "lease_token = NULL, lease_expires_at = NULL, updated_at = ? "
+         "WHERE id = ? AND status = 'processing' AND lease_token = ?");
+  RETURN_IF_ERROR(s.Bind(1, JsonText(source))
+                      .Bind(2, JsonText(output))
+                      .Bind(3, original_kept ? 1 : 0)
+                      .Bind(4, now)
+                      .Bind(5, id)
+                      .Bind(6, token)
+                      .Run("Cannot complete the job"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Status SqliteStore::FailJob(const std::string& id, const std::string& token, const Status& error,
+                            std::optional<int64_t> retry_at_ms) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Stmt s(db_,
+         "UPDATE videos SET status = ?, error_code = ?, error_message = ?, progress = 0, "
+         "eta_seconds = NULL, available_at = ?, lease_owner = NULL, lease_token = NULL, "
+         "lease_expires_at = NULL, updated_at = ? "
+         "WHERE id = ? AND status = 'processing' AND lease_token = ?");
+  RETURN_IF_ERROR(s.Bind(1, std::string(retry_at_ms ? "queued" : "failed"))
+                      .Bind(2, std::string(error.code_name()))
+                      .Bind(3, error.message())
+                      .Bind(4, retry_at_ms.value_or(now))
+                      .Bind(5, now)
+                      .Bind(6, id)
+                      .Bind(7, token)
+                      .Run("Cannot record the failure"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Status SqliteStore::ReleaseJob(const std::string& id, const std::string& token) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Stmt s(db_,
+         "UPDATE videos SET status = 'queued', attempts = MAX(attempts - 1, 0), progress = 0, "
+         "eta_seconds = NULL, available_at = ?, lease_owner = NULL, lease_token = NULL, "
+         "lease_expires_at = NULL, updated_at = ? "
+         "WHERE id = ? AND status = 'processing' AND lease_token = ?");
+  RETURN_IF_ERROR(
+      s.Bind(1, now).Bind(2, now).Bind(3, id).Bind(4, token).Run("Cannot release the job"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
+  std::lock_guard lock(mutex_);
+  int moved = 0;
+  Status s = Transaction([&]() -> Status {
+    int64_t now = clock_->NowMs();
+    Stmt fail(db_,
+              "UPDATE videos SET status = 'failed', error_code = 'process_crashed', "
+              "error_message = 'Processing stopped without a result too many times (the worker "
+              "or its transcoder died). The original is kept: retry it.', progress = 0, "
+              "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = ? "
+              "WHERE status = 'processing' AND lease_expires_at < ? AND attempts >= ?");
+    RETURN_IF_ERROR(fail.Bind(1, now).Bind(2, now).Bind(3, max_attempts).Run("Cannot recover"));
+    moved += sqlite3_changes(db_);
+    Stmt requeue(db_,
+                 "UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "
+                 "available_at = ?, lease_owner = NULL, lease_token = NULL, "
+                 "lease_expires_at = NULL, updated_at = ? "
+                 "WHERE status = 'processing' AND lease_expires_at < ?");
+    RETURN_IF_ERROR(requeue.Bind(1, now).Bind(2, now).Bind(3, now).Run("Cannot recover"));
+    moved += sqlite3_changes(db_);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return moved;
+}
+
+Status SqliteStore::RetryVideo(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Stmt s(db_,
+         "UPDATE videos SET status = 'queued', attempts = 0, error_code = NULL, "
+         "error_message = NULL, progress = 0, available_at = ?, updated_at = ? "
+         "WHERE id = ? AND status = 'failed'");
+  RETURN_IF_ERROR(s.Bind(1, now).Bind(2, now).Bind(3, id).Run("Cannot queue the video again"));
+  if (sqlite3_changes(db_) == 1) return Status::Ok();
+  Stmt exists(db_, "SELECT status FROM videos WHERE id = ?");
+  exists.Bind(1, id);
+  if (exists.Step() != SQLITE_ROW) return NoSuchVideo(id);
+  return Status(ErrorCode::kInvalidState,
+                "Only a failed video can be retried; video " + id + " is " + exists.Text(0) + ".");
+}
+
+Status SqliteStore::DeleteVideo(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM videos WHERE id = ?");
+  RETURN_IF_ERROR(s.Bind(1, id).Run("Cannot delete the video"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : NoSuchVideo(id);
+}
+
+}  // namespace vidproc::queue

@@ -1,0 +1,61 @@
+// JobStore on an embedded SQLite database: WAL journal with synchronous=FULL (an accepted upload
+// survives a power cut), versioned migrations, and a single-writer discipline: one connection per
+// process behind a mutex, write transactions taken with BEGIN IMMEDIATE and a busy timeout, so
+// several vidproc processes on one machine (a worker and `vidproc enqueue`) wait for each other
+// instead of failing with SQLITE_BUSY.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/clock.h"
+#include "queue/job_store.h"
+
+struct sqlite3;
+
+namespace vidproc::queue {
+
+class SqliteStore : public JobStore {
+ public:
+  // Opens (creating if needed) the database at `path` and applies pending migrations.
+  // `clock` must outlive the store.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, const Clock* clock);
+  ~SqliteStore() override;
+
+  Status CreateVideo(const Video& video) override;
+  Status MarkUploaded(const std::string& id, int64_t size_bytes) override;
+  Result<Video> GetVideo(const std::string& id) override;
+  Result<VideoPage> ListVideos(std::optional<VideoStatus> status, int limit,
+                               const std::string& cursor) override;
+  Result<QueueCounts> Counts() override;
+  Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
+                                         int max_processing) override;
+  Status RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
+                    double progress, std::optional<int64_t> eta_seconds) override;
+  Status CompleteJob(const std::string& id, const std::string& token, const nlohmann::json& source,
+                     const nlohmann::json& output, bool original_kept) override;
+  Status FailJob(const std::string& id, const std::string& token, const Status& error,
+                 std::optional<int64_t> retry_at_ms) override;
+  Status ReleaseJob(const std::string& id, const std::string& token) override;
+  Result<int> RecoverExpiredLeases(int max_attempts) override;
+  Status RetryVideo(const std::string& id) override;
+  Status DeleteVideo(const std::string& id) override;
+
+  // The schema version after migrations.
+  int schema_version() const { return schema_version_; }
+
+ private:
+  SqliteStore(sqlite3* db, const Clock* clock) : db_(db), clock_(clock) {}
+  Status Migrate();
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). REQUIRES: mutex_ held.
+  template <typename Body>
+  Status Transaction(Body&& body);
+
+  std::mutex mutex_;
+  sqlite3* db_;  // GUARDED_BY(mutex_); owned
+  const Clock* clock_;
+  int schema_version_ = 0;
+};
+
+}  // namespace vidproc::queue

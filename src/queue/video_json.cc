@@ -1,0 +1,53 @@
+#include "queue/video_json.h"
+
+#include "core/clock.h"
+
+namespace vidproc::queue {
+namespace {
+
+// The API's compact `source` object from the engine's probe.
+nlohmann::json SourceJson(const nlohmann::json& probe, int64_t size_bytes) {
+  if (!probe.is_object()) return nullptr;
+  nlohmann::json s = {{"size_bytes", size_bytes},
+                      {"container", probe.value("container", "")},
+                      {"duration_s", probe.value("duration_s", 0.0)}};
+  if (probe.contains("video") && probe["video"].is_object()) {
+    const auto& v = probe["video"];
+    s["width"] = v.value("display_width", v.value("width", 0));
+    s["height"] = v.value("display_height", v.value("height", 0));
+    s["rotation"] = v.value("rotation", 0);
+    s["video_codec"] = v.value("codec", "");
+    s["frame_rate"] = v.value("frame_rate", 0.0);
+  }
+  s["audio_codec"] = nullptr;
+  if (probe.contains("audio") && probe["audio"].is_array()) {
+    for (const auto& a : probe["audio"]) {
+      if (a.value("selected", false)) s["audio_codec"] = a.value("codec", "");
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json ToApiJson(const Video& v) {
+  nlohmann::json j = {
+      {"id", v.id},
+      {"status", StatusName(v.status)},
+      {"filename", v.filename},
+      {"created_at", FormatRfc3339(v.created_at_ms)},
+      {"updated_at", FormatRfc3339(v.updated_at_ms)},
+      {"progress", v.progress},
+      {"eta_seconds", v.eta_seconds ? nlohmann::json(*v.eta_seconds) : nlohmann::json(nullptr)},
+      {"attempts", v.attempts},
+      {"error", nullptr},
+      {"source", SourceJson(v.source, v.size_bytes)},
+      {"output", v.output.is_object() ? v.output : nlohmann::json(nullptr)},
+  };
+  if (v.status == VideoStatus::kFailed) {
+    j["error"] = {{"code", v.error_code}, {"message", v.error_message}};
+  }
+  return j;
+}
+
+}  // namespace vidproc::queue

@@ -1,0 +1,63 @@
+// Where uploaded originals, processed videos and thumbnails live: a key-value store of files.
+// Keys are relative, slash-separated paths made by vidproc itself ("videos/{id}/video.mp4"),
+// never from a name a user sent. Implementations: LocalStore (a directory), S3Store (a bucket,
+// a later issue). Every implementation passes tests/storage/blob_store_conformance_test.cc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace vidproc::storage {
+
+struct BlobInfo {
+  int64_t size_bytes = 0;
+  std::string content_type;  // as given to Put, if the store keeps it ("" otherwise)
+};
+
+// How a client can fetch a blob directly.
+struct ServeLocation {
+  std::string local_path;     // set by stores on this machine's disk: serve the file directly
+  std::string presigned_url;  // set by remote stores: redirect the client there
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // Stores the file at `local_path` under `key`, replacing any blob there. Atomic: readers see
+  // the old blob or the whole new one, never part of it. Durable once it returns OK.
+  virtual Status PutFile(const std::string& key, const std::string& local_path,
+                         const std::string& content_type) = 0;
+  // Writes the blob to `local_path` (replacing it). not found: ErrorCode::kNotFound.
+  virtual Status GetFile(const std::string& key, const std::string& local_path) = 0;
+  // Up to `length` bytes from `offset` (fewer at the end of the blob).
+  virtual Result<std::string> ReadRange(const std::string& key, int64_t offset, int64_t length) = 0;
+  // nullopt when there is no blob under `key`.
+  virtual Result<std::optional<BlobInfo>> Stat(const std::string& key) = 0;
+  // Deleting a key that does not exist is OK (idempotent).
+  virtual Status Delete(const std::string& key) = 0;
+  // Keys that start with `prefix`, sorted.
+  virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
+  // Where a client can fetch the blob; `expiry_s` bounds a presigned URL's life.
+  virtual Result<ServeLocation> Locate(const std::string& key, int expiry_s) = 0;
+  // A local path the blob can be read from in place, when the store is on this disk.
+  virtual std::optional<std::string> LocalPathFor(const std::string& key) = 0;
+  // Short name for logs and `vidproc config` ("local:/var/lib/vidproc", "s3:bucket").
+  virtual std::string Describe() const = 0;
+};
+
+// True for keys vidproc accepts: non-empty, relative, [A-Za-z0-9._-] segments separated by '/',
+// no "." or ".." segment, at most 512 bytes.
+bool IsValidKey(const std::string& key);
+
+// The fixed keys of a video's blobs.
+std::string OriginalKey(const std::string& video_id);
+std::string VideoKey(const std::string& video_id);
+std::string ThumbnailKey(const std::string& video_id);
+
+}  // namespace vidproc::storage

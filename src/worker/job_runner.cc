@@ -1,0 +1,305 @@
+#include "worker/job_runner.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "core/log.h"
+
+namespace vidproc::worker {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+int64_t MsSince(SteadyClock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count();
+}
+
+Status StatusFromJson(const nlohmann::json& event, ErrorCode fallback, const std::string& text) {
+  if (event.is_object() && event.contains("error")) {
+    const auto& e = event["error"];
+    auto code = CodeFromName(e.value("code", ""));
+    return Status(code.value_or(fallback), e.value("message", text));
+  }
+  return Status(fallback, text);
+}
+
+}  // namespace
+
+WorkerSettings WorkerSettings::FromConfig(const Config& config,
+                                          const std::string& transcoder_path) {
+  WorkerSettings s;
+  s.worker_id = config.worker_id;
+  s.transcoder_path = transcoder_path;
+  s.scratch_dir = config.data_dir + "/scratch";
+  s.max_tasks = config.max_tasks;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  s.threads_per_job = std::max(1, static_cast<int>(cores) / std::max(1, config.max_tasks));
+  s.timeout_ms = int64_t{config.timeout_s} * 1000;
+  s.kill_grace_ms = int64_t{config.kill_grace_s} * 1000;
+  s.lease_ms = int64_t{config.lease_s} * 1000;
+  s.max_attempts = config.max_attempts;
+  s.timeout_retries = config.timeout_retries;
+  s.retry_backoff_ms = int64_t{config.retry_backoff_s} * 1000;
+  s.keep_original = config.keep_original;
+  s.preset = config.preset;
+  s.video_bitrate = config.video_bitrate;
+  s.max_size = config.max_size;
+  s.limits.address_space_bytes = config.child_memory_mb << 20;
+  // A child may use the whole timeout on every core it was given, and no more.
+  s.limits.cpu_seconds = int64_t{config.timeout_s} * s.threads_per_job + 60;
+  s.limits.file_size_bytes = int64_t{64} << 30;
+  s.log_level = config.log_level;
+  s.log_format = config.log_format;
+  return s;
+}
+
+struct JobRunner::ChildResult {
+  enum Kind { kDone, kRefused, kFailed, kCrashed, kTimeout, kStopped, kLost } kind = kFailed;
+  Status error;
+  nlohmann::json summary;
+};
+
+JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std::string& input,
+                                           const std::string& job_dir,
+                                           const std::atomic<bool>& stop) {
+  const std::string& id = claim.video.id;
+  std::vector<std::string> argv = {settings_.transcoder_path,
+                                   "transcode",
+                                   input,
+                                   job_dir + "/video.mp4",
+                                   "--thumbnail",
+                                   job_dir + "/thumbnail.jpg",
+                                   "--progress",
+                                   "json",
+                                   "--threads",
+                                   std::to_string(settings_.threads_per_job),
+                                   "--preset",
+                                   settings_.preset,
+                                   "--bitrate",
+                                   settings_.video_bitrate,
+                                   "--max-size",
+                                   settings_.max_size};
+  // A minimal environment: nothing of the worker's (secrets, database URLs) reaches the child.
+  std::vector<std::string> env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8",
+                                  "LOG_LEVEL=" + settings_.log_level,
+                                  "LOG_FORMAT=" + settings_.log_format};
+  ChildResult result;
+  auto child = ChildProcess::Spawn(argv, env, settings_.limits);
+  if (!child.ok()) {
+    result.error = child.status();
+    return result;
+  }
+  auto started = SteadyClock::now();
+  auto last_renewal = started;
+  std::optional<SteadyClock::time_point> term_sent;
+  bool killed = false;
+  std::optional<ChildResult::Kind> stopped_because;
+  nlohmann::json last_event;
+  double progress = 0;
+  std::optional<int64_t> eta;
+  int logged_decile = 0;
+  std::string line;
+  for (;;) {
+    ChildProcess::Read r = (*child)->ReadLine(&line, 200);
+    if (r == ChildProcess::Read::kEof) break;
+    if (r == ChildProcess::Read::kLine) {
+      auto event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (event.is_object() && event.value("event", "") == "progress") {
+        progress = event.value("progress", 0.0);
+        if (event.contains("eta_s") && event["eta_s"].is_number()) {
+          eta = event["eta_s"].get<int64_t>();
+        }
+        int decile = static_cast<int>(progress * 10);
+        if (decile > logged_decile && decile < 10) {
+          logged_decile = decile;
+          LogInfo("progress", {{"video", id}, {"percent", decile * 10}});
+        }
+      } else if (event.is_object()) {
+        last_event = event;
+      }
+    }
+    auto terminate = [&](ChildResult::Kind why) {
+      if (stopped_because) return;
+      stopped_because = why;
+      term_sent = SteadyClock::now();
+      (*child)->Signal(SIGTERM);
+    };
+    if (MsSince(started) > settings_.timeout_ms) terminate(ChildResult::kTimeout);
+    if (stop.load()) terminate(ChildResult::kStopped);
+    if (term_sent && !killed && MsSince(*term_sent) > settings_.kill_grace_ms) {
+      (*child)->Signal(SIGKILL);
+      killed = true;
+    }
+    if (MsSince(last_renewal) >= settings_.progress_interval_ms) {
+      last_renewal = SteadyClock::now();
+      Status s = store_->RenewLease(id, claim.lease_token, settings_.lease_ms, progress, eta);
+      if (s.code() == ErrorCode::kLeaseLost || s.code() == ErrorCode::kNotFound) {
+        // Deleted, or presumed dead and handed to another worker: our result would be refused.
+        LogWarning("job lost its lease; stopping it", {{"video", id}, {"reason", s.message()}});
+        terminate(ChildResult::kLost);
+      } else if (!s.ok()) {
+        LogWarning("cannot renew the lease", {{"video", id}, {"reason", s.message()}});
+      }
+    }
+  }
+  int status = (*child)->Wait();
+  if (stopped_because) {
+    result.kind = *stopped_because;
+    if (result.kind == ChildResult::kTimeout) {
+      result.error =
+          Status(ErrorCode::kTimeout, "Processing took longer than " +
+                                          std::to_string(settings_.timeout_ms / 1000) +
+                                          " seconds (VIDEO_PROCESSING_TIMEOUT) and was stopped.");
+    }
+    return result;
+  }
+  if (WIFSIGNALED(status)) {
+    result.kind = ChildResult::kCrashed;
+    result.error =
+        Status(ErrorCode::kProcessCrashed,
+               std::string("The transcoder died of signal ") + strsignal(WTERMSIG(status)) + ".");
+    return result;
+  }
+  int code = WEXITSTATUS(status);
+  if (code == 0 && last_event.value("event", "") == "done") {
+    result.kind = ChildResult::kDone;
+    result.summary = std::move(last_event);
+  } else if (code == 1) {
+    result.kind = ChildResult::kRefused;
+    result.error = StatusFromJson(last_event, ErrorCode::kCorruptInput, "The input was refused.");
+  } else {
+    result.kind = ChildResult::kFailed;
+    result.error =
+        StatusFromJson(last_event, ErrorCode::kInternal,
+                       "The transcoder exited with status " + std::to_string(code) + ".");
+  }
+  return result;
+}
+
+JobOutcome JobRunner::Fail(const queue::Claim& claim, const Status& error, bool transient) {
+  const queue::Video& v = claim.video;
+  std::optional<int64_t> retry_at;
+  if (transient && v.attempts < settings_.max_attempts) {
+    // Exponential backoff with +-25% jitter, so a storage outage is not hammered in lockstep.
+    static thread_local std::mt19937 rng(std::random_device{}());
+    double delay = settings_.retry_backoff_ms * std::pow(2.0, v.attempts - 1);
+    delay *= std::uniform_real_distribution<double>(0.75, 1.25)(rng);
+    retry_at = clock_->NowMs() + static_cast<int64_t>(delay);
+  }
+  Status s = store_->FailJob(v.id, claim.lease_token, error, retry_at);
+  if (!s.ok()) {
+    LogWarning("cannot record the failure", {{"video", v.id}, {"reason", s.message()}});
+    return JobOutcome::kLost;
+  }
+  if (retry_at) {
+    LogWarning("job failed, will retry", {{"video", v.id},
+                                          {"code", error.code_name()},
+                                          {"attempt", v.attempts},
+                                          {"retry_in_s", (*retry_at - clock_->NowMs()) / 1000}});
+    return JobOutcome::kRetrying;
+  }
+  LogError("failed", {{"video", v.id},
+                      {"code", error.code_name()},
+                      {"message", error.message()},
+                      {"attempts", v.attempts}});
+  return JobOutcome::kFailed;
+}
+
+JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_dir,
+                            const nlohmann::json& summary) {
+  const std::string& id = claim.video.id;
+  Status s = blobs_->PutFile(storage::VideoKey(id), job_dir + "/video.mp4", "video/mp4");
+  if (s.ok()) {
+    s = blobs_->PutFile(storage::ThumbnailKey(id), job_dir + "/thumbnail.jpg", "image/jpeg");
+  }
+  if (!s.ok()) return Fail(claim, s, /*transient=*/true);
+  s = store_->CompleteJob(id, claim.lease_token, summary.value("source", nlohmann::json()),
+                          summary.value("output", nlohmann::json()), settings_.keep_original);
+  if (s.code() == ErrorCode::kLeaseLost) {
+    LogWarning("result refused: the lease was lost", {{"video", id}});
+    return JobOutcome::kLost;
+  }
+  if (!s.ok()) return Fail(claim, s, /*transient=*/true);
+  if (!settings_.keep_original) {
+    // The record already says the original is gone; deleting it again later is harmless.
+    Status d = blobs_->Delete(storage::OriginalKey(id));
+    if (!d.ok()) {
+      LogWarning("the original could not be deleted",
+                 {{"video", id}, {"key", storage::OriginalKey(id)}, {"reason", d.message()}});
+    }
+  }
+  return JobOutcome::kReady;
+}
+
+JobOutcome JobRunner::Run(const queue::Claim& claim, const std::atomic<bool>& stop) {
+  const std::string& id = claim.video.id;
+  auto started = SteadyClock::now();
+  std::string job_dir = settings_.scratch_dir + "/" + id;
+  std::error_code ec;
+  std::filesystem::remove_all(job_dir, ec);
+  std::filesystem::create_directories(job_dir, ec);
+  if (ec) {
+    return Fail(claim,
+                Status(ErrorCode::kStorageUnavailable,
+                       "Cannot create the scratch directory " + job_dir + ": " + ec.message()),
+                true);
+  }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{job_dir};
+
+  LogInfo("started", {{"video", id}, {"attempt", claim.video.attempts}});
+  std::string input;
+  if (auto local = blobs_->LocalPathFor(storage::OriginalKey(id))) {
+    input = *local;  // on this disk: read in place, no copy
+  } else {
+    input = job_dir + "/original";
+    Status s = blobs_->GetFile(storage::OriginalKey(id), input);
+    if (s.code() == ErrorCode::kNotFound) {
+      return Fail(claim,
+                  Status(ErrorCode::kNotFound, "The original upload is missing from storage."),
+                  false);
+    }
+    if (!s.ok()) return Fail(claim, s, true);
+  }
+
+  ChildResult r = RunChild(claim, input, job_dir, stop);
+  JobOutcome outcome = JobOutcome::kLost;
+  switch (r.kind) {
+    case ChildResult::kDone: outcome = Store(claim, job_dir, r.summary); break;
+    case ChildResult::kRefused: outcome = Fail(claim, r.error, false); break;
+    case ChildResult::kFailed: outcome = Fail(claim, r.error, !IsInputError(r.error.code())); break;
+    case ChildResult::kCrashed: outcome = Fail(claim, r.error, true); break;
+    case ChildResult::kTimeout:
+      outcome = Fail(claim, r.error, claim.video.attempts <= settings_.timeout_retries);
+      break;
+    case ChildResult::kStopped:
+      outcome = store_->ReleaseJob(id, claim.lease_token).ok() ? JobOutcome::kReleased
+                                                               : JobOutcome::kLost;
+      LogInfo("released for another worker", {{"video", id}});
+      break;
+    case ChildResult::kLost: outcome = JobOutcome::kLost; break;
+  }
+  if (outcome == JobOutcome::kReady) {
+    const auto& out = r.summary.value("output", nlohmann::json::object());
+    LogInfo("ready", {{"video", id},
+                      {"path", r.summary.value("path", "")},
+                      {"seconds", MsSince(started) / 1000.0},
+                      {"transcode_s", r.summary.value("elapsed_s", 0.0)},
+                      {"width", out.value("width", 0)},
+                      {"height", out.value("height", 0)}});
+  }
+  return outcome;
+}
+
+}  // namespace vidproc::worker

@@ -1,0 +1,106 @@
+#include "worker/worker_pool.h"
+
+#include <chrono>
+
+#include "core/log.h"
+
+namespace vidproc::worker {
+namespace {
+
+constexpr int64_t kIdlePollMs = 1000;
+constexpr int64_t kStatusLogMs = 60'000;
+
+}  // namespace
+
+WorkerPool::WorkerPool(queue::JobStore* store, storage::BlobStore* blobs, WorkerSettings settings,
+                       const Clock* clock)
+    : store_(store),
+      blobs_(blobs),
+      settings_(std::move(settings)),
+      clock_(clock),
+      runner_(store_, blobs_, settings_, clock_) {}
+
+WorkerPool::~WorkerPool() {
+  if (!threads_.empty()) Stop(0);
+}
+
+void WorkerPool::Start() {
+  LogInfo("worker started", {{"worker", settings_.worker_id},
+                             {"slots", settings_.max_tasks},
+                             {"threads_per_job", settings_.threads_per_job},
+                             {"timeout_s", settings_.timeout_ms / 1000}});
+  threads_.emplace_back([this] { HousekeepingLoop(); });
+  for (int i = 0; i < settings_.max_tasks; ++i) threads_.emplace_back([this, i] { SlotLoop(i); });
+}
+
+void WorkerPool::Stop(int64_t grace_ms) {
+  stopping_ = true;
+  Notify();
+  // Give running jobs the grace period, then tell them to stop (their jobs are released).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  std::thread killer([this, deadline] {
+    std::unique_lock lock(mutex_);
+    wake_.wait_until(lock, deadline, [this] { return abort_jobs_.load(); });
+    abort_jobs_ = true;
+  });
+  for (size_t i = 1; i < threads_.size(); ++i) threads_[i].join();  // the slots
+  {
+    std::lock_guard lock(mutex_);
+    abort_jobs_ = true;
+  }
+  wake_.notify_all();
+  killer.join();
+  threads_[0].join();  // housekeeping
+  threads_.clear();
+  LogInfo("worker stopped", {{"worker", settings_.worker_id}});
+}
+
+void WorkerPool::Notify() {
+  std::lock_guard lock(mutex_);
+  wake_.notify_all();
+}
+
+bool WorkerPool::SleepUnlessWoken(int64_t ms) {
+  std::unique_lock lock(mutex_);
+  return wake_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_.load(); });
+}
+
+void WorkerPool::SlotLoop(int slot) {
+  while (!stopping_) {
+    auto claim = store_->ClaimNext(settings_.worker_id, settings_.lease_ms, settings_.max_tasks);
+    if (!claim.ok()) {
+      LogWarning("cannot claim a job", {{"slot", slot}, {"reason", claim.status().message()}});
+      SleepUnlessWoken(kIdlePollMs);
+      continue;
+    }
+    if (!claim.value()) {
+      SleepUnlessWoken(kIdlePollMs);
+      continue;
+    }
+    JobOutcome outcome = runner_.Run(*claim.value(), abort_jobs_);
+    outcomes_[static_cast<int>(outcome)]++;
+  }
+}
+
+void WorkerPool::HousekeepingLoop() {
+  auto last_status = std::chrono::steady_clock::now() - std::chrono::milliseconds(kStatusLogMs);
+  while (!stopping_) {
+    auto recovered = store_->RecoverExpiredLeases(settings_.max_attempts);
+    if (recovered.ok() && recovered.value() > 0) {
+      LogWarning("jobs of stopped workers put back in the queue", {{"count", recovered.value()}});
+      Notify();
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_status >= std::chrono::milliseconds(kStatusLogMs)) {
+      last_status = now;
+      if (auto c = store_->Counts(); c.ok()) {
+        LogInfo("queue: " + std::to_string(c->queued) + " queued, " +
+                std::to_string(c->processing) + "/" + std::to_string(settings_.max_tasks) +
+                " processing, " + std::to_string(c->failed) + " failed");
+      }
+    }
+    SleepUnlessWoken(std::min<int64_t>(settings_.lease_ms / 2, 5000));
+  }
+}
+
+}  // namespace vidproc::worker

@@ -1,0 +1,51 @@
+// MAX_VIDEO_PROCESSING_TASKS slots, each a thread that claims a job from the store and runs it.
+// The cap is the store's (ClaimNext counts running jobs), so it holds across processes sharing the
+// database too. A housekeeping thread puts jobs of dead workers back in the queue and logs the
+// queue's state.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "worker/job_runner.h"
+
+namespace vidproc::worker {
+
+class WorkerPool {
+ public:
+  WorkerPool(queue::JobStore* store, storage::BlobStore* blobs, WorkerSettings settings,
+             const Clock* clock);
+  ~WorkerPool();  // Stop(0) if still running
+
+  void Start();
+  // Stops claiming; running jobs get `grace_ms` to finish, then their children are stopped and
+  // the jobs released to the queue. Returns when every slot has ended.
+  void Stop(int64_t grace_ms);
+  // Wakes idle slots now (a job was queued).
+  void Notify();
+
+  // Jobs finished since Start, by outcome (for logs and tests).
+  int64_t finished(JobOutcome outcome) const { return outcomes_[static_cast<int>(outcome)]; }
+
+ private:
+  void SlotLoop(int slot);
+  void HousekeepingLoop();
+  bool SleepUnlessWoken(int64_t ms);
+
+  queue::JobStore* store_;
+  storage::BlobStore* blobs_;
+  const WorkerSettings settings_;
+  const Clock* clock_;
+  JobRunner runner_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};    // no more claims
+  std::atomic<bool> abort_jobs_{false};  // running jobs must stop now
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<int64_t> outcomes_[5] = {};
+};
+
+}  // namespace vidproc::worker

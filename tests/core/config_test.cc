@@ -1,0 +1,112 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace vidproc {
+namespace {
+
+TEST(ConfigTest, DefaultsMatchTheContract) {
+  auto c = LoadConfig({}, {}, {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->max_tasks, 2);
+  EXPECT_EQ(c->timeout_s, 600);
+  EXPECT_FALSE(c->use_spaces);
+  EXPECT_FALSE(c->keep_original);
+  EXPECT_EQ(c->SqlitePath(), "data/vidproc.db");
+  EXPECT_FALSE(c->worker_id.empty());
+}
+
+TEST(ConfigTest, EnvironmentOverridesDotEnvAndFlagsOverrideBoth) {
+  Environment dotenv = {{"MAX_VIDEO_PROCESSING_TASKS", "4"},
+                        {"VIDEO_PROCESSING_TIMEOUT", "100"},
+                        {"VIDPROC_DATA_DIR", "/from/dotenv"}};
+  Environment env = {{"MAX_VIDEO_PROCESSING_TASKS", "3"}, {"VIDPROC_DATA_DIR", "/from/env"}};
+  Environment flags = {{"VIDPROC_DATA_DIR", "/from/flag"}};
+  auto c = LoadConfig(dotenv, env, flags);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->max_tasks, 3);
+  EXPECT_EQ(c->timeout_s, 100);
+  EXPECT_EQ(c->data_dir, "/from/flag");
+}
+
+TEST(ConfigTest, BadValuesNameTheVariable) {
+  struct Case {
+    const char* name;
+    const char* value;
+  };
+  for (Case c : {Case{"MAX_VIDEO_PROCESSING_TASKS", "two"}, Case{"VIDEO_PROCESSING_TIMEOUT", "-5"},
+                 Case{"USE_SPACES", "maybe"}, Case{"KEEP_ORIGINAL", "2"}, Case{"LOG_FORMAT", "xml"},
+                 Case{"DATABASE_URL", "mysql://x"}, Case{"VIDPROC_PRESET", "warp"},
+                 Case{"VIDPROC_VIDEO_BITRATE", "lots"}}) {
+    auto r = LoadConfig({}, {{c.name, c.value}}, {});
+    ASSERT_FALSE(r.ok()) << c.name << "=" << c.value << " was accepted";
+    EXPECT_EQ(r.status().code(), ErrorCode::kInvalidConfig);
+    EXPECT_NE(r.status().message().find(c.name), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(ConfigTest, UnknownVidprocVariablesAreErrorsOthersAreIgnored) {
+  auto typo = LoadConfig({}, {{"VIDPROC_DATADIR", "/x"}}, {});
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("VIDPROC_DATADIR"), std::string::npos);
+  EXPECT_TRUE(
+      LoadConfig({}, {{"DJANGO_SETTINGS_MODULE", "site.settings"}, {"HOME", "/root"}}, {}).ok());
+}
+
+TEST(ConfigTest, SpacesNeedsAllItsSettings) {
+  Environment env = {{"USE_SPACES", "True"},
+                     {"SPACES_ACCESS_KEY", "AK"},
+                     {"SPACES_SECRET_KEY", "secret"},
+                     {"SPACES_BUCKET_NAME", "b"}};
+  auto missing = LoadConfig({}, env, {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("SPACES_ENDPOINT_URL"), std::string::npos);
+  env["SPACES_ENDPOINT_URL"] = "https://nyc3.digitaloceanspaces.com";
+  auto ok = LoadConfig({}, env, {});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->use_spaces);
+  // Secrets never appear in the printed configuration.
+  std::string shown = ok->ToJson().dump();
+  EXPECT_EQ(shown.find("secret"), std::string::npos);
+}
+
+TEST(ConfigTest, BooleansInTheSpellingsPeopleUse) {
+  for (const char* yes : {"True", "true", "1", "yes", "ON"}) {
+    EXPECT_TRUE(LoadConfig({}, {{"KEEP_ORIGINAL", yes}}, {})->keep_original) << yes;
+  }
+  for (const char* no : {"False", "false", "0", "no", ""}) {
+    EXPECT_FALSE(LoadConfig({}, {{"KEEP_ORIGINAL", no}}, {})->keep_original) << no;
+  }
+}
+
+TEST(DotEnvTest, ParsesTheCommonSyntax) {
+  char templ[] = "/tmp/vidproc-dotenv-XXXXXX";
+  int fd = mkstemp(templ);
+  close(fd);
+  std::ofstream(templ) << "# settings\n"
+                          "MAX_VIDEO_PROCESSING_TASKS=3\n"
+                          "export USE_SPACES=False\n"
+                          "SPACES_BUCKET_NAME=\"my bucket\"\n"
+                          "SPACES_SECRET_KEY='s3cr=t'\n"
+                          "VIDEO_PROCESSING_TIMEOUT=120 # two minutes\n"
+                          "\n";
+  auto env = ReadDotEnv(templ);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->at("MAX_VIDEO_PROCESSING_TASKS"), "3");
+  EXPECT_EQ(env->at("USE_SPACES"), "False");
+  EXPECT_EQ(env->at("SPACES_BUCKET_NAME"), "my bucket");
+  EXPECT_EQ(env->at("SPACES_SECRET_KEY"), "s3cr=t");
+  EXPECT_EQ(env->at("VIDEO_PROCESSING_TIMEOUT"), "120");
+  std::ofstream(templ) << "JUST A LINE\n";
+  auto bad = ReadDotEnv(templ);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("line 1"), std::string::npos);
+  unlink(templ);
+  EXPECT_TRUE(ReadDotEnv("/nonexistent/.env")->empty());
+}
+
+}  // namespace
+}  // namespace vidproc

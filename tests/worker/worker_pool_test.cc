@@ -1,0 +1,219 @@
+// The worker pool with real SQLite, real local storage and real `vidproc transcode` children.
+#include "worker/worker_pool.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "storage/fault_injecting_store.h"
+#include "worker_test_util.h"
+
+namespace vidproc::worker {
+namespace {
+
+using namespace vidproc::worker::testing;
+
+class WorkerPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    store_ = queue::SqliteStore::Open(dir_ + "/jobs.db", SystemClock::Default()).value();
+    blobs_ = storage::LocalStore::Open(dir_ + "/storage").value();
+    faulty_ = std::make_unique<storage::FaultInjectingStore>(blobs_.get());
+    settings_.worker_id = "test-worker";
+    settings_.transcoder_path = VIDPROC_BIN_PATH;
+    settings_.scratch_dir = dir_ + "/scratch";
+    settings_.max_tasks = 2;
+    settings_.threads_per_job = 1;
+    settings_.lease_ms = 5'000;
+    settings_.progress_interval_ms = 200;
+    settings_.retry_backoff_ms = 0;
+    settings_.kill_grace_ms = 1'000;
+  }
+  void TearDown() override {
+    pool_.reset();
+    std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+
+  std::string Enqueue(const std::string& fixture) {
+    queue::Video v;
+    v.id = NewId();
+    v.filename = fixture;
+    v.status = queue::VideoStatus::kUploading;
+    EXPECT_TRUE(store_->CreateVideo(v).ok());
+    EXPECT_TRUE(blobs_->PutFile(storage::OriginalKey(v.id), Fixture(fixture), "").ok());
+    EXPECT_TRUE(store_->MarkUploaded(v.id, 1).ok());
+    return v.id;
+  }
+
+  void StartPool() {
+    pool_ = std::make_unique<WorkerPool>(store_.get(), faulty_.get(), settings_,
+                                         SystemClock::Default());
+    pool_->Start();
+  }
+
+  queue::Video Get(const std::string& id) { return store_->GetVideo(id).value(); }
+
+  bool Settled(const std::string& id) {
+    auto s = Get(id).status;
+    return s == queue::VideoStatus::kReady || s == queue::VideoStatus::kFailed;
+  }
+
+  std::string dir_;
+  std::unique_ptr<queue::SqliteStore> store_;
+  std::unique_ptr<storage::LocalStore> blobs_;
+  std::unique_ptr<storage::FaultInjectingStore> faulty_;
+  WorkerSettings settings_;
+  std::unique_ptr<WorkerPool> pool_;
+};
+
+TEST_F(WorkerPoolTest, ProcessesAVideoAndReplacesTheOriginal) {
+  std::string id = Enqueue("real_1080p.mp4");
+  StartPool();
+  ASSERT_TRUE(WaitFor([&] { return Settled(id); }, 60'000));
+  queue::Video v = Get(id);
+  ASSERT_EQ(v.status, queue::VideoStatus::kReady) << v.error_code << ": " << v.error_message;
+  EXPECT_EQ(v.attempts, 1);
+  EXPECT_EQ(v.output["width"], 1280);
+  EXPECT_EQ(v.output["height"], 720);
+  EXPECT_EQ(v.source["video"]["width"], 1920);
+  EXPECT_FALSE(v.has_original);
+  EXPECT_EQ(
+      blobs_->List("videos/" + id + "/").value(),
+      (std::vector<std::string>{"videos/" + id + "/thumbnail.jpg", "videos/" + id + "/video.mp4"}));
+  pool_->Stop(0);
+  EXPECT_TRUE(
+      WaitFor([&] { return !std::filesystem::exists(settings_.scratch_dir + "/" + id); }, 1000))
+      << "the scratch directory was left behind";
+}
+
+TEST_F(WorkerPoolTest, KeepOriginalKeepsIt) {
+  settings_.keep_original = true;
+  std::string id = Enqueue("no_audio.mp4");
+  StartPool();
+  ASSERT_TRUE(WaitFor([&] { return Settled(id); }, 60'000));
+  EXPECT_EQ(Get(id).status, queue::VideoStatus::kReady);
+  EXPECT_TRUE(Get(id).has_original);
+  EXPECT_TRUE(blobs_->Stat(storage::OriginalKey(id)).value().has_value());
+}
+
+TEST_F(WorkerPoolTest, NeverRunsMoreThanTheCap) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(Enqueue("landscape_1080p.mp4"));
+  std::atomic<bool> watching{true};
+  std::atomic<size_t> most_children{0};
+  std::atomic<int64_t> most_processing{0};
+  std::thread watcher([&] {
+    while (watching) {
+      most_children = std::max(most_children.load(), ChildrenOf(getpid(), "transcode").size());
+      most_processing = std::max(most_processing.load(), store_->Counts()->processing);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  StartPool();
+  bool all = WaitFor(
+      [&] {
+        for (const auto& id : ids) {
+          if (!Settled(id)) return false;
+        }
+        return true;
+      },
+      120'000);
+  watching = false;
+  watcher.join();
+  ASSERT_TRUE(all);
+  for (const auto& id : ids) EXPECT_EQ(Get(id).status, queue::VideoStatus::kReady);
+  EXPECT_EQ(most_children.load(), 2u) << "children at once";
+  EXPECT_LE(most_processing.load(), 2);
+}
+
+TEST_F(WorkerPoolTest, BadInputFailsOnceWithTheEngineCodeAndKeepsTheOriginal) {
+  std::string id = Enqueue("truncated.mp4");
+  StartPool();
+  ASSERT_TRUE(WaitFor([&] { return Settled(id); }, 60'000));
+  queue::Video v = Get(id);
+  EXPECT_EQ(v.status, queue::VideoStatus::kFailed);
+  EXPECT_EQ(v.error_code, "truncated_input");
+  EXPECT_FALSE(v.error_message.empty());
+  EXPECT_EQ(v.attempts, 1) << "a permanent failure must not be retried";
+  EXPECT_TRUE(blobs_->Stat(storage::OriginalKey(id)).value().has_value());
+  EXPECT_FALSE(blobs_->Stat(storage::VideoKey(id)).value().has_value());
+}
+
+TEST_F(WorkerPoolTest, TransientStorageFailureIsRetried) {
+  faulty_->FailNext("put", 1);
+  std::string id = Enqueue("no_audio.mp4");
+  StartPool();
+  ASSERT_TRUE(WaitFor([&] { return Settled(id); }, 60'000));
+  queue::Video v = Get(id);
+  EXPECT_EQ(v.status, queue::VideoStatus::kReady) << v.error_code;
+  EXPECT_EQ(v.attempts, 2);
+  EXPECT_EQ(faulty_->injected(), 1);
+}
+
+TEST_F(WorkerPoolTest, PersistentStorageFailureFailsAfterMaxAttemptsKeepingTheOriginal) {
+  settings_.max_attempts = 2;
+  faulty_->FailNext("put", 100);
+  std::string id = Enqueue("no_audio.mp4");
+  StartPool();
+  ASSERT_TRUE(WaitFor([&] { return Settled(id); }, 60'000));
+  queue::Video v = Get(id);
+  EXPECT_EQ(v.status, queue::VideoStatus::kFailed);
+  EXPECT_EQ(v.error_code, "storage_unavailable");
+  EXPECT_EQ(v.attempts, 2);
+  EXPECT_TRUE(blobs_->Stat(storage::OriginalKey(id)).value().has_value());
+}
+
+TEST_F(WorkerPoolTest, AKilledChildIsRetried) {
+  settings_.preset = "slow";  // keep the first attempt running long enough to be killed
+  std::string id = Enqueue("landscape_1080p.mp4");
+  StartPool();
+  std::set<pid_t> children;
+  ASSERT_TRUE(
+      WaitFor([&] { return !(children = ChildrenOf(getpid(), "transcode")).empty(); }, 10'000));
+  kill(*children.begin(), SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return Settled(id); }, 120'000));
+  queue::Video v = Get(id);
+  EXPECT_EQ(v.status, queue::VideoStatus::kReady) << v.error_code;
+  EXPECT_EQ(v.attempts, 2);
+}
+
+TEST_F(WorkerPoolTest, TimeoutKillsTheJobAndFreesTheSlot) {
+  settings_.max_tasks = 1;
+  settings_.timeout_ms = 1'500;
+  settings_.preset = "veryslow";
+  std::string slow = Enqueue("landscape_1080p.mp4");
+  StartPool();
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return Settled(slow); }, 30'000));
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  queue::Video v = Get(slow);
+  EXPECT_EQ(v.status, queue::VideoStatus::kFailed);
+  EXPECT_EQ(v.error_code, "timeout");
+  EXPECT_EQ(v.attempts, 1) << "timeouts are not retried by default";
+  EXPECT_LT(took, 1.5 + 2.0) << "killed within timeout + 2 s";
+  EXPECT_TRUE(ChildrenOf(getpid(), "transcode").empty());
+  // The slot is free again: the next job runs.
+  std::string next = Enqueue("one_frame.mp4");
+  ASSERT_TRUE(WaitFor([&] { return Settled(next); }, 30'000));
+  EXPECT_EQ(Get(next).status, queue::VideoStatus::kReady);
+}
+
+TEST_F(WorkerPoolTest, GracefulStopReleasesRunningJobs) {
+  settings_.preset = "veryslow";
+  std::string id = Enqueue("landscape_1080p.mp4");
+  StartPool();
+  ASSERT_TRUE(WaitFor([&] { return Get(id).status == queue::VideoStatus::kProcessing; }, 10'000));
+  ASSERT_TRUE(WaitFor([&] { return !ChildrenOf(getpid(), "transcode").empty(); }, 10'000));
+  pool_->Stop(200);
+  queue::Video v = Get(id);
+  EXPECT_EQ(v.status, queue::VideoStatus::kQueued);
+  EXPECT_EQ(v.attempts, 0) << "a released job does not count an attempt";
+  EXPECT_TRUE(ChildrenOf(getpid(), "transcode").empty());
+  EXPECT_TRUE(blobs_->Stat(storage::OriginalKey(id)).value().has_value());
+}
+
+}  // namespace
+}  // namespace vidproc::worker

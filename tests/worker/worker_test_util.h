@@ -1,0 +1,65 @@
+// Shared set-up for worker tests: a temporary data directory with a real SQLite store and a real
+// local blob store, and helpers to enqueue fixtures and wait for results.
+#pragma once
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "queue/sqlite_store.h"
+#include "storage/local_store.h"
+
+namespace vidproc::worker::testing {
+
+inline std::string Fixture(const std::string& name) {
+  return std::string(VIDPROC_FIXTURES_PATH) + "/" + name;
+}
+
+inline std::string MakeTempDir() {
+  char templ[] = "/tmp/vidproc-worker-XXXXXX";
+  return mkdtemp(templ);
+}
+
+// Polls `done` every 50 ms for up to `timeout_ms`; true if it became true.
+inline bool WaitFor(const std::function<bool()>& done, int64_t timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+// Pids of the processes whose parent is `parent` and whose command line contains `needle`.
+inline std::set<pid_t> ChildrenOf(pid_t parent, const std::string& needle) {
+  std::set<pid_t> pids;
+  DIR* proc = opendir("/proc");
+  if (!proc) return pids;
+  while (dirent* e = readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (sscanf(line.c_str() + close + 1, " %c %d", &state, &ppid) != 2) continue;
+    if (ppid != parent || state == 'Z') continue;
+    std::ifstream cmd("/proc/" + std::string(e->d_name) + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (cmdline.find(needle) != std::string::npos) pids.insert(pid);
+  }
+  closedir(proc);
+  return pids;
+}
+
+}  // namespace vidproc::worker::testing
