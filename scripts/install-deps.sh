@@ -8,6 +8,7 @@ packages=(
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
   nlohmann-json3-dev libsqlite3-dev
   libgtest-dev libgmock-dev
+  libbenchmark-dev   # bench/queue_bench (only built with -DVIDPROC_BUILD_BENCH=ON)
   clang-format
   ffmpeg   # fixtures and benchmark baseline only; the product links the libraries
   time     # GNU time, for peak memory in benchmarks
