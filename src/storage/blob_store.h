@@ -25,10 +25,24 @@ struct ServeLocation {
   std::string presigned_url;  // set by remote stores: redirect the client there
 };
 
+// A blob being written piece by piece (an upload streaming in). Nothing is visible under the key
+// until Commit() succeeds; destroying an uncommitted writer discards what was written.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  virtual Status Append(const char* data, size_t size) = 0;
+  // Makes the blob visible and durable. The writer is finished afterwards, whatever the result.
+  virtual Status Commit() = 0;
+  virtual int64_t bytes_written() const = 0;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
 
+  // Starts a streaming write of `key`; memory use does not depend on the blob's size.
+  virtual Result<std::unique_ptr<BlobWriter>> OpenWriter(const std::string& key,
+                                                         const std::string& content_type) = 0;
   // Stores the file at `local_path` under `key`, replacing any blob there. Atomic: readers see
   // the old blob or the whole new one, never part of it. Durable once it returns OK.
   virtual Status PutFile(const std::string& key, const std::string& local_path,

@@ -24,6 +24,11 @@ class FaultInjectingStore : public BlobStore {
   }
   int injected() const { return injected_; }
 
+  Result<std::unique_ptr<BlobWriter>> OpenWriter(const std::string& key,
+                                                 const std::string& type) override {
+    RETURN_IF_ERROR(Maybe("write"));
+    return target_->OpenWriter(key, type);
+  }
   Status PutFile(const std::string& key, const std::string& path,
                  const std::string& type) override {
     RETURN_IF_ERROR(Maybe("put"));

@@ -145,6 +145,63 @@ Status LocalStore::PutFile(const std::string& key, const std::string& local_path
                            const std::string& /*content_type*/) {
   if (!IsValidKey(key)) return InvalidKey(key);
   ASSIGN_OR_RETURN(std::string temp, StageCopy(local_path));
+  return Publish(temp, key);
+}
+
+// Writes into a temporary file; Commit() syncs it and renames it into place.
+class LocalBlobWriter : public BlobWriter {
+ public:
+  LocalBlobWriter(LocalStore* store, std::string key, std::string temp, int fd)
+      : store_(store), key_(std::move(key)), temp_(std::move(temp)), fd_(fd) {}
+  ~LocalBlobWriter() override {
+    if (fd_.get() >= 0 || !done_) ::unlink(temp_.c_str());
+  }
+
+  Status Append(const char* data, size_t size) override {
+    if (done_) return Status(ErrorCode::kInternal, "Append after Commit.");
+    while (size > 0) {
+      ssize_t n = ::write(fd_.get(), data, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return FromErrno(errno, "Cannot write " + key_);
+      data += n;
+      size -= static_cast<size_t>(n);
+      written_ += n;
+    }
+    return Status::Ok();
+  }
+
+  Status Commit() override {
+    if (done_) return Status(ErrorCode::kInternal, "Commit twice.");
+    done_ = true;
+    if (::fsync(fd_.get()) != 0 || fd_.Close() != 0) {
+      Status s = FromErrno(errno, "Cannot write " + key_);
+      ::unlink(temp_.c_str());
+      return s;
+    }
+    return store_->Publish(temp_, key_);
+  }
+
+  int64_t bytes_written() const override { return written_; }
+
+ private:
+  LocalStore* store_;
+  std::string key_;
+  std::string temp_;
+  Fd fd_;
+  int64_t written_ = 0;
+  bool done_ = false;
+};
+
+Result<std::unique_ptr<BlobWriter>> LocalStore::OpenWriter(const std::string& key,
+                                                           const std::string& /*content_type*/) {
+  if (!IsValidKey(key)) return InvalidKey(key);
+  std::string temp = root_ + "/tmp/" + NewId();
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return FromErrno(errno, "Cannot create a file for " + key);
+  return std::unique_ptr<BlobWriter>(new LocalBlobWriter(this, key, temp, fd));
+}
+
+Status LocalStore::Publish(const std::string& temp, const std::string& key) {
   std::string path = PathOf(key);
   Status s = MakeDirs(Parent(path));
   if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {

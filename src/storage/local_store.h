@@ -15,6 +15,8 @@ class LocalStore : public BlobStore {
   // Creates <root>/blobs and <root>/tmp if needed.
   static Result<std::unique_ptr<LocalStore>> Open(const std::string& root);
 
+  Result<std::unique_ptr<BlobWriter>> OpenWriter(const std::string& key,
+                                                 const std::string& content_type) override;
   Status PutFile(const std::string& key, const std::string& local_path,
                  const std::string& content_type) override;
   Status GetFile(const std::string& key, const std::string& local_path) override;
@@ -31,6 +33,10 @@ class LocalStore : public BlobStore {
   std::string PathOf(const std::string& key) const { return root_ + "/blobs/" + key; }
   // Copies (or hard-links, on the same file system) `from` into a new temporary file.
   Result<std::string> StageCopy(const std::string& from);
+  // Moves the synced temporary file `temp` to `key` and syncs the directory.
+  Status Publish(const std::string& temp, const std::string& key);
+
+  friend class LocalBlobWriter;
 
   const std::string root_;
 };

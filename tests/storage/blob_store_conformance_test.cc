@@ -78,6 +78,28 @@ TYPED_TEST(BlobStoreTest, PutReplacesAndLeavesTheSourceAlone) {
   EXPECT_EQ(this->ReadFile(first), "first version");
 }
 
+TYPED_TEST(BlobStoreTest, StreamedWriteIsInvisibleUntilCommitted) {
+  auto writer = this->store_->OpenWriter("up/stream", "video/mp4");
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  std::string chunk(64 * 1024, 'v');
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*writer)->Append(chunk.data(), chunk.size()).ok());
+  EXPECT_EQ((*writer)->bytes_written(), 20 * 64 * 1024);
+  EXPECT_FALSE(this->store_->Stat("up/stream").value().has_value()) << "visible before commit";
+  ASSERT_TRUE((*writer)->Commit().ok());
+  EXPECT_EQ(this->store_->Stat("up/stream").value()->size_bytes, 20 * 64 * 1024);
+  EXPECT_EQ(this->store_->ReadRange("up/stream", 100, 3).value(), "vvv");
+}
+
+TYPED_TEST(BlobStoreTest, AbandonedWriteLeavesNothing) {
+  {
+    auto writer = this->store_->OpenWriter("up/abandoned", "");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Append("partial", 7).ok());
+  }  // a cut connection: the writer goes away uncommitted
+  EXPECT_FALSE(this->store_->Stat("up/abandoned").value().has_value());
+  EXPECT_TRUE(this->store_->List("up/").value().empty());
+}
+
 TYPED_TEST(BlobStoreTest, ReadsByteRanges) {
   ASSERT_TRUE(this->store_->PutFile("r", this->WriteFile("f", "0123456789"), "").ok());
   EXPECT_EQ(this->store_->ReadRange("r", 2, 3).value(), "234");
