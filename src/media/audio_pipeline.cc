@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "media/av_error.h"
 #include "media/decoder.h"
+#include "media/filter_graph.h"
 
 extern "C" {
 #include <libavfilter/buffersink.h>
@@ -115,20 +116,8 @@ Status AudioPipeline::ConfigureFilters(const AVFrame* frame) {
       "aresample=" + std::to_string(enc->sample_rate) +
       ":async=1,aformat=sample_fmts=fltp:sample_rates=" + std::to_string(enc->sample_rate) +
       ":channel_layouts=stereo";
-  FilterInOutPtr outputs(avfilter_inout_alloc());
-  FilterInOutPtr inputs(avfilter_inout_alloc());
-  outputs->name = av_strdup("in");
-  outputs->filter_ctx = source_;
-  inputs->name = av_strdup("out");
-  inputs->filter_ctx = sink_filter_;
-  AVFilterInOut* in_ptr = inputs.release();
-  AVFilterInOut* out_ptr = outputs.release();
-  err = avfilter_graph_parse_ptr(graph_.get(), chain.c_str(), &in_ptr, &out_ptr, nullptr);
-  avfilter_inout_free(&in_ptr);
-  avfilter_inout_free(&out_ptr);
-  if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Bad audio filter chain");
-  err = avfilter_graph_config(graph_.get(), nullptr);
-  if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Cannot configure the audio filters");
+  RETURN_IF_ERROR(
+      LinkFilterChain(graph_.get(), source_, sink_filter_, chain, ErrorCode::kInternal));
   av_buffersink_set_frame_size(sink_filter_, enc->frame_size);
   return Status::Ok();
 }

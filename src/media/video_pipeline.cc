@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "media/av_error.h"
 #include "media/decoder.h"
+#include "media/filter_graph.h"
 
 extern "C" {
 #include <libavfilter/buffersink.h>
@@ -140,24 +141,8 @@ Status VideoPipeline::ConfigureFilters(const AVFrame* frame) {
     transfer = declared ? declared : "";
   }
   std::string chain = BuildVideoFilterChain(plan_, transfer);
-  FilterInOutPtr outputs(avfilter_inout_alloc());
-  FilterInOutPtr inputs(avfilter_inout_alloc());
-  outputs->name = av_strdup("in");
-  outputs->filter_ctx = source_;
-  inputs->name = av_strdup("out");
-  inputs->filter_ctx = sink_filter_;
-  AVFilterInOut* in_ptr = inputs.release();
-  AVFilterInOut* out_ptr = outputs.release();
-  err = avfilter_graph_parse_ptr(graph_.get(), chain.c_str(), &in_ptr, &out_ptr, nullptr);
-  avfilter_inout_free(&in_ptr);
-  avfilter_inout_free(&out_ptr);
-  if (err < 0)
-    return FromAvError(err, ErrorCode::kInternal, "Bad video filter chain '" + chain + "'");
-  err = avfilter_graph_config(graph_.get(), nullptr);
-  if (err < 0) {
-    return FromAvError(err, ErrorCode::kUnsupportedCodec,
-                       "The video's picture format cannot be converted ('" + chain + "')");
-  }
+  RETURN_IF_ERROR(
+      LinkFilterChain(graph_.get(), source_, sink_filter_, chain, ErrorCode::kUnsupportedCodec));
   graph_width_ = frame->width;
   graph_height_ = frame->height;
   graph_format_ = frame->format;
