@@ -39,6 +39,7 @@ constexpr std::array kCodes = {
     CodeEntry{ErrorCode::kLeaseLost, "lease_lost", false},
     CodeEntry{ErrorCode::kStorageUnavailable, "storage_unavailable", false},
     CodeEntry{ErrorCode::kStorageFull, "storage_full", false},
+    CodeEntry{ErrorCode::kStorageAuthFailed, "storage_auth_failed", false},
     CodeEntry{ErrorCode::kDatabaseError, "database_error", false},
     CodeEntry{ErrorCode::kInvalidConfig, "invalid_config", false},
 };

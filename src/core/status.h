@@ -42,6 +42,7 @@ enum class ErrorCode {
   kLeaseLost,           // a job's lease expired or was taken over: the result is not accepted
   kStorageUnavailable,  // the blob store cannot be reached or failed (transient)
   kStorageFull,         // no space left in the blob store or scratch directory
+  kStorageAuthFailed,   // the blob store refused our credentials (not retried)
   kDatabaseError,       // the job database failed
   kInvalidConfig,       // a configuration variable is unknown or has a bad value
 };

@@ -183,23 +183,22 @@ std::string PresignQuery(Request request, const Credentials& credentials, const 
   return CanonicalQuery(request.query) + "&X-Amz-Signature=" + signature;
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+StreamingDigest::StreamingDigest(Algorithm algorithm) : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_),
+                    algorithm == Algorithm::kSha256 ? EVP_sha256() : EVP_md5(), nullptr);
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+StreamingDigest::~StreamingDigest() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
-void Sha256::Update(const void* data, size_t size) {
+void StreamingDigest::Update(const void* data, size_t size) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size);
 }
 
-std::string Sha256::Digest() {
+std::string StreamingDigest::Digest() {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
 }
-
-std::string Sha256::HexDigest() { return Hex(Digest()); }
 
 }  // namespace vidproc::storage::sigv4

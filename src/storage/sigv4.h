@@ -52,21 +52,31 @@ std::string Authorization(const Request& request, const Credentials& credentials
 std::string PresignQuery(Request request, const Credentials& credentials, const Scope& scope,
                          const std::string& amz_date, int64_t expires_seconds);
 
-// Incremental SHA-256, for hashing files without loading them.
-class Sha256 {
+// Incremental digests, for hashing files without loading them.
+class StreamingDigest {
  public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
+  enum class Algorithm { kSha256, kMd5 };
+  explicit StreamingDigest(Algorithm algorithm);
+  ~StreamingDigest();
+  StreamingDigest(const StreamingDigest&) = delete;
+  StreamingDigest& operator=(const StreamingDigest&) = delete;
   void Update(const void* data, size_t size);
-  // Lowercase hex digest; the object is finished afterwards.
-  std::string HexDigest();
-  // Raw digest bytes (for Content-MD5-like headers that want base64 of the raw digest).
+  // Raw digest bytes; the object is finished afterwards.
   std::string Digest();
+  std::string HexDigest() { return Hex(Digest()); }
 
  private:
   void* ctx_;  // EVP_MD_CTX
+};
+
+class Sha256 : public StreamingDigest {
+ public:
+  Sha256() : StreamingDigest(Algorithm::kSha256) {}
+};
+
+class Md5Stream : public StreamingDigest {
+ public:
+  Md5Stream() : StreamingDigest(Algorithm::kMd5) {}
 };
 
 std::string Base64(std::string_view bytes);
