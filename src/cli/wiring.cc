@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "queue/sqlite_store.h"
 #include "storage/local_store.h"
+#include "storage/s3_store.h"
 
 namespace vidproc::cli {
 
@@ -34,8 +35,23 @@ Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config) {
 
 Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config) {
   if (config.use_spaces) {
-    return Status(ErrorCode::kInvalidConfig,
-                  "USE_SPACES=True: S3-compatible storage is not supported by this build yet.");
+    storage::S3Options o;
+    o.endpoint = config.spaces_endpoint;
+    o.bucket = config.spaces_bucket;
+    o.access_key = config.spaces_access_key;
+    o.secret_key = config.spaces_secret_key;
+    o.region = config.spaces_region;
+    o.addressing = config.spaces_addressing;
+    o.public_read = config.spaces_public_read;
+    ASSIGN_OR_RETURN(auto s3, storage::S3Store::Create(o, SystemClock::Default()));
+    // A wrong key or a missing bucket is a start-up error, not a failure of every job.
+    Status reachable = s3->CheckBucket();
+    if (reachable.code() == ErrorCode::kStorageAuthFailed ||
+        reachable.code() == ErrorCode::kNotFound) {
+      return reachable;
+    }
+    if (!reachable.ok()) LogWarning("storage not reachable yet", {{"reason", reachable.message()}});
+    return std::unique_ptr<storage::BlobStore>(std::move(s3));
   }
   ASSIGN_OR_RETURN(auto store, storage::LocalStore::Open(config.data_dir + "/storage"));
   return std::unique_ptr<storage::BlobStore>(std::move(store));

@@ -94,6 +94,19 @@ const std::vector<Setting>& Settings() {
          c->spaces_endpoint = v;
          return Status::Ok();
        }},
+      {"SPACES_REGION",
+       [](Config* c, const std::string& v) {
+         c->spaces_region = v;
+         return Status::Ok();
+       }},
+      {"SPACES_ADDRESSING",
+       [](Config* c, const std::string& v) {
+         return OneOf("SPACES_ADDRESSING", v, {"auto", "path", "virtual"}, &c->spaces_addressing);
+       }},
+      {"SPACES_PUBLIC_READ",
+       [](Config* c, const std::string& v) {
+         return ParseBool("SPACES_PUBLIC_READ", v, &c->spaces_public_read);
+       }},
       {"VIDPROC_DATA_DIR",
        [](Config* c, const std::string& v) {
          if (v.empty()) return Invalid("VIDPROC_DATA_DIR", v, "a directory");
@@ -214,6 +227,9 @@ nlohmann::json Config::ToJson() const {
       {"SPACES_SECRET_KEY", Mask(spaces_secret_key)},
       {"SPACES_BUCKET_NAME", spaces_bucket},
       {"SPACES_ENDPOINT_URL", spaces_endpoint},
+      {"SPACES_REGION", spaces_region},
+      {"SPACES_ADDRESSING", spaces_addressing},
+      {"SPACES_PUBLIC_READ", spaces_public_read},
       {"VIDPROC_DATA_DIR", data_dir},
       {"DATABASE_URL", SqlitePath().empty() ? "postgres://****" : "sqlite://" + SqlitePath()},
       {"KEEP_ORIGINAL", keep_original},
@@ -298,6 +314,11 @@ Result<Config> LoadConfig(const Environment& dotenv, const Environment& env,
                       std::string(name) + " must be set when USE_SPACES is True.");
       }
     }
+  }
+  if (config.use_spaces && config.spaces_endpoint.find("://") == std::string::npos) {
+    return Status(ErrorCode::kInvalidConfig,
+                  "SPACES_ENDPOINT_URL='" + config.spaces_endpoint +
+                      "' needs a scheme, like https://nyc3.digitaloceanspaces.com.");
   }
   if (config.worker_id.empty()) {
     char host[256] = {};

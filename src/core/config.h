@@ -23,6 +23,9 @@ struct Config {
   std::string spaces_secret_key;  // SPACES_SECRET_KEY
   std::string spaces_bucket;      // SPACES_BUCKET_NAME
   std::string spaces_endpoint;    // SPACES_ENDPOINT_URL
+  std::string spaces_region;      // SPACES_REGION: default from the endpoint (nyc3)
+  std::string spaces_addressing = "auto";  // SPACES_ADDRESSING: auto | path | virtual
+  bool spaces_public_read = false;         // SPACES_PUBLIC_READ: x-amz-acl public-read
 
   // vidproc's own.
   std::string data_dir = "data";    // VIDPROC_DATA_DIR: database, local blobs, scratch

@@ -1,20 +1,11 @@
-// The BlobStore contract, run against every implementation (typed tests). The S3 store adds a
-// factory here and must pass all of it.
-#include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <fstream>
-#include <sstream>
+#include "blob_store_conformance.h"
 
 #include "storage/local_store.h"
 
 namespace vidproc::storage {
 namespace {
 
-std::string TempDir() {
-  char templ[] = "/tmp/vidproc-blobs-XXXXXX";
-  return mkdtemp(templ);
-}
+using testing::TempDir;
 
 struct LocalFactory {
   std::string root = TempDir();
@@ -26,132 +17,14 @@ struct LocalFactory {
   }
 };
 
-template <typename Factory>
-class BlobStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    store_ = factory_.Open();
-    work_ = TempDir();
-  }
-  void TearDown() override { std::system(("rm -rf '" + work_ + "'").c_str()); }
+using LocalStores = ::testing::Types<LocalFactory>;
+}  // namespace
 
-  std::string WriteFile(const std::string& name, const std::string& content) {
-    std::string path = work_ + "/" + name;
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-  static std::string ReadFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+namespace testing {
+INSTANTIATE_TYPED_TEST_SUITE_P(Local, BlobStoreTest, LocalStores);
+}  // namespace testing
 
-  Factory factory_;
-  std::unique_ptr<BlobStore> store_;
-  std::string work_;
-};
-
-using Implementations = ::testing::Types<LocalFactory>;
-TYPED_TEST_SUITE(BlobStoreTest, Implementations);
-
-TYPED_TEST(BlobStoreTest, PutThenGetReturnsTheSameBytes) {
-  std::string content(300'000, '\0');
-  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7 + 3);
-  ASSERT_TRUE(
-      this->store_->PutFile("videos/a/original", this->WriteFile("in", content), "video/mp4").ok());
-  std::string out = this->work_ + "/out";
-  ASSERT_TRUE(this->store_->GetFile("videos/a/original", out).ok());
-  EXPECT_EQ(this->ReadFile(out), content);
-  auto info = this->store_->Stat("videos/a/original");
-  ASSERT_TRUE(info.ok() && info.value().has_value());
-  EXPECT_EQ(info.value()->size_bytes, 300'000);
-}
-
-TYPED_TEST(BlobStoreTest, PutReplacesAndLeavesTheSourceAlone) {
-  std::string first = this->WriteFile("one", "first version");
-  ASSERT_TRUE(this->store_->PutFile("k/blob", first, "").ok());
-  ASSERT_TRUE(this->store_->PutFile("k/blob", this->WriteFile("two", "second"), "").ok());
-  std::string out = this->work_ + "/out";
-  ASSERT_TRUE(this->store_->GetFile("k/blob", out).ok());
-  EXPECT_EQ(this->ReadFile(out), "second");
-  EXPECT_EQ(this->ReadFile(first), "first version");
-}
-
-TYPED_TEST(BlobStoreTest, StreamedWriteIsInvisibleUntilCommitted) {
-  auto writer = this->store_->OpenWriter("up/stream", "video/mp4");
-  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
-  std::string chunk(64 * 1024, 'v');
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*writer)->Append(chunk.data(), chunk.size()).ok());
-  EXPECT_EQ((*writer)->bytes_written(), 20 * 64 * 1024);
-  EXPECT_FALSE(this->store_->Stat("up/stream").value().has_value()) << "visible before commit";
-  ASSERT_TRUE((*writer)->Commit().ok());
-  EXPECT_EQ(this->store_->Stat("up/stream").value()->size_bytes, 20 * 64 * 1024);
-  EXPECT_EQ(this->store_->ReadRange("up/stream", 100, 3).value(), "vvv");
-}
-
-TYPED_TEST(BlobStoreTest, AbandonedWriteLeavesNothing) {
-  {
-    auto writer = this->store_->OpenWriter("up/abandoned", "");
-    ASSERT_TRUE(writer.ok());
-    ASSERT_TRUE((*writer)->Append("partial", 7).ok());
-  }  // a cut connection: the writer goes away uncommitted
-  EXPECT_FALSE(this->store_->Stat("up/abandoned").value().has_value());
-  EXPECT_TRUE(this->store_->List("up/").value().empty());
-}
-
-TYPED_TEST(BlobStoreTest, ReadsByteRanges) {
-  ASSERT_TRUE(this->store_->PutFile("r", this->WriteFile("f", "0123456789"), "").ok());
-  EXPECT_EQ(this->store_->ReadRange("r", 2, 3).value(), "234");
-  EXPECT_EQ(this->store_->ReadRange("r", 8, 10).value(), "89");  // short at the end
-  EXPECT_EQ(this->store_->ReadRange("r", 20, 5).value(), "");
-}
-
-TYPED_TEST(BlobStoreTest, MissingBlobs) {
-  auto info = this->store_->Stat("no/such");
-  ASSERT_TRUE(info.ok());
-  EXPECT_FALSE(info.value().has_value());
-  EXPECT_EQ(this->store_->GetFile("no/such", this->work_ + "/x").code(), ErrorCode::kNotFound);
-  EXPECT_FALSE(this->store_->ReadRange("no/such", 0, 1).ok());
-  EXPECT_TRUE(this->store_->Delete("no/such").ok()) << "delete must be idempotent";
-}
-
-TYPED_TEST(BlobStoreTest, DeleteRemoves) {
-  ASSERT_TRUE(this->store_->PutFile("d/x", this->WriteFile("f", "x"), "").ok());
-  ASSERT_TRUE(this->store_->Delete("d/x").ok());
-  EXPECT_FALSE(this->store_->Stat("d/x").value().has_value());
-  EXPECT_TRUE(this->store_->Delete("d/x").ok());
-}
-
-TYPED_TEST(BlobStoreTest, ListsByPrefixSorted) {
-  for (const char* key :
-       {"videos/b/video.mp4", "videos/a/original", "videos/a/thumbnail.jpg", "other/x"}) {
-    ASSERT_TRUE(this->store_->PutFile(key, this->WriteFile("f", key), "").ok());
-  }
-  auto a = this->store_->List("videos/a/");
-  ASSERT_TRUE(a.ok());
-  EXPECT_EQ(a.value(), (std::vector<std::string>{"videos/a/original", "videos/a/thumbnail.jpg"}));
-  EXPECT_EQ(this->store_->List("videos/").value().size(), 3u);
-  EXPECT_EQ(this->store_->List("").value().size(), 4u);
-  EXPECT_TRUE(this->store_->List("nothing/").value().empty());
-}
-
-TYPED_TEST(BlobStoreTest, RefusesKeysThatCouldEscape) {
-  std::string f = this->WriteFile("f", "x");
-  for (const char* bad :
-       {"", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "a b", "a\\b", "trailing/"}) {
-    EXPECT_FALSE(this->store_->PutFile(bad, f, "").ok()) << "accepted '" << bad << "'";
-    EXPECT_FALSE(IsValidKey(bad)) << bad;
-  }
-}
-
-TYPED_TEST(BlobStoreTest, LocatesBlobsForServing) {
-  ASSERT_TRUE(this->store_->PutFile("s/v.mp4", this->WriteFile("f", "video"), "video/mp4").ok());
-  auto where = this->store_->Locate("s/v.mp4", 3600);
-  ASSERT_TRUE(where.ok());
-  EXPECT_TRUE(!where->local_path.empty() || !where->presigned_url.empty());
-  EXPECT_EQ(this->store_->Locate("s/none", 3600).status().code(), ErrorCode::kNotFound);
-}
+namespace {
 
 TEST(BlobKeysTest, FixedKeysPerVideo) {
   EXPECT_EQ(OriginalKey("abc"), "videos/abc/original");
