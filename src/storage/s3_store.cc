@@ -545,6 +545,9 @@ Result<std::vector<std::string>> S3Store::ListMultipartUploads(const std::string
 }
 
 Result<ServeLocation> S3Store::Locate(const std::string& key, int expiry_s) {
+  // A URL to nothing would give the client S3's own 404 page: say so here instead.
+  ASSIGN_OR_RETURN(std::optional<BlobInfo> info, Stat(key));
+  if (!info) return Status(ErrorCode::kNotFound, "No blob at " + key + ".");
   std::string host_header, path;
   impl_->Target(key, &host_header, &path);
   sigv4::Request r{"GET", path, {}, {{"host", host_header}}, ""};
