@@ -12,6 +12,8 @@ packages=(
   clang-format
   ffmpeg   # fixtures and benchmark baseline only; the product links the libraries
   time     # GNU time, for peak memory in benchmarks
+  awscli   # a standard S3 client: tests check the bucket with it
+  curl
 )
 
 missing=()

@@ -1,0 +1,191 @@
+// The whole pipeline on S3 storage: `vidproc enqueue` and `vidproc worker` processes with
+// USE_SPACES=True against a real S3 server (Ceph RGW), checked afterwards with a standard S3
+// client (Debian's awscli), plus a storage outage in the middle of a job.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/ids.h"
+#include "storage/s3_store.h"
+#include "worker_test_util.h"
+
+namespace vidproc::worker {
+namespace {
+
+using namespace vidproc::worker::testing;
+
+std::map<std::string, std::string> ServerEnv() {
+  std::map<std::string, std::string> env;
+  std::ifstream in(VIDPROC_S3_ENV_FILE);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return env;
+}
+
+std::string Shell(const std::string& command, int* exit_code = nullptr) {
+  FILE* p = popen(command.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int status = pclose(p);
+  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+class S3PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = ServerEnv();
+    dir_ = MakeTempDir();
+    bucket_ = "pipeline-";
+    for (char c : NewId())
+      bucket_ += std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : 'x';
+    storage::S3Options o;
+    o.endpoint = server_["S3_TEST_ENDPOINT"];
+    o.access_key = server_["S3_TEST_ACCESS_KEY"];
+    o.secret_key = server_["S3_TEST_SECRET_KEY"];
+    o.region = server_["S3_TEST_REGION"];
+    o.bucket = bucket_;
+    auto s3 = storage::S3Store::Create(o, SystemClock::Default());
+    ASSERT_TRUE(s3.ok());
+    ASSERT_TRUE(s3.value()->CreateBucket().ok());
+    env_ = {"PATH=/usr/bin:/bin",
+            "VIDPROC_DATA_DIR=" + dir_,
+            "USE_SPACES=True",
+            "SPACES_ACCESS_KEY=" + o.access_key,
+            "SPACES_SECRET_KEY=" + o.secret_key,
+            "SPACES_BUCKET_NAME=" + bucket_,
+            "SPACES_ENDPOINT_URL=" + o.endpoint,
+            "SPACES_REGION=" + o.region,
+            "VIDPROC_LEASE_SECONDS=3",
+            "VIDPROC_RETRY_BACKOFF_SECONDS=1",
+            "VIDPROC_MAX_ATTEMPTS=10",
+            "LOG_LEVEL=warning"};
+  }
+  void TearDown() override {
+    if (worker_ > 0) {
+      kill(worker_, SIGKILL);
+      waitpid(worker_, nullptr, 0);
+    }
+    std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+
+  std::string EnvPrefix() const {
+    std::string cmd = "env -i";
+    for (const auto& e : env_) cmd += " '" + e + "'";
+    return cmd;
+  }
+
+  std::vector<std::string> Enqueue(const std::vector<std::string>& fixtures) {
+    std::string cmd = EnvPrefix() + " " + VIDPROC_BIN_PATH + " enqueue";
+    for (const auto& f : fixtures) cmd += " '" + Fixture(f) + "'";
+    int code = 0;
+    std::string out = Shell(cmd, &code);
+    EXPECT_EQ(code, 0) << out;
+    std::vector<std::string> ids;
+    size_t start = 0;
+    for (size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
+      ids.push_back(out.substr(start, nl - start));
+    }
+    return ids;
+  }
+
+  void StartWorker() {
+    worker_ = fork();
+    if (worker_ == 0) {
+      std::vector<char*> envp;
+      for (auto& e : env_) envp.push_back(e.data());
+      envp.push_back(nullptr);
+      const char* argv[] = {VIDPROC_BIN_PATH, "worker", nullptr};
+      execve(VIDPROC_BIN_PATH, const_cast<char**>(argv), envp.data());
+      _exit(127);
+    }
+  }
+
+  // Keys in the bucket, as a standard S3 client lists them.
+  std::vector<std::string> AwsListKeys() {
+    std::string cmd = "env -i PATH=/usr/bin:/bin HOME=" + dir_ +
+                      " AWS_ACCESS_KEY_ID=" + server_["S3_TEST_ACCESS_KEY"] +
+                      " AWS_SECRET_ACCESS_KEY=" + server_["S3_TEST_SECRET_KEY"] +
+                      " AWS_DEFAULT_REGION=" + server_["S3_TEST_REGION"] +
+                      " /usr/bin/aws --endpoint-url " + server_["S3_TEST_ENDPOINT"] +
+                      " s3api list-objects-v2 --bucket " + bucket_ +
+                      " --query 'Contents[].Key' --output text";
+    int code = 0;
+    std::string out = Shell(cmd, &code);
+    EXPECT_EQ(code, 0) << out;
+    std::vector<std::string> keys;
+    std::string key;
+    for (char c : out) {
+      if (c == '\t' || c == '\n' || c == ' ') {
+        if (!key.empty() && key != "None") keys.push_back(key);
+        key.clear();
+      } else {
+        key += c;
+      }
+    }
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  }
+
+  std::unique_ptr<queue::SqliteStore> Store() {
+    return queue::SqliteStore::Open(dir_ + "/vidproc.db", SystemClock::Default()).value();
+  }
+
+  std::map<std::string, std::string> server_;
+  std::string dir_;
+  std::string bucket_;
+  std::vector<std::string> env_;
+  pid_t worker_ = -1;
+};
+
+TEST_F(S3PipelineTest, ProcessedVideosReplaceTheirOriginalsInTheBucket) {
+  std::vector<std::string> ids = Enqueue({"real_1080p.mp4", "no_audio.mp4"});
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(AwsListKeys().size(), 2u) << "the originals are in the bucket";
+  auto store = Store();
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return store->Counts()->ready == 2; }, 120'000));
+  std::vector<std::string> expected;
+  for (const auto& id : ids) {
+    expected.push_back("videos/" + id + "/thumbnail.jpg");
+    expected.push_back("videos/" + id + "/video.mp4");
+    EXPECT_EQ(store->GetVideo(id)->output["height"].get<int>() > 0, true);
+  }
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(AwsListKeys(), expected) << "processed files present, originals gone, nothing else";
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/scratch")) << "scratch cleaned";
+}
+
+TEST_F(S3PipelineTest, AStorageOutageMidJobLosesNothing) {
+  std::vector<std::string> ids = Enqueue({"landscape_1080p.mp4"});
+  ASSERT_EQ(ids.size(), 1u);
+  auto store = Store();
+  StartWorker();
+  ASSERT_TRUE(WaitFor(
+      [&] { return store->GetVideo(ids[0])->status == queue::VideoStatus::kProcessing; }, 30'000));
+  // The gateway goes away while the video is being transcoded, and comes back 4 s later.
+  int code = 0;
+  std::string out =
+      Shell(std::string(VIDPROC_S3_SCRIPT) + " stop-gateway " + VIDPROC_S3_DIR + " 2>&1", &code);
+  ASSERT_EQ(code, 0) << out;
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  out = Shell(std::string(VIDPROC_S3_SCRIPT) + " start-gateway " + VIDPROC_S3_DIR + " 2>&1", &code);
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_TRUE(WaitFor([&] { return store->GetVideo(ids[0])->status == queue::VideoStatus::kReady; },
+                      120'000))
+      << store->GetVideo(ids[0])->error_code << ": " << store->GetVideo(ids[0])->error_message;
+  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"videos/" + ids[0] + "/thumbnail.jpg",
+                                                     "videos/" + ids[0] + "/video.mp4"}));
+}
+
+}  // namespace
+}  // namespace vidproc::worker
