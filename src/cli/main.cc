@@ -21,6 +21,7 @@ Commands:
   status [ID]        the queue, or one video, as JSON
   retry ID           queue a failed video again
   config             print the effective configuration (secrets masked)
+  storage ...        put, get, list, delete or locate files in the configured store
   version            print the version
 
 Run 'vidproc COMMAND --help' for a command's options.
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   if (command == "status") return vidproc::cli::RunStatus(argc, argv);
   if (command == "retry") return vidproc::cli::RunRetry(argc, argv);
   if (command == "config") return vidproc::cli::RunConfig(argc, argv);
+  if (command == "storage") return vidproc::cli::RunStorage(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("vidproc %s\n", vidproc::kVersion);
     return vidproc::cli::kExitOk;

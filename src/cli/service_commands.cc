@@ -200,4 +200,46 @@ int RunConfig(int argc, char** argv) {
   return kExitOk;
 }
 
+int RunStorage(int argc, char** argv) {
+  int code = 0;
+  auto ctx = Prepare(argc, argv, "storage",
+                     "Usage: vidproc storage put FILE KEY | get KEY FILE | ls [PREFIX] | rm KEY | "
+                     "url KEY [options]\n\nWorks on the configured store (local disk, or the "
+                     "bucket when USE_SPACES=True):\ncopy a file in or out, list keys, delete "
+                     "one, or print where a client can fetch it\n(a presigned URL on S3, valid "
+                     "one hour).\n",
+                     &code);
+  if (!ctx) return code;
+  const auto& p = ctx->args.positional();
+  auto usage = [] {
+    std::fprintf(stderr, "vidproc storage: see `vidproc storage --help`.\n");
+    return kExitUsage;
+  };
+  if (p.empty()) return usage();
+  auto blobs = OpenBlobStore(ctx->config);
+  if (!blobs.ok()) return Fail("storage", blobs.status());
+  storage::BlobStore& store = **blobs;
+  Status s;
+  if (p[0] == "put" && p.size() == 3) {
+    s = store.PutFile(p[2], p[1], "application/octet-stream");
+  } else if (p[0] == "get" && p.size() == 3) {
+    s = store.GetFile(p[1], p[2]);
+  } else if (p[0] == "ls" && p.size() <= 2) {
+    auto keys = store.List(p.size() == 2 ? p[1] : "");
+    if (!keys.ok()) return Fail("storage", keys.status());
+    for (const auto& k : keys.value()) std::printf("%s\n", k.c_str());
+  } else if (p[0] == "rm" && p.size() == 2) {
+    s = store.Delete(p[1]);
+  } else if (p[0] == "url" && p.size() == 2) {
+    auto where = store.Locate(p[1], 3600);
+    if (!where.ok()) return Fail("storage", where.status());
+    std::printf("%s\n", where->presigned_url.empty() ? where->local_path.c_str()
+                                                     : where->presigned_url.c_str());
+  } else {
+    return usage();
+  }
+  if (!s.ok()) return Fail("storage", s);
+  return kExitOk;
+}
+
 }  // namespace vidproc::cli

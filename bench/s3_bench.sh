@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# S3 throughput: a 1 GB object up to and down from a local Ceph RADOS Gateway (started here with
+# scripts/s3-test-server.sh), `vidproc storage put/get` (the S3Store the workers use) against
+# `aws s3 cp` (Debian's awscli), alternating A B A B, plus vidproc's peak memory over idle.
+#
+#   bench/s3_bench.sh [--vidproc build/vidproc] [--size-mb 1024] [--rounds 2] [--out FILE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VIDPROC=build/vidproc
+SIZE_MB=1024
+ROUNDS=2
+OUT="bench/results/s3-$(date -u +%Y-%m-%d).md"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --vidproc) VIDPROC=$2; shift 2 ;;
+    --size-mb) SIZE_MB=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    *) echo "usage: $0 [--vidproc PATH] [--size-mb N] [--rounds N] [--out FILE]" >&2; exit 2 ;;
+  esac
+done
+VIDPROC=$(cd "$(dirname "$VIDPROC")" && pwd)/$(basename "$VIDPROC")
+[ -x "$VIDPROC" ] || { echo "no vidproc at $VIDPROC (build it first)" >&2; exit 1; }
+scripts/install-deps.sh
+
+WORK=$(mktemp -d)
+DIR="$WORK/s3"
+trap 'scripts/s3-test-server.sh stop "$DIR" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+eval "$(scripts/s3-test-server.sh start "$DIR")"
+
+export HOME="$WORK" AWS_ACCESS_KEY_ID="$S3_TEST_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_TEST_SECRET_KEY"
+export AWS_DEFAULT_REGION="$S3_TEST_REGION"
+AWS=(/usr/bin/aws --endpoint-url "$S3_TEST_ENDPOINT")
+"${AWS[@]}" s3api create-bucket --bucket bench >/dev/null
+
+export USE_SPACES=True SPACES_ACCESS_KEY="$S3_TEST_ACCESS_KEY" SPACES_SECRET_KEY="$S3_TEST_SECRET_KEY"
+export SPACES_BUCKET_NAME=bench SPACES_ENDPOINT_URL="$S3_TEST_ENDPOINT" SPACES_REGION="$S3_TEST_REGION"
+export VIDPROC_DATA_DIR="$WORK/data" LOG_LEVEL=warning
+
+echo "making a ${SIZE_MB} MB object (incompressible)" >&2
+openssl enc -aes-128-ctr -pass pass:vidproc -nosalt </dev/zero 2>/dev/null |
+  head -c $((SIZE_MB << 20)) >"$WORK/object.bin"
+
+# measure NAME CMD...: appends "NAME wall user sys rss_kb" to $WORK/runs
+measure() {
+  local name=$1
+  shift
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/err" ||
+    { cat "$WORK/err" >&2; echo "$name failed" >&2; exit 1; }
+  echo "$name $(cat "$WORK/t")" >>"$WORK/runs"
+}
+
+: >"$WORK/runs"
+measure idle "$VIDPROC" storage ls nothing/
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r" >&2
+  measure A_up "$VIDPROC" storage put "$WORK/object.bin" "a-$r"
+  measure B_up "${AWS[@]}" s3 cp --quiet "$WORK/object.bin" "s3://bench/b-$r"
+  measure A_down "$VIDPROC" storage get "a-$r" "$WORK/down.bin"
+  cmp -s "$WORK/object.bin" "$WORK/down.bin" || { echo "vidproc download differs" >&2; exit 1; }
+  rm -f "$WORK/down.bin"
+  measure B_down "${AWS[@]}" s3 cp --quiet "s3://bench/b-$r" "$WORK/down.bin"
+  rm -f "$WORK/down.bin"
+done
+
+median() { # median of column $2 for runs named $1
+  awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$WORK/runs" | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+mbps() { awk -v s="$SIZE_MB" -v t="$1" 'BEGIN { printf "%.0f", s / t }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+idle_rss=$(median idle 5)
+{
+  echo "# S3 throughput: vidproc storage (A) vs aws s3 cp (B)"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), nproc=$(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs),"
+  echo "a ${SIZE_MB} MB incompressible object, Ceph RGW $(radosgw --version 2>/dev/null | awk '{print $3}') on 127.0.0.1 (bluestore on a file),"
+  echo "$(/usr/bin/aws --version 2>&1 | awk '{print $1}'), medians of $ROUNDS round(s), A and B alternating."
+  echo
+  echo "| direction | vidproc wall | aws wall | vidproc MB/s | aws MB/s | time A/B | vidproc CPU | aws CPU |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for d in up down; do
+    aw=$(median "A_$d" 2); bw=$(median "B_$d" 2)
+    acpu=$(awk -v u="$(median "A_$d" 3)" -v s="$(median "A_$d" 4)" 'BEGIN { print u + s }')
+    bcpu=$(awk -v u="$(median "B_$d" 3)" -v s="$(median "B_$d" 4)" 'BEGIN { print u + s }')
+    echo "| $d | ${aw} s | ${bw} s | $(mbps "$aw") | $(mbps "$bw") | $(ratio "$aw" "$bw") | ${acpu} s | ${bcpu} s |"
+  done
+  echo
+  a_up_rss=$(median A_up 5); a_down_rss=$(median A_down 5)
+  echo "| memory | peak RSS | over idle (${idle_rss} KB = $(mib "$idle_rss") MiB) |"
+  echo "|---|---:|---:|"
+  echo "| vidproc upload | $(mib "$a_up_rss") MiB | $(mib $((a_up_rss - idle_rss))) MiB |"
+  echo "| vidproc download | $(mib "$a_down_rss") MiB | $(mib $((a_down_rss - idle_rss))) MiB |"
+  echo "| aws upload | $(mib "$(median B_up 5)") MiB | |"
+  echo "| aws download | $(mib "$(median B_down 5)") MiB | |"
+  echo
+  echo "Raw runs (name wall user sys rss_kb):"
+  echo '```'
+  cat "$WORK/runs"
+  echo '```'
+} | tee "$WORK/report.md"
+mkdir -p "$(dirname "$OUT")"
+cp "$WORK/report.md" "$OUT"
+echo "report written to $OUT" >&2
