@@ -39,8 +39,9 @@ export SPACES_BUCKET_NAME=bench SPACES_ENDPOINT_URL="$S3_TEST_ENDPOINT" SPACES_R
 export VIDPROC_DATA_DIR="$WORK/data" LOG_LEVEL=warning
 
 echo "making a ${SIZE_MB} MB object (incompressible)" >&2
-openssl enc -aes-128-ctr -pass pass:vidproc -nosalt </dev/zero 2>/dev/null |
-  head -c $((SIZE_MB << 20)) >"$WORK/object.bin"
+# (openssl is stopped by SIGPIPE when head has enough: not an error)
+head -c $((SIZE_MB << 20)) < <(openssl enc -aes-128-ctr -pass pass:vidproc -nosalt </dev/zero 2>/dev/null) \
+  >"$WORK/object.bin"
 
 # measure NAME CMD...: appends "NAME wall user sys rss_kb" to $WORK/runs
 measure() {
