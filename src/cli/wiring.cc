@@ -43,6 +43,9 @@ Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config) 
     o.region = config.spaces_region;
     o.addressing = config.spaces_addressing;
     o.public_read = config.spaces_public_read;
+    o.part_size = int64_t{config.s3_part_mb} << 20;
+    o.multipart_threshold = 2 * o.part_size;
+    o.parts_in_flight = config.s3_parts_in_flight;
     ASSIGN_OR_RETURN(auto s3, storage::S3Store::Create(o, SystemClock::Default()));
     // A wrong key or a missing bucket is a start-up error, not a failure of every job.
     Status reachable = s3->CheckBucket();

@@ -107,6 +107,14 @@ const std::vector<Setting>& Settings() {
        [](Config* c, const std::string& v) {
          return ParseBool("SPACES_PUBLIC_READ", v, &c->spaces_public_read);
        }},
+      {"VIDPROC_S3_PART_MB",
+       [](Config* c, const std::string& v) {
+         return ParseInt("VIDPROC_S3_PART_MB", v, 5, 5120, &c->s3_part_mb);
+       }},
+      {"VIDPROC_S3_PARTS_IN_FLIGHT",
+       [](Config* c, const std::string& v) {
+         return ParseInt("VIDPROC_S3_PARTS_IN_FLIGHT", v, 1, 32, &c->s3_parts_in_flight);
+       }},
       {"VIDPROC_DATA_DIR",
        [](Config* c, const std::string& v) {
          if (v.empty()) return Invalid("VIDPROC_DATA_DIR", v, "a directory");
@@ -230,6 +238,8 @@ nlohmann::json Config::ToJson() const {
       {"SPACES_REGION", spaces_region},
       {"SPACES_ADDRESSING", spaces_addressing},
       {"SPACES_PUBLIC_READ", spaces_public_read},
+      {"VIDPROC_S3_PART_MB", s3_part_mb},
+      {"VIDPROC_S3_PARTS_IN_FLIGHT", s3_parts_in_flight},
       {"VIDPROC_DATA_DIR", data_dir},
       {"DATABASE_URL", SqlitePath().empty() ? "postgres://****" : "sqlite://" + SqlitePath()},
       {"KEEP_ORIGINAL", keep_original},

@@ -26,6 +26,8 @@ struct Config {
   std::string spaces_region;      // SPACES_REGION: default from the endpoint (nyc3)
   std::string spaces_addressing = "auto";  // SPACES_ADDRESSING: auto | path | virtual
   bool spaces_public_read = false;         // SPACES_PUBLIC_READ: x-amz-acl public-read
+  int s3_part_mb = 8;                      // VIDPROC_S3_PART_MB: multipart part size
+  int s3_parts_in_flight = 2;              // VIDPROC_S3_PARTS_IN_FLIGHT: parallel part uploads
 
   // vidproc's own.
   std::string data_dir = "data";    // VIDPROC_DATA_DIR: database, local blobs, scratch
