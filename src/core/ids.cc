@@ -17,6 +17,8 @@ std::string NewId() {
     id[i] = kAlphabet[bits & 63];
     bits >>= 6;
   }
+  // Never a leading '-' or '_': an id is also a command-line argument (`vidproc status ID`).
+  while (id[0] == '-' || id[0] == '_') id[0] = kAlphabet[device() % 62];
   return id;
 }
 

@@ -228,6 +228,15 @@ Status Reencoder::Run(TranscodeResult* result) {
   result->video.frames_encoded = encoder_->frames_encoded();
   if (audio_) result->audio = audio_->stats();
   RETURN_IF_ERROR(CheckDecodedWhole(info_, result->video));
+  if (audio_ && result->audio.decode_errors > kMinDecodeErrors &&
+      result->audio.decode_errors > result->audio.packets * kCorruptErrorRatio) {
+    // The picture is fine; the sound is not. Keep the video, and say so.
+    result->warnings.push_back("audio_damaged: " + std::to_string(result->audio.decode_errors) +
+                               " of " + std::to_string(result->audio.packets) +
+                               " audio packets could not be decoded; the sound has gaps");
+    LogWarning("audio damaged", {{"errors", result->audio.decode_errors},
+                                 {"packets", result->audio.packets}});
+  }
   RETURN_IF_ERROR(output_->Finish());
   if (!request_.thumbnail.empty()) {
     if (!picker_.best()) {
@@ -329,6 +338,7 @@ nlohmann::json ToJson(const TranscodeResult& r) {
         {"decode_errors", r.video.decode_errors}}},
       {"thumbnail_at_s",
        r.thumbnail_at_s < 0 ? nlohmann::json(nullptr) : nlohmann::json(round3(r.thumbnail_at_s))},
+      {"warnings", r.warnings},
       {"elapsed_s", round3(r.elapsed_s)},
       {"speed", r.elapsed_s > 0 ? round3(r.source.duration_s / r.elapsed_s) : 0.0},
   };

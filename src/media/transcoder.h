@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -49,6 +50,7 @@ struct TranscodeResult {
   StageStats audio;
   double elapsed_s = 0;
   double thumbnail_at_s = -1;  // position of the thumbnail picture, -1 when none was made
+  std::vector<std::string> warnings;  // "audio_damaged: ..." and the like: kept, but flawed
 };
 
 // Called often (every video packet) from the transcoding thread: throttle in the callee.

@@ -74,9 +74,10 @@ class JobStore {
                                        const std::string& cursor) = 0;
   virtual Result<QueueCounts> Counts() = 0;
 
-  // Claims the oldest queued job that is due, unless `max_processing` jobs are already being
-  // processed (so the cap holds across threads and processes sharing the store). Increments
-  // attempts. nullopt when there is nothing to claim or the cap is reached.
+  // Claims the oldest queued job that is due for `worker_id`, unless that worker already holds
+  // `max_processing` jobs: the cap is checked in the claiming transaction, so it holds however
+  // many threads claim for the worker. Increments attempts. nullopt when there is nothing to
+  // claim or the cap is reached.
   virtual Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
                                                  int max_processing) = 0;
   // Extends the lease and records progress. kLeaseLost if `token` is not the current lease.

@@ -334,7 +334,9 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
   std::lock_guard lock(mutex_);
   std::optional<Claim> claim;
   Status s = Transaction([&]() -> Status {
-    Stmt running(db_, "SELECT COUNT(*) FROM videos WHERE status = 'processing'");
+    Stmt running(db_,
+                 "SELECT COUNT(*) FROM videos WHERE status = 'processing' AND lease_owner = ?");
+    running.Bind(1, worker_id);
     if (running.Step() != SQLITE_ROW) return running.status("Cannot count running jobs");
     if (running.Int(0) >= max_processing) return Status::Ok();
     int64_t now = clock_->NowMs();

@@ -219,8 +219,11 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
     s = blobs_->PutFile(storage::ThumbnailKey(id), job_dir + "/thumbnail.jpg", "image/jpeg");
   }
   if (!s.ok()) return Fail(claim, s, /*transient=*/true);
-  s = store_->CompleteJob(id, claim.lease_token, summary.value("source", nlohmann::json()),
-                          summary.value("output", nlohmann::json()), settings_.keep_original);
+  nlohmann::json output = summary.value("output", nlohmann::json::object());
+  output.erase("path");  // the scratch copy, gone after this job; the video is at VideoKey(id)
+  output["warnings"] = summary.value("warnings", nlohmann::json::array());
+  s = store_->CompleteJob(id, claim.lease_token, summary.value("source", nlohmann::json()), output,
+                          settings_.keep_original);
   if (s.code() == ErrorCode::kLeaseLost) {
     LogWarning("result refused: the lease was lost", {{"video", id}});
     return JobOutcome::kLost;
