@@ -235,8 +235,8 @@ int main(int argc, char** argv) {
   bool is_tmpfs = false;
   std::string fs_name = FileSystemOf(tmp, &is_tmpfs);
   benchmark::AddCustomContext("store_dir", tmp + " (" + fs_name + ")");
-  benchmark::AddCustomContext("sqlite", std::string(sqlite3_libversion()) +
-                                            ", WAL, synchronous=FULL (SqliteStore::Open)");
+  benchmark::AddCustomContext(
+      "sqlite", std::string(sqlite3_libversion()) + ", WAL, synchronous=FULL (SqliteStore::Open)");
   if (is_tmpfs) {
     std::fprintf(stderr,
                  "queue_bench: warning: %s is a tmpfs, where fsync costs nothing; set TMPDIR to "
