@@ -1,0 +1,443 @@
+#include "queue/postgres_store.h"
+
+#include <libpq-fe.h>
+
+#include <array>
+#include <cstdlib>
+#include <vector>
+
+#include "core/log.h"
+
+namespace vidproc::queue {
+namespace {
+
+constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
+
+// Versioned schema: entry i migrates from version i to i + 1. Append only.
+constexpr std::array<const char*, 1> kMigrations = {
+    R"sql(
+CREATE TABLE videos (
+  id               TEXT COLLATE "C" PRIMARY KEY,
+  status           TEXT NOT NULL,
+  filename         TEXT NOT NULL,
+  created_at       BIGINT NOT NULL,
+  updated_at       BIGINT NOT NULL,
+  size_bytes       BIGINT NOT NULL DEFAULT 0,
+  progress         DOUBLE PRECISION NOT NULL DEFAULT 0,
+  eta_seconds      BIGINT,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  error_code       TEXT,
+  error_message    TEXT,
+  source           TEXT,
+  output           TEXT,
+  has_original     BOOLEAN NOT NULL DEFAULT TRUE,
+  available_at     BIGINT NOT NULL DEFAULT 0,
+  lease_owner      TEXT,
+  lease_token      TEXT,
+  lease_expires_at BIGINT
+);
+CREATE INDEX videos_due ON videos (status, available_at, created_at);
+CREATE INDEX videos_newest ON videos (created_at DESC, id DESC);
+CREATE INDEX videos_owner ON videos (lease_owner) WHERE status = 'processing';
+)sql",
+};
+
+constexpr const char* kColumns =
+    "v.id, v.status, v.filename, v.created_at, v.updated_at, v.size_bytes, v.progress, "
+    "v.eta_seconds, v.attempts, v.error_code, v.error_message, v.source, v.output, v.has_original";
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+using Params = std::vector<std::optional<std::string>>;
+
+std::string S(int64_t v) { return std::to_string(v); }
+
+nlohmann::json ParseJson(const char* text) {
+  if (!text || !*text) return nullptr;
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() ? nlohmann::json(nullptr) : j;
+}
+
+std::optional<std::string> JsonText(const nlohmann::json& j) {
+  if (j.is_null()) return std::nullopt;
+  return j.dump();
+}
+
+Video ReadVideo(const PGresult* r, int row) {
+  auto text = [&](int col) -> std::string {
+    return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+  };
+  Video v;
+  v.id = text(0);
+  v.status = ParseVideoStatus(text(1)).value_or(VideoStatus::kFailed);
+  v.filename = text(2);
+  v.created_at_ms = std::atoll(text(3).c_str());
+  v.updated_at_ms = std::atoll(text(4).c_str());
+  v.size_bytes = std::atoll(text(5).c_str());
+  v.progress = std::atof(text(6).c_str());
+  if (!PQgetisnull(r, row, 7)) v.eta_seconds = std::atoll(text(7).c_str());
+  v.attempts = std::atoi(text(8).c_str());
+  v.error_code = text(9);
+  v.error_message = text(10);
+  v.source = ParseJson(PQgetisnull(r, row, 11) ? nullptr : PQgetvalue(r, row, 11));
+  v.output = ParseJson(PQgetisnull(r, row, 12) ? nullptr : PQgetvalue(r, row, 12));
+  v.has_original = text(13) == "t";
+  return v;
+}
+
+Status NoSuchVideo(const std::string& id) {
+  return Status(ErrorCode::kNotFound, "There is no video with id '" + id + "'.");
+}
+
+Status LeaseLost(const std::string& id) {
+  return Status(
+      ErrorCode::kLeaseLost,
+      "The job of video " + id + " is no longer held by this worker (its lease expired).");
+}
+
+template <typename T>
+Status Check(const Result<T>& r) {
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+int64_t Affected(const PGresult* r) { return std::atoll(PQcmdTuples(const_cast<PGresult*>(r))); }
+
+}  // namespace
+
+// One libpq connection, re-established when it drops.
+class PostgresStore::Connection {
+ public:
+  explicit Connection(std::string url) : url_(std::move(url)) {}
+  ~Connection() {
+    if (conn_) PQfinish(conn_);
+  }
+
+  Status Connect() {
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+    if (conn_) PQfinish(conn_);
+    conn_ = PQconnectdb(url_.c_str());
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      std::string why = PQerrorMessage(conn_);
+      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+      return Status(ErrorCode::kDatabaseError, "Cannot connect to PostgreSQL: " + why + ".");
+    }
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+    return Status::Ok();
+  }
+
+  // Runs `sql` with text parameters (nullopt is NULL). A dropped connection is re-established
+  // once before giving up, unless inside a transaction (its statements are gone with it).
+  Result<PgResult> Exec(const std::string& sql, const Params& params = {}) {
+    for (int attempt = 0;; ++attempt) {
+      RETURN_IF_ERROR(Connect());
+      std::vector<const char*> values;
+      for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+      PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                              values.data(), nullptr, nullptr, 0));
+      ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+      if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+      if (PQstatus(conn_) != CONNECTION_OK && attempt == 0 && !in_transaction_) continue;
+      const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+      last_sqlstate_ = state ? state : "";
+      std::string why = PQerrorMessage(conn_);
+      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+      if (last_sqlstate_ == "53100") {
+        return Status(ErrorCode::kStorageFull, "The database disk is full (" + why + ").");
+      }
+      return Status(ErrorCode::kDatabaseError, "PostgreSQL: " + why + ".");
+    }
+  }
+
+  template <typename Body>
+  Status Transaction(Body&& body) {
+    RETURN_IF_ERROR(Check(Exec("BEGIN")));
+    in_transaction_ = true;
+    Status s = body();
+    if (s.ok()) s = Check(Exec("COMMIT"));
+    if (!s.ok()) (void)Exec("ROLLBACK");
+    in_transaction_ = false;
+    return s;
+  }
+
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
+
+ private:
+  std::string url_;
+  PGconn* conn_ = nullptr;
+  bool in_transaction_ = false;
+  std::string last_sqlstate_;
+};
+
+PostgresStore::PostgresStore(std::string url, const Clock* clock)
+    : url_(std::move(url)), clock_(clock), conn_(std::make_unique<Connection>(url_)) {}
+
+PostgresStore::~PostgresStore() = default;
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url,
+                                                           const Clock* clock) {
+  std::unique_ptr<PostgresStore> store(new PostgresStore(url, clock));
+  std::lock_guard lock(store->mutex_);
+  RETURN_IF_ERROR(store->conn_->Connect());
+  RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+Status PostgresStore::Migrate() {
+  // Nodes starting together wait for each other here instead of racing through the migrations.
+  RETURN_IF_ERROR(Check(conn_->Exec("SELECT pg_advisory_lock(" + S(kMigrationLock) + ")")));
+  Status s = Check(
+      conn_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                  "applied_at BIGINT NOT NULL)"));
+  int version = 0;
+  if (s.ok()) {
+    auto r = conn_->Exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (r.ok()) {
+      version = std::atoi(PQgetvalue(r->get(), 0, 0));
+    } else {
+      s = r.status();
+    }
+  }
+  if (s.ok() && version > static_cast<int>(kMigrations.size())) {
+    s = Status(ErrorCode::kDatabaseError,
+               "The database schema (version " + std::to_string(version) +
+                   ") is newer than this vidproc understands; upgrade vidproc.");
+  }
+  for (int v = version; s.ok() && v < static_cast<int>(kMigrations.size()); ++v) {
+    s = conn_->Transaction([&]() -> Status {
+      RETURN_IF_ERROR(Check(conn_->Exec(kMigrations[v])));
+      RETURN_IF_ERROR(
+          Check(conn_->Exec("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                            {S(v + 1), S(clock_->NowMs())})));
+      LogInfo("database migrated", {{"version", v + 1}});
+      return Status::Ok();
+    });
+  }
+  (void)conn_->Exec("SELECT pg_advisory_unlock(" + S(kMigrationLock) + ")");
+  return s;
+}
+
+Status PostgresStore::CreateVideo(const Video& video) {
+  if (video.status != VideoStatus::kUploading && video.status != VideoStatus::kQueued) {
+    return Status(ErrorCode::kInvalidArgument, "A new video is either uploading or queued.");
+  }
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  auto r = conn_->Exec(
+      "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
+      "available_at) VALUES ($1, $2, $3, $4, $4, $5, $4)",
+      {video.id, std::string(StatusName(video.status)), video.filename, S(now),
+       S(video.size_bytes)});
+  if (!r.ok() && conn_->last_sqlstate() == "23505") {
+    return Status(ErrorCode::kInvalidArgument, "A video with id '" + video.id + "' exists.");
+  }
+  return Check(r);
+}
+
+Status PostgresStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("UPDATE videos SET status = 'queued', size_bytes = $1, "
+                                           "updated_at = $2, available_at = $2 "
+                                           "WHERE id = $3 AND status = 'uploading'",
+                                           {S(size_bytes), S(now), id}));
+  if (Affected(r.get()) == 0) {
+    return Status(ErrorCode::kInvalidState, "Video " + id + " is not being uploaded.");
+  }
+  return Status::Ok();
+}
+
+Result<Video> PostgresStore::GetVideo(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec(std::string("SELECT ") + kColumns + " FROM videos v WHERE v.id = $1", {id}));
+  if (PQntuples(r.get()) == 0) return NoSuchVideo(id);
+  return ReadVideo(r.get(), 0);
+}
+
+Result<VideoPage> PostgresStore::ListVideos(std::optional<VideoStatus> status, int limit,
+                                            const std::string& cursor) {
+  Params params = {S(limit + 1)};
+  std::string where = "TRUE";
+  if (!cursor.empty()) {
+    auto dot = cursor.find('.');
+    char* end = nullptr;
+    long long before = std::strtoll(cursor.c_str(), &end, 10);
+    if (dot == std::string::npos || end != cursor.c_str() + dot) {
+      return Status(ErrorCode::kInvalidArgument, "The cursor '" + cursor + "' is not valid.");
+    }
+    params.push_back(S(before));
+    params.push_back(cursor.substr(dot + 1));
+    where = "(v.created_at < $2 OR (v.created_at = $2 AND v.id < $3))";
+  }
+  if (status) {
+    params.push_back(std::string(StatusName(*status)));
+    where += " AND v.status = $" + std::to_string(params.size());
+  }
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn_->Exec(std::string("SELECT ") + kColumns + " FROM videos v WHERE " + where +
+                                   " ORDER BY v.created_at DESC, v.id DESC LIMIT $1",
+                               params));
+  VideoPage page;
+  for (int i = 0; i < PQntuples(r.get()); ++i) page.videos.push_back(ReadVideo(r.get(), i));
+  if (static_cast<int>(page.videos.size()) > limit) {
+    page.videos.pop_back();
+    const Video& last = page.videos.back();
+    page.next_cursor = std::to_string(last.created_at_ms) + "." + last.id;
+  }
+  return page;
+}
+
+Result<QueueCounts> PostgresStore::Counts() {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT status, COUNT(*) FROM videos GROUP BY status"));
+  QueueCounts c;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    auto status = ParseVideoStatus(PQgetvalue(r.get(), i, 0));
+    int64_t n = std::atoll(PQgetvalue(r.get(), i, 1));
+    if (!status) continue;
+    switch (*status) {
+      case VideoStatus::kUploading: c.uploading = n; break;
+      case VideoStatus::kQueued: c.queued = n; break;
+      case VideoStatus::kProcessing: c.processing = n; break;
+      case VideoStatus::kReady: c.ready = n; break;
+      case VideoStatus::kFailed: c.failed = n; break;
+    }
+  }
+  return c;
+}
+
+Result<std::optional<Claim>> PostgresStore::ClaimNext(const std::string& worker_id,
+                                                      int64_t lease_ms, int max_processing) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Claim c;
+  c.lease_token = NewId() + NewId();
+  c.lease_expires_ms = now + lease_ms;
+  // One statement: the worker's cap, the oldest due job that no other worker has locked, the
+  // claim. SKIP LOCKED lets concurrent workers pass each other instead of queueing on a row.
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec(
+          std::string("WITH next AS (SELECT id FROM videos WHERE status = 'queued' AND "
+                      "available_at <= $4 ORDER BY available_at, created_at, id "
+                      "FOR UPDATE SKIP LOCKED LIMIT 1) "
+                      "UPDATE videos v SET status = 'processing', attempts = v.attempts + 1, "
+                      "progress = 0, eta_seconds = NULL, lease_owner = $1, lease_token = $2, "
+                      "lease_expires_at = $3, updated_at = $4 FROM next WHERE v.id = next.id "
+                      "AND (SELECT COUNT(*) FROM videos WHERE status = 'processing' AND "
+                      "lease_owner = $1) < $5 RETURNING ") +
+              kColumns,
+          {worker_id, c.lease_token, S(c.lease_expires_ms), S(now), S(max_processing)}));
+  if (PQntuples(r.get()) == 0) return std::optional<Claim>();
+  c.video = ReadVideo(r.get(), 0);
+  return std::optional<Claim>(std::move(c));
+}
+
+Status PostgresStore::RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
+                                 double progress, std::optional<int64_t> eta_seconds) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  std::optional<std::string> eta;
+  if (eta_seconds) eta = S(*eta_seconds);
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE videos SET lease_expires_at = $1, progress = $2, "
+                  "eta_seconds = $3, updated_at = $4 WHERE id = $5 AND "
+                  "status = 'processing' AND lease_token = $6",
+                  {S(now + lease_ms), std::to_string(progress), eta, S(now), id, token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Status PostgresStore::CompleteJob(const std::string& id, const std::string& token,
+                                  const nlohmann::json& source, const nlohmann::json& output,
+                                  bool original_kept) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE videos SET status = 'ready', progress = 1, eta_seconds = NULL, "
+                  "error_code = NULL, error_message = NULL, source = $1, output = $2, "
+                  "has_original = $3, lease_owner = NULL, lease_token = NULL, "
+                  "lease_expires_at = NULL, updated_at = $4 "
+                  "WHERE id = $5 AND status = 'processing' AND lease_token = $6",
+                  {JsonText(source), JsonText(output), std::string(original_kept ? "t" : "f"),
+                   S(clock_->NowMs()), id, token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Status PostgresStore::FailJob(const std::string& id, const std::string& token, const Status& error,
+                              std::optional<int64_t> retry_at_ms) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE videos SET status = $1, error_code = $2, error_message = $3, "
+                  "progress = 0, eta_seconds = NULL, available_at = $4, lease_owner = NULL, "
+                  "lease_token = NULL, lease_expires_at = NULL, updated_at = $5 "
+                  "WHERE id = $6 AND status = 'processing' AND lease_token = $7",
+                  {std::string(retry_at_ms ? "queued" : "failed"), std::string(error.code_name()),
+                   error.message(), S(retry_at_ms.value_or(now)), S(now), id, token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Status PostgresStore::ReleaseJob(const std::string& id, const std::string& token) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE videos SET status = 'queued', attempts = GREATEST(attempts - 1, 0), "
+                  "progress = 0, eta_seconds = NULL, available_at = $1, lease_owner = NULL, "
+                  "lease_token = NULL, lease_expires_at = NULL, updated_at = $1 "
+                  "WHERE id = $2 AND status = 'processing' AND lease_token = $3",
+                  {S(now), id, token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(
+      PgResult failed,
+      conn_->Exec("UPDATE videos SET status = 'failed', error_code = 'process_crashed', "
+                  "error_message = 'Processing stopped without a result too many times (the "
+                  "worker or its transcoder died). The original is kept: retry it.', "
+                  "progress = 0, lease_owner = NULL, lease_token = NULL, "
+                  "lease_expires_at = NULL, updated_at = $1 "
+                  "WHERE status = 'processing' AND lease_expires_at < $1 AND attempts >= $2",
+                  {S(now), S(max_attempts)}));
+  ASSIGN_OR_RETURN(
+      PgResult requeued,
+      conn_->Exec("UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "
+                  "available_at = $1, lease_owner = NULL, lease_token = NULL, "
+                  "lease_expires_at = NULL, updated_at = $1 "
+                  "WHERE status = 'processing' AND lease_expires_at < $1",
+                  {S(now)}));
+  return static_cast<int>(Affected(failed.get()) + Affected(requeued.get()));
+}
+
+Status PostgresStore::RetryVideo(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("UPDATE videos SET status = 'queued', attempts = 0, "
+                                           "error_code = NULL, error_message = NULL, progress = 0, "
+                                           "available_at = $1, updated_at = $1 "
+                                           "WHERE id = $2 AND status = 'failed'",
+                                           {S(now), id}));
+  if (Affected(r.get()) == 1) return Status::Ok();
+  ASSIGN_OR_RETURN(PgResult exists, conn_->Exec("SELECT status FROM videos WHERE id = $1", {id}));
+  if (PQntuples(exists.get()) == 0) return NoSuchVideo(id);
+  return Status(ErrorCode::kInvalidState, "Only a failed video can be retried; video " + id +
+                                              " is " + PQgetvalue(exists.get(), 0, 0) + ".");
+}
+
+Status PostgresStore::DeleteVideo(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("DELETE FROM videos WHERE id = $1", {id}));
+  return Affected(r.get()) == 1 ? Status::Ok() : NoSuchVideo(id);
+}
+
+}  // namespace vidproc::queue

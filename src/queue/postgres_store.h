@@ -1,0 +1,54 @@
+// JobStore on PostgreSQL, for many workers on many machines sharing one queue. Claims use
+// SELECT ... FOR UPDATE SKIP LOCKED, so concurrent workers never wait on, or share, a job;
+// migrations run under an advisory lock, so nodes starting together do not race. libpq behind a
+// small RAII layer; parameterised queries only. A lost connection is re-established on the next
+// call (the lease decides what happens to running jobs meanwhile).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/clock.h"
+#include "queue/job_store.h"
+
+namespace vidproc::queue {
+
+class PostgresStore : public JobStore {
+ public:
+  // `url` is postgres://user[:password]@host[:port]/database[?options].
+  static Result<std::unique_ptr<PostgresStore>> Open(const std::string& url, const Clock* clock);
+  ~PostgresStore() override;
+
+  Status CreateVideo(const Video& video) override;
+  Status MarkUploaded(const std::string& id, int64_t size_bytes) override;
+  Result<Video> GetVideo(const std::string& id) override;
+  Result<VideoPage> ListVideos(std::optional<VideoStatus> status, int limit,
+                               const std::string& cursor) override;
+  Result<QueueCounts> Counts() override;
+  Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
+                                         int max_processing) override;
+  Status RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
+                    double progress, std::optional<int64_t> eta_seconds) override;
+  Status CompleteJob(const std::string& id, const std::string& token, const nlohmann::json& source,
+                     const nlohmann::json& output, bool original_kept) override;
+  Status FailJob(const std::string& id, const std::string& token, const Status& error,
+                 std::optional<int64_t> retry_at_ms) override;
+  Status ReleaseJob(const std::string& id, const std::string& token) override;
+  Result<int> RecoverExpiredLeases(int max_attempts) override;
+  Status RetryVideo(const std::string& id) override;
+  Status DeleteVideo(const std::string& id) override;
+
+  class Connection;
+
+ private:
+  PostgresStore(std::string url, const Clock* clock);
+  Status Migrate();
+
+  const std::string url_;
+  const Clock* clock_;
+  std::mutex mutex_;
+  std::unique_ptr<Connection> conn_;  // GUARDED_BY(mutex_)
+};
+
+}  // namespace vidproc::queue

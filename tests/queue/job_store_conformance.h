@@ -1,0 +1,316 @@
+// The JobStore contract as a typed test suite, run against every implementation: a factory
+// provides `std::unique_ptr<JobStore> Open(const Clock*)`, where a second Open() reaches the same
+// data (a restart). SqliteStore: job_store_conformance_test.cc; PostgresStore:
+// postgres_store_test.cc against a real server.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "core/clock.h"
+#include "queue/job_store.h"
+
+namespace vidproc::queue::testing {
+
+template <typename Factory>
+class JobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = factory_.Open(&clock_); }
+  void Reopen() {
+    store_.reset();
+    store_ = factory_.Open(&clock_);
+  }
+
+  std::string Add(const std::string& filename = "clip.mov",
+                  VideoStatus status = VideoStatus::kQueued) {
+    Video v;
+    v.id = NewId();
+    v.filename = filename;
+    v.status = status;
+    v.size_bytes = 1234;
+    EXPECT_TRUE(store_->CreateVideo(v).ok());
+    clock_.Advance(1);  // distinct creation times keep the order deterministic
+    return v.id;
+  }
+
+  Claim MustClaim(const std::string& worker = "w1", int cap = 100) {
+    auto c = store_->ClaimNext(worker, 30'000, cap);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_TRUE(c.value().has_value()) << "nothing was claimed";
+    return c.value().value_or(Claim{});
+  }
+
+  Factory factory_;
+  ManualClock clock_;
+  std::unique_ptr<JobStore> store_;
+};
+
+TYPED_TEST_SUITE_P(JobStoreTest);
+
+TYPED_TEST_P(JobStoreTest, CreatedVideoReadsBack) {
+  std::string id = this->Add("holiday.mov");
+  auto v = this->store_->GetVideo(id);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->id, id);
+  EXPECT_EQ(v->filename, "holiday.mov");
+  EXPECT_EQ(v->status, VideoStatus::kQueued);
+  EXPECT_EQ(v->size_bytes, 1234);
+  EXPECT_EQ(v->attempts, 0);
+  EXPECT_TRUE(v->source.is_null());
+  EXPECT_EQ(this->store_->GetVideo("nope").status().code(), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(JobStoreTest, DuplicateIdIsRefused) {
+  Video v;
+  v.id = "same";
+  v.filename = "a";
+  ASSERT_TRUE(this->store_->CreateVideo(v).ok());
+  EXPECT_FALSE(this->store_->CreateVideo(v).ok());
+}
+
+TYPED_TEST_P(JobStoreTest, UploadingVideosAreNotClaimedUntilUploaded) {
+  std::string id = this->Add("up.mov", VideoStatus::kUploading);
+  auto none = this->store_->ClaimNext("w", 30'000, 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none.value().has_value());
+  ASSERT_TRUE(this->store_->MarkUploaded(id, 999).ok());
+  Claim c = this->MustClaim();
+  EXPECT_EQ(c.video.id, id);
+  EXPECT_EQ(c.video.size_bytes, 999);
+  EXPECT_EQ(this->store_->MarkUploaded(id, 1).code(), ErrorCode::kInvalidState);
+}
+
+TYPED_TEST_P(JobStoreTest, ClaimsOldestFirstAndCountsAttempts) {
+  std::string first = this->Add();
+  std::string second = this->Add();
+  Claim a = this->MustClaim();
+  Claim b = this->MustClaim();
+  EXPECT_EQ(a.video.id, first);
+  EXPECT_EQ(b.video.id, second);
+  EXPECT_EQ(a.video.status, VideoStatus::kProcessing);
+  EXPECT_EQ(a.video.attempts, 1);
+  EXPECT_NE(a.lease_token, b.lease_token);
+  auto none = this->store_->ClaimNext("w", 30'000, 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none.value().has_value());
+}
+
+TYPED_TEST_P(JobStoreTest, ClaimRespectsTheCap) {
+  for (int i = 0; i < 5; ++i) this->Add();
+  this->MustClaim("w", 2);
+  this->MustClaim("w", 2);
+  auto third = this->store_->ClaimNext("w", 30'000, 2);
+  ASSERT_TRUE(third.ok());
+  EXPECT_FALSE(third.value().has_value()) << "a third job was claimed with a cap of 2";
+  auto counts = this->store_->Counts();
+  EXPECT_EQ(counts->processing, 2);
+  EXPECT_EQ(counts->queued, 3);
+  // The cap is each worker's own: another worker can still claim.
+  this->MustClaim("other-worker", 2);
+}
+
+TYPED_TEST_P(JobStoreTest, ConcurrentClaimsNeverShareAJobOrExceedTheCap) {
+  for (int i = 0; i < 40; ++i) this->Add();
+  std::mutex m;
+  std::vector<std::string> claimed;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        // Eight slots of one worker, all claiming at once.
+        auto c = this->store_->ClaimNext("one-worker", 30'000, 25);
+        if (c.ok() && c.value()) {
+          std::lock_guard lock(m);
+          claimed.push_back(c.value()->video.id);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> unique(claimed.begin(), claimed.end());
+  EXPECT_EQ(unique.size(), claimed.size()) << "a job was claimed twice";
+  EXPECT_EQ(claimed.size(), 25u);
+}
+
+TYPED_TEST_P(JobStoreTest, CompletionRecordsOutputAndClearsTheLease) {
+  std::string id = this->Add();
+  Claim c = this->MustClaim();
+  ASSERT_TRUE(this->store_->RenewLease(id, c.lease_token, 30'000, 0.5, 12).ok());
+  auto mid = this->store_->GetVideo(id);
+  EXPECT_DOUBLE_EQ(mid->progress, 0.5);
+  EXPECT_EQ(mid->eta_seconds.value_or(-1), 12);
+  nlohmann::json source = {{"container", "mov"}};
+  nlohmann::json output = {{"width", 1280}, {"height", 720}};
+  ASSERT_TRUE(this->store_->CompleteJob(id, c.lease_token, source, output, false).ok());
+  auto v = this->store_->GetVideo(id);
+  EXPECT_EQ(v->status, VideoStatus::kReady);
+  EXPECT_DOUBLE_EQ(v->progress, 1.0);
+  EXPECT_EQ(v->output["width"], 1280);
+  EXPECT_EQ(v->source["container"], "mov");
+  EXPECT_FALSE(v->has_original);
+  // The same lease cannot complete twice.
+  EXPECT_EQ(this->store_->CompleteJob(id, c.lease_token, source, output, false).code(),
+            ErrorCode::kLeaseLost);
+}
+
+TYPED_TEST_P(JobStoreTest, AWrongTokenIsRefusedEverywhere) {
+  std::string id = this->Add();
+  this->MustClaim();
+  Status err(ErrorCode::kCorruptInput, "x");
+  EXPECT_EQ(this->store_->RenewLease(id, "forged", 1000, 0, std::nullopt).code(),
+            ErrorCode::kLeaseLost);
+  EXPECT_EQ(this->store_->CompleteJob(id, "forged", nullptr, nullptr, false).code(),
+            ErrorCode::kLeaseLost);
+  EXPECT_EQ(this->store_->FailJob(id, "forged", err, std::nullopt).code(), ErrorCode::kLeaseLost);
+  EXPECT_EQ(this->store_->ReleaseJob(id, "forged").code(), ErrorCode::kLeaseLost);
+}
+
+TYPED_TEST_P(JobStoreTest, LateCompletionFromAnExpiredLeaseIsRejected) {
+  std::string id = this->Add();
+  Claim old = this->MustClaim("slow-worker");
+  this->clock_.Advance(31'000);  // the lease (30 s) expires: the worker is presumed dead
+  auto moved = this->store_->RecoverExpiredLeases(5);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved.value(), 1);
+  Claim fresh = this->MustClaim("other-worker");
+  EXPECT_EQ(fresh.video.id, id);
+  EXPECT_EQ(fresh.video.attempts, 2);
+  // The first worker wakes up and reports: refused, the newer holder's result stands.
+  EXPECT_EQ(
+      this->store_->CompleteJob(id, old.lease_token, nullptr, {{"stale", true}}, false).code(),
+      ErrorCode::kLeaseLost);
+  ASSERT_TRUE(
+      this->store_->CompleteJob(id, fresh.lease_token, nullptr, {{"fresh", true}}, false).ok());
+  EXPECT_TRUE(this->store_->GetVideo(id)->output.contains("fresh"));
+}
+
+TYPED_TEST_P(JobStoreTest, RenewedLeasesAreNotRecovered) {
+  std::string id = this->Add();
+  Claim c = this->MustClaim();
+  for (int i = 0; i < 5; ++i) {
+    this->clock_.Advance(20'000);
+    ASSERT_TRUE(this->store_->RenewLease(id, c.lease_token, 30'000, 0.1 * i, std::nullopt).ok());
+    EXPECT_EQ(this->store_->RecoverExpiredLeases(5).value(), 0);
+  }
+}
+
+TYPED_TEST_P(JobStoreTest, ExpiredLeasesFailAfterMaxAttempts) {
+  std::string id = this->Add();
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    Claim c = this->MustClaim();
+    EXPECT_EQ(c.video.attempts, attempt);
+    this->clock_.Advance(31'000);
+    ASSERT_EQ(this->store_->RecoverExpiredLeases(2).value(), 1);
+  }
+  auto v = this->store_->GetVideo(id);
+  EXPECT_EQ(v->status, VideoStatus::kFailed);
+  EXPECT_EQ(v->error_code, "process_crashed");
+  EXPECT_TRUE(v->has_original);
+}
+
+TYPED_TEST_P(JobStoreTest, TransientFailureRequeuesWhenDue) {
+  std::string id = this->Add();
+  Claim c = this->MustClaim();
+  Status err(ErrorCode::kStorageUnavailable, "down");
+  ASSERT_TRUE(this->store_->FailJob(id, c.lease_token, err, this->clock_.NowMs() + 10'000).ok());
+  auto v = this->store_->GetVideo(id);
+  EXPECT_EQ(v->status, VideoStatus::kQueued);
+  EXPECT_EQ(v->error_code, "storage_unavailable");
+  EXPECT_FALSE(this->store_->ClaimNext("w", 30'000, 5).value().has_value()) << "claimed early";
+  this->clock_.Advance(10'001);
+  Claim again = this->MustClaim();
+  EXPECT_EQ(again.video.id, id);
+  EXPECT_EQ(again.video.attempts, 2);
+}
+
+TYPED_TEST_P(JobStoreTest, PermanentFailureKeepsTheOriginalAndCanBeRetried) {
+  std::string id = this->Add();
+  Claim c = this->MustClaim();
+  Status err(ErrorCode::kTruncatedInput, "The file was cut short.");
+  ASSERT_TRUE(this->store_->FailJob(id, c.lease_token, err, std::nullopt).ok());
+  auto v = this->store_->GetVideo(id);
+  EXPECT_EQ(v->status, VideoStatus::kFailed);
+  EXPECT_EQ(v->error_code, "truncated_input");
+  EXPECT_EQ(v->error_message, "The file was cut short.");
+  EXPECT_TRUE(v->has_original);
+  ASSERT_TRUE(this->store_->RetryVideo(id).ok());
+  v = this->store_->GetVideo(id);
+  EXPECT_EQ(v->status, VideoStatus::kQueued);
+  EXPECT_EQ(v->attempts, 0);
+  EXPECT_TRUE(v->error_code.empty());
+  EXPECT_EQ(this->MustClaim().video.id, id);
+}
+
+TYPED_TEST_P(JobStoreTest, OnlyFailedVideosCanBeRetried) {
+  std::string id = this->Add();
+  EXPECT_EQ(this->store_->RetryVideo(id).code(), ErrorCode::kInvalidState);
+  EXPECT_EQ(this->store_->RetryVideo("missing").code(), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(JobStoreTest, ReleasedJobIsClaimableWithoutCountingTheAttempt) {
+  std::string id = this->Add();
+  Claim c = this->MustClaim();
+  ASSERT_TRUE(this->store_->ReleaseJob(id, c.lease_token).ok());
+  EXPECT_EQ(this->store_->GetVideo(id)->attempts, 0);
+  EXPECT_EQ(this->MustClaim().video.attempts, 1);
+}
+
+TYPED_TEST_P(JobStoreTest, ListsNewestFirstInPages) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) ids.push_back(this->Add("v" + std::to_string(i)));
+  std::vector<std::string> seen;
+  std::string cursor;
+  do {
+    auto page = this->store_->ListVideos(std::nullopt, 3, cursor);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    EXPECT_LE(page->videos.size(), 3u);
+    for (const auto& v : page->videos) seen.push_back(v.id);
+    cursor = page->next_cursor;
+  } while (!cursor.empty());
+  std::vector<std::string> expected(ids.rbegin(), ids.rend());
+  EXPECT_EQ(seen, expected);
+  Claim c = this->MustClaim();
+  auto processing = this->store_->ListVideos(VideoStatus::kProcessing, 10, "");
+  ASSERT_EQ(processing->videos.size(), 1u);
+  EXPECT_EQ(processing->videos[0].id, c.video.id);
+  EXPECT_FALSE(this->store_->ListVideos(std::nullopt, 3, "garbage").ok());
+}
+
+TYPED_TEST_P(JobStoreTest, DeleteRemovesTheVideoAndItsLease) {
+  std::string id = this->Add();
+  Claim c = this->MustClaim();
+  ASSERT_TRUE(this->store_->DeleteVideo(id).ok());
+  EXPECT_EQ(this->store_->GetVideo(id).status().code(), ErrorCode::kNotFound);
+  EXPECT_NE(this->store_->RenewLease(id, c.lease_token, 1000, 0, std::nullopt).code(),
+            ErrorCode::kOk);
+  EXPECT_EQ(this->store_->DeleteVideo(id).code(), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(JobStoreTest, EverythingSurvivesARestart) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) ids.push_back(this->Add());
+  Claim c = this->MustClaim();
+  this->Reopen();
+  auto counts = this->store_->Counts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->queued, 49);
+  EXPECT_EQ(counts->processing, 1);
+  // The lease survives too: the holder can still complete after the restart.
+  EXPECT_TRUE(this->store_->CompleteJob(c.video.id, c.lease_token, nullptr, nullptr, true).ok());
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    JobStoreTest, CreatedVideoReadsBack, DuplicateIdIsRefused,
+    UploadingVideosAreNotClaimedUntilUploaded, ClaimsOldestFirstAndCountsAttempts,
+    ClaimRespectsTheCap, ConcurrentClaimsNeverShareAJobOrExceedTheCap,
+    CompletionRecordsOutputAndClearsTheLease, AWrongTokenIsRefusedEverywhere,
+    LateCompletionFromAnExpiredLeaseIsRejected, RenewedLeasesAreNotRecovered,
+    ExpiredLeasesFailAfterMaxAttempts, TransientFailureRequeuesWhenDue,
+    PermanentFailureKeepsTheOriginalAndCanBeRetried, OnlyFailedVideosCanBeRetried,
+    ReleasedJobIsClaimableWithoutCountingTheAttempt, ListsNewestFirstInPages,
+    DeleteRemovesTheVideoAndItsLease, EverythingSurvivesARestart);
+
+}  // namespace vidproc::queue::testing

@@ -1,0 +1,104 @@
+// PostgresStore against a real PostgreSQL server (initdb'd and started on 127.0.0.1 by
+// scripts/pg-test-server.sh as a ctest fixture): the JobStore conformance suite, plus a claim
+// race between many connections, as many workers make it.
+#include "queue/postgres_store.h"
+
+#include <fstream>
+#include <map>
+
+#include "job_store_conformance.h"
+
+namespace vidproc::queue {
+namespace {
+
+std::string ServerUrl() {
+  std::ifstream in(VIDPROC_PG_ENV_FILE);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("PG_TEST_URL=", 0) == 0) return line.substr(12);
+  }
+  return "";
+}
+
+// Every test gets empty tables: the suite's tests each expect a fresh store.
+struct PostgresFactory {
+  PostgresFactory() {
+    auto store = PostgresStore::Open(ServerUrl(), SystemClock::Default());
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    if (store.ok()) {
+      // Delete every video: listing and deleting through the interface keeps this honest.
+      for (;;) {
+        auto page = store.value()->ListVideos(std::nullopt, 500, "");
+        if (!page.ok() || page->videos.empty()) break;
+        for (const auto& v : page->videos) (void)store.value()->DeleteVideo(v.id);
+      }
+    }
+  }
+  std::unique_ptr<JobStore> Open(const Clock* clock) {
+    auto store = PostgresStore::Open(ServerUrl(), clock);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return std::move(store).value();
+  }
+};
+
+using PostgresStores = ::testing::Types<PostgresFactory>;
+
+TEST(PostgresClaimRaceTest, ManyWorkersClaimingAtOnceNeverShareAJob) {
+  PostgresFactory clean;
+  auto seed = clean.Open(SystemClock::Default());
+  constexpr int kJobs = 200;
+  for (int i = 0; i < kJobs; ++i) {
+    Video v;
+    v.id = NewId();
+    v.filename = "race";
+    ASSERT_TRUE(seed->CreateVideo(v).ok());
+  }
+  // 16 workers, each with its own connection, claiming as fast as they can.
+  std::mutex m;
+  std::vector<std::string> claimed;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 16; ++w) {
+    workers.emplace_back([&, w] {
+      auto store = clean.Open(SystemClock::Default());
+      for (;;) {
+        auto c = store->ClaimNext("worker-" + std::to_string(w), 60'000, 1'000);
+        ASSERT_TRUE(c.ok()) << c.status().ToString();
+        if (!c.value()) break;
+        std::lock_guard lock(m);
+        claimed.push_back(c.value()->video.id);
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  std::set<std::string> unique(claimed.begin(), claimed.end());
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(kJobs));
+  EXPECT_EQ(unique.size(), claimed.size()) << "a job was claimed twice";
+}
+
+TEST(PostgresStoreTest, TwoNodesMigratingAtOnceDoNotRace) {
+  std::vector<std::thread> nodes;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i) {
+    nodes.emplace_back([&] {
+      if (PostgresStore::Open(ServerUrl(), SystemClock::Default()).ok()) ++ok;
+    });
+  }
+  for (auto& t : nodes) t.join();
+  EXPECT_EQ(ok.load(), 4);
+}
+
+TEST(PostgresStoreTest, AWrongServerIsAClearDatabaseError) {
+  auto store = PostgresStore::Open("postgres://nobody@127.0.0.1:1/none?connect_timeout=2",
+                                   SystemClock::Default());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), ErrorCode::kDatabaseError);
+  EXPECT_NE(store.status().message().find("Cannot connect to PostgreSQL"), std::string::npos);
+}
+
+}  // namespace
+
+namespace testing {
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, JobStoreTest, PostgresStores);
+}  // namespace testing
+
+}  // namespace vidproc::queue
