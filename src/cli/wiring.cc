@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "queue/postgres_store.h"
 #include "queue/sqlite_store.h"
 #include "storage/local_store.h"
 #include "storage/s3_store.h"

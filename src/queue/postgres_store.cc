@@ -135,8 +135,10 @@ class PostgresStore::Connection {
       RETURN_IF_ERROR(Connect());
       std::vector<const char*> values;
       for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-      PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                              values.data(), nullptr, nullptr, 0));
+      // Without parameters, PQexec: it also runs scripts of several statements (migrations).
+      PgResult r(params.empty() ? PQexec(conn_, sql.c_str())
+                                : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()),
+                                               nullptr, values.data(), nullptr, nullptr, 0));
       ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
       if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
       if (PQstatus(conn_) != CONNECTION_OK && attempt == 0 && !in_transaction_) continue;

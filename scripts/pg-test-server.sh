@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# Starts and stops a real throwaway PostgreSQL 15 server (Debian 12's postgresql package) on
+# 127.0.0.1 for the test suite. The cluster lives under DIR: DIR/data (initdb), DIR/run (its unix
+# socket), DIR/logs. No systemd, no pg_ctlcluster; nothing under /etc/postgresql is used.
+#
+#   scripts/pg-test-server.sh start DIR    # prints PG_TEST_* lines on stdout (also in DIR/env)
+#   scripts/pg-test-server.sh stop DIR     # stops the server; idempotent; exit 0 if DIR is missing
+#   scripts/pg-test-server.sh restart DIR  # stop, then start the SAME data on the same port
+#   scripts/pg-test-server.sh status DIR   # exit 0 when running (prints the env), 1 otherwise
+#
+#   eval "$(scripts/pg-test-server.sh start /tmp/vidproc-pg)"   # or: set -a; . DIR/env; set +a
+#   psql "$PG_TEST_URL" -c 'select 1'
+#
+# `start` on a DIR whose server runs prints its env and changes nothing; otherwise it throws
+# away whatever an earlier run left in DIR/data and initdb's a fresh cluster. `restart` keeps the
+# data: connections open across it are broken, and clients must reconnect.
+#
+# Only the PG_TEST_* lines go to stdout; everything else goes to stderr and DIR/logs/*.log
+# (the server's own log is DIR/logs/postgres.log). PostgreSQL refuses to run as root: when run as
+# root, DIR belongs to the `postgres` user (created by the Debian package) and initdb, pg_ctl and
+# the server run as that user (runuser); otherwise they run as the calling user.
+#
+# The server: trust authentication for unix-socket and 127.0.0.1 connections (it listens on
+# nothing else), fsync and synchronous_commit on, shared_buffers 16MB, max_connections 100,
+# TimeZone UTC, locale C, UTF8. Role `vidproc` (LOGIN) owns database `vidproc_test`; the
+# superuser is `postgres`.
+#
+# Environment:
+#   PG_TEST_PORT   port (default 55432; the next free one is picked when busy)
+set -euo pipefail
+
+readonly PG_MAJOR=15
+readonly BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
+readonly DB_NAME="vidproc_test"
+readonly DB_ROLE="vidproc"
+readonly SUPERUSER="postgres"
+readonly CONF_NAME="pg-test-server.conf"   # our settings, included by DIR/data/postgresql.conf
+readonly START_TIMEOUT_S=60
+readonly STOP_TIMEOUT_S=30
+
+wanted_port=${PG_TEST_PORT:-55432}
+# libpq's and pg_ctl's own variables (PGHOST, PGPORT, PGDATA, ...) must not steer the tools here.
+while read -r name; do
+  [[ "$name" =~ ^PG[A-Z]*$ ]] && unset "$name"
+done < <(compgen -e)
+
+usage() {
+  echo "usage: $0 start|stop|restart|status DIR" >&2
+  exit 2
+}
+
+[ $# -eq 2 ] || usage
+cmd=$1
+dir_arg=$2
+case "$cmd" in start | stop | restart | status) ;; *) usage ;; esac
+case "$dir_arg" in *[[:space:]]* | *\'* | *\\*)
+  echo "pg-test-server: DIR must not contain whitespace, quotes or backslashes: '$dir_arg'" >&2
+  exit 2
+  ;;
+esac
+if ! [[ "$wanted_port" =~ ^[0-9]+$ ]] || ((wanted_port < 1 || wanted_port > 65535)); then
+  echo "pg-test-server: PG_TEST_PORT must be a port number: '$wanted_port'" >&2
+  exit 2
+fi
+
+if [ "$cmd" != start ] && [ ! -d "$dir_arg" ]; then
+  [ "$cmd" = stop ] && exit 0
+  [ "$cmd" = restart ] && echo "pg-test-server: no server to restart under $dir_arg" >&2
+  exit 1
+fi
+mkdir -p "$dir_arg"
+DIR=$(cd "$dir_arg" && pwd -P)
+DATA="$DIR/data"
+RUN="$DIR/run"
+LOGS="$DIR/logs"
+mkdir -p "$LOGS"
+
+log() {
+  local line
+  line="pg-test-server: $*"
+  echo "$line" >&2
+  echo "$(date '+%F %T') $line" >>"$LOGS/pg-test-server.log"
+}
+
+die() {
+  log "error: $*"
+  exit 1
+}
+
+# --- as the server's user ---------------------------------------------------------------------
+
+if [ "$(id -u)" -eq 0 ]; then
+  PG_USER=postgres
+else
+  PG_USER=$(id -un)
+fi
+
+# Runs a command as PG_USER from DIR (the caller's directory may be out of its reach), with the
+# lock (fd 9) closed so that a server started here does not hold it.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    (cd "$DIR" && exec runuser -u "$PG_USER" -- "$@" 9>&-)
+  else
+    (cd "$DIR" && exec "$@" 9>&-)
+  fi
+}
+
+# --- processes --------------------------------------------------------------------------------
+
+# Pids of every process of this cluster: the postmaster and its children all run with DIR/data
+# as their working directory, and no other process does (orphaned backends of a killed
+# postmaster included).
+cluster_pids() {
+  local d pid
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    [ "$(readlink "$d/cwd" 2>/dev/null)" = "$DATA" ] && echo "$pid"
+  done
+  return 0
+}
+
+# The postmaster's pid when it is alive and ours; fails otherwise.
+postmaster_pid() {
+  local pid
+  [ -f "$DATA/postmaster.pid" ] || return 1
+  pid=$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$DATA" ] || return 1
+  echo "$pid"
+}
+
+stop_server() {
+  local pid i pids
+  if pid=$(postmaster_pid); then
+    log "stopping the server (pid $pid)"
+    as_pg "$BIN/pg_ctl" stop -D "$DATA" -m fast -w -t "$STOP_TIMEOUT_S" >>"$LOGS/pg_ctl.log" 2>&1 ||
+      log "pg_ctl stop -m fast did not finish within ${STOP_TIMEOUT_S}s; killing the server"
+  fi
+  pids=$(cluster_pids)
+  if [ -n "$pids" ]; then
+    log "killing what is left: $(tr '\n' ' ' <<<"$pids")"
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do # 10 s
+      [ -z "$(cluster_pids)" ] && break
+      sleep 0.1
+    done
+    [ -z "$(cluster_pids)" ] || die "processes of $DATA survive SIGKILL: $(cluster_pids | tr '\n' ' ')"
+  fi
+  # Nothing of the cluster runs now. Lock files left by a killed server would stop the next
+  # start while their pid is still taken (a zombie not yet reaped, or a recycled pid).
+  rm -f "$DATA/postmaster.pid" "$RUN"/.s.PGSQL.*
+  return 0
+}
+
+# --- ports ------------------------------------------------------------------------------------
+
+port_busy() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# The first free port from $1 upwards (at most $2 tries); empty if none.
+free_port_from() {
+  local p=$1 tries=$2
+  for ((; tries > 0 && p < 65536; tries--, p++)); do
+    if ! port_busy "$p"; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# --- installation -----------------------------------------------------------------------------
+
+install_packages() {
+  local packages=(postgresql postgresql-client libpq-dev)
+  local missing=() p sudo=""
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    log "installing: ${missing[*]} (apt output in $LOGS/apt.log)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! $sudo apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1; then
+      log "apt-get install failed; running apt-get update and retrying"
+      $sudo apt-get update >>"$LOGS/apt.log" 2>&1 || die "apt-get update failed (see $LOGS/apt.log)"
+      $sudo apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1 ||
+        die "apt-get install failed (see $LOGS/apt.log)"
+    fi
+  fi
+  [ -x "$BIN/postgres" ] || die "$BIN/postgres is missing after installing PostgreSQL $PG_MAJOR"
+  id -u "$PG_USER" >/dev/null 2>&1 || die "user $PG_USER does not exist"
+}
+
+# --- the cluster ------------------------------------------------------------------------------
+
+# DIR, its run and log folders belong to the server's user, which must also reach DIR.
+own_dir() {
+  mkdir -p "$RUN"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown "$PG_USER:" "$DIR" "$RUN" "$LOGS"
+    [ -f "$LOGS/postgres.log" ] && chown "$PG_USER:" "$LOGS/postgres.log"
+  fi
+  chmod 0755 "$RUN"
+  as_pg test -w "$DIR" -a -x "$DIR" ||
+    die "user $PG_USER cannot write to $DIR (a parent folder is closed to it?); pick a DIR it can reach, e.g. under /tmp"
+}
+
+# Unix sockets need a path under 108 bytes; with a DIR too long for that, TCP only.
+socket_dir_for() {
+  local port=$1
+  if [ $((${#RUN} + ${#port} + 12)) -lt 108 ]; then echo "$RUN"; fi
+}
+
+# pg_hba.conf, and the settings in DATA/pg-test-server.conf (included by postgresql.conf).
+write_conf() {
+  local port=$1 socket_dir=$2
+  cat >"$DATA/pg_hba.conf" <<EOF
+# Written by pg-test-server.sh: a throwaway test cluster. Trust for local connections only.
+# TYPE  DATABASE     USER  ADDRESS        METHOD
+local   all          all                  trust
+host    all          all   127.0.0.1/32   trust
+local   replication  all                  trust
+host    replication  all   127.0.0.1/32   trust
+EOF
+  grep -qF "include '$CONF_NAME'" "$DATA/postgresql.conf" ||
+    printf "\n# pg-test-server.sh's settings (last: they win)\ninclude '%s'\n" "$CONF_NAME" >>"$DATA/postgresql.conf"
+  cat >"$DATA/$CONF_NAME" <<EOF
+# Written by pg-test-server.sh: a throwaway test cluster. Not for real data.
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$socket_dir'
+unix_socket_permissions = 0777
+max_connections = 100
+shared_buffers = 16MB
+huge_pages = off
+# Durability as in production: the durability tests need it.
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+timezone = 'UTC'
+log_timezone = 'UTC'
+logging_collector = off
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+  if [ "$(id -u)" -eq 0 ]; then chown "$PG_USER:" "$DATA/$CONF_NAME"; fi
+  echo "$port" >"$DIR/port"
+}
+
+# Starts the server on DATA (already initdb'd and configured) and waits until it answers.
+# Fails (after logging why) when it does not come up; a start that failed to bind its port
+# leaves the mark DIR/.port-taken.
+start_server() {
+  local port=$1 log_size=0
+  rm -f "$DIR/.port-taken"
+  [ -f "$LOGS/postgres.log" ] && log_size=$(stat -c %s "$LOGS/postgres.log")
+  if ! as_pg setsid "$BIN/pg_ctl" start -D "$DATA" -l "$LOGS/postgres.log" -w -t "$START_TIMEOUT_S" \
+    >>"$LOGS/pg_ctl.log" 2>&1 </dev/null; then
+    if tail -c +$((log_size + 1)) "$LOGS/postgres.log" 2>/dev/null |
+      grep -q "could not bind\|Address already in use"; then
+      touch "$DIR/.port-taken"
+      log "port $port was taken before the server could bind it"
+    else
+      log "the server did not start on port $port (see $LOGS/postgres.log and $LOGS/pg_ctl.log)"
+    fi
+    stop_server
+    return 1
+  fi
+  local deadline=$((SECONDS + START_TIMEOUT_S))
+  until "$BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U "$SUPERUSER" -d postgres -t 2; do
+    if ! postmaster_pid >/dev/null; then
+      log "the server exited during start-up (see $LOGS/postgres.log)"
+      return 1
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      log "the server does not answer on 127.0.0.1:$port (see $LOGS/postgres.log)"
+      return 1
+    fi
+    sleep 0.1
+  done
+  log "server (pid $(postmaster_pid)) answers on 127.0.0.1:$port"
+}
+
+psql_admin() {
+  local port=$1
+  shift
+  "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$SUPERUSER" -d postgres "$@"
+}
+
+write_env() {
+  local port=$1 socket_dir=$2
+  {
+    echo "PG_TEST_URL=postgres://$DB_ROLE@127.0.0.1:$port/$DB_NAME"
+    echo "PG_TEST_PORT=$port"
+    echo "PG_TEST_DIR=$DIR"
+    [ -n "$socket_dir" ] && echo "PG_TEST_SOCKET_DIR=$socket_dir"
+  } >"$DIR/env.tmp"
+  mv "$DIR/env.tmp" "$DIR/env"
+}
+
+# The first free port from $1 upwards, else a random free one.
+next_port() {
+  free_port_from "$1" 100 || free_port_from $((20000 + RANDOM % 30000)) 200
+}
+
+fresh_cluster() {
+  # Whatever an earlier run left is thrown away (logs too).
+  rm -rf "$DATA" "$RUN" "$DIR/env" "$DIR/port" "$DIR/.port-taken"
+  find "$LOGS" -maxdepth 1 -type f -name '*.log' ! -name apt.log ! -name pg-test-server.log -delete
+  own_dir
+
+  log "initdb into $DATA"
+  # --no-sync: initdb's own files are not fsync'd (a throwaway cluster); the server fsyncs.
+  as_pg "$BIN/initdb" -D "$DATA" -U "$SUPERUSER" --auth=trust --encoding=UTF8 --locale=C \
+    --no-sync >>"$LOGS/initdb.log" 2>&1 || die "initdb failed (see $LOGS/initdb.log)"
+
+  # Another server (another DIR's, say) may take a free port between the check and the bind.
+  local port=$wanted_port socket_dir tries
+  for ((tries = 1; ; tries++)); do
+    port=$(next_port "$port") || die "no free port"
+    [ "$port" = "$wanted_port" ] || log "port $wanted_port is busy; the server uses $port"
+    socket_dir=$(socket_dir_for "$port")
+    [ -n "$socket_dir" ] || log "$RUN is too long for a unix socket; TCP only"
+    write_conf "$port" "$socket_dir"
+    start_server "$port" && break
+    if [ ! -f "$DIR/.port-taken" ] || [ $tries -ge 5 ]; then
+      die "the server did not start (see $LOGS/postgres.log)"
+    fi
+    port=$((port + 1))
+  done
+
+  psql_admin "$port" -c "CREATE ROLE $DB_ROLE LOGIN" >>"$LOGS/setup.log" 2>&1 ||
+    die "creating role $DB_ROLE failed (see $LOGS/setup.log)"
+  psql_admin "$port" -c "CREATE DATABASE $DB_NAME OWNER $DB_ROLE" >>"$LOGS/setup.log" 2>&1 ||
+    die "creating database $DB_NAME failed (see $LOGS/setup.log)"
+  "$BIN/psql" -X -q -v ON_ERROR_STOP=1 "postgres://$DB_ROLE@127.0.0.1:$port/$DB_NAME" \
+    -c 'select 1' >>"$LOGS/setup.log" 2>&1 || die "$DB_ROLE cannot connect to $DB_NAME (see $LOGS/setup.log)"
+  write_env "$port" "$socket_dir"
+}
+
+# Starts the cluster already in DATA on the port it was made with.
+existing_cluster() {
+  local port socket_dir
+  if [ ! -f "$DATA/PG_VERSION" ] || [ ! -f "$DIR/port" ]; then die "no cluster under $DATA to restart"; fi
+  port=$(cat "$DIR/port")
+  socket_dir=$(socket_dir_for "$port")
+  port_busy "$port" && die "port $port, the cluster's, is taken by another process"
+  own_dir
+  start_server "$port" || die "the server did not restart (see $LOGS/postgres.log)"
+  write_env "$port" "$socket_dir"
+}
+
+running() {
+  local port
+  postmaster_pid >/dev/null || return 1
+  [ -f "$DIR/env" ] || return 1
+  port=$(sed -n 's/^PG_TEST_PORT=//p' "$DIR/env")
+  [ -n "$port" ] && "$BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U "$SUPERUSER" -d postgres -t 5
+}
+
+# --- commands ---------------------------------------------------------------------------------
+
+# One start, stop or restart at a time per DIR.
+exec 9>"$DIR/.lock"
+flock -w 300 9 || die "another start/stop on $DIR holds $DIR/.lock"
+
+case "$cmd" in
+  start)
+    if running; then
+      log "already running"
+      cat "$DIR/env"
+      exit 0
+    fi
+    install_packages
+    started_ms=$(($(date +%s%N) / 1000000))
+    stop_server
+    # shellcheck disable=SC2154 # rc is assigned inside the trap
+    trap 'rc=$?; if [ "$rc" -ne 0 ]; then log "start failed; stopping what was started"; stop_server; rm -f "$DIR/env"; fi' EXIT
+    fresh_cluster
+    trap - EXIT
+    log "ready in $(($(date +%s%N) / 1000000 - started_ms)) ms; env in $DIR/env; stop with: $0 stop $DIR"
+    cat "$DIR/env"
+    ;;
+  stop)
+    stop_server
+    rm -f "$DIR/env"
+    ;;
+  restart)
+    install_packages
+    rm -f "$DIR/env"
+    stop_server
+    existing_cluster
+    log "restarted; clients connected before must reconnect"
+    cat "$DIR/env"
+    ;;
+  status)
+    if running; then
+      cat "$DIR/env"
+    else
+      exit 1
+    fi
+    ;;
+esac
