@@ -7,17 +7,13 @@
 #include <map>
 
 #include "job_store_conformance.h"
+#include "support/server_env.h"
 
 namespace vidproc::queue {
 namespace {
 
 std::string ServerUrl() {
-  std::ifstream in(VIDPROC_PG_ENV_FILE);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("PG_TEST_URL=", 0) == 0) return line.substr(12);
-  }
-  return "";
+  return vidproc::testing::ReadServerEnv(VIDPROC_PG_ENV_FILE)["PG_TEST_URL"];
 }
 
 // Every test gets empty tables: the suite's tests each expect a fresh store.

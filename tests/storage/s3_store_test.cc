@@ -13,19 +13,13 @@
 #include "blob_store_conformance.h"
 #include "core/ids.h"
 #include "storage/http_client.h"
+#include "support/server_env.h"
 
 namespace vidproc::storage {
 namespace {
 
 std::map<std::string, std::string> ServerEnv() {
-  std::map<std::string, std::string> env;
-  std::ifstream in(VIDPROC_S3_ENV_FILE);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return env;
+  return vidproc::testing::ReadServerEnv(VIDPROC_S3_ENV_FILE);
 }
 
 std::string NewBucketName() {

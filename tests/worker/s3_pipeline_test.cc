@@ -12,6 +12,7 @@
 
 #include "core/ids.h"
 #include "storage/s3_store.h"
+#include "support/server_env.h"
 #include "worker_test_util.h"
 
 namespace vidproc::worker {
@@ -20,14 +21,7 @@ namespace {
 using namespace vidproc::worker::testing;
 
 std::map<std::string, std::string> ServerEnv() {
-  std::map<std::string, std::string> env;
-  std::ifstream in(VIDPROC_S3_ENV_FILE);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return env;
+  return vidproc::testing::ReadServerEnv(VIDPROC_S3_ENV_FILE);
 }
 
 std::string Shell(const std::string& command, int* exit_code = nullptr) {
