@@ -15,10 +15,16 @@
 # away whatever an earlier run left in DIR/data and initdb's a fresh cluster. `restart` keeps the
 # data: connections open across it are broken, and clients must reconnect.
 #
-# Only the PG_TEST_* lines go to stdout; everything else goes to stderr and DIR/logs/*.log
-# (the server's own log is DIR/logs/postgres.log). PostgreSQL refuses to run as root: when run as
-# root, DIR belongs to the `postgres` user (created by the Debian package) and initdb, pg_ctl and
-# the server run as that user (runuser); otherwise they run as the calling user.
+# Only the PG_TEST_* lines go to stdout (PG_TEST_URL, PG_TEST_PORT, PG_TEST_DIR, and
+# PG_TEST_SOCKET_DIR unless DIR is too long for a unix socket); everything else goes to stderr
+# and DIR/logs/*.log (the server's own log is DIR/logs/postgres.log). The server runs detached
+# (its own session) under pg_ctl; its pid is the first line of DIR/data/postmaster.pid, and every
+# process of it has DIR/data as its working directory, which is how stop finds them all.
+#
+# PostgreSQL refuses to run as root: when run as root, DIR belongs to the `postgres` user (the
+# Debian package creates it) and initdb, pg_ctl and the server run as that user (runuser);
+# otherwise they run as the calling user. When that user cannot reach DIR (a parent folder is
+# closed to it), DIR/data and DIR/run are links to a folder of its own under /tmp.
 #
 # The server: trust authentication for unix-socket and 127.0.0.1 connections (it listens on
 # nothing else), fsync and synchronous_commit on, shared_buffers 16MB, max_connections 100,
@@ -70,10 +76,23 @@ if [ "$cmd" != start ] && [ ! -d "$dir_arg" ]; then
 fi
 mkdir -p "$dir_arg"
 DIR=$(cd "$dir_arg" && pwd -P)
-DATA="$DIR/data"
-RUN="$DIR/run"
 LOGS="$DIR/logs"
+SERVER_LOG="$LOGS/postgres.log"
 mkdir -p "$LOGS"
+
+# The server's own files, DATA (initdb) and RUN (its unix socket), are DIR/data and DIR/run.
+# When the server's user cannot reach DIR (a parent folder closed to it, e.g. a checkout under
+# /root), they are in a folder of /tmp of their own instead, which DIR/data and DIR/run link to.
+set_root() {
+  if [ -L "$DIR/data" ]; then
+    PGROOT=$(dirname "$(readlink -f "$DIR/data")")
+  else
+    PGROOT=$DIR
+  fi
+  DATA="$PGROOT/data"
+  RUN="$PGROOT/run"
+}
+set_root
 
 log() {
   local line
@@ -95,26 +114,26 @@ else
   PG_USER=$(id -un)
 fi
 
-# Runs a command as PG_USER from DIR (the caller's directory may be out of its reach), with the
+# Runs a command as PG_USER from / (the caller's directory may be out of its reach), with the
 # lock (fd 9) closed so that a server started here does not hold it.
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then
-    (cd "$DIR" && exec runuser -u "$PG_USER" -- "$@" 9>&-)
+    (cd / && exec runuser -u "$PG_USER" -- "$@" 9>&-)
   else
-    (cd "$DIR" && exec "$@" 9>&-)
+    (cd / && exec "$@" 9>&-)
   fi
 }
 
 # --- processes --------------------------------------------------------------------------------
 
-# Pids of every process of this cluster: the postmaster and its children all run with DIR/data
-# as their working directory, and no other process does (orphaned backends of a killed
-# postmaster included).
+# Pids of every process of this cluster: the postmaster and its children (orphaned backends of
+# a killed postmaster included) are `postgres` processes whose working directory is DATA.
 cluster_pids() {
-  local d pid
+  local d
   for d in /proc/[0-9]*; do
-    pid=${d#/proc/}
-    [ "$(readlink "$d/cwd" 2>/dev/null)" = "$DATA" ] && echo "$pid"
+    [ "$(readlink "$d/cwd" 2>/dev/null)" = "$DATA" ] || continue
+    [ "$(cat "$d/comm" 2>/dev/null)" = postgres ] || continue
+    echo "${d#/proc/}"
   done
   return 0
 }
@@ -126,6 +145,7 @@ postmaster_pid() {
   pid=$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null) || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$DATA" ] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = postgres ] || return 1
   echo "$pid"
 }
 
@@ -196,16 +216,31 @@ install_packages() {
 
 # --- the cluster ------------------------------------------------------------------------------
 
-# DIR, its run and log folders belong to the server's user, which must also reach DIR.
-own_dir() {
-  mkdir -p "$RUN"
-  if [ "$(id -u)" -eq 0 ]; then
-    chown "$PG_USER:" "$DIR" "$RUN" "$LOGS"
-    [ -f "$LOGS/postgres.log" ] && chown "$PG_USER:" "$LOGS/postgres.log"
+# A fresh PGROOT (see set_root) that the server's user owns and reaches; the old one is gone.
+new_root() {
+  if [ "$PGROOT" != "$DIR" ]; then rm -rf "$PGROOT"; fi
+  rm -rf "$DIR/data" "$DIR/run"
+  PGROOT=$DIR
+  if [ "$(id -u)" -eq 0 ]; then chown "$PG_USER:" "$DIR"; fi
+  if ! as_pg test -w "$DIR" -a -x "$DIR"; then
+    PGROOT=$(mktemp -d /tmp/pg-test-server.XXXXXXXX)
+    chmod 0755 "$PGROOT"
+    if [ "$(id -u)" -eq 0 ]; then chown "$PG_USER:" "$PGROOT"; fi
+    ln -s "$PGROOT/data" "$DIR/data"
+    ln -s "$PGROOT/run" "$DIR/run"
+    log "user $PG_USER cannot reach $DIR (a parent folder is closed to it): the server's files are in $PGROOT, linked from $DIR"
   fi
+  DATA="$PGROOT/data"
+  RUN="$PGROOT/run"
+  own_run
+}
+
+# The socket folder, which the server's user owns.
+own_run() {
+  mkdir -p "$RUN"
   chmod 0755 "$RUN"
-  as_pg test -w "$DIR" -a -x "$DIR" ||
-    die "user $PG_USER cannot write to $DIR (a parent folder is closed to it?); pick a DIR it can reach, e.g. under /tmp"
+  if [ "$(id -u)" -eq 0 ]; then chown "$PG_USER:" "$RUN"; fi
+  as_pg test -w "$PGROOT" -a -x "$PGROOT" -a -w "$RUN" || die "user $PG_USER cannot write to $PGROOT"
 }
 
 # Unix sockets need a path under 108 bytes; with a DIR too long for that, TCP only.
@@ -255,15 +290,17 @@ EOF
 start_server() {
   local port=$1 log_size=0
   rm -f "$DIR/.port-taken"
-  [ -f "$LOGS/postgres.log" ] && log_size=$(stat -c %s "$LOGS/postgres.log")
-  if ! as_pg setsid "$BIN/pg_ctl" start -D "$DATA" -l "$LOGS/postgres.log" -w -t "$START_TIMEOUT_S" \
-    >>"$LOGS/pg_ctl.log" 2>&1 </dev/null; then
-    if tail -c +$((log_size + 1)) "$LOGS/postgres.log" 2>/dev/null |
+  [ -f "$SERVER_LOG" ] && log_size=$(stat -c %s "$SERVER_LOG")
+  # No -l: the server (and pg_ctl's few lines) write to the log this script opens, so the server's
+  # user needs no access to DIR/logs.
+  if ! as_pg setsid "$BIN/pg_ctl" start -D "$DATA" -w -t "$START_TIMEOUT_S" \
+    >>"$SERVER_LOG" 2>&1 </dev/null; then
+    if tail -c +$((log_size + 1)) "$SERVER_LOG" 2>/dev/null |
       grep -q "could not bind\|Address already in use"; then
       touch "$DIR/.port-taken"
       log "port $port was taken before the server could bind it"
     else
-      log "the server did not start on port $port (see $LOGS/postgres.log and $LOGS/pg_ctl.log)"
+      log "the server did not start on port $port (see $SERVER_LOG)"
     fi
     stop_server
     return 1
@@ -271,11 +308,11 @@ start_server() {
   local deadline=$((SECONDS + START_TIMEOUT_S))
   until "$BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U "$SUPERUSER" -d postgres -t 2; do
     if ! postmaster_pid >/dev/null; then
-      log "the server exited during start-up (see $LOGS/postgres.log)"
+      log "the server exited during start-up (see $SERVER_LOG)"
       return 1
     fi
     if [ $SECONDS -ge $deadline ]; then
-      log "the server does not answer on 127.0.0.1:$port (see $LOGS/postgres.log)"
+      log "the server does not answer on 127.0.0.1:$port (see $SERVER_LOG)"
       return 1
     fi
     sleep 0.1
@@ -309,7 +346,7 @@ fresh_cluster() {
   # Whatever an earlier run left is thrown away (logs too).
   rm -rf "$DATA" "$RUN" "$DIR/env" "$DIR/port" "$DIR/.port-taken"
   find "$LOGS" -maxdepth 1 -type f -name '*.log' ! -name apt.log ! -name pg-test-server.log -delete
-  own_dir
+  new_root
 
   log "initdb into $DATA"
   # --no-sync: initdb's own files are not fsync'd (a throwaway cluster); the server fsyncs.
@@ -326,7 +363,7 @@ fresh_cluster() {
     write_conf "$port" "$socket_dir"
     start_server "$port" && break
     if [ ! -f "$DIR/.port-taken" ] || [ $tries -ge 5 ]; then
-      die "the server did not start (see $LOGS/postgres.log)"
+      die "the server did not start (see $SERVER_LOG)"
     fi
     port=$((port + 1))
   done
@@ -347,8 +384,8 @@ existing_cluster() {
   port=$(cat "$DIR/port")
   socket_dir=$(socket_dir_for "$port")
   port_busy "$port" && die "port $port, the cluster's, is taken by another process"
-  own_dir
-  start_server "$port" || die "the server did not restart (see $LOGS/postgres.log)"
+  own_run
+  start_server "$port" || die "the server did not restart (see $SERVER_LOG)"
   write_env "$port" "$socket_dir"
 }
 

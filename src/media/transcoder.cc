@@ -234,8 +234,8 @@ Status Reencoder::Run(TranscodeResult* result) {
     result->warnings.push_back("audio_damaged: " + std::to_string(result->audio.decode_errors) +
                                " of " + std::to_string(result->audio.packets) +
                                " audio packets could not be decoded; the sound has gaps");
-    LogWarning("audio damaged", {{"errors", result->audio.decode_errors},
-                                 {"packets", result->audio.packets}});
+    LogWarning("audio damaged",
+               {{"errors", result->audio.decode_errors}, {"packets", result->audio.packets}});
   }
   RETURN_IF_ERROR(output_->Finish());
   if (!request_.thumbnail.empty()) {

@@ -49,7 +49,7 @@ struct TranscodeResult {
   StageStats video;
   StageStats audio;
   double elapsed_s = 0;
-  double thumbnail_at_s = -1;  // position of the thumbnail picture, -1 when none was made
+  double thumbnail_at_s = -1;         // position of the thumbnail picture, -1 when none was made
   std::vector<std::string> warnings;  // "audio_damaged: ..." and the like: kept, but flawed
 };
 
