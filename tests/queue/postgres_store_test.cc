@@ -98,3 +98,47 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, JobStoreTest, PostgresStores);
 }  // namespace testing
 
 }  // namespace vidproc::queue
+
+namespace vidproc::queue {
+namespace {
+
+// The database restarts under a running store: calls fail while it is down, then the store
+// reconnects by itself and nothing committed is lost (fsync is on).
+TEST(PostgresRestartTest, TheStoreReconnectsAndNothingIsLost) {
+  PostgresFactory clean;
+  auto store = clean.Open(SystemClock::Default());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    Video v;
+    v.id = NewId();
+    v.filename = "restart";
+    ASSERT_TRUE(store->CreateVideo(v).ok());
+    ids.push_back(v.id);
+  }
+  auto claim = store->ClaimNext("w", 60'000, 5);
+  ASSERT_TRUE(claim.ok() && claim.value());
+
+  std::string dir = vidproc::testing::ReadServerEnv(VIDPROC_PG_ENV_FILE)["PG_TEST_DIR"];
+  ASSERT_EQ(std::system(
+                (std::string(VIDPROC_PG_SCRIPT) + " restart " + dir + " >/dev/null 2>&1").c_str()),
+            0);
+  // The first call after the restart may fail (the old connection is gone); within a few
+  // seconds calls succeed again, on a new connection.
+  bool back = false;
+  for (int i = 0; i < 50 && !back; ++i) {
+    back = store->Counts().ok();
+    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(back) << "the store did not reconnect";
+  auto counts = store->Counts().value();
+  EXPECT_EQ(counts.queued, 19);
+  EXPECT_EQ(counts.processing, 1);
+  // The lease survived too: the holder completes its job.
+  EXPECT_TRUE(store
+                  ->CompleteJob(claim.value()->video.id, claim.value()->lease_token, nullptr,
+                                nullptr, false)
+                  .ok());
+}
+
+}  // namespace
+}  // namespace vidproc::queue
