@@ -60,6 +60,17 @@ struct QueueCounts {
   int64_t failed = 0;
 };
 
+// A worker process as it reports itself (the registry behind `vidproc status` and the API's queue).
+struct WorkerInfo {
+  std::string id;  // VIDPROC_WORKER_ID, <hostname>:<pid> by default
+  std::string host;
+  int pid = 0;
+  int slots = 0;
+  std::string version;
+  int64_t started_at_ms = 0;
+  int64_t last_seen_ms = 0;  // set by the store
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -100,6 +111,13 @@ class JobStore {
   // kFailed -> kQueued with attempts reset. kInvalidState from any other status.
   virtual Status RetryVideo(const std::string& id) = 0;
   virtual Status DeleteVideo(const std::string& id) = 0;
+
+  // The worker registry. Heartbeat records (or refreshes) a worker as seen now.
+  virtual Status Heartbeat(const WorkerInfo& worker) = 0;
+  // Workers seen within `seen_within_ms`, by id.
+  virtual Result<std::vector<WorkerInfo>> ListWorkers(int64_t seen_within_ms) = 0;
+  // A worker that stops cleanly leaves the registry.
+  virtual Status RemoveWorker(const std::string& id) = 0;
 };
 
 }  // namespace vidproc::queue

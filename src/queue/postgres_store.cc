@@ -14,7 +14,7 @@ namespace {
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -39,6 +39,17 @@ CREATE TABLE videos (
 CREATE INDEX videos_due ON videos (status, available_at, created_at);
 CREATE INDEX videos_newest ON videos (created_at DESC, id DESC);
 CREATE INDEX videos_owner ON videos (lease_owner) WHERE status = 'processing';
+)sql",
+    R"sql(
+CREATE TABLE workers (
+  id         TEXT PRIMARY KEY,
+  host       TEXT NOT NULL,
+  pid        INTEGER NOT NULL,
+  slots      INTEGER NOT NULL,
+  version    TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  last_seen  BIGINT NOT NULL
+);
 )sql",
 };
 
@@ -440,6 +451,35 @@ Status PostgresStore::DeleteVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
   ASSIGN_OR_RETURN(PgResult r, conn_->Exec("DELETE FROM videos WHERE id = $1", {id}));
   return Affected(r.get()) == 1 ? Status::Ok() : NoSuchVideo(id);
+}
+
+Status PostgresStore::Heartbeat(const WorkerInfo& w) {
+  std::lock_guard lock(mutex_);
+  return Check(conn_->Exec(
+      "INSERT INTO workers (id, host, pid, slots, version, started_at, last_seen) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, "
+      "slots = $4, version = $5, started_at = $6, last_seen = $7",
+      {w.id, w.host, S(w.pid), S(w.slots), w.version, S(w.started_at_ms), S(clock_->NowMs())}));
+}
+
+Result<std::vector<WorkerInfo>> PostgresStore::ListWorkers(int64_t seen_within_ms) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT id, host, pid, slots, version, started_at, "
+                                           "last_seen FROM workers WHERE last_seen >= $1 "
+                                           "ORDER BY id",
+                                           {S(clock_->NowMs() - seen_within_ms)}));
+  std::vector<WorkerInfo> workers;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    auto v = [&](int c) { return std::string(PQgetvalue(r.get(), i, c)); };
+    workers.push_back({v(0), v(1), std::atoi(v(2).c_str()), std::atoi(v(3).c_str()), v(4),
+                       std::atoll(v(5).c_str()), std::atoll(v(6).c_str())});
+  }
+  return workers;
+}
+
+Status PostgresStore::RemoveWorker(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  return Check(conn_->Exec("DELETE FROM workers WHERE id = $1", {id}));
 }
 
 }  // namespace vidproc::queue

@@ -15,7 +15,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
@@ -39,6 +39,17 @@ CREATE TABLE videos (
 );
 CREATE INDEX videos_due ON videos (status, available_at, created_at);
 CREATE INDEX videos_newest ON videos (created_at DESC, id DESC);
+)sql",
+    R"sql(
+CREATE TABLE workers (
+  id         TEXT PRIMARY KEY,
+  host       TEXT NOT NULL,
+  pid        INTEGER NOT NULL,
+  slots      INTEGER NOT NULL,
+  version    TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  last_seen  BIGINT NOT NULL
+);
 )sql",
 };
 
@@ -489,6 +500,44 @@ Status SqliteStore::DeleteVideo(const std::string& id) {
   Stmt s(db_, "DELETE FROM videos WHERE id = ?");
   RETURN_IF_ERROR(s.Bind(1, id).Run("Cannot delete the video"));
   return sqlite3_changes(db_) == 1 ? Status::Ok() : NoSuchVideo(id);
+}
+
+Status SqliteStore::Heartbeat(const WorkerInfo& w) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "INSERT INTO workers (id, host, pid, slots, version, started_at, last_seen) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET host = ?2, pid = ?3, "
+         "slots = ?4, version = ?5, started_at = ?6, last_seen = ?7");
+  return s.Bind(1, w.id)
+      .Bind(2, w.host)
+      .Bind(3, w.pid)
+      .Bind(4, w.slots)
+      .Bind(5, w.version)
+      .Bind(6, w.started_at_ms)
+      .Bind(7, clock_->NowMs())
+      .Run("Cannot record the worker");
+}
+
+Result<std::vector<WorkerInfo>> SqliteStore::ListWorkers(int64_t seen_within_ms) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "SELECT id, host, pid, slots, version, started_at, last_seen FROM workers "
+         "WHERE last_seen >= ? ORDER BY id");
+  s.Bind(1, clock_->NowMs() - seen_within_ms);
+  std::vector<WorkerInfo> workers;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    workers.push_back({s.Text(0), s.Text(1), static_cast<int>(s.Int(2)), static_cast<int>(s.Int(3)),
+                       s.Text(4), s.Int(5), s.Int(6)});
+  }
+  if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot list workers");
+  return workers;
+}
+
+Status SqliteStore::RemoveWorker(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM workers WHERE id = ?");
+  return s.Bind(1, id).Run("Cannot remove the worker");
 }
 
 }  // namespace vidproc::queue

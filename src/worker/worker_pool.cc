@@ -2,7 +2,10 @@
 
 #include <chrono>
 
+#include <unistd.h>
+
 #include "core/log.h"
+#include "core/version.h"
 
 namespace vidproc::worker {
 namespace {
@@ -52,6 +55,7 @@ void WorkerPool::Stop(int64_t grace_ms) {
   killer.join();
   threads_[0].join();  // housekeeping
   threads_.clear();
+  (void)store_->RemoveWorker(settings_.worker_id);
   LogInfo("worker stopped", {{"worker", settings_.worker_id}});
 }
 
@@ -84,7 +88,15 @@ void WorkerPool::SlotLoop(int slot) {
 
 void WorkerPool::HousekeepingLoop() {
   auto last_status = std::chrono::steady_clock::now() - std::chrono::milliseconds(kStatusLogMs);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  queue::WorkerInfo me{
+      settings_.worker_id, host, static_cast<int>(getpid()), settings_.max_tasks, kVersion,
+      clock_->NowMs(),     0};
   while (!stopping_) {
+    if (Status s = store_->Heartbeat(me); !s.ok()) {
+      LogWarning("cannot report to the worker registry", {{"reason", s.message()}});
+    }
     auto recovered = store_->RecoverExpiredLeases(settings_.max_attempts);
     if (recovered.ok() && recovered.value() > 0) {
       LogWarning("jobs of stopped workers put back in the queue", {{"count", recovered.value()}});

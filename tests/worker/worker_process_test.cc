@@ -115,12 +115,18 @@ TEST_F(WorkerProcessTest, FiftyQueuedJobsSurviveARestartAndAllFinish) {
   auto store = Store();
   pid_t worker = StartWorker(2);
   ASSERT_TRUE(WaitFor([&] { return store->Counts()->ready >= 5; }, 60'000));
+  // The running worker is in the registry, with its slots.
+  auto workers = store->ListWorkers(60'000).value();
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0].slots, 2);
+  EXPECT_EQ(workers[0].pid, worker);
   kill(worker, SIGTERM);  // a graceful stop part-way
   int status = 0;
   waitpid(worker, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   auto mid = store->Counts().value();
   EXPECT_EQ(mid.processing, 0) << "a stopped worker leaves no job processing";
+  EXPECT_TRUE(store->ListWorkers(60'000)->empty()) << "a stopped worker leaves the registry";
   EXPECT_GT(mid.queued, 0);
   StartWorker(2);
   ASSERT_TRUE(WaitFor([&] { return store->Counts()->ready == 50; }, 120'000))
