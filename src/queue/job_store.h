@@ -112,6 +112,11 @@ class JobStore {
   virtual Status RetryVideo(const std::string& id) = 0;
   virtual Status DeleteVideo(const std::string& id) = 0;
 
+  // Blocks up to `timeout_ms` or until a job may have become claimable (queued, retried, released
+  // or recovered, by any process). True when woken by such an event. Stores without
+  // notifications sleep the timeout and return false: callers poll.
+  virtual bool WaitForJobs(int64_t timeout_ms) = 0;
+
   // The worker registry. Heartbeat records (or refreshes) a worker as seen now.
   virtual Status Heartbeat(const WorkerInfo& worker) = 0;
   // Workers seen within `seen_within_ms`, by id.

@@ -2,8 +2,12 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <array>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 #include "core/log.h"
@@ -113,6 +117,8 @@ Status Check(const Result<T>& r) {
   return r.ok() ? Status::Ok() : r.status();
 }
 
+constexpr const char* kJobsChannel = "vidproc_jobs";
+
 int64_t Affected(const PGresult* r) { return std::atoll(PQcmdTuples(const_cast<PGresult*>(r))); }
 
 }  // namespace
@@ -176,6 +182,7 @@ class PostgresStore::Connection {
   }
 
   const std::string& last_sqlstate() const { return last_sqlstate_; }
+  PGconn* raw() const { return conn_; }
 
  private:
   std::string url_;
@@ -259,6 +266,7 @@ Status PostgresStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
   if (Affected(r.get()) == 0) {
     return Status(ErrorCode::kInvalidState, "Video " + id + " is not being uploaded.");
   }
+  (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
   return Status::Ok();
 }
 
@@ -394,7 +402,9 @@ Status PostgresStore::FailJob(const std::string& id, const std::string& token, c
                   "WHERE id = $6 AND status = 'processing' AND lease_token = $7",
                   {std::string(retry_at_ms ? "queued" : "failed"), std::string(error.code_name()),
                    error.message(), S(retry_at_ms.value_or(now)), S(now), id, token}));
-  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+  if (Affected(r.get()) != 1) return LeaseLost(id);
+  if (retry_at_ms) (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
+  return Status::Ok();
 }
 
 Status PostgresStore::ReleaseJob(const std::string& id, const std::string& token) {
@@ -407,7 +417,9 @@ Status PostgresStore::ReleaseJob(const std::string& id, const std::string& token
                   "lease_token = NULL, lease_expires_at = NULL, updated_at = $1 "
                   "WHERE id = $2 AND status = 'processing' AND lease_token = $3",
                   {S(now), id, token}));
-  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+  if (Affected(r.get()) != 1) return LeaseLost(id);
+  (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
+  return Status::Ok();
 }
 
 Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
@@ -429,6 +441,7 @@ Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
                   "lease_expires_at = NULL, updated_at = $1 "
                   "WHERE status = 'processing' AND lease_expires_at < $1",
                   {S(now)}));
+  if (Affected(requeued.get()) > 0) (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
   return static_cast<int>(Affected(failed.get()) + Affected(requeued.get()));
 }
 
@@ -440,7 +453,10 @@ Status PostgresStore::RetryVideo(const std::string& id) {
                                            "available_at = $1, updated_at = $1 "
                                            "WHERE id = $2 AND status = 'failed'",
                                            {S(now), id}));
-  if (Affected(r.get()) == 1) return Status::Ok();
+  if (Affected(r.get()) == 1) {
+    (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(PgResult exists, conn_->Exec("SELECT status FROM videos WHERE id = $1", {id}));
   if (PQntuples(exists.get()) == 0) return NoSuchVideo(id);
   return Status(ErrorCode::kInvalidState, "Only a failed video can be retried; video " + id +
@@ -451,6 +467,37 @@ Status PostgresStore::DeleteVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
   ASSIGN_OR_RETURN(PgResult r, conn_->Exec("DELETE FROM videos WHERE id = $1", {id}));
   return Affected(r.get()) == 1 ? Status::Ok() : NoSuchVideo(id);
+}
+
+bool PostgresStore::WaitForJobs(int64_t timeout_ms) {
+  std::unique_lock lock(listen_mutex_, std::defer_lock);
+  if (!lock.try_lock_for(std::chrono::milliseconds(timeout_ms))) return false;
+  if (!listener_) listener_ = std::make_unique<Connection>(url_);
+  if (!listener_->raw() || PQstatus(listener_->raw()) != CONNECTION_OK) {
+    if (!listener_->Connect().ok() ||
+        !listener_->Exec(std::string("LISTEN ") + kJobsChannel).ok()) {
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+      return false;
+    }
+  }
+  PGconn* c = listener_->raw();
+  auto drain = [c] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(c)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  };
+  PQconsumeInput(c);
+  if (drain()) return true;
+  pollfd p{PQsocket(c), POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(timeout_ms)) > 0) {
+    PQconsumeInput(c);
+    return drain();
+  }
+  return false;
 }
 
 Status PostgresStore::Heartbeat(const WorkerInfo& w) {

@@ -38,6 +38,7 @@ class PostgresStore : public JobStore {
   Result<int> RecoverExpiredLeases(int max_attempts) override;
   Status RetryVideo(const std::string& id) override;
   Status DeleteVideo(const std::string& id) override;
+  bool WaitForJobs(int64_t timeout_ms) override;
   Status Heartbeat(const WorkerInfo& worker) override;
   Result<std::vector<WorkerInfo>> ListWorkers(int64_t seen_within_ms) override;
   Status RemoveWorker(const std::string& id) override;
@@ -52,6 +53,8 @@ class PostgresStore : public JobStore {
   const Clock* clock_;
   std::mutex mutex_;
   std::unique_ptr<Connection> conn_;  // GUARDED_BY(mutex_)
+  std::timed_mutex listen_mutex_;
+  std::unique_ptr<Connection> listener_;  // GUARDED_BY(listen_mutex_): LISTEN vidproc_jobs
 };
 
 }  // namespace vidproc::queue

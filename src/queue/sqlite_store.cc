@@ -502,6 +502,12 @@ Status SqliteStore::DeleteVideo(const std::string& id) {
   return sqlite3_changes(db_) == 1 ? Status::Ok() : NoSuchVideo(id);
 }
 
+bool SqliteStore::WaitForJobs(int64_t timeout_ms) {
+  // SQLite has no notifications across processes: the caller polls.
+  std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+  return false;
+}
+
 Status SqliteStore::Heartbeat(const WorkerInfo& w) {
   std::lock_guard lock(mutex_);
   Stmt s(db_,

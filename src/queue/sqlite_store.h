@@ -41,6 +41,7 @@ class SqliteStore : public JobStore {
   Result<int> RecoverExpiredLeases(int max_attempts) override;
   Status RetryVideo(const std::string& id) override;
   Status DeleteVideo(const std::string& id) override;
+  bool WaitForJobs(int64_t timeout_ms) override;
   Status Heartbeat(const WorkerInfo& worker) override;
   Result<std::vector<WorkerInfo>> ListWorkers(int64_t seen_within_ms) override;
   Status RemoveWorker(const std::string& id) override;

@@ -78,7 +78,8 @@ void WorkerPool::SlotLoop(int slot) {
       continue;
     }
     if (!claim.value()) {
-      SleepUnlessWoken(kIdlePollMs);
+      // Woken at once by stores that notify (PostgreSQL LISTEN/NOTIFY); a poll otherwise.
+      store_->WaitForJobs(kIdlePollMs);
       continue;
     }
     JobOutcome outcome = runner_.Run(*claim.value(), abort_jobs_);

@@ -102,6 +102,31 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, JobStoreTest, PostgresStores);
 namespace vidproc::queue {
 namespace {
 
+TEST(PostgresNotifyTest, AnIdleWorkerIsWokenAsSoonAsAJobIsQueued) {
+  PostgresFactory clean;
+  auto worker = clean.Open(SystemClock::Default());
+  auto uploader = clean.Open(SystemClock::Default());
+  EXPECT_FALSE(worker->WaitForJobs(200)) << "nothing happened, yet it woke";
+  std::atomic<bool> woken{false};
+  auto started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point woke_at;
+  std::thread waiter([&] {
+    woken = worker->WaitForJobs(10'000);
+    woke_at = std::chrono::steady_clock::now();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Video v;
+  v.id = NewId();
+  v.filename = "notify";
+  v.status = VideoStatus::kUploading;
+  ASSERT_TRUE(uploader->CreateVideo(v).ok());
+  ASSERT_TRUE(uploader->MarkUploaded(v.id, 1).ok());
+  waiter.join();
+  EXPECT_TRUE(woken.load());
+  EXPECT_LT(std::chrono::duration<double>(woke_at - started).count(), 2.0)
+      << "woken by the notification, not by the timeout";
+}
+
 // The database restarts under a running store: calls fail while it is down, then the store
 // reconnects by itself and nothing committed is lost (fsync is on).
 TEST(PostgresRestartTest, TheStoreReconnectsAndNothingIsLost) {
