@@ -29,4 +29,35 @@ std::optional<VideoStatus> ParseVideoStatus(std::string_view name) {
   return std::nullopt;
 }
 
+namespace store_util {
+
+Status NoSuchVideo(const std::string& id) {
+  return Status(ErrorCode::kNotFound, "There is no video with id '" + id + "'.");
+}
+
+Status LeaseLost(const std::string& id) {
+  return Status(
+      ErrorCode::kLeaseLost,
+      "The job of video " + id + " is no longer held by this worker (its lease expired).");
+}
+
+Status Crashed() {
+  return Status(ErrorCode::kProcessCrashed,
+                "Processing stopped without a result too many times (the worker or its "
+                "transcoder died). The original is kept: retry it.");
+}
+
+std::string NewLeaseToken() { return NewId() + NewId(); }
+
+void AddCount(QueueCounts* c, VideoStatus status, int64_t n) {
+  switch (status) {
+    case VideoStatus::kUploading: c->uploading += n; break;
+    case VideoStatus::kQueued: c->queued += n; break;
+    case VideoStatus::kProcessing: c->processing += n; break;
+    case VideoStatus::kReady: c->ready += n; break;
+    case VideoStatus::kFailed: c->failed += n; break;
+  }
+}
+
+}  // namespace store_util
 }  // namespace vidproc::queue

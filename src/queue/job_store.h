@@ -125,4 +125,15 @@ class JobStore {
   virtual Status RemoveWorker(const std::string& id) = 0;
 };
 
+// For implementations: what every store says the same way.
+namespace store_util {
+Status NoSuchVideo(const std::string& id);
+Status LeaseLost(const std::string& id);
+// The error recorded on a job whose lease expired too many times.
+Status Crashed();
+std::string NewLeaseToken();
+// Adds `n` videos of `status` to `counts`.
+void AddCount(QueueCounts* counts, VideoStatus status, int64_t n);
+}  // namespace store_util
+
 }  // namespace vidproc::queue

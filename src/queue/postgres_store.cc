@@ -15,6 +15,9 @@
 namespace vidproc::queue {
 namespace {
 
+using store_util::LeaseLost;
+using store_util::NoSuchVideo;
+
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
@@ -100,16 +103,6 @@ Video ReadVideo(const PGresult* r, int row) {
   v.output = ParseJson(PQgetisnull(r, row, 12) ? nullptr : PQgetvalue(r, row, 12));
   v.has_original = text(13) == "t";
   return v;
-}
-
-Status NoSuchVideo(const std::string& id) {
-  return Status(ErrorCode::kNotFound, "There is no video with id '" + id + "'.");
-}
-
-Status LeaseLost(const std::string& id) {
-  return Status(
-      ErrorCode::kLeaseLost,
-      "The job of video " + id + " is no longer held by this worker (its lease expired).");
 }
 
 template <typename T>
@@ -321,13 +314,7 @@ Result<QueueCounts> PostgresStore::Counts() {
     auto status = ParseVideoStatus(PQgetvalue(r.get(), i, 0));
     int64_t n = std::atoll(PQgetvalue(r.get(), i, 1));
     if (!status) continue;
-    switch (*status) {
-      case VideoStatus::kUploading: c.uploading = n; break;
-      case VideoStatus::kQueued: c.queued = n; break;
-      case VideoStatus::kProcessing: c.processing = n; break;
-      case VideoStatus::kReady: c.ready = n; break;
-      case VideoStatus::kFailed: c.failed = n; break;
-    }
+    store_util::AddCount(&c, *status, n);
   }
   return c;
 }
@@ -337,7 +324,7 @@ Result<std::optional<Claim>> PostgresStore::ClaimNext(const std::string& worker_
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
   Claim c;
-  c.lease_token = NewId() + NewId();
+  c.lease_token = store_util::NewLeaseToken();
   c.lease_expires_ms = now + lease_ms;
   // One statement: the worker's cap, the oldest due job that no other worker has locked, the
   // claim. SKIP LOCKED lets concurrent workers pass each other instead of queueing on a row.
@@ -427,13 +414,12 @@ Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
   int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(
       PgResult failed,
-      conn_->Exec("UPDATE videos SET status = 'failed', error_code = 'process_crashed', "
-                  "error_message = 'Processing stopped without a result too many times (the "
-                  "worker or its transcoder died). The original is kept: retry it.', "
+      conn_->Exec("UPDATE videos SET status = 'failed', error_code = $3, error_message = $4, "
                   "progress = 0, lease_owner = NULL, lease_token = NULL, "
                   "lease_expires_at = NULL, updated_at = $1 "
                   "WHERE status = 'processing' AND lease_expires_at < $1 AND attempts >= $2",
-                  {S(now), S(max_attempts)}));
+                  {S(now), S(max_attempts), std::string(store_util::Crashed().code_name()),
+                   store_util::Crashed().message()}));
   ASSIGN_OR_RETURN(
       PgResult requeued,
       conn_->Exec("UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "

@@ -11,6 +11,9 @@
 namespace vidproc::queue {
 namespace {
 
+using store_util::LeaseLost;
+using store_util::NoSuchVideo;
+
 constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
@@ -161,18 +164,6 @@ Video ReadVideo(const Stmt& s) {
   v.output = ParseJson(s.Text(12));
   v.has_original = s.Int(13) != 0;
   return v;
-}
-
-std::string NewLeaseToken() { return NewId() + NewId(); }
-
-Status NoSuchVideo(const std::string& id) {
-  return Status(ErrorCode::kNotFound, "There is no video with id '" + id + "'.");
-}
-
-Status LeaseLost(const std::string& id) {
-  return Status(
-      ErrorCode::kLeaseLost,
-      "The job of video " + id + " is no longer held by this worker (its lease expired).");
 }
 
 }  // namespace
@@ -328,13 +319,7 @@ Result<QueueCounts> SqliteStore::Counts() {
     auto status = ParseVideoStatus(s.Text(0));
     int64_t n = s.Int(1);
     if (!status) continue;
-    switch (*status) {
-      case VideoStatus::kUploading: c.uploading = n; break;
-      case VideoStatus::kQueued: c.queued = n; break;
-      case VideoStatus::kProcessing: c.processing = n; break;
-      case VideoStatus::kReady: c.ready = n; break;
-      case VideoStatus::kFailed: c.failed = n; break;
-    }
+    store_util::AddCount(&c, *status, n);
   }
   if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot count videos");
   return c;
@@ -360,7 +345,7 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
     if (rc != SQLITE_ROW) return FromSqlite(rc, db_, "Cannot find a queued job");
     std::string id = next.Text(0);
     Claim c;
-    c.lease_token = NewLeaseToken();
+    c.lease_token = store_util::NewLeaseToken();
     c.lease_expires_ms = now + lease_ms;
     Stmt take(db_,
               "UPDATE videos SET status = 'processing', attempts = attempts + 1, progress = 0, "
@@ -458,13 +443,18 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
   int moved = 0;
   Status s = Transaction([&]() -> Status {
     int64_t now = clock_->NowMs();
+    const Status crashed = store_util::Crashed();
     Stmt fail(db_,
-              "UPDATE videos SET status = 'failed', error_code = 'process_crashed', "
-              "error_message = 'Processing stopped without a result too many times (the worker "
-              "or its transcoder died). The original is kept: retry it.', progress = 0, "
-              "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = ? "
-              "WHERE status = 'processing' AND lease_expires_at < ? AND attempts >= ?");
-    RETURN_IF_ERROR(fail.Bind(1, now).Bind(2, now).Bind(3, max_attempts).Run("Cannot recover"));
+              "UPDATE videos SET status = 'failed', error_code = ?4, error_message = ?5, "
+              "progress = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, "
+              "updated_at = ?1 WHERE status = 'processing' AND lease_expires_at < ?2 "
+              "AND attempts >= ?3");
+    RETURN_IF_ERROR(fail.Bind(1, now)
+                        .Bind(2, now)
+                        .Bind(3, max_attempts)
+                        .Bind(4, std::string(crashed.code_name()))
+                        .Bind(5, crashed.message())
+                        .Run("Cannot recover"));
     moved += sqlite3_changes(db_);
     Stmt requeue(db_,
                  "UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "

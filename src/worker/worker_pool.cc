@@ -101,7 +101,6 @@ void WorkerPool::HousekeepingLoop() {
     auto recovered = store_->RecoverExpiredLeases(settings_.max_attempts);
     if (recovered.ok() && recovered.value() > 0) {
       LogWarning("jobs of stopped workers put back in the queue", {{"count", recovered.value()}});
-      Notify();
     }
     auto now = std::chrono::steady_clock::now();
     if (now - last_status >= std::chrono::milliseconds(kStatusLogMs)) {

@@ -24,9 +24,6 @@ class WorkerPool {
   // Stops claiming; running jobs get `grace_ms` to finish, then their children are stopped and
   // the jobs released to the queue. Returns when every slot has ended.
   void Stop(int64_t grace_ms);
-  // Wakes idle slots now (a job was queued).
-  void Notify();
-
   // Jobs finished since Start, by outcome (for logs and tests).
   int64_t finished(JobOutcome outcome) const { return outcomes_[static_cast<int>(outcome)]; }
 
@@ -34,6 +31,8 @@ class WorkerPool {
   void SlotLoop(int slot);
   void HousekeepingLoop();
   bool SleepUnlessWoken(int64_t ms);
+  // Wakes the housekeeping thread (on Stop).
+  void Notify();
 
   queue::JobStore* store_;
   storage::BlobStore* blobs_;
