@@ -84,6 +84,9 @@ class JobStore {
   virtual Result<VideoPage> ListVideos(std::optional<VideoStatus> status, int limit,
                                        const std::string& cursor) = 0;
   virtual Result<QueueCounts> Counts() = 0;
+  // Videos whose record changed at or after `since_ms` (updated_at), oldest change first, at most
+  // `limit`: the change feed behind the API's event stream, shared by every node on the database.
+  virtual Result<std::vector<Video>> ListChangedSince(int64_t since_ms, int limit) = 0;
 
   // Claims the oldest queued job that is due for `worker_id`, unless that worker already holds
   // `max_processing` jobs: the cap is checked in the claiming transaction, so it holds however

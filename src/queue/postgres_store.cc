@@ -21,7 +21,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -57,6 +57,9 @@ CREATE TABLE workers (
   started_at BIGINT NOT NULL,
   last_seen  BIGINT NOT NULL
 );
+)sql",
+    R"sql(
+CREATE INDEX videos_changed ON videos (updated_at, id);
 )sql",
 };
 
@@ -304,6 +307,17 @@ Result<VideoPage> PostgresStore::ListVideos(std::optional<VideoStatus> status, i
     page.next_cursor = std::to_string(last.created_at_ms) + "." + last.id;
   }
   return page;
+}
+
+Result<std::vector<Video>> PostgresStore::ListChangedSince(int64_t since_ms, int limit) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec(std::string("SELECT ") + kColumns +
+                                               " FROM videos v WHERE v.updated_at >= $1"
+                                               " ORDER BY v.updated_at, v.id LIMIT $2",
+                                           {S(since_ms), S(limit)}));
+  std::vector<Video> videos;
+  for (int i = 0; i < PQntuples(r.get()); ++i) videos.push_back(ReadVideo(r.get(), i));
+  return videos;
 }
 
 Result<QueueCounts> PostgresStore::Counts() {

@@ -26,6 +26,7 @@ class PostgresStore : public JobStore {
   Result<VideoPage> ListVideos(std::optional<VideoStatus> status, int limit,
                                const std::string& cursor) override;
   Result<QueueCounts> Counts() override;
+  Result<std::vector<Video>> ListChangedSince(int64_t since_ms, int limit) override;
   Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
                                          int max_processing) override;
   Status RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,

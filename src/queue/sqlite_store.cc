@@ -18,7 +18,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
@@ -53,6 +53,9 @@ CREATE TABLE workers (
   started_at BIGINT NOT NULL,
   last_seen  BIGINT NOT NULL
 );
+)sql",
+    R"sql(
+CREATE INDEX videos_changed ON videos (updated_at, id);
 )sql",
 };
 
@@ -308,6 +311,19 @@ Result<VideoPage> SqliteStore::ListVideos(std::optional<VideoStatus> status, int
     page.next_cursor = std::to_string(last.created_at_ms) + "." + last.id;
   }
   return page;
+}
+
+Result<std::vector<Video>> SqliteStore::ListChangedSince(int64_t since_ms, int limit) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, (std::string("SELECT ") + kVideoColumns +
+               " FROM videos WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?")
+                  .c_str());
+  s.Bind(1, since_ms).Bind(2, int64_t{limit});
+  std::vector<Video> videos;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) videos.push_back(ReadVideo(s));
+  if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot list changed videos");
+  return videos;
 }
 
 Result<QueueCounts> SqliteStore::Counts() {

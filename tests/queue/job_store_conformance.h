@@ -279,6 +279,38 @@ TYPED_TEST_P(JobStoreTest, ListsNewestFirstInPages) {
   EXPECT_FALSE(this->store_->ListVideos(std::nullopt, 3, "garbage").ok());
 }
 
+TYPED_TEST_P(JobStoreTest, ChangeFeedListsChangesInOrderSinceATime) {
+  std::string a = this->Add("a");
+  std::string b = this->Add("b");
+  this->clock_.Advance(100);
+  int64_t mark = this->clock_.NowMs();
+  Claim c = this->MustClaim();  // a changes at `mark`
+  ASSERT_EQ(c.video.id, a);
+  this->clock_.Advance(5);
+  ASSERT_TRUE(this->store_->RenewLease(a, c.lease_token, 30'000, 0.5, 3).ok());
+  this->clock_.Advance(5);
+  ASSERT_TRUE(this->store_->RetryVideo(b).code() == ErrorCode::kInvalidState);  // no change
+  auto own = [&](const std::vector<Video>& all) {
+    std::vector<Video> mine;
+    for (const auto& v : all) {
+      if (v.id == a || v.id == b) mine.push_back(v);
+    }
+    return mine;
+  };
+  auto changed = this->store_->ListChangedSince(mark, 100);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  auto mine = own(changed.value());
+  ASSERT_EQ(mine.size(), 1u);  // b did not change after `mark`
+  EXPECT_EQ(mine[0].id, a);
+  EXPECT_EQ(mine[0].updated_at_ms, mark + 5);
+  EXPECT_DOUBLE_EQ(mine[0].progress, 0.5);
+  auto all = own(this->store_->ListChangedSince(0, 1000).value());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, b);  // oldest change first
+  EXPECT_EQ(all[1].id, a);
+  EXPECT_TRUE(own(this->store_->ListChangedSince(mark + 6, 100).value()).empty());
+}
+
 TYPED_TEST_P(JobStoreTest, DeleteRemovesTheVideoAndItsLease) {
   std::string id = this->Add();
   Claim c = this->MustClaim();
@@ -311,6 +343,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     ExpiredLeasesFailAfterMaxAttempts, TransientFailureRequeuesWhenDue,
     PermanentFailureKeepsTheOriginalAndCanBeRetried, OnlyFailedVideosCanBeRetried,
     ReleasedJobIsClaimableWithoutCountingTheAttempt, ListsNewestFirstInPages,
-    DeleteRemovesTheVideoAndItsLease, EverythingSurvivesARestart);
+    ChangeFeedListsChangesInOrderSinceATime, DeleteRemovesTheVideoAndItsLease,
+    EverythingSurvivesARestart);
 
 }  // namespace vidproc::queue::testing
