@@ -195,6 +195,53 @@ const std::vector<Setting>& Settings() {
          c->worker_id = v;
          return Status::Ok();
        }},
+      {"VIDPROC_LISTEN",
+       [](Config* c, const std::string& v) {
+         auto colon = v.rfind(':');
+         if (colon == std::string::npos || colon == 0 ||
+             !ParseInteger(v.substr(colon + 1), 0, 65535).ok()) {
+           return Invalid("VIDPROC_LISTEN", v, "HOST:PORT, like 127.0.0.1:8080");
+         }
+         c->listen = v;
+         return Status::Ok();
+       }},
+      {"VIDPROC_API_TOKEN",
+       [](Config* c, const std::string& v) {
+         if (!v.empty() && v.size() < 16) {
+           return Invalid("VIDPROC_API_TOKEN", "****", "at least 16 characters");
+         }
+         c->api_token = v;
+         return Status::Ok();
+       }},
+      {"MAX_UPLOAD_BYTES",
+       [](Config* c, const std::string& v) {
+         return ParseInt("MAX_UPLOAD_BYTES", v, 1, int64_t{1} << 50, &c->max_upload_bytes);
+       }},
+      {"VIDPROC_UPLOAD_EXPIRY_HOURS",
+       [](Config* c, const std::string& v) {
+         return ParseInt("VIDPROC_UPLOAD_EXPIRY_HOURS", v, 1, 24 * 365, &c->upload_expiry_h);
+       }},
+      {"VIDPROC_HTTP_THREADS",
+       [](Config* c, const std::string& v) {
+         return ParseInt("VIDPROC_HTTP_THREADS", v, 1, 64, &c->http_threads);
+       }},
+      {"WEBHOOK_URL",
+       [](Config* c, const std::string& v) {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+           return Invalid("WEBHOOK_URL", v, "an http:// or https:// URL");
+         }
+         c->webhook_url = v;
+         return Status::Ok();
+       }},
+      {"WEBHOOK_SECRET",
+       [](Config* c, const std::string& v) {
+         c->webhook_secret = v;
+         return Status::Ok();
+       }},
+      {"VIDPROC_WEBHOOK_GIVE_UP_HOURS",
+       [](Config* c, const std::string& v) {
+         return ParseInt("VIDPROC_WEBHOOK_GIVE_UP_HOURS", v, 1, 24 * 365, &c->webhook_give_up_h);
+       }},
   };
   return settings;
 }
@@ -256,6 +303,14 @@ nlohmann::json Config::ToJson() const {
       {"VIDPROC_VIDEO_BITRATE", video_bitrate},
       {"VIDPROC_MAX_SIZE", max_size},
       {"VIDPROC_WORKER_ID", worker_id},
+      {"VIDPROC_LISTEN", listen},
+      {"VIDPROC_API_TOKEN", Mask(api_token)},
+      {"MAX_UPLOAD_BYTES", max_upload_bytes},
+      {"VIDPROC_UPLOAD_EXPIRY_HOURS", upload_expiry_h},
+      {"VIDPROC_HTTP_THREADS", http_threads},
+      {"WEBHOOK_URL", webhook_url},
+      {"WEBHOOK_SECRET", Mask(webhook_secret)},
+      {"VIDPROC_WEBHOOK_GIVE_UP_HOURS", webhook_give_up_h},
   };
 }
 

@@ -47,6 +47,16 @@ struct Config {
   std::string max_size = "1280x720";    // VIDPROC_MAX_SIZE
   std::string worker_id;                // VIDPROC_WORKER_ID: default <hostname>:<pid>
 
+  // The HTTP service (`vidproc serve`).
+  std::string listen = "127.0.0.1:8080";  // VIDPROC_LISTEN: HOST:PORT (port 0: any free one)
+  std::string api_token;  // VIDPROC_API_TOKEN: bearer token for /api/ (none: no auth)
+  int64_t max_upload_bytes = int64_t{10} << 30;  // MAX_UPLOAD_BYTES: larger uploads get 413
+  int upload_expiry_h = 24;    // VIDPROC_UPLOAD_EXPIRY_HOURS: unfinished uploads are removed after
+  int http_threads = 2;        // VIDPROC_HTTP_THREADS: threads serving connections
+  std::string webhook_url;     // WEBHOOK_URL: ready/failed videos are POSTed here
+  std::string webhook_secret;  // WEBHOOK_SECRET: signs deliveries (X-Vidproc-Signature)
+  int webhook_give_up_h = 72;  // VIDPROC_WEBHOOK_GIVE_UP_HOURS: stop retrying a delivery after
+
   // The SQLite path when database_url is sqlite://PATH (empty otherwise).
   std::string SqlitePath() const;
   // The effective configuration, secrets masked, for `vidproc config` and start-up logs.
