@@ -6,6 +6,7 @@ namespace vidproc::cli {
 int RunTranscode(int argc, char** argv);
 int RunProbe(int argc, char** argv);
 int RunWorker(int argc, char** argv);
+int RunServe(int argc, char** argv);
 int RunEnqueue(int argc, char** argv);
 int RunStatus(int argc, char** argv);
 int RunRetry(int argc, char** argv);

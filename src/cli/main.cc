@@ -17,6 +17,7 @@ Commands:
   transcode IN OUT   make a web-ready 720p H.264/AAC MP4 (and a thumbnail) from a video
   probe FILE         describe a file as JSON and say whether it is accepted
   enqueue FILE...    store files as new videos and queue them
+  serve              the HTTP API and web page, with worker slots (docs/API.md)
   worker             process queued videos (MAX_VIDEO_PROCESSING_TASKS at once)
   status [ID]        the queue, or one video, as JSON
   retry ID           queue a failed video again
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   std::string command = argc > 1 ? argv[1] : "";
   if (command == "transcode") return vidproc::cli::RunTranscode(argc, argv);
   if (command == "probe") return vidproc::cli::RunProbe(argc, argv);
+  if (command == "serve") return vidproc::cli::RunServe(argc, argv);
   if (command == "worker") return vidproc::cli::RunWorker(argc, argv);
   if (command == "enqueue") return vidproc::cli::RunEnqueue(argc, argv);
   if (command == "status") return vidproc::cli::RunStatus(argc, argv);

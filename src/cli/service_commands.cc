@@ -4,72 +4,21 @@
 
 #include <atomic>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/service_context.h"
 #include "cli/wiring.h"
 #include "core/log.h"
 #include "queue/video_json.h"
+#include "worker/webhook_dispatcher.h"
 #include "worker/worker_pool.h"
 
 namespace vidproc::cli {
 namespace {
-
-constexpr const char* kCommonOptions = R"(
-Options (each overrides the variable named; the environment overrides .env):
-  --data-dir DIR       VIDPROC_DATA_DIR: database, stored files, scratch (default ./data)
-  --max-tasks N        MAX_VIDEO_PROCESSING_TASKS: jobs processed at once (default 2)
-  --timeout SECONDS    VIDEO_PROCESSING_TIMEOUT: a job running longer is killed (default 600)
-  --help               this text
-)";
-
-// Flags shared by the service commands, as configuration variables.
-const std::map<std::string, std::string> kFlagVariables = {
-    {"--data-dir", "VIDPROC_DATA_DIR"},
-    {"--max-tasks", "MAX_VIDEO_PROCESSING_TASKS"},
-    {"--timeout", "VIDEO_PROCESSING_TIMEOUT"},
-};
-
-struct Context {
-  Args args;
-  Config config;
-};
-
-// Parses the command line, loads the configuration; nullopt after printing the problem.
-std::optional<Context> Prepare(int argc, char** argv, const char* name, const char* help,
-                               int* exit_code) {
-  ArgSpec spec;
-  for (const auto& [flag, variable] : kFlagVariables) spec.valued.insert(flag);
-  auto args = Args::Parse(argc, argv, 2, spec);
-  if (!args.ok()) {
-    std::fprintf(stderr, "vidproc %s: %s\n", name, args.status().message().c_str());
-    *exit_code = kExitUsage;
-    return std::nullopt;
-  }
-  if (args->has("--help")) {
-    std::printf("%s%s", help, kCommonOptions);
-    *exit_code = kExitOk;
-    return std::nullopt;
-  }
-  Environment flags;
-  for (const auto& [flag, variable] : kFlagVariables) {
-    if (auto v = args->get(flag)) flags[variable] = *v;
-  }
-  auto config = LoadAndApplyConfig(flags);
-  if (!config.ok()) {
-    std::fprintf(stderr, "vidproc %s: %s\n", name, config.status().message().c_str());
-    *exit_code = kExitUsage;
-    return std::nullopt;
-  }
-  return Context{std::move(args).value(), std::move(config).value()};
-}
-
-int Fail(const char* name, const Status& s) {
-  std::fprintf(stderr, "vidproc %s: %s\n", name, s.ToString().c_str());
-  return ExitCodeFor(s) == kExitInputRefused ? kExitFailed : ExitCodeFor(s);
-}
 
 std::atomic<bool> g_stop{false};
 extern "C" void OnStopSignal(int) { g_stop = true; }
@@ -93,15 +42,24 @@ int RunWorker(int argc, char** argv) {
     std::fprintf(stderr, "vidproc worker: MAX_VIDEO_PROCESSING_TASKS is 0: nothing to do.\n");
     return kExitUsage;
   }
+  // WEBHOOK_URL: this worker's ready/failed transitions go to the outbox, and it sends them.
+  std::optional<worker::WebhookDispatcher> webhooks;
+  if (!ctx->config.webhook_url.empty()) {
+    (*store)->EnableWebhookOutbox(true);
+    webhooks.emplace(store->get(), worker::WebhookOptions::FromConfig(ctx->config),
+                     SystemClock::Default());
+  }
   worker::WorkerPool pool(store->get(), blobs->get(),
                           worker::WorkerSettings::FromConfig(ctx->config, SelfPath()),
                           SystemClock::Default());
   signal(SIGTERM, OnStopSignal);
   signal(SIGINT, OnStopSignal);
   pool.Start();
+  if (webhooks) webhooks->Start();
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   LogInfo("stopping", {{"grace_s", ctx->config.shutdown_grace_s}});
   pool.Stop(int64_t{ctx->config.shutdown_grace_s} * 1000);
+  if (webhooks) webhooks->Stop();
   return kExitOk;
 }
 

@@ -41,6 +41,12 @@ Status LeaseLost(const std::string& id) {
       "The job of video " + id + " is no longer held by this worker (its lease expired).");
 }
 
+Status WebhookLeaseLost(int64_t id) {
+  return Status(ErrorCode::kLeaseLost, "Webhook delivery " + std::to_string(id) +
+                                           " is no longer held by this sender (its lease "
+                                           "expired or it was settled).");
+}
+
 Status Crashed() {
   return Status(ErrorCode::kProcessCrashed,
                 "Processing stopped without a result too many times (the worker or its "

@@ -4,10 +4,12 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/log.h"
@@ -21,7 +23,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -60,6 +62,23 @@ CREATE TABLE workers (
 )sql",
     R"sql(
 CREATE INDEX videos_changed ON videos (updated_at, id);
+)sql",
+    R"sql(
+CREATE TABLE webhook_outbox (
+  id               BIGSERIAL PRIMARY KEY,
+  video_id         TEXT NOT NULL,
+  event            TEXT NOT NULL,
+  created_at       BIGINT NOT NULL,
+  next_attempt_at  BIGINT NOT NULL,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  delivered_at     BIGINT,
+  gave_up_at       BIGINT,
+  last_error       TEXT,
+  lease_token      TEXT,
+  lease_expires_at BIGINT
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id)
+  WHERE delivered_at IS NULL AND gave_up_at IS NULL;
 )sql",
 };
 
@@ -116,6 +135,26 @@ Status Check(const Result<T>& r) {
 constexpr const char* kJobsChannel = "vidproc_jobs";
 
 int64_t Affected(const PGresult* r) { return std::atoll(PQcmdTuples(const_cast<PGresult*>(r))); }
+
+// The first column of the first row as a number (a SELECT COUNT(*)).
+int64_t FirstNumber(const PGresult* r) {
+  return PQntuples(r) > 0 ? std::atoll(PQgetvalue(r, 0, 0)) : 0;
+}
+
+// Wraps `update`, an UPDATE of videos ending in RETURNING v.id, into one statement that also
+// writes a delivery of `event` per updated row when parameter `enabled` is true, and returns
+// how many rows were updated. One statement: the status change and its events commit together.
+// `now` names the parameter that holds the current time.
+std::string WithOutbox(const std::string& update, std::string_view event, const char* now,
+                       const char* enabled) {
+  return "WITH changed AS (" + update +
+         "), events AS (INSERT INTO webhook_outbox (video_id, event, created_at, "
+         "next_attempt_at) SELECT id, '" +
+         std::string(event) + "', " + now + "::bigint, " + now + "::bigint FROM changed WHERE " +
+         enabled + "::boolean ORDER BY id) SELECT COUNT(*) FROM changed";
+}
+
+std::string Bool(bool b) { return b ? "t" : "f"; }
 
 }  // namespace
 
@@ -381,14 +420,16 @@ Status PostgresStore::CompleteJob(const std::string& id, const std::string& toke
   std::lock_guard lock(mutex_);
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn_->Exec("UPDATE videos SET status = 'ready', progress = 1, eta_seconds = NULL, "
-                  "error_code = NULL, error_message = NULL, source = $1, output = $2, "
-                  "has_original = $3, lease_owner = NULL, lease_token = NULL, "
-                  "lease_expires_at = NULL, updated_at = $4 "
-                  "WHERE id = $5 AND status = 'processing' AND lease_token = $6",
-                  {JsonText(source), JsonText(output), std::string(original_kept ? "t" : "f"),
-                   S(clock_->NowMs()), id, token}));
-  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+      conn_->Exec(WithOutbox("UPDATE videos v SET status = 'ready', progress = 1, "
+                             "eta_seconds = NULL, error_code = NULL, error_message = NULL, "
+                             "source = $1, output = $2, has_original = $3, lease_owner = NULL, "
+                             "lease_token = NULL, lease_expires_at = NULL, updated_at = $4 "
+                             "WHERE v.id = $5 AND v.status = 'processing' AND "
+                             "v.lease_token = $6 RETURNING v.id",
+                             kEventVideoReady, "$4", "$7"),
+                  {JsonText(source), JsonText(output), Bool(original_kept), S(clock_->NowMs()), id,
+                   token, Bool(outbox_enabled_)}));
+  return FirstNumber(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
 }
 
 Status PostgresStore::FailJob(const std::string& id, const std::string& token, const Status& error,
@@ -397,13 +438,17 @@ Status PostgresStore::FailJob(const std::string& id, const std::string& token, c
   int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn_->Exec("UPDATE videos SET status = $1, error_code = $2, error_message = $3, "
-                  "progress = 0, eta_seconds = NULL, available_at = $4, lease_owner = NULL, "
-                  "lease_token = NULL, lease_expires_at = NULL, updated_at = $5 "
-                  "WHERE id = $6 AND status = 'processing' AND lease_token = $7",
+      conn_->Exec(WithOutbox("UPDATE videos v SET status = $1, error_code = $2, "
+                             "error_message = $3, progress = 0, eta_seconds = NULL, "
+                             "available_at = $4, lease_owner = NULL, lease_token = NULL, "
+                             "lease_expires_at = NULL, updated_at = $5 "
+                             "WHERE v.id = $6 AND v.status = 'processing' AND "
+                             "v.lease_token = $7 RETURNING v.id",
+                             kEventVideoFailed, "$5", "$8"),
                   {std::string(retry_at_ms ? "queued" : "failed"), std::string(error.code_name()),
-                   error.message(), S(retry_at_ms.value_or(now)), S(now), id, token}));
-  if (Affected(r.get()) != 1) return LeaseLost(id);
+                   error.message(), S(retry_at_ms.value_or(now)), S(now), id, token,
+                   Bool(!retry_at_ms && outbox_enabled_)}));
+  if (FirstNumber(r.get()) != 1) return LeaseLost(id);
   if (retry_at_ms) (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
   return Status::Ok();
 }
@@ -428,12 +473,14 @@ Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
   int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(
       PgResult failed,
-      conn_->Exec("UPDATE videos SET status = 'failed', error_code = $3, error_message = $4, "
-                  "progress = 0, lease_owner = NULL, lease_token = NULL, "
-                  "lease_expires_at = NULL, updated_at = $1 "
-                  "WHERE status = 'processing' AND lease_expires_at < $1 AND attempts >= $2",
+      conn_->Exec(WithOutbox("UPDATE videos v SET status = 'failed', error_code = $3, "
+                             "error_message = $4, progress = 0, lease_owner = NULL, "
+                             "lease_token = NULL, lease_expires_at = NULL, updated_at = $1 "
+                             "WHERE v.status = 'processing' AND v.lease_expires_at < $1 AND "
+                             "v.attempts >= $2 RETURNING v.id",
+                             kEventVideoFailed, "$1", "$5"),
                   {S(now), S(max_attempts), std::string(store_util::Crashed().code_name()),
-                   store_util::Crashed().message()}));
+                   store_util::Crashed().message(), Bool(outbox_enabled_)}));
   ASSIGN_OR_RETURN(
       PgResult requeued,
       conn_->Exec("UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "
@@ -442,7 +489,7 @@ Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
                   "WHERE status = 'processing' AND lease_expires_at < $1",
                   {S(now)}));
   if (Affected(requeued.get()) > 0) (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
-  return static_cast<int>(Affected(failed.get()) + Affected(requeued.get()));
+  return static_cast<int>(FirstNumber(failed.get()) + Affected(requeued.get()));
 }
 
 Status PostgresStore::RetryVideo(const std::string& id) {
@@ -527,6 +574,76 @@ Result<std::vector<WorkerInfo>> PostgresStore::ListWorkers(int64_t seen_within_m
 Status PostgresStore::RemoveWorker(const std::string& id) {
   std::lock_guard lock(mutex_);
   return Check(conn_->Exec("DELETE FROM workers WHERE id = $1", {id}));
+}
+
+Result<std::vector<WebhookDelivery>> PostgresStore::ClaimWebhookDeliveries(int limit,
+                                                                           int64_t lease_ms) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  std::string token = store_util::NewLeaseToken();
+  // SKIP LOCKED: concurrent senders pass each other; the lease keeps a delivery someone is
+  // sending from being claimed again after that transaction has committed.
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("WITH due AS (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL AND "
+                  "gave_up_at IS NULL AND next_attempt_at <= $1 AND (lease_expires_at IS NULL "
+                  "OR lease_expires_at <= $1) ORDER BY next_attempt_at, id LIMIT $2 "
+                  "FOR UPDATE SKIP LOCKED) "
+                  "UPDATE webhook_outbox o SET attempts = o.attempts + 1, lease_token = $3, "
+                  "lease_expires_at = $4 FROM due WHERE o.id = due.id "
+                  "RETURNING o.id, o.video_id, o.event, o.attempts, o.created_at, "
+                  "o.next_attempt_at",
+                  {S(now), S(limit), token, S(now + lease_ms)}));
+  struct Row {
+    int64_t next_attempt_at;
+    WebhookDelivery delivery;
+  };
+  std::vector<Row> rows;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    auto v = [&](int c) { return std::string(PQgetvalue(r.get(), i, c)); };
+    rows.push_back({std::atoll(v(5).c_str()),
+                    {std::atoll(v(0).c_str()), v(1), v(2), std::atoi(v(3).c_str()),
+                     std::atoll(v(4).c_str()), token}});
+  }
+  // RETURNING does not keep the CTE's order.
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.next_attempt_at, a.delivery.id) < std::tie(b.next_attempt_at, b.delivery.id);
+  });
+  std::vector<WebhookDelivery> claimed;
+  for (Row& row : rows) claimed.push_back(std::move(row.delivery));
+  return claimed;
+}
+
+Status PostgresStore::MarkWebhookDelivered(int64_t id, const std::string& lease_token) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn_->Exec("UPDATE webhook_outbox SET delivered_at = $1, last_error = NULL, "
+                               "lease_token = NULL, lease_expires_at = NULL WHERE id = $2 AND "
+                               "lease_token = $3 AND delivered_at IS NULL AND gave_up_at IS NULL",
+                               {S(clock_->NowMs()), S(id), lease_token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+}
+
+Status PostgresStore::RecordWebhookFailure(int64_t id, const std::string& lease_token,
+                                           int64_t next_attempt_ms, const std::string& error) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn_->Exec("UPDATE webhook_outbox SET next_attempt_at = $1, last_error = $2, "
+                               "lease_token = NULL, lease_expires_at = NULL WHERE id = $3 AND "
+                               "lease_token = $4 AND delivered_at IS NULL AND gave_up_at IS NULL",
+                               {S(next_attempt_ms), error, S(id), lease_token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+}
+
+Status PostgresStore::GiveUpWebhook(int64_t id, const std::string& lease_token,
+                                    const std::string& error) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn_->Exec("UPDATE webhook_outbox SET gave_up_at = $1, last_error = $2, "
+                               "lease_token = NULL, lease_expires_at = NULL WHERE id = $3 AND "
+                               "lease_token = $4 AND delivered_at IS NULL AND gave_up_at IS NULL",
+                               {S(clock_->NowMs()), error, S(id), lease_token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
 }
 
 }  // namespace vidproc::queue

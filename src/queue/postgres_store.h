@@ -5,6 +5,7 @@
 // call (the lease decides what happens to running jobs meanwhile).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,13 @@ class PostgresStore : public JobStore {
   Status Heartbeat(const WorkerInfo& worker) override;
   Result<std::vector<WorkerInfo>> ListWorkers(int64_t seen_within_ms) override;
   Status RemoveWorker(const std::string& id) override;
+  void EnableWebhookOutbox(bool enabled) override { outbox_enabled_ = enabled; }
+  Result<std::vector<WebhookDelivery>> ClaimWebhookDeliveries(int limit, int64_t lease_ms) override;
+  Status MarkWebhookDelivered(int64_t id, const std::string& lease_token) override;
+  Status RecordWebhookFailure(int64_t id, const std::string& lease_token, int64_t next_attempt_ms,
+                              const std::string& error) override;
+  Status GiveUpWebhook(int64_t id, const std::string& lease_token,
+                       const std::string& error) override;
 
   class Connection;
 
@@ -52,6 +60,7 @@ class PostgresStore : public JobStore {
 
   const std::string url_;
   const Clock* clock_;
+  std::atomic<bool> outbox_enabled_{false};
   std::mutex mutex_;
   std::unique_ptr<Connection> conn_;  // GUARDED_BY(mutex_)
   std::timed_mutex listen_mutex_;

@@ -18,7 +18,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
@@ -56,6 +56,23 @@ CREATE TABLE workers (
 )sql",
     R"sql(
 CREATE INDEX videos_changed ON videos (updated_at, id);
+)sql",
+    R"sql(
+CREATE TABLE webhook_outbox (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  video_id         TEXT NOT NULL,
+  event            TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  next_attempt_at  INTEGER NOT NULL,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  delivered_at     INTEGER,
+  gave_up_at       INTEGER,
+  last_error       TEXT,
+  lease_token      TEXT,
+  lease_expires_at INTEGER
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id)
+  WHERE delivered_at IS NULL AND gave_up_at IS NULL;
 )sql",
 };
 
@@ -167,6 +184,18 @@ Video ReadVideo(const Stmt& s) {
   v.output = ParseJson(s.Text(12));
   v.has_original = s.Int(13) != 0;
   return v;
+}
+
+// Writes a delivery of `event` about `video_id`, due now. Runs inside the caller's transaction.
+Status InsertOutbox(sqlite3* db, const std::string& video_id, std::string_view event, int64_t now) {
+  Stmt s(db,
+         "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at) "
+         "VALUES (?, ?, ?, ?)");
+  return s.Bind(1, video_id)
+      .Bind(2, std::string(event))
+      .Bind(3, now)
+      .Bind(4, now)
+      .Run("Cannot record the webhook delivery");
 }
 
 }  // namespace
@@ -405,40 +434,50 @@ Status SqliteStore::CompleteJob(const std::string& id, const std::string& token,
                                 const nlohmann::json& source, const nlohmann::json& output,
                                 bool original_kept) {
   std::lock_guard lock(mutex_);
-  int64_t now = clock_->NowMs();
-  Stmt s(db_,
-         "UPDATE videos SET status = 'ready', progress = 1, eta_seconds = NULL, error_code = NULL, "
-         "error_message = NULL, source = ?, output = ?, has_original = ?, lease_owner = NULL, "
-         "lease_token = NULL, lease_expires_at = NULL, updated_at = ? "
-         "WHERE id = ? AND status = 'processing' AND lease_token = ?");
-  RETURN_IF_ERROR(s.Bind(1, JsonText(source))
-                      .Bind(2, JsonText(output))
-                      .Bind(3, original_kept ? 1 : 0)
-                      .Bind(4, now)
-                      .Bind(5, id)
-                      .Bind(6, token)
-                      .Run("Cannot complete the job"));
-  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+  return Transaction([&]() -> Status {
+    int64_t now = clock_->NowMs();
+    Stmt s(db_,
+           "UPDATE videos SET status = 'ready', progress = 1, eta_seconds = NULL, "
+           "error_code = NULL, error_message = NULL, source = ?, output = ?, has_original = ?, "
+           "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = ? "
+           "WHERE id = ? AND status = 'processing' AND lease_token = ?");
+    RETURN_IF_ERROR(s.Bind(1, JsonText(source))
+                        .Bind(2, JsonText(output))
+                        .Bind(3, original_kept ? 1 : 0)
+                        .Bind(4, now)
+                        .Bind(5, id)
+                        .Bind(6, token)
+                        .Run("Cannot complete the job"));
+    if (sqlite3_changes(db_) != 1) return LeaseLost(id);
+    if (outbox_enabled_) RETURN_IF_ERROR(InsertOutbox(db_, id, kEventVideoReady, now));
+    return Status::Ok();
+  });
 }
 
 Status SqliteStore::FailJob(const std::string& id, const std::string& token, const Status& error,
                             std::optional<int64_t> retry_at_ms) {
   std::lock_guard lock(mutex_);
-  int64_t now = clock_->NowMs();
-  Stmt s(db_,
-         "UPDATE videos SET status = ?, error_code = ?, error_message = ?, progress = 0, "
-         "eta_seconds = NULL, available_at = ?, lease_owner = NULL, lease_token = NULL, "
-         "lease_expires_at = NULL, updated_at = ? "
-         "WHERE id = ? AND status = 'processing' AND lease_token = ?");
-  RETURN_IF_ERROR(s.Bind(1, std::string(retry_at_ms ? "queued" : "failed"))
-                      .Bind(2, std::string(error.code_name()))
-                      .Bind(3, error.message())
-                      .Bind(4, retry_at_ms.value_or(now))
-                      .Bind(5, now)
-                      .Bind(6, id)
-                      .Bind(7, token)
-                      .Run("Cannot record the failure"));
-  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+  return Transaction([&]() -> Status {
+    int64_t now = clock_->NowMs();
+    Stmt s(db_,
+           "UPDATE videos SET status = ?, error_code = ?, error_message = ?, progress = 0, "
+           "eta_seconds = NULL, available_at = ?, lease_owner = NULL, lease_token = NULL, "
+           "lease_expires_at = NULL, updated_at = ? "
+           "WHERE id = ? AND status = 'processing' AND lease_token = ?");
+    RETURN_IF_ERROR(s.Bind(1, std::string(retry_at_ms ? "queued" : "failed"))
+                        .Bind(2, std::string(error.code_name()))
+                        .Bind(3, error.message())
+                        .Bind(4, retry_at_ms.value_or(now))
+                        .Bind(5, now)
+                        .Bind(6, id)
+                        .Bind(7, token)
+                        .Run("Cannot record the failure"));
+    if (sqlite3_changes(db_) != 1) return LeaseLost(id);
+    if (!retry_at_ms && outbox_enabled_) {
+      RETURN_IF_ERROR(InsertOutbox(db_, id, kEventVideoFailed, now));
+    }
+    return Status::Ok();
+  });
 }
 
 Status SqliteStore::ReleaseJob(const std::string& id, const std::string& token) {
@@ -460,6 +499,17 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
   Status s = Transaction([&]() -> Status {
     int64_t now = clock_->NowMs();
     const Status crashed = store_util::Crashed();
+    if (outbox_enabled_) {
+      // The same rows as the update below, in the same transaction.
+      Stmt events(db_,
+                  "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at) "
+                  "SELECT id, ?1, ?2, ?2 FROM videos WHERE status = 'processing' "
+                  "AND lease_expires_at < ?2 AND attempts >= ?3 ORDER BY id");
+      RETURN_IF_ERROR(events.Bind(1, std::string(kEventVideoFailed))
+                          .Bind(2, now)
+                          .Bind(3, max_attempts)
+                          .Run("Cannot record the webhook deliveries"));
+    }
     Stmt fail(db_,
               "UPDATE videos SET status = 'failed', error_code = ?4, error_message = ?5, "
               "progress = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, "
@@ -550,6 +600,83 @@ Status SqliteStore::RemoveWorker(const std::string& id) {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "DELETE FROM workers WHERE id = ?");
   return s.Bind(1, id).Run("Cannot remove the worker");
+}
+
+Result<std::vector<WebhookDelivery>> SqliteStore::ClaimWebhookDeliveries(int limit,
+                                                                         int64_t lease_ms) {
+  std::lock_guard lock(mutex_);
+  std::vector<WebhookDelivery> claimed;
+  Status s = Transaction([&]() -> Status {
+    int64_t now = clock_->NowMs();
+    std::string token = store_util::NewLeaseToken();
+    Stmt due(db_,
+             "SELECT id, video_id, event, attempts, created_at FROM webhook_outbox "
+             "WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?1 "
+             "AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) "
+             "ORDER BY next_attempt_at, id LIMIT ?2");
+    due.Bind(1, now).Bind(2, limit);
+    int rc;
+    while ((rc = due.Step()) == SQLITE_ROW) {
+      claimed.push_back({due.Int(0), due.Text(1), due.Text(2), static_cast<int>(due.Int(3)) + 1,
+                         due.Int(4), token});
+    }
+    if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot find due webhook deliveries");
+    for (const WebhookDelivery& d : claimed) {
+      Stmt take(db_,
+                "UPDATE webhook_outbox SET attempts = attempts + 1, lease_token = ?, "
+                "lease_expires_at = ? WHERE id = ?");
+      RETURN_IF_ERROR(take.Bind(1, token)
+                          .Bind(2, now + lease_ms)
+                          .Bind(3, d.id)
+                          .Run("Cannot claim a webhook delivery"));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return claimed;
+}
+
+Status SqliteStore::MarkWebhookDelivered(int64_t id, const std::string& lease_token) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "UPDATE webhook_outbox SET delivered_at = ?, last_error = NULL, lease_token = NULL, "
+         "lease_expires_at = NULL WHERE id = ? AND lease_token = ? AND delivered_at IS NULL "
+         "AND gave_up_at IS NULL");
+  RETURN_IF_ERROR(s.Bind(1, clock_->NowMs())
+                      .Bind(2, id)
+                      .Bind(3, lease_token)
+                      .Run("Cannot record the webhook delivery"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+}
+
+Status SqliteStore::RecordWebhookFailure(int64_t id, const std::string& lease_token,
+                                         int64_t next_attempt_ms, const std::string& error) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "UPDATE webhook_outbox SET next_attempt_at = ?, last_error = ?, lease_token = NULL, "
+         "lease_expires_at = NULL WHERE id = ? AND lease_token = ? AND delivered_at IS NULL "
+         "AND gave_up_at IS NULL");
+  RETURN_IF_ERROR(s.Bind(1, next_attempt_ms)
+                      .Bind(2, error)
+                      .Bind(3, id)
+                      .Bind(4, lease_token)
+                      .Run("Cannot record the webhook failure"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+}
+
+Status SqliteStore::GiveUpWebhook(int64_t id, const std::string& lease_token,
+                                  const std::string& error) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "UPDATE webhook_outbox SET gave_up_at = ?, last_error = ?, lease_token = NULL, "
+         "lease_expires_at = NULL WHERE id = ? AND lease_token = ? AND delivered_at IS NULL "
+         "AND gave_up_at IS NULL");
+  RETURN_IF_ERROR(s.Bind(1, clock_->NowMs())
+                      .Bind(2, error)
+                      .Bind(3, id)
+                      .Bind(4, lease_token)
+                      .Run("Cannot give up the webhook delivery"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
 }
 
 }  // namespace vidproc::queue

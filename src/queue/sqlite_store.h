@@ -5,6 +5,7 @@
 // instead of failing with SQLITE_BUSY.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +47,13 @@ class SqliteStore : public JobStore {
   Status Heartbeat(const WorkerInfo& worker) override;
   Result<std::vector<WorkerInfo>> ListWorkers(int64_t seen_within_ms) override;
   Status RemoveWorker(const std::string& id) override;
+  void EnableWebhookOutbox(bool enabled) override { outbox_enabled_ = enabled; }
+  Result<std::vector<WebhookDelivery>> ClaimWebhookDeliveries(int limit, int64_t lease_ms) override;
+  Status MarkWebhookDelivered(int64_t id, const std::string& lease_token) override;
+  Status RecordWebhookFailure(int64_t id, const std::string& lease_token, int64_t next_attempt_ms,
+                              const std::string& error) override;
+  Status GiveUpWebhook(int64_t id, const std::string& lease_token,
+                       const std::string& error) override;
 
   // The schema version after migrations.
   int schema_version() const { return schema_version_; }
@@ -60,6 +68,7 @@ class SqliteStore : public JobStore {
   std::mutex mutex_;
   sqlite3* db_;  // GUARDED_BY(mutex_); owned
   const Clock* clock_;
+  std::atomic<bool> outbox_enabled_{false};
   int schema_version_ = 0;
 };
 

@@ -83,6 +83,10 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+int CheckCancel(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
+}
+
 }  // namespace
 
 HttpClient::HttpClient() {
@@ -152,6 +156,11 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, WriteHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+  if (request.cancel) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, CheckCancel);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(request.cancel));
+  }
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT" || request.method == "POST") {
@@ -166,6 +175,9 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
 
   CURLcode rc = curl_easy_perform(curl);
   if (rc != CURLE_OK) {
+    if (rc == CURLE_ABORTED_BY_CALLBACK && request.cancel && request.cancel->load()) {
+      return Status(ErrorCode::kCancelled, request.method + " " + request.url + " was cancelled.");
+    }
     if (t.out_failed) {
       return Status(ErrorCode::kStorageFull,
                     "Cannot write " + request.response_file + " (disk full?).");

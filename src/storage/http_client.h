@@ -3,6 +3,7 @@
 // range or a string, responses streamed to a file or kept in memory.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -27,6 +28,9 @@ struct HttpRequest {
   // Connect to this "host:port" instead of what the URL names (tests of virtual-host style).
   std::string connect_to;
   int64_t timeout_ms = 300'000;
+  // When set, the transfer stops (kCancelled) soon after this becomes true: a shutdown does not
+  // wait for a slow peer.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct HttpResponse {

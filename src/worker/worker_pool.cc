@@ -82,8 +82,13 @@ void WorkerPool::SlotLoop(int slot) {
       store_->WaitForJobs(kIdlePollMs);
       continue;
     }
+    auto started = std::chrono::steady_clock::now();
     JobOutcome outcome = runner_.Run(*claim.value(), abort_jobs_);
     outcomes_[static_cast<int>(outcome)]++;
+    if (observer_) {
+      observer_(outcome,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
   }
 }
 

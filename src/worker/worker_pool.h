@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -20,6 +21,11 @@ class WorkerPool {
              const Clock* clock);
   ~WorkerPool();  // Stop(0) if still running
 
+  // Called from the slot threads after each job with its outcome and wall time (metrics). Set
+  // before Start.
+  void SetObserver(std::function<void(JobOutcome, double seconds)> observer) {
+    observer_ = std::move(observer);
+  }
   void Start();
   // Stops claiming; running jobs get `grace_ms` to finish, then their children are stopped and
   // the jobs released to the queue. Returns when every slot has ended.
@@ -45,6 +51,7 @@ class WorkerPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<int64_t> outcomes_[5] = {};
+  std::function<void(JobOutcome, double)> observer_;
 };
 
 }  // namespace vidproc::worker

@@ -6,9 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "queue/job_store.h"
@@ -41,6 +44,22 @@ class JobStoreTest : public ::testing::Test {
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     EXPECT_TRUE(c.value().has_value()) << "nothing was claimed";
     return c.value().value_or(Claim{});
+  }
+
+  // Every due delivery, claimed for `lease_ms`.
+  std::vector<WebhookDelivery> ClaimAll(int64_t lease_ms = 60'000) {
+    auto claimed = store_->ClaimWebhookDeliveries(1000, lease_ms);
+    EXPECT_TRUE(claimed.ok()) << claimed.status().ToString();
+    return claimed.ok() ? claimed.value() : std::vector<WebhookDelivery>{};
+  }
+
+  // Takes `id` from queued to ready (or to failed, with `error`).
+  void Finish(const std::string& id, std::optional<Status> error = std::nullopt) {
+    Claim c = MustClaim();
+    ASSERT_EQ(c.video.id, id);
+    Status s = error ? store_->FailJob(id, c.lease_token, *error, std::nullopt)
+                     : store_->CompleteJob(id, c.lease_token, nullptr, {{"w", 1}}, false);
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
   Factory factory_;
@@ -334,6 +353,220 @@ TYPED_TEST_P(JobStoreTest, EverythingSurvivesARestart) {
   EXPECT_TRUE(this->store_->CompleteJob(c.video.id, c.lease_token, nullptr, nullptr, true).ok());
 }
 
+TYPED_TEST_P(JobStoreTest, OutboxIsOffByDefault) {
+  std::string ready = this->Add();
+  std::string failed = this->Add();
+  this->Finish(ready);
+  this->Finish(failed, Status(ErrorCode::kCorruptInput, "bad"));
+  EXPECT_TRUE(this->ClaimAll().empty()) << "a delivery was written with the outbox off";
+}
+
+TYPED_TEST_P(JobStoreTest, OutboxRecordsReadyAndFailedTransitionsOnly) {
+  this->store_->EnableWebhookOutbox(true);
+  std::string ready = this->Add();
+  std::string failed = this->Add();
+  std::string released = this->Add();
+  std::string uploading = this->Add("up.mov", VideoStatus::kUploading);
+  int64_t t_ready = this->clock_.NowMs();
+  this->Finish(ready);
+  this->clock_.Advance(10);
+  int64_t t_failed = this->clock_.NowMs();
+  this->Finish(failed, Status(ErrorCode::kTruncatedInput, "cut"));
+  // None of these is a ready/failed transition.
+  ASSERT_TRUE(this->store_->MarkUploaded(uploading, 10).ok());
+  Claim r = this->MustClaim();
+  ASSERT_EQ(r.video.id, released);
+  ASSERT_TRUE(this->store_->RenewLease(released, r.lease_token, 30'000, 0.5, 1).ok());
+  ASSERT_TRUE(this->store_->ReleaseJob(released, r.lease_token).ok());
+  ASSERT_TRUE(this->store_->RetryVideo(failed).ok());
+  // A refused completion (a stale lease) invents nothing.
+  EXPECT_EQ(this->store_->CompleteJob(failed, "forged", nullptr, nullptr, false).code(),
+            ErrorCode::kLeaseLost);
+
+  auto claimed = this->ClaimAll();
+  ASSERT_EQ(claimed.size(), 2u);
+  EXPECT_EQ(claimed[0].video_id, ready);  // oldest first
+  EXPECT_EQ(claimed[0].event, "video.ready");
+  EXPECT_EQ(claimed[0].created_at_ms, t_ready);
+  EXPECT_EQ(claimed[0].attempts, 1);
+  EXPECT_FALSE(claimed[0].lease_token.empty());
+  EXPECT_EQ(claimed[1].video_id, failed);
+  EXPECT_EQ(claimed[1].event, "video.failed");
+  EXPECT_EQ(claimed[1].created_at_ms, t_failed);
+  EXPECT_NE(claimed[0].id, claimed[1].id);
+}
+
+TYPED_TEST_P(JobStoreTest, TransientFailureWritesNoDelivery) {
+  this->store_->EnableWebhookOutbox(true);
+  std::string id = this->Add();
+  Claim c = this->MustClaim();
+  Status err(ErrorCode::kStorageUnavailable, "down");
+  ASSERT_TRUE(this->store_->FailJob(id, c.lease_token, err, this->clock_.NowMs() + 1'000).ok());
+  EXPECT_TRUE(this->ClaimAll().empty()) << "a retried job is not failed";
+  // Disabling works too: the final failure below writes nothing.
+  this->store_->EnableWebhookOutbox(false);
+  this->clock_.Advance(1'001);
+  this->Finish(id, err);
+  EXPECT_TRUE(this->ClaimAll().empty());
+}
+
+TYPED_TEST_P(JobStoreTest, RecoveredLeaseThatFailsWritesADelivery) {
+  this->store_->EnableWebhookOutbox(true);
+  std::string fails = this->Add();
+  std::string requeued = this->Add();
+  Claim a = this->MustClaim();
+  ASSERT_EQ(a.video.id, fails);
+  this->clock_.Advance(31'000);
+  ASSERT_EQ(this->store_->RecoverExpiredLeases(5).value(), 1);  // back to the queue: no event
+  EXPECT_TRUE(this->ClaimAll().empty());
+  // `fails` is now at the back of the queue (due later); `requeued` was never claimed.
+  Claim b = this->MustClaim();
+  Claim c = this->MustClaim();
+  std::set<std::string> claimed_ids = {b.video.id, c.video.id};
+  ASSERT_EQ(claimed_ids, (std::set<std::string>{fails, requeued}));
+  this->clock_.Advance(31'000);
+  // `fails` has had 2 attempts, `requeued` 1: with a maximum of 2 only `fails` fails.
+  ASSERT_EQ(this->store_->RecoverExpiredLeases(2).value(), 2);
+  EXPECT_EQ(this->store_->GetVideo(fails)->status, VideoStatus::kFailed);
+  EXPECT_EQ(this->store_->GetVideo(requeued)->status, VideoStatus::kQueued);
+  auto claimed = this->ClaimAll();
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].video_id, fails);
+  EXPECT_EQ(claimed[0].event, "video.failed");
+}
+
+TYPED_TEST_P(JobStoreTest, AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires) {
+  this->store_->EnableWebhookOutbox(true);
+  std::string id = this->Add();
+  this->Finish(id);
+  auto first = this->ClaimAll(10'000);
+  ASSERT_EQ(first.size(), 1u);
+  // A second sender (another thread or process) finds nothing while the lease holds.
+  auto second = this->store_->ClaimWebhookDeliveries(10, 10'000);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->empty()) << "a leased delivery was claimed twice";
+  this->clock_.Advance(9'999);
+  EXPECT_TRUE(this->ClaimAll().empty());
+  this->clock_.Advance(1);  // the first sender is presumed dead
+  auto taken_over = this->ClaimAll(10'000);
+  ASSERT_EQ(taken_over.size(), 1u);
+  EXPECT_EQ(taken_over[0].id, first[0].id);
+  EXPECT_EQ(taken_over[0].attempts, 2);
+  EXPECT_NE(taken_over[0].lease_token, first[0].lease_token);
+  // The first sender's lease is gone: it cannot settle the delivery any more.
+  EXPECT_EQ(this->store_->MarkWebhookDelivered(first[0].id, first[0].lease_token).code(),
+            ErrorCode::kLeaseLost);
+  EXPECT_EQ(this->store_
+                ->RecordWebhookFailure(first[0].id, first[0].lease_token, this->clock_.NowMs(), "x")
+                .code(),
+            ErrorCode::kLeaseLost);
+  EXPECT_TRUE(this->store_->MarkWebhookDelivered(taken_over[0].id, taken_over[0].lease_token).ok());
+}
+
+TYPED_TEST_P(JobStoreTest, ConcurrentDeliveryClaimsNeverShareADelivery) {
+  this->store_->EnableWebhookOutbox(true);
+  for (int i = 0; i < 20; ++i) this->Finish(this->Add());
+  std::mutex m;
+  std::vector<int64_t> claimed;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        auto c = this->store_->ClaimWebhookDeliveries(2, 60'000);
+        if (!c.ok()) continue;
+        std::lock_guard lock(m);
+        for (const auto& d : c.value()) claimed.push_back(d.id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<int64_t> unique(claimed.begin(), claimed.end());
+  EXPECT_EQ(unique.size(), claimed.size()) << "a delivery was claimed twice";
+  EXPECT_EQ(claimed.size(), 20u);
+}
+
+TYPED_TEST_P(JobStoreTest, FailedDeliveryAttemptsAreRetriedWhenDue) {
+  this->store_->EnableWebhookOutbox(true);
+  std::string id = this->Add();
+  this->Finish(id, Status(ErrorCode::kCorruptInput, "bad"));
+  auto first = this->ClaimAll(60'000);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(this->store_
+                  ->RecordWebhookFailure(first[0].id, first[0].lease_token,
+                                         this->clock_.NowMs() + 5'000, "HTTP 500")
+                  .ok());
+  EXPECT_TRUE(this->ClaimAll().empty()) << "claimed before it was due";
+  this->clock_.Advance(4'999);
+  EXPECT_TRUE(this->ClaimAll().empty()) << "claimed before it was due";
+  this->clock_.Advance(1);
+  auto again = this->ClaimAll();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, first[0].id);
+  EXPECT_EQ(again[0].video_id, id);
+  EXPECT_EQ(again[0].event, "video.failed");
+  EXPECT_EQ(again[0].attempts, 2);
+  EXPECT_EQ(again[0].created_at_ms, first[0].created_at_ms);
+}
+
+TYPED_TEST_P(JobStoreTest, DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain) {
+  this->store_->EnableWebhookOutbox(true);
+  std::string a = this->Add();
+  std::string b = this->Add();
+  this->Finish(a);
+  this->Finish(b);
+  auto claimed = this->ClaimAll(1'000);
+  ASSERT_EQ(claimed.size(), 2u);
+  ASSERT_TRUE(this->store_->MarkWebhookDelivered(claimed[0].id, claimed[0].lease_token).ok());
+  ASSERT_TRUE(this->store_->GiveUpWebhook(claimed[1].id, claimed[1].lease_token, "too old").ok());
+  this->clock_.Advance(24 * 3'600'000);  // far past any lease or retry time
+  EXPECT_TRUE(this->ClaimAll().empty());
+  // Settled is final: neither can be settled again, even with the last lease token.
+  EXPECT_EQ(this->store_->MarkWebhookDelivered(claimed[0].id, claimed[0].lease_token).code(),
+            ErrorCode::kLeaseLost);
+  EXPECT_EQ(this->store_->MarkWebhookDelivered(claimed[1].id, claimed[1].lease_token).code(),
+            ErrorCode::kLeaseLost);
+  EXPECT_EQ(this->store_->GiveUpWebhook(claimed[0].id, claimed[0].lease_token, "x").code(),
+            ErrorCode::kLeaseLost);
+  // A deleted video's delivery stays in the outbox (the sender reports the id).
+  std::string c = this->Add();
+  this->Finish(c);
+  ASSERT_TRUE(this->store_->DeleteVideo(c).ok());
+  auto orphan = this->ClaimAll();
+  ASSERT_EQ(orphan.size(), 1u);
+  EXPECT_EQ(orphan[0].video_id, c);
+}
+
+TYPED_TEST_P(JobStoreTest, OutboxSurvivesARestart) {
+  this->store_->EnableWebhookOutbox(true);
+  std::string leased = this->Add();
+  std::string retried = this->Add();
+  std::string due = this->Add();
+  this->Finish(leased);
+  this->Finish(retried);
+  this->Finish(due, Status(ErrorCode::kCorruptInput, "bad"));
+  auto claimed = this->store_->ClaimWebhookDeliveries(2, 10'000).value();
+  ASSERT_EQ(claimed.size(), 2u);
+  ASSERT_EQ(claimed[0].video_id, leased);
+  ASSERT_EQ(claimed[1].video_id, retried);
+  ASSERT_TRUE(this->store_
+                  ->RecordWebhookFailure(claimed[1].id, claimed[1].lease_token,
+                                         this->clock_.NowMs() + 5'000, "refused")
+                  .ok());
+  this->Reopen();  // the outbox is off in the new store: claiming does not need it
+  auto after = this->ClaimAll(10'000);
+  ASSERT_EQ(after.size(), 1u) << "only the never-tried delivery is due";
+  EXPECT_EQ(after[0].video_id, due);
+  EXPECT_EQ(after[0].event, "video.failed");
+  this->clock_.Advance(10'000);  // the lease taken before the restart expires; the retry is due
+  auto later = this->ClaimAll();
+  ASSERT_EQ(later.size(), 3u);  // `due` again too: its lease of 10 s ran out as well
+  std::map<std::string, int> attempts;
+  for (const auto& d : later) attempts[d.video_id] = d.attempts;
+  EXPECT_EQ(attempts[leased], 2);
+  EXPECT_EQ(attempts[retried], 2);
+  EXPECT_EQ(attempts[due], 2);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     JobStoreTest, CreatedVideoReadsBack, DuplicateIdIsRefused,
     UploadingVideosAreNotClaimedUntilUploaded, ClaimsOldestFirstAndCountsAttempts,
@@ -344,6 +577,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     PermanentFailureKeepsTheOriginalAndCanBeRetried, OnlyFailedVideosCanBeRetried,
     ReleasedJobIsClaimableWithoutCountingTheAttempt, ListsNewestFirstInPages,
     ChangeFeedListsChangesInOrderSinceATime, DeleteRemovesTheVideoAndItsLease,
-    EverythingSurvivesARestart);
+    EverythingSurvivesARestart, OutboxIsOffByDefault, OutboxRecordsReadyAndFailedTransitionsOnly,
+    TransientFailureWritesNoDelivery, RecoveredLeaseThatFailsWritesADelivery,
+    AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
+    ConcurrentDeliveryClaimsNeverShareADelivery, FailedDeliveryAttemptsAreRetriedWhenDue,
+    DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain, OutboxSurvivesARestart);
 
 }  // namespace vidproc::queue::testing

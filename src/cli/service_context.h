@@ -1,0 +1,35 @@
+// What the service commands (worker, serve, enqueue, status, ...) share: their common options
+// and the start-up that turns the command line and the environment into a Config.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "cli/args.h"
+#include "core/config.h"
+
+namespace vidproc::cli {
+
+struct Context {
+  Args args;
+  Config config;
+};
+
+// A command's own options beyond the common ones: `valued` options mapped to the configuration
+// variable they set (or to "" when the command reads them itself), and plain flags.
+struct ExtraOptions {
+  std::map<std::string, std::string> valued;
+  std::set<std::string> flags;
+  const char* help = "";
+};
+
+// Parses the command line and loads the configuration; nullopt after printing the problem (or
+// the help) with `*exit_code` set.
+std::optional<Context> Prepare(int argc, char** argv, const char* name, const char* help,
+                               int* exit_code, const ExtraOptions& extra = {});
+// Prints the failure and returns the exit status for it.
+int Fail(const char* name, const Status& s);
+
+}  // namespace vidproc::cli

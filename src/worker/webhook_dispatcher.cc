@@ -1,0 +1,218 @@
+#include "worker/webhook_dispatcher.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <vector>
+
+#include "core/log.h"
+#include "queue/video_json.h"
+#include "storage/http_client.h"
+
+namespace vidproc::worker {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+double Jitter() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// The body: the video as it is now; only its id if it was deleted since the event.
+Result<std::string> BuildBody(queue::JobStore* store, const queue::WebhookDelivery& d) {
+  nlohmann::json video;
+  auto v = store->GetVideo(d.video_id);
+  if (v.ok()) {
+    video = queue::ToApiJson(v.value());
+  } else if (v.status().code() == ErrorCode::kNotFound) {
+    video = {{"id", d.video_id}};
+  } else {
+    return v.status();
+  }
+  return nlohmann::json{{"event", d.event}, {"video", std::move(video)}}.dump();
+}
+
+nlohmann::json Fields(const queue::WebhookDelivery& d) {
+  return {{"delivery", d.id}, {"video", d.video_id}, {"event", d.event}, {"attempt", d.attempts}};
+}
+
+}  // namespace
+
+WebhookOptions WebhookOptions::FromConfig(const Config& config) {
+  WebhookOptions o;
+  o.url = config.webhook_url;
+  o.secret = config.webhook_secret;
+  o.give_up_ms = int64_t{config.webhook_give_up_h} * 3'600'000;
+  return o;
+}
+
+std::string WebhookSignature(std::string_view secret, int64_t unix_seconds, std::string_view body) {
+  std::string t = std::to_string(unix_seconds);
+  std::string signed_text;
+  signed_text.reserve(t.size() + 1 + body.size());
+  signed_text.append(t).append(".").append(body);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac,
+       &mac_len);
+  std::string hex;
+  hex.reserve(mac_len * 2);
+  for (unsigned int i = 0; i < mac_len; ++i) {
+    hex.push_back(kHex[mac[i] >> 4]);
+    hex.push_back(kHex[mac[i] & 0xf]);
+  }
+  return "t=" + t + ",v1=" + hex;
+}
+
+int64_t WebhookBackoffMs(const WebhookOptions& options, int attempts, double jitter) {
+  int64_t delay = std::max<int64_t>(options.first_backoff_ms, 0);
+  for (int i = 1; i < attempts && delay < options.max_backoff_ms; ++i) delay *= 2;
+  delay = std::min(delay, options.max_backoff_ms);
+  return static_cast<int64_t>(static_cast<double>(delay) * (0.8 + 0.4 * jitter));
+}
+
+WebhookDispatcher::WebhookDispatcher(queue::JobStore* store, WebhookOptions options,
+                                     const Clock* clock)
+    : store_(store), options_(std::move(options)), clock_(clock) {}
+
+WebhookDispatcher::~WebhookDispatcher() { Stop(); }
+
+void WebhookDispatcher::Start() {
+  if (options_.secret.empty()) {
+    LogWarning("WEBHOOK_SECRET is not set: webhook deliveries are sent unsigned");
+  }
+  LogInfo("webhook dispatcher started", {{"url", options_.url}});
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void WebhookDispatcher::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void WebhookDispatcher::Loop() {
+  while (!stopping_) {
+    int claimed = RunOnce();
+    if (claimed >= options_.batch) continue;  // more may be due right now
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
+                   [this] { return stopping_.load(); });
+  }
+}
+
+int WebhookDispatcher::RunOnce() {
+  auto claimed = store_->ClaimWebhookDeliveries(options_.batch, options_.lease_ms);
+  if (!claimed.ok()) {
+    LogWarning("cannot read the webhook outbox", {{"error", claimed.status().ToString()}});
+    return 0;
+  }
+  for (const queue::WebhookDelivery& d : claimed.value()) {
+    if (stopping_) {
+      // Not attempted: due again at once for whoever runs next, instead of after the lease.
+      (void)store_->RecordWebhookFailure(d.id, d.lease_token, clock_->NowMs(),
+                                         "not attempted: the sender stopped");
+      continue;
+    }
+    Attempt(d);
+  }
+  return static_cast<int>(claimed->size());
+}
+
+void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
+  const int64_t deadline = d.created_at_ms + options_.give_up_ms;
+  auto give_up = [&](const std::string& error) {
+    Status s = store_->GiveUpWebhook(d.id, d.lease_token, error);
+    nlohmann::json f = Fields(d);
+    f["error"] = error;
+    f["give_up_after_s"] = options_.give_up_ms / 1000;
+    if (!s.ok()) f["store_error"] = s.ToString();
+    ++given_up_;
+    LogWarning("webhook delivery given up", f);
+  };
+  if (clock_->NowMs() >= deadline) {
+    give_up("not delivered within the give-up time");
+    return;
+  }
+
+  auto started = std::chrono::steady_clock::now();
+  std::string error;
+  int http_status = 0;
+  auto body = BuildBody(store_, d);
+  if (!body.ok()) {
+    error = body.status().ToString();
+  } else {
+    storage::HttpRequest request;
+    request.method = "POST";
+    request.url = options_.url;
+    request.body = body.value();
+    request.timeout_ms = options_.request_timeout_ms;
+    request.cancel = &stopping_;
+    request.headers = {{"Content-Type", "application/json"},
+                       {"User-Agent", "vidproc-webhooks"},
+                       {"X-Vidproc-Event", d.event},
+                       {"X-Vidproc-Delivery", std::to_string(d.id)}};
+    if (!options_.secret.empty()) {
+      request.headers.emplace_back(
+          "X-Vidproc-Signature",
+          WebhookSignature(options_.secret, clock_->NowMs() / 1000, request.body));
+    }
+    storage::HttpClient client;
+    auto response = client.Perform(request);
+    if (!response.ok()) {
+      if (response.status().code() == ErrorCode::kCancelled) {
+        // Stopping: the receiver may or may not have it. Due again at once (at least once).
+        (void)store_->RecordWebhookFailure(d.id, d.lease_token, clock_->NowMs(),
+                                           "cancelled: the sender stopped");
+        LogInfo("webhook delivery interrupted by shutdown", Fields(d));
+        return;
+      }
+      error = response.status().message();
+    } else {
+      http_status = response->status;
+      if (http_status >= 200 && http_status < 300) {
+        Status s = store_->MarkWebhookDelivered(d.id, d.lease_token);
+        nlohmann::json f = Fields(d);
+        f["status"] = http_status;
+        f["ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+        if (!s.ok()) {
+          // The lease ran out during the request: another sender may send it again.
+          f["store_error"] = s.ToString();
+          LogWarning("webhook delivered, but its lease had expired", f);
+        } else {
+          LogInfo("webhook delivered", f);
+        }
+        ++delivered_;
+        return;
+      }
+      error = "HTTP " + std::to_string(http_status);
+    }
+  }
+
+  int64_t now = clock_->NowMs();
+  int64_t next = now + WebhookBackoffMs(options_, d.attempts, Jitter());
+  if (next >= deadline) {
+    give_up(error);
+    return;
+  }
+  Status s = store_->RecordWebhookFailure(d.id, d.lease_token, next, error);
+  nlohmann::json f = Fields(d);
+  f["error"] = error;
+  if (http_status) f["status"] = http_status;
+  f["retry_in_ms"] = next - now;
+  if (!s.ok()) f["store_error"] = s.ToString();
+  ++failed_attempts_;
+  LogWarning("webhook delivery failed", f);
+}
+
+}  // namespace vidproc::worker

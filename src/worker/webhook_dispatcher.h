@@ -1,0 +1,94 @@
+// Sends the webhook outbox (JobStore::ClaimWebhookDeliveries) to WEBHOOK_URL: a background thread
+// claims due deliveries with a lease, POSTs each as
+//   {"event": "video.ready" | "video.failed", "video": {...the API's video resource, as it is now}}
+// signed in X-Vidproc-Signature, and records the outcome: a 2xx settles it; anything else is
+// retried with exponential backoff and jitter until `give_up_ms` after the event, then given up
+// with a warning. At-least-once: a receiver deduplicates by X-Vidproc-Delivery.
+//
+// Usage (any process that changes job states: `vidproc worker`, `vidproc serve`):
+//   store->EnableWebhookOutbox(true);
+//   worker::WebhookDispatcher hooks(store, worker::WebhookOptions::FromConfig(config),
+//                                   SystemClock::Default());
+//   hooks.Start();
+//   ...
+//   hooks.Stop();  // or let it go out of scope
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "queue/job_store.h"
+
+namespace vidproc::worker {
+
+struct WebhookOptions {
+  std::string url;     // WEBHOOK_URL
+  std::string secret;  // WEBHOOK_SECRET; empty: deliveries are sent unsigned
+  int64_t give_up_ms = int64_t{72} * 3'600'000;  // after the event: VIDPROC_WEBHOOK_GIVE_UP_HOURS
+  int64_t poll_ms = 1'000;              // how often an idle dispatcher looks for due deliveries
+  int64_t first_backoff_ms = 5'000;     // delay after the first failed attempt; doubles
+  int64_t max_backoff_ms = 600'000;     // cap of that delay
+  int64_t request_timeout_ms = 10'000;  // one POST, connection included
+  // A claimed delivery is another dispatcher's after this: longer than a request can take.
+  int64_t lease_ms = 60'000;
+  int batch = 16;  // deliveries claimed at once
+
+  static WebhookOptions FromConfig(const Config& config);
+};
+
+// The X-Vidproc-Signature header value: "t=<unix_seconds>,v1=<hex HMAC-SHA256(secret,
+// "<unix_seconds>.<body>")>". A receiver recomputes it from the raw body and compares in
+// constant time (and may refuse old timestamps).
+std::string WebhookSignature(std::string_view secret, int64_t unix_seconds, std::string_view body);
+
+// The delay before attempt `attempts + 1` after `attempts` failed ones (1, 2, ...): first_backoff
+// doubling, capped at max_backoff, then ±20% jitter from `jitter` in [0, 1).
+int64_t WebhookBackoffMs(const WebhookOptions& options, int attempts, double jitter);
+
+class WebhookDispatcher {
+ public:
+  // `store` and `clock` must outlive the dispatcher; `clock` should be the store's.
+  WebhookDispatcher(queue::JobStore* store, WebhookOptions options, const Clock* clock);
+  ~WebhookDispatcher();  // Stop()
+  WebhookDispatcher(const WebhookDispatcher&) = delete;
+  WebhookDispatcher& operator=(const WebhookDispatcher&) = delete;
+
+  // Starts the sending thread. Once.
+  void Start();
+  // Stops promptly: wakes the thread, cancels a POST in flight (that delivery is due again at
+  // once, for the next dispatcher) and joins. Idempotent.
+  void Stop();
+
+  // One pass on the calling thread: claims up to `batch` due deliveries and attempts each.
+  // Returns how many were claimed. (What the thread runs; for tests and tools.)
+  int RunOnce();
+
+  // Deliveries settled since construction (for logs and tests).
+  int64_t delivered() const { return delivered_; }
+  int64_t failed_attempts() const { return failed_attempts_; }
+  int64_t given_up() const { return given_up_; }
+
+ private:
+  void Loop();
+  void Attempt(const queue::WebhookDelivery& delivery);
+
+  queue::JobStore* store_;
+  const WebhookOptions options_;
+  const Clock* clock_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<int64_t> delivered_{0};
+  std::atomic<int64_t> failed_attempts_{0};
+  std::atomic<int64_t> given_up_{0};
+};
+
+}  // namespace vidproc::worker

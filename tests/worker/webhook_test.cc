@@ -1,0 +1,495 @@
+// WebhookDispatcher against a real HTTP receiver on 127.0.0.1 (a small blocking server in this
+// file), a real SQLite store in a temporary directory, and real status changes through the
+// JobStore. Signatures are checked with OpenSSL here, independently of the code under test.
+#include "worker/webhook_dispatcher.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "queue/sqlite_store.h"
+#include "queue/video_json.h"
+#include "worker_test_util.h"
+
+namespace vidproc::worker {
+namespace {
+
+using namespace vidproc::worker::testing;
+
+constexpr char kSecret[] = "whsec_0123456789";
+
+struct Received {
+  std::string method;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+  int answered = 0;
+  nlohmann::json Json() const { return nlohmann::json::parse(body, nullptr, false); }
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// A blocking HTTP/1.1 server: one connection at a time, one request per connection, answered
+// with the status set by the test (after an optional delay) and closed.
+class Receiver {
+ public:
+  // Listens on 127.0.0.1:`port` (0: any free port).
+  explicit Receiver(int port = 0) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd_, 16) != 0) {
+      ADD_FAILURE() << "cannot listen on port " << port;
+      return;
+    }
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~Receiver() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    close(fd_);
+  }
+
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hooks"; }
+  void set_status(int status) { status_ = status; }
+  void set_delay_ms(int ms) { delay_ms_ = ms; }
+  std::vector<Received> requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  size_t count() {
+    std::lock_guard lock(mutex_);
+    return requests_.size();
+  }
+  // Requests answered with a 2xx.
+  std::vector<Received> accepted() {
+    std::vector<Received> ok;
+    for (auto& r : requests()) {
+      if (r.answered / 100 == 2) ok.push_back(r);
+    }
+    return ok;
+  }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      timeval tv{5, 0};
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      Handle(c);
+      close(c);
+    }
+  }
+
+  void Handle(int c) {
+    std::string data;
+    char buf[4096];
+    size_t head_end;
+    while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
+      ssize_t n = read(c, buf, sizeof(buf));
+      if (n <= 0) return;
+      data.append(buf, static_cast<size_t>(n));
+    }
+    Received r;
+    std::string head = data.substr(0, head_end);
+    r.method = head.substr(0, head.find(' '));
+    size_t pos = head.find("\r\n");
+    while (pos != std::string::npos && pos < head.size()) {
+      size_t next = head.find("\r\n", pos + 2);
+      std::string line =
+          head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+      auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        std::string name = line.substr(0, colon);
+        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        size_t v = line.find_first_not_of(' ', colon + 1);
+        r.headers[name] = v == std::string::npos ? "" : line.substr(v);
+      }
+      pos = next;
+    }
+    size_t length =
+        std::stoul(r.header("content-length").empty() ? "0" : r.header("content-length"));
+    r.body = data.substr(head_end + 4);
+    while (r.body.size() < length) {
+      ssize_t n = read(c, buf, sizeof(buf));
+      if (n <= 0) return;
+      r.body.append(buf, static_cast<size_t>(n));
+    }
+    r.answered = status_;
+    {
+      std::lock_guard lock(mutex_);
+      requests_.push_back(r);
+    }
+    if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+    std::string response = "HTTP/1.1 " + std::to_string(r.answered) +
+                           " Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    (void)!write(c, response.data(), response.size());
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> status_{200};
+  std::atomic<int> delay_ms_{0};
+  std::mutex mutex_;
+  std::vector<Received> requests_;
+};
+
+// A port nothing listens on (bound once to find it, then released).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Checks X-Vidproc-Signature of `r` with OpenSSL directly: "t=<s>,v1=<hex HMAC-SHA256 of
+// "<s>.<body>">".
+::testing::AssertionResult SignedWith(const Received& r, const std::string& secret) {
+  std::string sig = r.header("x-vidproc-signature");
+  auto comma = sig.find(",v1=");
+  if (sig.rfind("t=", 0) != 0 || comma == std::string::npos) {
+    return ::testing::AssertionFailure() << "malformed signature '" << sig << "'";
+  }
+  std::string t = sig.substr(2, comma - 2);
+  std::string v1 = sig.substr(comma + 4);
+  std::string text = t + "." + r.body;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &len);
+  char hex[2 * EVP_MAX_MD_SIZE + 1];
+  for (unsigned int i = 0; i < len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+  if (v1 != std::string(hex, 2 * len)) {
+    return ::testing::AssertionFailure() << "HMAC mismatch for t=" << t;
+  }
+  int64_t age = SystemClock::Default()->NowMs() / 1000 - std::stoll(t);
+  if (age < -5 || age > 60) return ::testing::AssertionFailure() << "timestamp off by " << age;
+  return ::testing::AssertionSuccess();
+}
+
+class WebhookTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    store_ = OpenStore(SystemClock::Default());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+
+  std::unique_ptr<queue::SqliteStore> OpenStore(const Clock* clock) {
+    auto s = queue::SqliteStore::Open(dir_ + "/jobs.db", clock);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    s.value()->EnableWebhookOutbox(true);
+    return std::move(s).value();
+  }
+
+  WebhookOptions Options(const std::string& url) {
+    WebhookOptions o;
+    o.url = url;
+    o.secret = kSecret;
+    o.poll_ms = 20;
+    o.first_backoff_ms = 100;
+    o.max_backoff_ms = 400;
+    o.request_timeout_ms = 5'000;
+    return o;
+  }
+
+  // A video taken through the queue to ready, or to failed with `error`.
+  std::string Finish(std::optional<Status> error = std::nullopt) {
+    queue::Video v;
+    v.id = NewId();
+    v.filename = "clip.mov";
+    EXPECT_TRUE(store_->CreateVideo(v).ok());
+    auto claim = store_->ClaimNext("w", 60'000, 1'000);
+    EXPECT_TRUE(claim.ok() && claim.value());
+    EXPECT_EQ(claim.value()->video.id, v.id);
+    const std::string& token = claim.value()->lease_token;
+    Status s = error ? store_->FailJob(v.id, token, *error, std::nullopt)
+                     : store_->CompleteJob(v.id, token, {{"container", "mov"}},
+                                           {{"width", 1280}, {"height", 720}}, false);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return v.id;
+  }
+
+  std::string dir_;
+  std::unique_ptr<queue::SqliteStore> store_;
+};
+
+TEST(WebhookSignatureTest, MatchesAKnownVector) {
+  // Computed independently: python3 -c "import hmac,hashlib; print(hmac.new(b'whsec_test',
+  //   b'1700000000.{\"event\":\"video.ready\",\"video\":{\"id\":\"abc\"}}',
+  //   hashlib.sha256).hexdigest())"
+  EXPECT_EQ(WebhookSignature("whsec_test", 1'700'000'000,
+                             R"({"event":"video.ready","video":{"id":"abc"}})"),
+            "t=1700000000,v1=c4a1d7840279ce728f999de10fb12193c5652448419b76603f07417a99d33277");
+}
+
+TEST(WebhookSignatureTest, BackoffDoublesFromFiveSecondsUpToTenMinutesWithJitter) {
+  WebhookOptions o;  // defaults: 5 s doubling, capped at 10 min
+  EXPECT_EQ(WebhookBackoffMs(o, 1, 0.5), 5'000);
+  EXPECT_EQ(WebhookBackoffMs(o, 2, 0.5), 10'000);
+  EXPECT_EQ(WebhookBackoffMs(o, 3, 0.5), 20'000);
+  EXPECT_EQ(WebhookBackoffMs(o, 7, 0.5), 320'000);
+  EXPECT_EQ(WebhookBackoffMs(o, 8, 0.5), 600'000);
+  EXPECT_EQ(WebhookBackoffMs(o, 1000, 0.5), 600'000);
+  EXPECT_EQ(WebhookBackoffMs(o, 1, 0.0), 4'000);
+  EXPECT_GT(WebhookBackoffMs(o, 1, 0.999), 5'990);
+  EXPECT_LE(WebhookBackoffMs(o, 1, 0.999), 6'000);
+}
+
+TEST_F(WebhookTest, ReadyAndFailedVideosAreDeliveredSignedWithTheCurrentResource) {
+  Receiver receiver;
+  std::string ready = Finish();
+  std::string failed = Finish(Status(ErrorCode::kTruncatedInput, "The file was cut short."));
+  WebhookDispatcher dispatcher(store_.get(), Options(receiver.url()), SystemClock::Default());
+  dispatcher.Start();
+  ASSERT_TRUE(WaitFor([&] { return receiver.count() >= 2; }, 10'000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing more must come
+  dispatcher.Stop();
+
+  auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 2u) << "a delivered event was sent again";
+  std::map<std::string, Received> by_video;
+  for (const auto& r : got) {
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.header("content-type"), "application/json");
+    EXPECT_TRUE(SignedWith(r, kSecret));
+    EXPECT_FALSE(SignedWith(r, "another secret"));
+    auto body = r.Json();
+    ASSERT_TRUE(body.is_object()) << r.body;
+    EXPECT_EQ(r.header("x-vidproc-event"), body["event"]);
+    EXPECT_FALSE(r.header("x-vidproc-delivery").empty());
+    by_video[body["video"]["id"]] = r;
+  }
+  ASSERT_EQ(by_video.count(ready), 1u);
+  ASSERT_EQ(by_video.count(failed), 1u);
+  EXPECT_NE(by_video[ready].header("x-vidproc-delivery"),
+            by_video[failed].header("x-vidproc-delivery"));
+  auto ready_body = by_video[ready].Json();
+  EXPECT_EQ(ready_body["event"], "video.ready");
+  EXPECT_EQ(ready_body["video"], queue::ToApiJson(store_->GetVideo(ready).value()));
+  EXPECT_EQ(ready_body["video"]["status"], "ready");
+  auto failed_body = by_video[failed].Json();
+  EXPECT_EQ(failed_body["event"], "video.failed");
+  EXPECT_EQ(failed_body["video"], queue::ToApiJson(store_->GetVideo(failed).value()));
+  EXPECT_EQ(failed_body["video"]["status"], "failed");
+  EXPECT_EQ(dispatcher.delivered(), 2);
+  // Settled in the store: nothing is due any more, however long we wait.
+  EXPECT_TRUE(store_->ClaimWebhookDeliveries(10, 1'000).value().empty());
+}
+
+TEST_F(WebhookTest, ADeletedVideoIsReportedByItsId) {
+  Receiver receiver;
+  std::string id = Finish();
+  ASSERT_TRUE(store_->DeleteVideo(id).ok());
+  WebhookDispatcher dispatcher(store_.get(), Options(receiver.url()), SystemClock::Default());
+  EXPECT_EQ(dispatcher.RunOnce(), 1);
+  auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].Json(), nlohmann::json({{"event", "video.ready"}, {"video", {{"id", id}}}}));
+  EXPECT_TRUE(SignedWith(got[0], kSecret));
+}
+
+TEST_F(WebhookTest, AReceiverAnswering500FirstGetsEveryEventLaterEvenAfterARestart) {
+  Receiver receiver;
+  receiver.set_status(500);
+  std::set<std::string> videos = {Finish(), Finish(Status(ErrorCode::kCorruptInput, "bad")),
+                                  Finish()};
+  {
+    WebhookDispatcher dispatcher(store_.get(), Options(receiver.url()), SystemClock::Default());
+    dispatcher.Start();
+    // Every delivery is refused at least twice (so it was retried after a failure).
+    ASSERT_TRUE(WaitFor([&] { return receiver.count() >= 6; }, 10'000));
+    dispatcher.Stop();
+    EXPECT_EQ(dispatcher.delivered(), 0);
+    EXPECT_GE(dispatcher.failed_attempts(), 6);
+  }
+  std::map<std::string, std::set<std::string>> refused_deliveries;  // delivery id -> videos
+  for (const auto& r : receiver.requests()) {
+    EXPECT_EQ(r.answered, 500);
+    refused_deliveries[r.header("x-vidproc-delivery")].insert(r.Json()["video"]["id"]);
+  }
+  EXPECT_EQ(refused_deliveries.size(), 3u) << "retries keep their delivery id";
+
+  // The process restarts; the receiver comes back.
+  store_ = OpenStore(SystemClock::Default());
+  receiver.set_status(204);
+  WebhookDispatcher dispatcher(store_.get(), Options(receiver.url()), SystemClock::Default());
+  dispatcher.Start();
+  ASSERT_TRUE(WaitFor([&] { return receiver.accepted().size() >= 3; }, 10'000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // nothing more must come
+  dispatcher.Stop();
+  auto accepted = receiver.accepted();
+  ASSERT_EQ(accepted.size(), 3u);
+  std::set<std::string> delivered_videos;
+  std::set<std::string> delivered_ids;
+  for (const auto& r : accepted) {
+    EXPECT_TRUE(SignedWith(r, kSecret));
+    delivered_videos.insert(r.Json()["video"]["id"]);
+    delivered_ids.insert(r.header("x-vidproc-delivery"));
+  }
+  EXPECT_EQ(delivered_videos, videos);
+  for (const auto& [id, _] : refused_deliveries) EXPECT_EQ(delivered_ids.count(id), 1u);
+}
+
+TEST_F(WebhookTest, AReceiverThatIsDownFirstGetsEveryEventLater) {
+  int port = FreePort();
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/hooks";
+  std::string a = Finish();
+  std::string b = Finish(Status(ErrorCode::kTimeout, "too slow"));
+  WebhookDispatcher dispatcher(store_.get(), Options(url), SystemClock::Default());
+  dispatcher.Start();
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.failed_attempts() >= 4; }, 10'000))
+      << "connection refused should count as failed attempts";
+  Receiver receiver(port);  // comes up
+  ASSERT_EQ(receiver.port(), port);
+  ASSERT_TRUE(WaitFor([&] { return receiver.accepted().size() >= 2; }, 10'000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  dispatcher.Stop();
+  std::set<std::string> got;
+  for (const auto& r : receiver.accepted()) got.insert(r.Json()["video"]["id"]);
+  EXPECT_EQ(got, (std::set<std::string>{a, b}));
+  EXPECT_EQ(receiver.count(), 2u);
+  EXPECT_EQ(dispatcher.delivered(), 2);
+}
+
+TEST_F(WebhookTest, ADeliveryPastTheGiveUpTimeIsGivenUpAndNeverSent) {
+  ManualClock clock;
+  store_ = OpenStore(&clock);
+  Receiver receiver;
+  WebhookOptions options = Options(receiver.url());
+  options.give_up_ms = 3'600'000;
+  std::string old = Finish();
+  clock.Advance(3'600'000);  // e.g. no dispatcher ran for an hour
+  std::string fresh = Finish();
+  WebhookDispatcher dispatcher(store_.get(), options, &clock);
+  EXPECT_EQ(dispatcher.RunOnce(), 2);
+  EXPECT_EQ(dispatcher.given_up(), 1);
+  auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].Json()["video"]["id"], fresh) << "the expired delivery was sent";
+  clock.Advance(24 * 3'600'000);
+  EXPECT_EQ(dispatcher.RunOnce(), 0) << "a given-up delivery was claimed again";
+  EXPECT_EQ(receiver.count(), 1u);
+}
+
+TEST_F(WebhookTest, RetriesStopAtTheGiveUpTime) {
+  ManualClock clock;
+  store_ = OpenStore(&clock);
+  Receiver receiver;
+  receiver.set_status(503);
+  WebhookOptions options = Options(receiver.url());
+  options.first_backoff_ms = 5'000;
+  options.max_backoff_ms = 600'000;
+  options.give_up_ms = 60'000;
+  Finish();
+  WebhookDispatcher dispatcher(store_.get(), options, &clock);
+  // Attempts at 0, ~5, ~15, ~35 s; the next would be at ~75 s, past 60 s: given up then.
+  for (int i = 0; i < 120; ++i) {
+    dispatcher.RunOnce();
+    clock.Advance(1'000);
+  }
+  EXPECT_EQ(dispatcher.given_up(), 1);
+  EXPECT_EQ(receiver.count(), 4u);
+  EXPECT_EQ(dispatcher.failed_attempts(), 3);
+  clock.Advance(3'600'000);
+  EXPECT_EQ(dispatcher.RunOnce(), 0);
+  EXPECT_EQ(receiver.count(), 4u);
+}
+
+TEST_F(WebhookTest, TwoDispatchersNeverDeliverTheSameEventTwice) {
+  Receiver receiver;
+  receiver.set_delay_ms(5);
+  std::set<std::string> videos;
+  for (int i = 0; i < 30; ++i) videos.insert(Finish());
+  // Two processes: each its own connection to the database and its own dispatcher.
+  auto other_store = OpenStore(SystemClock::Default());
+  WebhookOptions options = Options(receiver.url());
+  options.batch = 3;
+  options.poll_ms = 5;
+  WebhookDispatcher one(store_.get(), options, SystemClock::Default());
+  WebhookDispatcher two(other_store.get(), options, SystemClock::Default());
+  one.Start();
+  two.Start();
+  ASSERT_TRUE(WaitFor([&] { return receiver.count() >= 30; }, 20'000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  one.Stop();
+  two.Stop();
+  auto got = receiver.requests();
+  std::set<std::string> ids;
+  std::set<std::string> got_videos;
+  for (const auto& r : got) {
+    ids.insert(r.header("x-vidproc-delivery"));
+    got_videos.insert(r.Json()["video"]["id"]);
+  }
+  EXPECT_EQ(got.size(), 30u) << "an event was delivered twice";
+  EXPECT_EQ(ids.size(), 30u);
+  EXPECT_EQ(got_videos, videos);
+  EXPECT_GT(one.delivered(), 0) << "both dispatchers should have worked";
+  EXPECT_GT(two.delivered(), 0) << "both dispatchers should have worked";
+  EXPECT_EQ(one.delivered() + two.delivered(), 30);
+}
+
+TEST_F(WebhookTest, StopIsPromptEvenDuringASlowRequest) {
+  Receiver receiver;
+  receiver.set_delay_ms(3'000);
+  Finish();
+  WebhookOptions options = Options(receiver.url());
+  options.request_timeout_ms = 10'000;
+  options.poll_ms = 60'000;  // an idle wait that Stop must cut short too
+  WebhookDispatcher dispatcher(store_.get(), options, SystemClock::Default());
+  dispatcher.Start();
+  ASSERT_TRUE(WaitFor([&] { return receiver.count() == 1; }, 5'000));
+  auto started = std::chrono::steady_clock::now();
+  dispatcher.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1'000));
+  // The interrupted delivery is due again at once, for the next dispatcher.
+  auto due = store_->ClaimWebhookDeliveries(10, 1'000);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due.value()[0].attempts, 2);
+  // An idle dispatcher stops at once too.
+  WebhookDispatcher idle(store_.get(), options, SystemClock::Default());
+  idle.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  started = std::chrono::steady_clock::now();
+  idle.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(500));
+}
+
+}  // namespace
+}  // namespace vidproc::worker
