@@ -14,7 +14,14 @@ packages=(
   time     # GNU time, for peak memory in benchmarks
   awscli   # a standard S3 client: tests check the bucket with it
   curl
+  libboost-dev  # Boost.Beast and Asio (header-only): the HTTP server
+  chromium      # the web page's browser test (driven by playwright-core from npm)
+  wrk           # bench/http_bench.sh
 )
+
+# Node.js: Debian's nodejs + npm, unless a Node.js with npm is installed already (another
+# distribution's nodejs package bundles npm and conflicts with Debian's).
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.h"
@@ -17,6 +18,7 @@
 #include "core/units.h"
 #include "http/api.h"
 #include "http/server.h"
+#include "worker/webhook_dispatcher.h"
 #include "worker/worker_pool.h"
 
 namespace vidproc::cli {
@@ -115,6 +117,15 @@ int RunServe(int argc, char** argv) {
     });
   }
 
+  // Deliveries are recorded by whichever process changes a job, and sent by any process that
+  // has WEBHOOK_URL (claimed with a lease, so never twice at once).
+  std::optional<worker::WebhookDispatcher> webhooks;
+  if (!config.webhook_url.empty()) {
+    (*store)->EnableWebhookOutbox(true);
+    webhooks.emplace(store->get(), worker::WebhookOptions::FromConfig(config),
+                     SystemClock::Default());
+  }
+
   signal(SIGTERM, OnServeSignal);
   signal(SIGINT, OnServeSignal);
   signal(SIGPIPE, SIG_IGN);
@@ -132,6 +143,7 @@ int RunServe(int argc, char** argv) {
     std::rename((*file + ".tmp").c_str(), file->c_str());
   }
   if (pool) pool->Start();
+  if (webhooks) webhooks->Start();
 
   // Abandoned resumable uploads are removed now and then.
   std::mutex mutex;
@@ -156,6 +168,7 @@ int RunServe(int argc, char** argv) {
   api.Stop();  // event streams end
   server.Stop(10'000);
   if (pool) pool->Stop(int64_t{config.shutdown_grace_s} * 1000);
+  if (webhooks) webhooks->Stop();
   LogInfo("stopped", {});
   return kExitOk;
 }
