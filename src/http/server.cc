@@ -363,7 +363,7 @@ asio::awaitable<void> HttpServer::Session::Serve(beast::flat_buffer& buffer, boo
   auto started = std::chrono::steady_clock::now();
   std::string request_id = ToString(parser.get()["X-Request-Id"]);
   if (!IsSafeRequestId(request_id)) {
-    request_id = NewId().substr(0, 12) + "-" + std::to_string(server_->next_request_++);
+    request_id = server_->request_prefix_ + std::to_string(server_->next_request_++);
   }
   Exchange exchange(stream_, buffer, parser, server_->pool_, options, request_id);
   std::string target = ToString(parser.get().target());
@@ -399,7 +399,8 @@ HttpServer::HttpServer(ServerOptions options, Handler* handler)
     : options_(std::move(options)),
       handler_(handler),
       pool_(static_cast<size_t>(options_.blocking_threads)),
-      acceptor_(io_) {}
+      acceptor_(io_),
+      request_prefix_(NewId().substr(0, 8) + "-") {}
 
 HttpServer::~HttpServer() {
   if (!threads_.empty()) Stop(0);

@@ -205,6 +205,7 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::set<Session*> sessions_;
+  const std::string request_prefix_;  // request ids: this process's prefix and a counter
   std::atomic<uint64_t> next_request_ = 0;
 };
 
