@@ -101,13 +101,33 @@ asio::awaitable<void> Exchange::ContinueIfExpected() {
 asio::awaitable<Result<int64_t>> Exchange::StreamBody(
     std::function<Status(const char* data, size_t size)> sink, size_t chunk_size) {
   co_await ContinueIfExpected();
-  std::vector<char> chunk(chunk_size);
+  // Two chunks: one is handed to `sink` on the pool while the next is read from the network,
+  // so disk (or S3) and network overlap.
+  std::vector<char> chunks[2] = {std::vector<char>(chunk_size), std::vector<char>(chunk_size)};
+  int current = 0;
   auto& body = parser_.get().body();
   int64_t total = 0;
-  while (!parser_.is_done()) {
-    body.data = chunk.data();
-    body.size = chunk.size();
-    beast::error_code ec;
+  // Beast reads as much as the connection's buffer has room for: at its initial size that is
+  // 512 bytes a read. Room for a whole chunk while the body streams, given back afterwards.
+  buffer_.reserve(chunk_size);
+  struct Shrink {
+    beast::flat_buffer& buffer;
+    ~Shrink() { buffer.shrink_to_fit(); }
+  } shrink{buffer_};
+  // The chunk being sunk. Its completion is posted to this connection's strand, where this
+  // coroutine runs too: `busy` is never read and written at once, and a wake-up cannot be lost.
+  struct InFlight {
+    bool busy = false;
+    Status result;
+    int64_t bytes = 0;
+  };
+  auto in_flight = std::make_shared<InFlight>();
+  auto strand = stream_.get_executor();
+  asio::steady_timer finished(strand, std::chrono::steady_clock::time_point::max());
+  beast::error_code ec;
+  while (true) {
+    body.data = chunks[current].data();
+    body.size = chunk_size;
     // Fill the chunk (one storage call per chunk, not per TCP read); each read must make progress
     // within the body timeout.
     while (!ec && body.size > 0 && !parser_.is_done()) {
@@ -116,22 +136,43 @@ asio::awaitable<Result<int64_t>> Exchange::StreamBody(
                                       asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::need_buffer) ec = {};
     }
-    size_t n = chunk.size() - body.size;
+    const size_t n = chunk_size - body.size;
+    while (in_flight->busy) {
+      beast::error_code wait_ec;
+      co_await finished.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+    }
+    if (!in_flight->result.ok()) break;
+    total += std::exchange(in_flight->bytes, 0);
     if (n > 0) {
-      auto deliver = [&sink, &chunk, n] { return sink(chunk.data(), n); };
-      Status s = co_await Blocking(std::move(deliver));
-      if (!s.ok()) {
-        close_after();
-        co_return s;
-      }
-      total += static_cast<int64_t>(n);
+      in_flight->busy = true;
+      in_flight->bytes = static_cast<int64_t>(n);
+      const char* data = chunks[current].data();
+      asio::post(pool_, [in_flight, &sink, data, n, strand, &finished] {
+        Status result = sink(data, n);
+        asio::post(strand, [in_flight, result = std::move(result), &finished]() mutable {
+          in_flight->result = std::move(result);
+          in_flight->busy = false;
+          finished.cancel();
+        });
+      });
+      current ^= 1;
     }
-    if (ec) {
-      close_after();
-      co_return Status(ErrorCode::kInputReadFailed, "The request body ended early, after " +
-                                                        std::to_string(total) + " bytes (" +
-                                                        ec.message() + ").");
-    }
+    if (ec || parser_.is_done()) break;
+  }
+  while (in_flight->busy) {
+    beast::error_code wait_ec;
+    co_await finished.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+  }
+  if (!in_flight->result.ok()) {
+    close_after();
+    co_return in_flight->result;
+  }
+  total += in_flight->bytes;
+  if (ec) {
+    close_after();
+    co_return Status(ErrorCode::kInputReadFailed, "The request body ended early, after " +
+                                                      std::to_string(total) + " bytes (" +
+                                                      ec.message() + ").");
   }
   co_return total;
 }
