@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 
@@ -373,8 +374,20 @@ asio::awaitable<void> HttpServer::Session::Run() {
       keep_going = false;
     }
   }
+  // Lingering close: a client still sending a body we refused would get a reset, and with it
+  // lose our answer, if the socket closed with unread data. Read and drop what it sends for a
+  // moment (bounded in time and bytes) after saying we are done.
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec && stream_.socket().is_open()) {
+    std::array<char, 16 * 1024> sink;
+    size_t drained = 0;
+    stream_.expires_after(std::chrono::seconds(2));
+    while (!ec && drained < (64u << 20)) {
+      drained += co_await stream_.async_read_some(asio::buffer(sink),
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
   stream_.socket().close(ec);
   server_->Unregister(this);
 }

@@ -24,10 +24,12 @@ class FaultInjectingStore : public BlobStore {
   }
   int injected() const { return injected_; }
 
+  // "write" fails the opening; "append" and "commit" fail a writer's calls.
   Result<std::unique_ptr<BlobWriter>> OpenWriter(const std::string& key,
                                                  const std::string& type) override {
     RETURN_IF_ERROR(Maybe("write"));
-    return target_->OpenWriter(key, type);
+    ASSIGN_OR_RETURN(auto writer, target_->OpenWriter(key, type));
+    return std::unique_ptr<BlobWriter>(new Writer(this, std::move(writer)));
   }
   Status PutFile(const std::string& key, const std::string& path,
                  const std::string& type) override {
@@ -64,6 +66,25 @@ class FaultInjectingStore : public BlobStore {
   std::string Describe() const override { return "faulty(" + target_->Describe() + ")"; }
 
  private:
+  class Writer : public BlobWriter {
+   public:
+    Writer(FaultInjectingStore* store, std::unique_ptr<BlobWriter> target)
+        : store_(store), target_(std::move(target)) {}
+    Status Append(const char* data, size_t size) override {
+      RETURN_IF_ERROR(store_->Maybe("append"));
+      return target_->Append(data, size);
+    }
+    Status Commit() override {
+      RETURN_IF_ERROR(store_->Maybe("commit"));
+      return target_->Commit();
+    }
+    int64_t bytes_written() const override { return target_->bytes_written(); }
+
+   private:
+    FaultInjectingStore* store_;
+    std::unique_ptr<BlobWriter> target_;
+  };
+
   Status Maybe(const char* op) {
     std::lock_guard lock(mutex_);
     if (remaining_ > 0 && (op_ == "*" || op_ == op)) {
