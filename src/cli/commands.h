@@ -11,6 +11,7 @@ int RunEnqueue(int argc, char** argv);
 int RunStatus(int argc, char** argv);
 int RunRetry(int argc, char** argv);
 int RunConfig(int argc, char** argv);
+int RunMigrate(int argc, char** argv);
 int RunStorage(int argc, char** argv);
 
 }  // namespace vidproc::cli

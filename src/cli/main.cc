@@ -17,6 +17,7 @@ Commands:
   transcode IN OUT   make a web-ready 720p H.264/AAC MP4 (and a thumbnail) from a video
   probe FILE         describe a file as JSON and say whether it is accepted
   enqueue FILE...    store files as new videos and queue them
+  migrate            bring the job database to this version's schema
   serve              the HTTP API and web page, with worker slots (docs/API.md)
   worker             process queued videos (MAX_VIDEO_PROCESSING_TASKS at once)
   status [ID]        the queue, or one video, as JSON
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   if (command == "status") return vidproc::cli::RunStatus(argc, argv);
   if (command == "retry") return vidproc::cli::RunRetry(argc, argv);
   if (command == "config") return vidproc::cli::RunConfig(argc, argv);
+  if (command == "migrate") return vidproc::cli::RunMigrate(argc, argv);
   if (command == "storage") return vidproc::cli::RunStorage(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("vidproc %s\n", vidproc::kVersion);

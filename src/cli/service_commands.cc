@@ -159,6 +159,21 @@ int RunRetry(int argc, char** argv) {
   return kExitOk;
 }
 
+int RunMigrate(int argc, char** argv) {
+  int code = 0;
+  auto ctx = Prepare(argc, argv, "migrate",
+                     "Usage: vidproc migrate [options]\n\nBrings the job database "
+                     "(DATABASE_URL) to this version's schema and exits. Every command\n"
+                     "does the same when it opens the database (under an advisory lock on "
+                     "PostgreSQL);\nrun this first to migrate before starting new versions.\n",
+                     &code);
+  if (!ctx) return code;
+  auto store = OpenJobStore(ctx->config);
+  if (!store.ok()) return Fail("migrate", store.status());
+  std::printf("The database schema is up to date.\n");
+  return kExitOk;
+}
+
 int RunConfig(int argc, char** argv) {
   int code = 0;
   auto ctx = Prepare(argc, argv, "config",
