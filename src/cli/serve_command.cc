@@ -104,6 +104,9 @@ int RunServe(int argc, char** argv) {
   server_options.host = host == "localhost" ? "127.0.0.1" : host;
   server_options.port = port;
   server_options.io_threads = config.http_threads;
+  server_options.header_timeout_ms = int64_t{config.http_idle_timeout_s} * 1000;
+  server_options.body_timeout_ms = int64_t{config.http_body_timeout_s} * 1000;
+  server_options.write_timeout_ms = int64_t{config.http_body_timeout_s} * 1000;
   http::HttpServer server(server_options, &api);
 
   std::unique_ptr<worker::WorkerPool> pool;

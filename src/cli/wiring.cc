@@ -24,9 +24,9 @@ Result<Config> LoadAndApplyConfig(const Environment& flags) {
 Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config) {
   std::string path = config.SqlitePath();
   if (path.empty()) {
-    return Status(
-        ErrorCode::kInvalidConfig,
-        "DATABASE_URL: PostgreSQL is not supported by this build yet; use sqlite://PATH.");
+    ASSIGN_OR_RETURN(auto store,
+                     queue::PostgresStore::Open(config.database_url, SystemClock::Default()));
+    return std::unique_ptr<queue::JobStore>(std::move(store));
   }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);

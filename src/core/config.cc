@@ -225,6 +225,14 @@ const std::vector<Setting>& Settings() {
        [](Config* c, const std::string& v) {
          return ParseInt("VIDPROC_HTTP_THREADS", v, 1, 64, &c->http_threads);
        }},
+      {"VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS",
+       [](Config* c, const std::string& v) {
+         return ParseInt("VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS", v, 1, 3600, &c->http_idle_timeout_s);
+       }},
+      {"VIDPROC_HTTP_BODY_TIMEOUT_SECONDS",
+       [](Config* c, const std::string& v) {
+         return ParseInt("VIDPROC_HTTP_BODY_TIMEOUT_SECONDS", v, 1, 3600, &c->http_body_timeout_s);
+       }},
       {"WEBHOOK_URL",
        [](Config* c, const std::string& v) {
          if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
@@ -308,6 +316,8 @@ nlohmann::json Config::ToJson() const {
       {"MAX_UPLOAD_BYTES", max_upload_bytes},
       {"VIDPROC_UPLOAD_EXPIRY_HOURS", upload_expiry_h},
       {"VIDPROC_HTTP_THREADS", http_threads},
+      {"VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS", http_idle_timeout_s},
+      {"VIDPROC_HTTP_BODY_TIMEOUT_SECONDS", http_body_timeout_s},
       {"WEBHOOK_URL", webhook_url},
       {"WEBHOOK_SECRET", Mask(webhook_secret)},
       {"VIDPROC_WEBHOOK_GIVE_UP_HOURS", webhook_give_up_h},

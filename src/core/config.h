@@ -51,8 +51,14 @@ struct Config {
   std::string listen = "127.0.0.1:8080";  // VIDPROC_LISTEN: HOST:PORT (port 0: any free one)
   std::string api_token;  // VIDPROC_API_TOKEN: bearer token for /api/ (none: no auth)
   int64_t max_upload_bytes = int64_t{10} << 30;  // MAX_UPLOAD_BYTES: larger uploads get 413
-  int upload_expiry_h = 24;    // VIDPROC_UPLOAD_EXPIRY_HOURS: unfinished uploads are removed after
-  int http_threads = 2;        // VIDPROC_HTTP_THREADS: threads serving connections
+  int upload_expiry_h = 24;  // VIDPROC_UPLOAD_EXPIRY_HOURS: unfinished uploads are removed after
+  int http_threads = 2;      // VIDPROC_HTTP_THREADS: threads serving connections
+  // VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS: an idle keep-alive connection, or one that has not sent a
+  // whole request header, is closed after this (slowloris).
+  int http_idle_timeout_s = 30;
+  // VIDPROC_HTTP_BODY_TIMEOUT_SECONDS: an upload that sends no byte for this long is dropped
+  // (also the limit for a client that takes no byte of a response).
+  int http_body_timeout_s = 60;
   std::string webhook_url;     // WEBHOOK_URL: ready/failed videos are POSTed here
   std::string webhook_secret;  // WEBHOOK_SECRET: signs deliveries (X-Vidproc-Signature)
   int webhook_give_up_h = 72;  // VIDPROC_WEBHOOK_GIVE_UP_HOURS: stop retrying a delivery after

@@ -94,6 +94,22 @@ std::string HttpDate(int64_t unix_s) {
   return buf;
 }
 
+// If-None-Match (RFC 9110 13.1.2): "*", or a comma-separated list of tags compared weakly.
+bool EtagListMatches(const std::string& header, const std::string& etag) {
+  size_t start = 0;
+  while (start < header.size()) {
+    size_t end = header.find(',', start);
+    if (end == std::string::npos) end = header.size();
+    std::string tag = header.substr(start, end - start);
+    tag.erase(0, tag.find_first_not_of(" \t"));
+    tag.erase(tag.find_last_not_of(" \t") + 1);
+    if (tag.rfind("W/", 0) == 0) tag.erase(0, 2);
+    if (tag == "*" || tag == etag) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 Headers TusHeaders() { return {{"Tus-Resumable", kTusVersion}, {"Cache-Control", "no-store"}}; }
@@ -515,7 +531,7 @@ asio::awaitable<void> Api::Media(Exchange& ex, const std::string& id, bool thumb
                      {"ETag", etag},
                      {"Last-Modified", HttpDate(found.mtime_ns / 1'000'000'000)},
                      {"Cache-Control", "private, max-age=3600"}};
-  if (ex.header(bhttp::field::if_none_match) == etag) {
+  if (EtagListMatches(ex.header(bhttp::field::if_none_match), etag)) {
     Headers not_modified = {{"ETag", etag}, {"Cache-Control", "private, max-age=3600"}};
     co_return co_await ex.SendEmpty(304, std::move(not_modified));
   }
@@ -676,22 +692,30 @@ asio::awaitable<void> Api::TusPatch(Exchange& ex, const std::string& id) {
     co_return co_await ex.SendError(409, "upload_locked",
                                     "Another request is writing this upload; wait and resume.");
   }
+  // Released before the response goes out: a client sends its next PATCH the moment it has the
+  // answer, and must not find the upload still locked.
   struct Unlocker {
     Uploads* u;
     std::string id;
-    ~Unlocker() { u->Unlock(id); }
+    bool held = true;
+    void Now() {
+      if (std::exchange(held, false)) u->Unlock(id);
+    }
+    ~Unlocker() { Now(); }
   } unlock{&uploads_, id};
 
   auto find = [this, id] { return uploads_.Find(id); };
   auto state = co_await ex.Blocking(std::move(find));
   if (!state.ok()) {
     ex.close_after();
+    unlock.Now();
     co_return co_await ex.SendError(state.status());
   }
   const queue::Video video = state->video;
   const int64_t offset = state->offset;
   if (*claimed != offset) {
     ex.close_after();
+    unlock.Now();
     co_return co_await ex.SendError(409, "offset_mismatch",
                                     "The upload is at byte " + std::to_string(offset) +
                                         "; send a HEAD request and resume from there.");
@@ -701,16 +725,19 @@ asio::awaitable<void> Api::TusPatch(Exchange& ex, const std::string& id) {
     Headers headers = TusHeaders();
     headers.push_back({"Upload-Offset", std::to_string(offset)});
     ex.close_after();
+    unlock.Now();
     co_return co_await ex.SendEmpty(204, std::move(headers));
   }
   if (auto n = ex.content_length(); n && static_cast<int64_t>(*n) > room) {
     ex.close_after();
+    unlock.Now();
     co_return co_await ex.SendError(413, "too_large_file", "The body goes past Upload-Length.");
   }
   auto open = [this, id, offset] { return uploads_.OpenPart(id, offset); };
   auto opened = co_await ex.Blocking(std::move(open));
   if (!opened.ok()) {
     ex.close_after();
+    unlock.Now();
     co_return co_await ex.SendError(opened.status());
   }
   std::unique_ptr<storage::BlobWriter> writer = std::move(opened).value();
@@ -738,10 +765,12 @@ asio::awaitable<void> Api::TusPatch(Exchange& ex, const std::string& id) {
   auto after = co_await ex.Blocking(std::move(finish));
   if (cut) {
     LogInfo("upload paused", {{"video", id}, {"bytes", received}});
+    unlock.Now();
     co_return co_await ex.SendError(body.status());  // the client is gone: nobody reads this
   }
   if (!after.ok()) {
     metrics_.UploadFinished(false);
+    unlock.Now();
     co_return co_await ex.SendError(after.status());
   }
   if (after.value() == video.size_bytes) metrics_.UploadFinished(true);
@@ -749,6 +778,7 @@ asio::awaitable<void> Api::TusPatch(Exchange& ex, const std::string& id) {
   headers.push_back({"Upload-Offset", std::to_string(after.value())});
   headers.push_back(
       {"Upload-Expires", HttpDate((video.created_at_ms + options_.uploads.expiry_ms) / 1000)});
+  unlock.Now();
   co_await ex.SendEmpty(204, std::move(headers));
 }
 

@@ -31,7 +31,12 @@ std::string Parameter(std::string_view header, std::string_view name) {
       if (v < header.size() && header[v] == '"') {
         std::string out;
         for (size_t i = v + 1; i < header.size() && header[i] != '"'; ++i) {
-          if (header[i] == '\\' && i + 1 < header.size()) ++i;
+          // A backslash escapes only a quote or a backslash: browsers send Windows paths
+          // ("C:\\Users\\me\\trip.mov") with plain backslashes.
+          if (header[i] == '\\' && i + 1 < header.size() &&
+              (header[i + 1] == '"' || header[i + 1] == '\\')) {
+            ++i;
+          }
           out += header[i];
         }
         return out;
