@@ -127,13 +127,7 @@ int RunStatus(int argc, char** argv) {
   out["workers"] = nlohmann::json::array();
   if (auto workers = (*store)->ListWorkers(60'000); workers.ok()) {
     for (const auto& w : workers.value()) {
-      out["workers"].push_back({{"id", w.id},
-                                {"host", w.host},
-                                {"pid", w.pid},
-                                {"slots", w.slots},
-                                {"version", w.version},
-                                {"started_at", FormatRfc3339(w.started_at_ms)},
-                                {"last_seen", FormatRfc3339(w.last_seen_ms)}});
+      out["workers"].push_back(queue::ToApiJson(w));
     }
   }
   std::printf("%s\n", out.dump(2).c_str());

@@ -366,17 +366,26 @@ asio::awaitable<void> Api::GetVideo(Exchange& ex, const std::string& id) {
   co_await ex.SendJson(200, Render(video.value()));
 }
 
-asio::awaitable<void> Api::DeleteVideo(Exchange& ex, const std::string& id) {
-  if (!uploads_.TryLock(id)) {
-    co_return co_await ex.SendError(409, "invalid_state",
-                                    "The video is being uploaded right now; try again.");
-  }
+asio::awaitable<std::optional<Status>> Api::RemoveUnlessLocked(Exchange& ex,
+                                                               const std::string& id) {
+  if (!uploads_.TryLock(id)) co_return std::nullopt;
   auto remove = [this, id] { return uploads_.Delete(id); };
   Status s = co_await ex.Blocking(std::move(remove));
   uploads_.Unlock(id);
-  if (!s.ok()) co_return co_await ex.SendError(s);
-  LogInfo("deleted", {{"video", id}});
-  hub_.PublishDeleted(id);
+  if (s.ok()) {
+    LogInfo("deleted", {{"video", id}});
+    hub_.PublishDeleted(id);
+  }
+  co_return s;
+}
+
+asio::awaitable<void> Api::DeleteVideo(Exchange& ex, const std::string& id) {
+  auto removed = co_await RemoveUnlessLocked(ex, id);
+  if (!removed) {
+    co_return co_await ex.SendError(409, "invalid_state",
+                                    "The video is being uploaded right now; try again.");
+  }
+  if (!removed->ok()) co_return co_await ex.SendError(*removed);
   co_await ex.SendEmpty(204);
 }
 
@@ -561,13 +570,7 @@ asio::awaitable<void> Api::Queue(Exchange& ex) {
     int slots = 0;
     for (const auto& w : workers) {
       slots += w.slots;
-      list.push_back({{"id", w.id},
-                      {"host", w.host},
-                      {"pid", w.pid},
-                      {"slots", w.slots},
-                      {"version", w.version},
-                      {"started_at", FormatRfc3339(w.started_at_ms)},
-                      {"last_seen", FormatRfc3339(w.last_seen_ms)}});
+      list.push_back(queue::ToApiJson(w));
     }
     return nlohmann::json{{"uploading", counts.uploading},
                           {"queued", counts.queued},
@@ -783,15 +786,14 @@ asio::awaitable<void> Api::TusPatch(Exchange& ex, const std::string& id) {
 }
 
 asio::awaitable<void> Api::TusDelete(Exchange& ex, const std::string& id) {
-  if (!uploads_.TryLock(id)) {
+  auto removed = co_await RemoveUnlessLocked(ex, id);
+  if (!removed) {
     co_return co_await ex.SendError(409, "upload_locked",
                                     "Another request is writing this upload; try again.");
   }
-  auto remove = [this, id] { return uploads_.Delete(id); };
-  Status s = co_await ex.Blocking(std::move(remove));
-  uploads_.Unlock(id);
-  if (!s.ok()) co_return co_await ex.SendEmpty(HttpStatusFor(s.code()), TusHeaders());
-  hub_.PublishDeleted(id);
+  if (!removed->ok()) {
+    co_return co_await ex.SendEmpty(HttpStatusFor(removed->code()), TusHeaders());
+  }
   co_await ex.SendEmpty(204, TusHeaders());
 }
 

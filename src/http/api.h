@@ -59,6 +59,8 @@ class Api : public Handler {
   asio::awaitable<void> TusHead(Exchange& ex, const std::string& id);
   asio::awaitable<void> TusPatch(Exchange& ex, const std::string& id);
   asio::awaitable<void> TusDelete(Exchange& ex, const std::string& id);
+  // Deletes a video and all its blobs; nullopt when an upload of it is being written right now.
+  asio::awaitable<std::optional<Status>> RemoveUnlessLocked(Exchange& ex, const std::string& id);
   asio::awaitable<void> Unauthorized(Exchange& ex);
   asio::awaitable<void> NotAllowed(Exchange& ex, const char* allow);
   bool Authorized(const Exchange& ex) const;

@@ -50,4 +50,14 @@ nlohmann::json ToApiJson(const Video& v) {
   return j;
 }
 
+nlohmann::json ToApiJson(const WorkerInfo& w) {
+  return {{"id", w.id},
+          {"host", w.host},
+          {"pid", w.pid},
+          {"slots", w.slots},
+          {"version", w.version},
+          {"started_at", FormatRfc3339(w.started_at_ms)},
+          {"last_seen", FormatRfc3339(w.last_seen_ms)}};
+}
+
 }  // namespace vidproc::queue
