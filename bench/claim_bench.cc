@@ -72,6 +72,8 @@ Round Run(const std::string& url, int workers, double seconds, int jobs) {
   std::vector<double> latencies_ms;
   int64_t duplicates = 0;
   std::atomic<bool> stop{false};
+  // When the last worker stopped: earlier than the deadline if the queue ran dry.
+  std::chrono::steady_clock::time_point last_claim{};
   std::atomic<int> ready{0};
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
@@ -86,7 +88,10 @@ Round Run(const std::string& url, int workers, double seconds, int jobs) {
         auto t0 = std::chrono::steady_clock::now();
         auto claim = store->ClaimNext(worker_id, 60'000, INT_MAX);
         if (!claim.ok()) Die("claim", claim.status());
-        if (!claim.value()) break;  // the queue ran dry: the round ends early
+        if (!claim.value()) {  // the queue ran dry: the round ends early, and says so
+          std::fprintf(stderr, "claim_bench: the queue ran dry; use a larger --jobs\n");
+          break;
+        }
         const Claim& c = *claim.value();
         if (Status s = store->CompleteJob(c.video.id, c.lease_token, nullptr, nullptr, false);
             !s.ok()) {
@@ -98,6 +103,7 @@ Round Run(const std::string& url, int workers, double seconds, int jobs) {
         mine.push_back(c.video.id);
       }
       std::lock_guard lock(mutex);
+      last_claim = std::max(last_claim, std::chrono::steady_clock::now());
       for (auto& id : mine) {
         if (!claimed.insert(id).second) ++duplicates;
       }
@@ -111,7 +117,7 @@ Round Run(const std::string& url, int workers, double seconds, int jobs) {
   for (auto& t : threads) t.join();
   Round r;
   r.workers = workers;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  r.seconds = std::chrono::duration<double>(last_claim - started).count();
   r.claims = static_cast<int64_t>(latencies_ms.size());
   r.duplicates = duplicates;
   std::sort(latencies_ms.begin(), latencies_ms.end());

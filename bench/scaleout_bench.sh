@@ -55,7 +55,8 @@ declare -A VP FF
 for n in 1 2 3; do
   bucket="bench-$n"
   /usr/bin/aws --endpoint-url "$S3_TEST_ENDPOINT" s3api create-bucket --bucket "$bucket" >/dev/null
-  psql -q "$PG_TEST_URL" -c "CREATE DATABASE scaleout_$n" >/dev/null
+  psql -q "postgres://postgres@127.0.0.1:$PG_TEST_PORT/postgres" \
+    -c "CREATE DATABASE scaleout_$n OWNER vidproc" >/dev/null
   db="${PG_TEST_URL%/*}/scaleout_$n"
   env_vars=(DATABASE_URL="$db" USE_SPACES=True SPACES_ACCESS_KEY="$S3_TEST_ACCESS_KEY"
             SPACES_SECRET_KEY="$S3_TEST_SECRET_KEY" SPACES_BUCKET_NAME="$bucket"
