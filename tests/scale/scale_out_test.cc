@@ -28,6 +28,7 @@
 #include "core/ids.h"
 #include "storage/s3_store.h"
 #include "support/server_env.h"
+#include "support/shell.h"
 #include "worker/worker_test_util.h"
 
 namespace vidproc::scale {
@@ -36,15 +37,7 @@ namespace {
 using vidproc::worker::testing::WaitFor;
 using Rows = std::vector<std::vector<std::string>>;
 
-std::string Shell(const std::string& command, int* exit_code = nullptr) {
-  FILE* p = popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+using vidproc::testing::Shell;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

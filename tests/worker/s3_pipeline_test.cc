@@ -13,6 +13,7 @@
 #include "core/ids.h"
 #include "storage/s3_store.h"
 #include "support/server_env.h"
+#include "support/shell.h"
 #include "worker_test_util.h"
 
 namespace vidproc::worker {
@@ -24,15 +25,7 @@ std::map<std::string, std::string> ServerEnv() {
   return vidproc::testing::ReadServerEnv(VIDPROC_S3_ENV_FILE);
 }
 
-std::string Shell(const std::string& command, int* exit_code = nullptr) {
-  FILE* p = popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+using vidproc::testing::Shell;
 
 class S3PipelineTest : public ::testing::Test {
  protected:
