@@ -22,6 +22,7 @@ echo "== build (AddressSanitizer + UBSan)"
 scripts/build.sh build-asan -DVIDPROC_SANITIZE=ON -DVIDPROC_FIXTURES_DIR="$fixtures"
 echo "== tests under sanitizers"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The browser and load tests measure the page and memory, not memory safety: once is enough (and
 # ASan's shadow memory would break the load test's memory bound).
