@@ -123,7 +123,9 @@ Api::Api(queue::JobStore* store, storage::BlobStore* blobs, const Clock* clock, 
       options_(std::move(options)),
       auth_(options_.api_token),
       uploads_(store, blobs, clock, options_.uploads),
-      hub_(store, clock, [this](const queue::Video& v) { return Render(v).dump(); }) {}
+      hub_(store, clock, [this](const queue::Video& v) { return Render(v).dump(); }) {
+  if (options_.access_log) access_log_ = std::make_unique<AccessLog>();
+}
 
 Api::~Api() { Stop(); }
 
@@ -174,14 +176,7 @@ asio::awaitable<void> Api::NotAllowed(Exchange& ex, const char* allow) {
 
 void Api::Finished(const ExchangeRecord& r) {
   metrics_.RecordRequest(r.method, r.route, r.status, r.seconds);
-  if (options_.access_log) {
-    LogInfo("http", {{"method", r.method},
-                     {"route", r.route},
-                     {"status", r.status},
-                     {"bytes", r.bytes_sent},
-                     {"ms", static_cast<int64_t>(r.seconds * 1000 + 0.5)},
-                     {"request_id", r.request_id}});
-  }
+  if (access_log_) access_log_->Add(r);
 }
 
 asio::awaitable<void> Api::Handle(Exchange& ex) {

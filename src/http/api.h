@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "http/access_log.h"
 #include "http/auth.h"
 #include "http/event_hub.h"
 #include "http/metrics.h"
@@ -74,6 +75,7 @@ class Api : public Handler {
   Metrics metrics_;
   Uploads uploads_;
   EventHub hub_;
+  std::unique_ptr<AccessLog> access_log_;  // null when off
 };
 
 }  // namespace vidproc::http
