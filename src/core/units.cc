@@ -21,6 +21,14 @@ Result<int64_t> ParseInteger(std::string_view text, int64_t min, int64_t max) {
   return value;
 }
 
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 Result<int64_t> ParseBitrate(std::string_view text) {
   double multiplier = 1;
   std::string_view digits = text;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/status.h"
@@ -19,5 +20,7 @@ Result<int64_t> ParseBitrate(std::string_view text);
 Result<Size> ParseSize(std::string_view text);
 // A whole number in [min, max].
 Result<int64_t> ParseInteger(std::string_view text, int64_t min, int64_t max);
+// ASCII lowercase (header names, media types): locale-independent.
+std::string AsciiLower(std::string_view text);
 
 }  // namespace vidproc

@@ -29,11 +29,6 @@ void AccessLog::Add(const ExchangeRecord& record) {
   wake_.notify_one();
 }
 
-int64_t AccessLog::dropped() const {
-  std::lock_guard lock(mutex_);
-  return dropped_;
-}
-
 void AccessLog::Run() {
   std::unique_lock lock(mutex_);
   int64_t reported_drops = 0;

@@ -20,7 +20,6 @@ class AccessLog {
   ~AccessLog();  // writes what is queued, then stops
 
   void Add(const ExchangeRecord& record);
-  int64_t dropped() const;
 
  private:
   void Run();

@@ -6,6 +6,7 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/units.h"
 #include "http/errors.h"
 #include "http/multipart.h"
 #include "http/web_page.h"
@@ -38,16 +39,10 @@ bool IsId(const std::string& s) {
   return true;
 }
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
+// A header or query value that must be a whole number of 0 or more.
 std::optional<int64_t> ParseNonNegative(const std::string& s) {
-  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  return std::stoll(s);
+  auto n = ParseInteger(s, 0, INT64_MAX);
+  return n.ok() ? std::optional<int64_t>(n.value()) : std::nullopt;
 }
 
 std::string Base64Decode(std::string_view in) {
@@ -403,7 +398,7 @@ asio::awaitable<void> Api::Upload(Exchange& ex) {
         413, "too_large_file",
         "The upload is larger than this server accepts (" + std::to_string(max) + " bytes).");
   }
-  std::string type = Lower(ex.header(bhttp::field::content_type));
+  std::string type = AsciiLower(ex.header(bhttp::field::content_type));
   std::string filename;
   std::string boundary;
   if (type.rfind("multipart/form-data", 0) == 0) {
@@ -675,7 +670,7 @@ asio::awaitable<void> Api::TusHead(Exchange& ex, const std::string& id) {
 }
 
 asio::awaitable<void> Api::TusPatch(Exchange& ex, const std::string& id) {
-  if (Lower(ex.header(bhttp::field::content_type)) != "application/offset+octet-stream") {
+  if (AsciiLower(ex.header(bhttp::field::content_type)) != "application/offset+octet-stream") {
     ex.close_after();
     co_return co_await ex.SendError(415, "unsupported_media_type",
                                     "PATCH bodies are 'application/offset+octet-stream'.");

@@ -1,24 +1,14 @@
 #include "http/auth.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
-#include <cstdio>
+#include <cstdint>
+
+#include "core/units.h"
+#include "storage/sigv4.h"
 
 namespace vidproc::http {
 namespace {
-
-std::string Hex(const unsigned char* data, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 15];
-  }
-  return out;
-}
 
 // Compares without an early exit, so the time taken says nothing about where they differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -29,11 +19,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::string Auth::Mac(std::string_view message) const {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), token_.data(), static_cast<int>(token_.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
-  return Hex(digest, length);
+  return storage::sigv4::Hex(storage::sigv4::HmacSha256(token_, message));
 }
 
 bool Auth::Allows(std::string_view authorization) const {
@@ -57,13 +43,8 @@ std::string Auth::SignQuery(std::string_view path, int64_t now_s, int64_t ttl_s)
 bool Auth::VerifySignature(std::string_view path, std::string_view expires, std::string_view sig,
                            int64_t now_s) const {
   if (!enabled()) return true;
-  if (expires.empty() || expires.size() > 12) return false;
-  int64_t t = 0;
-  for (char c : expires) {
-    if (c < '0' || c > '9') return false;
-    t = t * 10 + (c - '0');
-  }
-  if (t < now_s) return false;
+  auto t = ParseInteger(expires, 0, INT64_MAX);
+  if (!t.ok() || t.value() < now_s) return false;
   return ConstantTimeEquals(Mac(std::string(path) + "\n" + std::string(expires)), sig);
 }
 

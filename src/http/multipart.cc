@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/units.h"
+
 namespace vidproc::http {
 namespace {
 
@@ -12,16 +14,9 @@ Status Malformed(const std::string& why) {
   return Status(ErrorCode::kInvalidArgument, "The multipart/form-data body is malformed: " + why);
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 // The value of `name="..."` (or unquoted) in a header's parameters.
 std::string Parameter(std::string_view header, std::string_view name) {
-  std::string lower = Lower(header);
+  std::string lower = AsciiLower(header);
   size_t pos = 0;
   while ((pos = lower.find(name, pos)) != std::string::npos) {
     bool starts = pos == 0 || lower[pos - 1] == ';' || lower[pos - 1] == ' ';
@@ -52,7 +47,7 @@ std::string Parameter(std::string_view header, std::string_view name) {
 }  // namespace
 
 Result<std::string> MultipartParser::BoundaryOf(std::string_view content_type) {
-  if (Lower(content_type).rfind("multipart/form-data", 0) != 0) {
+  if (AsciiLower(content_type).rfind("multipart/form-data", 0) != 0) {
     return Status(ErrorCode::kInvalidArgument, "Not multipart/form-data.");
   }
   std::string boundary = Parameter(content_type, "boundary");
@@ -85,7 +80,7 @@ Status MultipartParser::ParseHeaders(std::string_view headers) {
     start = end + 2;
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    if (Lower(line.substr(0, colon)) != "content-disposition") continue;
+    if (AsciiLower(line.substr(0, colon)) != "content-disposition") continue;
     std::string_view value = line.substr(colon + 1);
     if (Parameter(value, "name") == file_field_ && !saw_file_) {
       in_file_ = true;

@@ -9,6 +9,7 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/units.h"
 #include "core/version.h"
 #include "http/errors.h"
 
@@ -176,25 +177,6 @@ asio::awaitable<Result<int64_t>> Exchange::StreamBody(
                                                       ec.message() + ").");
   }
   co_return total;
-}
-
-asio::awaitable<Result<std::string>> Exchange::ReadSmallBody() {
-  auto length = content_length();
-  if (length && *length > options_.small_body_limit) {
-    close_after();
-    co_return Status(ErrorCode::kInvalidArgument, "The request body is too large.");
-  }
-  std::string out;
-  auto collect = [&out, limit = options_.small_body_limit](const char* data, size_t size) {
-    if (out.size() + size > limit) {
-      return Status(ErrorCode::kInvalidArgument, "The request body is too large.");
-    }
-    out.append(data, size);
-    return Status::Ok();
-  };
-  auto streamed = co_await StreamBody(std::move(collect), 16 * 1024);
-  if (!streamed.ok()) co_return streamed.status();
-  co_return out;
 }
 
 asio::awaitable<void> Exchange::Send(bhttp::response<bhttp::string_body> response) {
@@ -564,14 +546,9 @@ std::optional<ByteRange> ParseRange(std::string_view header, int64_t size) {
   size_t dash = spec.find('-');
   if (dash == std::string_view::npos) return whole;
   auto number = [](std::string_view s, int64_t* out) {
-    if (s.empty() || s.size() > 18) return false;
-    int64_t v = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') return false;
-      v = v * 10 + (c - '0');
-    }
-    *out = v;
-    return true;
+    auto n = ParseInteger(s, 0, INT64_MAX);
+    if (n.ok()) *out = n.value();
+    return n.ok();
   };
   std::string_view first = spec.substr(0, dash), last = spec.substr(dash + 1);
   int64_t a = 0, b = 0;

@@ -44,13 +44,10 @@ struct ServerOptions {
   int64_t header_timeout_ms = 30'000;  // idle keep-alive plus the whole request header
   int64_t body_timeout_ms = 60'000;    // without a single byte of the body arriving
   int64_t write_timeout_ms = 60'000;   // without the client taking a byte of the response
-  uint64_t small_body_limit = 64 * 1024;
 };
 
-using Request = bhttp::request<bhttp::buffer_body>;
-
 // One request and the means to answer it. Handlers are coroutines that get an Exchange, read the
-// body if they want it (whole for small JSON, or streamed in chunks), and send one response.
+// body if they want it (streamed in chunks), and send one response.
 class Exchange {
  public:
   Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
@@ -63,7 +60,6 @@ class Exchange {
         options_(options),
         request_id_(std::move(request_id)) {}
 
-  const Request& request() const { return parser_.get(); }
   bhttp::verb method() const { return parser_.get().method(); }
   std::string_view path() const { return path_; }
   std::optional<std::string> query(const std::string& name) const;
@@ -82,8 +78,6 @@ class Exchange {
   template <typename F>
   asio::awaitable<std::invoke_result_t<F>> Blocking(F f);
 
-  // The whole body, refused (kInvalidArgument) past `limit` bytes.
-  asio::awaitable<Result<std::string>> ReadSmallBody();
   // Streams the body to `sink` in chunks (each call on the blocking pool). Stops at the first
   // error `sink` returns. Returns how many bytes were delivered, or the error. A body that ends
   // early (the client went away) is kInputReadFailed, after the bytes that did arrive were sunk.
@@ -91,7 +85,6 @@ class Exchange {
       std::function<Status(const char* data, size_t size)> sink, size_t chunk_size = 256 * 1024);
   // Sends "100 Continue" if the client asked for it (curl does for large bodies).
   asio::awaitable<void> ContinueIfExpected();
-  bool body_done() const { return parser_.is_done(); }
 
   // Responses. Each sends one response; the first one counts.
   asio::awaitable<void> Send(bhttp::response<bhttp::string_body> response);
@@ -115,7 +108,6 @@ class Exchange {
   bool keep_alive() const { return keep_alive_; }
   // Ends the connection after this response (a body left unread, or the server is stopping).
   void close_after() { keep_alive_ = false; }
-  beast::tcp_stream& stream() { return stream_; }
 
  private:
   friend class HttpServer;
@@ -185,9 +177,6 @@ class HttpServer {
   // Stops accepting, lets requests in progress finish for up to `grace_ms` (streams such as SSE
   // and idle keep-alive connections are closed at once), then stops.
   void Stop(int64_t grace_ms);
-  // The executor of the I/O threads (for timers that wake streams).
-  asio::io_context& io() { return io_; }
-  bool stopping() const { return stopping_; }
 
  private:
   class Session;

@@ -29,8 +29,6 @@ class Uploads {
           UploadOptions options)
       : store_(store), blobs_(blobs), clock_(clock), options_(options) {}
 
-  const UploadOptions& options() const { return options_; }
-
   // A whole upload: the writer for the new video's original, then Record once it is committed.
   Result<std::unique_ptr<storage::BlobWriter>> OpenOriginal(const std::string& id);
   Result<queue::Video> Record(const std::string& id, const std::string& filename, int64_t size);

@@ -7,15 +7,12 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/units.h"
+
 namespace vidproc::storage::sigv4 {
 namespace {
 
 constexpr char kAlgorithm[] = "AWS4-HMAC-SHA256";
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // Trims and collapses runs of spaces, as the canonical header value requires.
 std::string CanonicalValue(const std::string& v) {
@@ -123,7 +120,7 @@ std::string AmzDate(int64_t unix_seconds) {
 
 std::string CanonicalRequest(const Request& r, std::string* signed_headers) {
   std::vector<std::pair<std::string, std::string>> headers;
-  for (const auto& [k, v] : r.headers) headers.emplace_back(Lower(k), CanonicalValue(v));
+  for (const auto& [k, v] : r.headers) headers.emplace_back(AsciiLower(k), CanonicalValue(v));
   std::sort(headers.begin(), headers.end());
   std::string canonical_headers;
   signed_headers->clear();
@@ -167,7 +164,7 @@ std::string PresignQuery(Request request, const Credentials& credentials, const 
   {
     std::vector<std::pair<std::string, std::string>> host_only;
     for (const auto& h : request.headers) {
-      if (Lower(h.first) == "host") host_only.push_back(h);
+      if (AsciiLower(h.first) == "host") host_only.push_back(h);
     }
     request.headers = host_only;
   }

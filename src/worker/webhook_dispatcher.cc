@@ -1,8 +1,5 @@
 #include "worker/webhook_dispatcher.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -11,11 +8,10 @@
 #include "core/log.h"
 #include "queue/video_json.h"
 #include "storage/http_client.h"
+#include "storage/sigv4.h"
 
 namespace vidproc::worker {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
 
 double Jitter() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -55,17 +51,7 @@ std::string WebhookSignature(std::string_view secret, int64_t unix_seconds, std:
   std::string signed_text;
   signed_text.reserve(t.size() + 1 + body.size());
   signed_text.append(t).append(".").append(body);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac,
-       &mac_len);
-  std::string hex;
-  hex.reserve(mac_len * 2);
-  for (unsigned int i = 0; i < mac_len; ++i) {
-    hex.push_back(kHex[mac[i] >> 4]);
-    hex.push_back(kHex[mac[i] & 0xf]);
-  }
+  std::string hex = storage::sigv4::Hex(storage::sigv4::HmacSha256(secret, signed_text));
   return "t=" + t + ",v1=" + hex;
 }
 
