@@ -746,14 +746,16 @@ asio::awaitable<void> Api::TusPatch(Exchange& ex, const std::string& id) {
   metrics_.AddUploadBytes(received);
   const bool cut = !body.ok() && body.status().code() == ErrorCode::kInputReadFailed;
   // What arrived is kept even when the connection was cut: the client resumes from there.
-  auto finish = [&writer, &body, cut, received, this, video]() -> Result<int64_t> {
+  auto finish = [&writer, &body, cut, received, offset, this, video]() -> Result<int64_t> {
+    int64_t stored = 0;
     if (received > 0 && (body.ok() || cut)) {
       RETURN_IF_ERROR(writer->Commit());
+      stored = received;
     } else {
       writer.reset();
     }
     if (!body.ok() && !cut) return body.status();
-    return uploads_.AfterPatch(video);
+    return uploads_.AfterPatch(video, offset + stored);
   };
   auto after = co_await ex.Blocking(std::move(finish));
   if (cut) {

@@ -88,8 +88,7 @@ Result<int64_t> Uploads::Offset(const queue::Video& video) {
   if (video.status != queue::VideoStatus::kUploading) return video.size_bytes;
   ASSIGN_OR_RETURN(auto parts, Parts(video.id));
   ASSIGN_OR_RETURN(int64_t offset, Contiguous(parts));
-  if (offset >= video.size_bytes && video.size_bytes > 0) return AfterPatch(video);
-  return offset;
+  return AfterPatch(video, offset);
 }
 
 Result<Uploads::State> Uploads::Find(const std::string& id) {
@@ -132,9 +131,10 @@ Status Uploads::Assemble(const std::string& id, const std::vector<Part>& parts, 
   return writer->Commit();
 }
 
-Result<int64_t> Uploads::AfterPatch(const queue::Video& video) {
+Result<int64_t> Uploads::AfterPatch(const queue::Video& video, int64_t offset) {
+  if (offset < video.size_bytes || video.size_bytes == 0) return offset;
   ASSIGN_OR_RETURN(auto parts, Parts(video.id));
-  ASSIGN_OR_RETURN(int64_t offset, Contiguous(parts));
+  ASSIGN_OR_RETURN(offset, Contiguous(parts));
   if (offset < video.size_bytes) return offset;
   // Complete: the original first, then the record says so, then the parts go.
   RETURN_IF_ERROR(Assemble(video.id, parts, video.size_bytes));

@@ -46,8 +46,9 @@ class Uploads {
   Result<int64_t> Offset(const queue::Video& video);
   // The writer for bytes from `offset` on (the caller checked it is the current offset).
   Result<std::unique_ptr<storage::BlobWriter>> OpenPart(const std::string& id, int64_t offset);
-  // After a PATCH: queues the video if every byte is there. Returns the new offset.
-  Result<int64_t> AfterPatch(const queue::Video& video);
+  // After a PATCH brought the upload to `offset`: once every byte is there, assembles the
+  // original and queues the video (the parts are listed only then). Returns the offset.
+  Result<int64_t> AfterPatch(const queue::Video& video, int64_t offset);
   // Deletes a video's record and every blob it has (original, outputs, upload parts).
   Status Delete(const std::string& id);
   // Removes uploads started longer ago than the expiry. Returns how many.

@@ -51,7 +51,7 @@ TEST_F(UploadsTest, PartsAddUpToTheOriginalAndTheVideoIsQueued) {
   EXPECT_EQ(state->offset, 4);
   EXPECT_EQ(state->video.status, queue::VideoStatus::kUploading);
   Write(video->id, 4, "456789");
-  auto offset = uploads_->AfterPatch(state->video);
+  auto offset = uploads_->AfterPatch(state->video, 10);
   ASSERT_TRUE(offset.ok()) << offset.status().ToString();
   EXPECT_EQ(offset.value(), 10);
   EXPECT_EQ(store_->GetVideo(video->id)->status, queue::VideoStatus::kQueued);
