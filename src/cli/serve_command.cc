@@ -39,9 +39,6 @@ constexpr const char* kServeOptions = R"(
 
 constexpr int64_t kExpirySweepMs = 10 * 60 * 1000;
 
-std::atomic<bool> g_stop{false};
-extern "C" void OnServeSignal(int) { g_stop = true; }
-
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -129,8 +126,7 @@ int RunServe(int argc, char** argv) {
                      SystemClock::Default());
   }
 
-  signal(SIGTERM, OnServeSignal);
-  signal(SIGINT, OnServeSignal);
+  InstallStopSignals();
   signal(SIGPIPE, SIG_IGN);
   api.Start();
   if (Status s = server.Start(); !s.ok()) return Fail("serve", s);
@@ -151,6 +147,7 @@ int RunServe(int argc, char** argv) {
   // Abandoned resumable uploads are removed now and then.
   std::mutex mutex;
   std::condition_variable wake;
+  bool stopping = false;  // GUARDED_BY(mutex)
   std::thread sweeper([&] {
     std::unique_lock lock(mutex);
     do {
@@ -158,13 +155,14 @@ int RunServe(int argc, char** argv) {
       api.uploads().RemoveExpired();
       lock.lock();
     } while (!wake.wait_for(lock, std::chrono::milliseconds(kExpirySweepMs),
-                            [] { return g_stop.load(); }));
+                            [&stopping] { return stopping; }));
   });
 
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  WaitForStopSignal();
   LogInfo("stopping", {{"grace_s", config.shutdown_grace_s}});
   {
     std::lock_guard lock(mutex);
+    stopping = true;
     wake.notify_all();
   }
   sweeper.join();

@@ -18,12 +18,7 @@
 #include "worker/worker_pool.h"
 
 namespace vidproc::cli {
-namespace {
-
-std::atomic<bool> g_stop{false};
-extern "C" void OnStopSignal(int) { g_stop = true; }
-
-}  // namespace
+namespace {}  // namespace
 
 int RunWorker(int argc, char** argv) {
   int code = 0;
@@ -52,11 +47,10 @@ int RunWorker(int argc, char** argv) {
   worker::WorkerPool pool(store->get(), blobs->get(),
                           worker::WorkerSettings::FromConfig(ctx->config, SelfPath()),
                           SystemClock::Default());
-  signal(SIGTERM, OnStopSignal);
-  signal(SIGINT, OnStopSignal);
+  InstallStopSignals();
   pool.Start();
   if (webhooks) webhooks->Start();
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  WaitForStopSignal();
   LogInfo("stopping", {{"grace_s", ctx->config.shutdown_grace_s}});
   pool.Stop(int64_t{ctx->config.shutdown_grace_s} * 1000);
   if (webhooks) webhooks->Stop();

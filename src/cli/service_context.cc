@@ -1,6 +1,11 @@
 #include "cli/service_context.h"
 
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "cli/exit_codes.h"
 #include "cli/wiring.h"
@@ -23,7 +28,19 @@ const std::map<std::string, std::string> kFlagVariables = {
     {"--timeout", "VIDEO_PROCESSING_TIMEOUT"},
 };
 
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop = true; }
+
 }  // namespace
+
+void InstallStopSignals() {
+  signal(SIGTERM, OnStopSignal);
+  signal(SIGINT, OnStopSignal);
+}
+
+void WaitForStopSignal() {
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
 
 std::optional<Context> Prepare(int argc, char** argv, const char* name, const char* help,
                                int* exit_code, const ExtraOptions& extra) {

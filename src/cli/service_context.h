@@ -29,6 +29,11 @@ struct ExtraOptions {
 // the help) with `*exit_code` set.
 std::optional<Context> Prepare(int argc, char** argv, const char* name, const char* help,
                                int* exit_code, const ExtraOptions& extra = {});
+// SIGTERM and SIGINT ask a long-running command to stop: install the handlers first (before
+// starting threads), then wait for one of them.
+void InstallStopSignals();
+void WaitForStopSignal();
+
 // Prints the failure and returns the exit status for it.
 int Fail(const char* name, const Status& s);
 
