@@ -113,6 +113,7 @@ upload_tus() {
 }
 
 declare -a S_V S_N U_RAW U_TUS U_NGX U_CP
+sync  # the 1 GiB test file's writeback must not run during the first status rounds
 for r in $(seq "$ROUNDS"); do
   echo "round $r: status"
   S_V+=("$(wrk_run "$V/api/v1/videos/$ID")")
