@@ -66,8 +66,7 @@ struct JobRunner::ChildResult {
 };
 
 JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std::string& input,
-                                           const std::string& job_dir,
-                                           const Deadline& deadline,
+                                           const std::string& job_dir, const Deadline& deadline,
                                            const std::atomic<bool>& stop) {
   const std::string& id = claim.video.id;
   std::vector<std::string> argv = {settings_.transcoder_path,
@@ -191,10 +190,9 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
 }
 
 JobOutcome JobRunner::TimedOut(const queue::Claim& claim, const std::string& during) {
-  Status error(ErrorCode::kTimeout, "Processing took longer than " +
-                                        std::to_string(settings_.timeout_ms / 1000) +
-                                        " seconds (VIDEO_PROCESSING_TIMEOUT) and was stopped " +
-                                        during + ".");
+  Status error(ErrorCode::kTimeout,
+               "Processing took longer than " + std::to_string(settings_.timeout_ms / 1000) +
+                   " seconds (VIDEO_PROCESSING_TIMEOUT) and was stopped " + during + ".");
   return Fail(claim, error, claim.video.attempts <= settings_.timeout_retries);
 }
 

@@ -1,8 +1,9 @@
 // Runs one claimed job end to end: the original from storage, `vidproc transcode` as a sandboxed
 // child, the outputs into storage under fixed keys, the result recorded under the job's lease,
-// the original deleted. One Deadline of `timeout_ms`, started when the job starts, covers it all:
-// the child is stopped when it runs out, and a job that ran out before or after the child fails
-// with `timeout`. Every step is idempotent (fixed keys, lease-checked
+// the original deleted. One Deadline of `timeout_ms`, started when the job starts, covers the
+// download and the child: the child is stopped when it runs out, and a job out of time before the
+// upload fails with `timeout`. An upload begun in time is finished (stopping it would leave
+// objects behind). Every step is idempotent (fixed keys, lease-checked
 // completion), so re-running a job after a crash at any point ends in the same state.
 #pragma once
 
@@ -26,7 +27,7 @@ struct WorkerSettings {
   std::string scratch_dir;      // per-job directories are made below it
   int max_tasks = 2;
   int threads_per_job = 1;
-  int64_t timeout_ms = 600'000;  // the whole job: download, transcode, upload
+  int64_t timeout_ms = 600'000;  // from the job's start to its upload (see above)
   int64_t kill_grace_ms = 5'000;
   int64_t lease_ms = 30'000;
   int64_t progress_interval_ms = 1'000;  // lease renewal and progress records at most this often
