@@ -28,6 +28,19 @@ void SetLimit(int resource, int64_t value) {
   setrlimit(resource, &l);
 }
 
+// The soft limit sends SIGXCPU; the hard one, SIGKILL. Equal limits would go straight to SIGKILL,
+// which reads like any other crash; the gap lets the child die of SIGXCPU, which says why.
+constexpr int64_t kCpuHardLimitGapSeconds = 5;
+
+void SetCpuLimit(int64_t cpu_ms) {
+  if (cpu_ms <= 0) return;
+  rlim_t soft = static_cast<rlim_t>((cpu_ms + 999) / 1000);
+  rlimit l{soft, soft + kCpuHardLimitGapSeconds};
+  setrlimit(RLIMIT_CPU, &l);
+}
+
+int64_t Ms(const timeval& t) { return int64_t{t.tv_sec} * 1000 + t.tv_usec / 1000; }
+
 std::vector<char*> CStrings(const std::vector<std::string>& v) {
   std::vector<char*> out;
   for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
@@ -66,7 +79,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const std::vector<std:
     close_range(3, ~0U, 0);
     if (kLimitAddressSpace) SetLimit(RLIMIT_AS, limits.address_space_bytes);
     SetLimit(RLIMIT_FSIZE, limits.file_size_bytes);
-    SetLimit(RLIMIT_CPU, limits.cpu_seconds);
+    SetCpuLimit(limits.cpu_ms);
     setpriority(PRIO_PROCESS, 0, limits.nice);
     signal(SIGPIPE, SIG_DFL);
     execve(c_argv[0], c_argv.data(), c_env.data());
@@ -123,9 +136,11 @@ void ChildProcess::Signal(int signal) {
 
 int ChildProcess::Wait() {
   if (reaped_) return wait_status_;
-  while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
+  rusage usage{};
+  while (wait4(pid_, &wait_status_, 0, &usage) < 0 && errno == EINTR) {
   }
   reaped_ = true;
+  cpu_ms_ = Ms(usage.ru_utime) + Ms(usage.ru_stime);
   return wait_status_;
 }
 

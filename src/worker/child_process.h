@@ -17,7 +17,8 @@ namespace vidproc::worker {
 struct ChildLimits {
   int64_t address_space_bytes = 0;  // RLIMIT_AS; 0 = unlimited
   int64_t file_size_bytes = 0;      // RLIMIT_FSIZE
-  int64_t cpu_seconds = 0;          // RLIMIT_CPU
+  // RLIMIT_CPU, rounded up to whole seconds: SIGXCPU at it, SIGKILL a few seconds later.
+  int64_t cpu_ms = 0;
   int nice = 10;
 };
 
@@ -38,6 +39,8 @@ class ChildProcess {
   void Signal(int signal);
   // Blocks until the child exits; returns its wait status (see <sys/wait.h>).
   int Wait();
+  // CPU time (user + system) the child used; known after Wait.
+  int64_t cpu_ms() const { return cpu_ms_; }
   pid_t pid() const { return pid_; }
 
  private:
@@ -48,6 +51,7 @@ class ChildProcess {
   bool eof_ = false;
   bool reaped_ = false;
   int wait_status_ = 0;
+  int64_t cpu_ms_ = 0;
 };
 
 }  // namespace vidproc::worker

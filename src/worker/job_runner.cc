@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -14,11 +13,8 @@
 namespace vidproc::worker {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
-int64_t MsSince(SteadyClock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count();
-}
+// Above what the deadline allows on every core: the CPU limit never stands in for the deadline.
+constexpr int64_t kCpuSafetyMarginMs = 60'000;
 
 Status StatusFromJson(const nlohmann::json& event, ErrorCode fallback, const std::string& text) {
   if (event.is_object() && event.contains("error")) {
@@ -51,12 +47,16 @@ WorkerSettings WorkerSettings::FromConfig(const Config& config,
   s.video_bitrate = config.video_bitrate;
   s.max_size = config.max_size;
   s.limits.address_space_bytes = config.child_memory_mb << 20;
-  // A child may use the whole timeout on every core it was given, and no more.
-  s.limits.cpu_seconds = int64_t{config.timeout_s} * s.threads_per_job + 60;
   s.limits.file_size_bytes = int64_t{64} << 30;
   s.log_level = config.log_level;
   s.log_format = config.log_format;
   return s;
+}
+
+int64_t CpuSafetyNetMs(int64_t remaining_ms, int64_t kill_grace_ms, int cores) {
+  return (std::max<int64_t>(remaining_ms, 0) + std::max<int64_t>(kill_grace_ms, 0)) *
+             std::max(cores, 1) +
+         kCpuSafetyMarginMs;
 }
 
 struct JobRunner::ChildResult {
@@ -66,7 +66,7 @@ struct JobRunner::ChildResult {
 };
 
 JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std::string& input,
-                                           const std::string& job_dir,
+                                           const std::string& job_dir, const Deadline& deadline,
                                            const std::atomic<bool>& stop) {
   const std::string& id = claim.video.id;
   std::vector<std::string> argv = {settings_.transcoder_path,
@@ -89,15 +89,17 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
   std::vector<std::string> env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8",
                                   "LOG_LEVEL=" + settings_.log_level,
                                   "LOG_FORMAT=" + settings_.log_format};
+  ChildLimits limits = settings_.limits;
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  limits.cpu_ms = CpuSafetyNetMs(deadline.RemainingMs(), settings_.kill_grace_ms, cores);
   ChildResult result;
-  auto child = ChildProcess::Spawn(argv, env, settings_.limits);
+  auto child = ChildProcess::Spawn(argv, env, limits);
   if (!child.ok()) {
     result.error = child.status();
     return result;
   }
-  auto started = SteadyClock::now();
-  auto last_renewal = started;
-  std::optional<SteadyClock::time_point> term_sent;
+  int64_t last_renewal_ms = clock_->MonotonicMs();
+  std::optional<int64_t> term_sent_ms;
   bool killed = false;
   std::optional<ChildResult::Kind> stopped_because;
   nlohmann::json last_event;
@@ -127,17 +129,18 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
     auto terminate = [&](ChildResult::Kind why) {
       if (stopped_because) return;
       stopped_because = why;
-      term_sent = SteadyClock::now();
+      term_sent_ms = clock_->MonotonicMs();
       (*child)->Signal(SIGTERM);
     };
-    if (MsSince(started) > settings_.timeout_ms) terminate(ChildResult::kTimeout);
+    if (deadline.Expired()) terminate(ChildResult::kTimeout);
     if (stop.load()) terminate(ChildResult::kStopped);
-    if (term_sent && !killed && MsSince(*term_sent) > settings_.kill_grace_ms) {
+    int64_t now_ms = clock_->MonotonicMs();
+    if (term_sent_ms && !killed && now_ms - *term_sent_ms > settings_.kill_grace_ms) {
       (*child)->Signal(SIGKILL);
       killed = true;
     }
-    if (MsSince(last_renewal) >= settings_.progress_interval_ms) {
-      last_renewal = SteadyClock::now();
+    if (now_ms - last_renewal_ms >= settings_.progress_interval_ms) {
+      last_renewal_ms = now_ms;
       Status s = store_->RenewLease(id, claim.lease_token, settings_.lease_ms, progress, eta);
       if (s.code() == ErrorCode::kLeaseLost || s.code() == ErrorCode::kNotFound) {
         // Deleted, or presumed dead and handed to another worker: our result would be refused.
@@ -151,12 +154,16 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
   int status = (*child)->Wait();
   if (stopped_because) {
     result.kind = *stopped_because;
-    if (result.kind == ChildResult::kTimeout) {
-      result.error =
-          Status(ErrorCode::kTimeout, "Processing took longer than " +
-                                          std::to_string(settings_.timeout_ms / 1000) +
-                                          " seconds (VIDEO_PROCESSING_TIMEOUT) and was stopped.");
-    }
+    return result;
+  }
+  if (WIFSIGNALED(status) &&
+      (WTERMSIG(status) == SIGXCPU ||
+       (WTERMSIG(status) == SIGKILL && (*child)->cpu_ms() >= limits.cpu_ms))) {
+    // The CPU safety net: by construction only a deadline that did not stop the child lets it
+    // get here, and what it means for the job is the same.
+    LogWarning("the transcoder hit its CPU time limit",
+               {{"video", id}, {"cpu_ms", (*child)->cpu_ms()}, {"limit_ms", limits.cpu_ms}});
+    result.kind = ChildResult::kTimeout;
     return result;
   }
   if (WIFSIGNALED(status)) {
@@ -180,6 +187,13 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                        "The transcoder exited with status " + std::to_string(code) + ".");
   }
   return result;
+}
+
+JobOutcome JobRunner::TimedOut(const queue::Claim& claim, const std::string& during) {
+  Status error(ErrorCode::kTimeout,
+               "Processing took longer than " + std::to_string(settings_.timeout_ms / 1000) +
+                   " seconds (VIDEO_PROCESSING_TIMEOUT) and was stopped " + during + ".");
+  return Fail(claim, error, claim.video.attempts <= settings_.timeout_retries);
 }
 
 JobOutcome JobRunner::Fail(const queue::Claim& claim, const Status& error, bool transient) {
@@ -242,7 +256,7 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
 
 JobOutcome JobRunner::Run(const queue::Claim& claim, const std::atomic<bool>& stop) {
   const std::string& id = claim.video.id;
-  auto started = SteadyClock::now();
+  const Deadline deadline(clock_, settings_.timeout_ms);
   std::string job_dir = settings_.scratch_dir + "/" + id;
   std::error_code ec;
   std::filesystem::remove_all(job_dir, ec);
@@ -275,17 +289,19 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, const std::atomic<bool>& st
     }
     if (!s.ok()) return Fail(claim, s, true);
   }
+  if (deadline.Expired()) return TimedOut(claim, "after the download");
 
-  ChildResult r = RunChild(claim, input, job_dir, stop);
+  ChildResult r = RunChild(claim, input, job_dir, deadline, stop);
   JobOutcome outcome = JobOutcome::kLost;
   switch (r.kind) {
-    case ChildResult::kDone: outcome = Store(claim, job_dir, r.summary); break;
+    case ChildResult::kDone:
+      outcome = deadline.Expired() ? TimedOut(claim, "after the transcode")
+                                   : Store(claim, job_dir, r.summary);
+      break;
     case ChildResult::kRefused: outcome = Fail(claim, r.error, false); break;
     case ChildResult::kFailed: outcome = Fail(claim, r.error, !IsInputError(r.error.code())); break;
     case ChildResult::kCrashed: outcome = Fail(claim, r.error, true); break;
-    case ChildResult::kTimeout:
-      outcome = Fail(claim, r.error, claim.video.attempts <= settings_.timeout_retries);
-      break;
+    case ChildResult::kTimeout: outcome = TimedOut(claim, "during the transcode"); break;
     case ChildResult::kStopped:
       outcome = store_->ReleaseJob(id, claim.lease_token).ok() ? JobOutcome::kReleased
                                                                : JobOutcome::kLost;
@@ -297,7 +313,7 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, const std::atomic<bool>& st
     const auto& out = r.summary.value("output", nlohmann::json::object());
     LogInfo("ready", {{"video", id},
                       {"path", r.summary.value("path", "")},
-                      {"seconds", MsSince(started) / 1000.0},
+                      {"seconds", deadline.ElapsedMs() / 1000.0},
                       {"transcode_s", r.summary.value("elapsed_s", 0.0)},
                       {"width", out.value("width", 0)},
                       {"height", out.value("height", 0)}});

@@ -1,15 +1,20 @@
 // Runs one claimed job end to end: the original from storage, `vidproc transcode` as a sandboxed
-// child with a timeout, the outputs into storage under fixed keys, the result recorded under the
-// job's lease, the original deleted. Every step is idempotent (fixed keys, lease-checked
+// child, the outputs into storage under fixed keys, the result recorded under the job's lease,
+// the original deleted. One Deadline of `timeout_ms`, started when the job starts, covers the
+// download and the child: the child is stopped when it runs out, and a job out of time before the
+// upload fails with `timeout`. An upload begun in time is finished (stopping it would leave
+// objects behind). Every step is idempotent (fixed keys, lease-checked
 // completion), so re-running a job after a crash at any point ends in the same state.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/deadline.h"
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
 #include "worker/child_process.h"
@@ -22,7 +27,7 @@ struct WorkerSettings {
   std::string scratch_dir;      // per-job directories are made below it
   int max_tasks = 2;
   int threads_per_job = 1;
-  int64_t timeout_ms = 600'000;
+  int64_t timeout_ms = 600'000;  // from the job's start to its upload (see above)
   int64_t kill_grace_ms = 5'000;
   int64_t lease_ms = 30'000;
   int64_t progress_interval_ms = 1'000;  // lease renewal and progress records at most this often
@@ -33,21 +38,27 @@ struct WorkerSettings {
   std::string preset = "veryfast";
   std::string video_bitrate = "1500k";
   std::string max_size = "1280x720";
-  ChildLimits limits;
+  ChildLimits limits;  // cpu_ms is set per job by JobRunner (CpuSafetyNetMs)
   std::string log_level = "info";
   std::string log_format = "text";
 
   static WorkerSettings FromConfig(const Config& config, const std::string& transcoder_path);
 };
 
+// The child's RLIMIT_CPU: a safety net that cannot fire before the deadline does. A process cannot
+// use more CPU time than `cores` x wall time, so the rest of the deadline plus the kill grace, on
+// every core, plus a margin, is never reached by a child that the deadline stops first.
+int64_t CpuSafetyNetMs(int64_t remaining_ms, int64_t kill_grace_ms, int cores);
+
 // What became of a job, for logs and tests.
 enum class JobOutcome { kReady, kFailed, kRetrying, kReleased, kLost };
 
 class JobRunner {
  public:
-  JobRunner(queue::JobStore* store, storage::BlobStore* blobs, const WorkerSettings& settings,
+  // `store`, `blobs` and `clock` must outlive the runner; the settings are copied.
+  JobRunner(queue::JobStore* store, storage::BlobStore* blobs, WorkerSettings settings,
             const Clock* clock)
-      : store_(store), blobs_(blobs), settings_(settings), clock_(clock) {}
+      : store_(store), blobs_(blobs), settings_(std::move(settings)), clock_(clock) {}
 
   // `stop` asks for a graceful stop: the child is stopped and the job released for another
   // worker. Blocks until the job is finished one way or another.
@@ -56,14 +67,16 @@ class JobRunner {
  private:
   struct ChildResult;
   ChildResult RunChild(const queue::Claim& claim, const std::string& input,
-                       const std::string& job_dir, const std::atomic<bool>& stop);
+                       const std::string& job_dir, const Deadline& deadline,
+                       const std::atomic<bool>& stop);
+  JobOutcome TimedOut(const queue::Claim& claim, const std::string& during);
   JobOutcome Fail(const queue::Claim& claim, const Status& error, bool transient);
   JobOutcome Store(const queue::Claim& claim, const std::string& job_dir,
                    const nlohmann::json& summary);
 
   queue::JobStore* store_;
   storage::BlobStore* blobs_;
-  const WorkerSettings& settings_;
+  const WorkerSettings settings_;
   const Clock* clock_;
 };
 

@@ -1,7 +1,6 @@
 #include "worker/webhook_dispatcher.h"
 
 #include <algorithm>
-#include <chrono>
 #include <random>
 #include <vector>
 
@@ -90,8 +89,7 @@ void WebhookDispatcher::Loop() {
     int claimed = RunOnce();
     if (claimed >= options_.batch) continue;  // more may be due right now
     std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
-                   [this] { return stopping_.load(); });
+    clock_->WaitFor(wake_, lock, options_.poll_ms, [this] { return stopping_.load(); });
   }
 }
 
@@ -129,7 +127,7 @@ void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
     return;
   }
 
-  auto started = std::chrono::steady_clock::now();
+  const int64_t started_ms = clock_->MonotonicMs();
   std::string error;
   int http_status = 0;
   auto body = BuildBody(store_, d);
@@ -168,9 +166,7 @@ void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
         Status s = store_->MarkWebhookDelivered(d.id, d.lease_token);
         nlohmann::json f = Fields(d);
         f["status"] = http_status;
-        f["ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - started)
-                      .count();
+        f["ms"] = clock_->MonotonicMs() - started_ms;
         if (!s.ok()) {
           // The lease ran out during the request: another sender may send it again.
           f["store_error"] = s.ToString();

@@ -1,7 +1,5 @@
 #include "worker/worker_pool.h"
 
-#include <chrono>
-
 #include <unistd.h>
 
 #include "core/log.h"
@@ -40,10 +38,9 @@ void WorkerPool::Stop(int64_t grace_ms) {
   stopping_ = true;
   Notify();
   // Give running jobs the grace period, then tell them to stop (their jobs are released).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-  std::thread killer([this, deadline] {
+  std::thread killer([this, grace_ms] {
     std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, deadline, [this] { return abort_jobs_.load(); });
+    clock_->WaitFor(wake_, lock, grace_ms, [this] { return abort_jobs_.load(); });
     abort_jobs_ = true;
   });
   for (size_t i = 1; i < threads_.size(); ++i) threads_[i].join();  // the slots
@@ -66,7 +63,7 @@ void WorkerPool::Notify() {
 
 bool WorkerPool::SleepUnlessWoken(int64_t ms) {
   std::unique_lock lock(mutex_);
-  return wake_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_.load(); });
+  return clock_->WaitFor(wake_, lock, ms, [this] { return stopping_.load(); });
 }
 
 void WorkerPool::SlotLoop(int slot) {
@@ -82,18 +79,15 @@ void WorkerPool::SlotLoop(int slot) {
       store_->WaitForJobs(kIdlePollMs);
       continue;
     }
-    auto started = std::chrono::steady_clock::now();
+    int64_t started_ms = clock_->MonotonicMs();
     JobOutcome outcome = runner_.Run(*claim.value(), abort_jobs_);
     outcomes_[static_cast<int>(outcome)]++;
-    if (observer_) {
-      observer_(outcome,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    }
+    if (observer_) observer_(outcome, (clock_->MonotonicMs() - started_ms) / 1000.0);
   }
 }
 
 void WorkerPool::HousekeepingLoop() {
-  auto last_status = std::chrono::steady_clock::now() - std::chrono::milliseconds(kStatusLogMs);
+  int64_t last_status_ms = clock_->MonotonicMs() - kStatusLogMs;
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   queue::WorkerInfo me{
@@ -107,9 +101,9 @@ void WorkerPool::HousekeepingLoop() {
     if (recovered.ok() && recovered.value() > 0) {
       LogWarning("jobs of stopped workers put back in the queue", {{"count", recovered.value()}});
     }
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_status >= std::chrono::milliseconds(kStatusLogMs)) {
-      last_status = now;
+    int64_t now_ms = clock_->MonotonicMs();
+    if (now_ms - last_status_ms >= kStatusLogMs) {
+      last_status_ms = now_ms;
       if (auto c = store_->Counts(); c.ok()) {
         LogInfo("queue: " + std::to_string(c->queued) + " queued, " +
                 std::to_string(c->processing) + "/" + std::to_string(settings_.max_tasks) +

@@ -127,18 +127,32 @@ TEST(CliTest, ProbePrintsJsonAndAVerdict) {
 TEST(CliTest, SigtermCancelsCleanly) {
   std::string dir = TempDir();
   std::string out = dir + "/out.mp4";
+  int progress_pipe[2];
+  ASSERT_EQ(pipe(progress_pipe), 0);
   pid_t pid = fork();
   if (pid == 0) {
     int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
+    dup2(progress_pipe[1], 1);
     dup2(devnull, 2);
+    close(progress_pipe[0]);
     std::string in = Fixture("landscape_1080p.mp4");
     execl(Bin().c_str(), "vidproc", "transcode", in.c_str(), out.c_str(), "--preset", "slow",
-          "--threads", "1", "--progress", "none", static_cast<char*>(nullptr));
+          "--threads", "1", "--progress", "json", static_cast<char*>(nullptr));
     _exit(127);
   }
-  usleep(700 * 1000);
+  close(progress_pipe[1]);
+  // Mid-transcode means after the first progress line: the output is being written by then.
+  FILE* progress = fdopen(progress_pipe[0], "r");
+  std::array<char, 4096> line;
+  bool transcoding = false;
+  while (!transcoding && fgets(line.data(), line.size(), progress)) {
+    transcoding = std::string(line.data()).find(R"("event":"progress")") != std::string::npos;
+  }
+  EXPECT_TRUE(transcoding) << "the transcoder ended without reporting progress";
   kill(pid, SIGTERM);
+  while (fgets(line.data(), line.size(), progress)) {
+  }  // drained, so that the child never blocks on a full pipe
+  fclose(progress);
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));

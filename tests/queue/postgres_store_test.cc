@@ -115,6 +115,8 @@ TEST(PostgresNotifyTest, AnIdleWorkerIsWokenAsSoonAsAJobIsQueued) {
   PostgresFactory clean;
   auto worker = clean.Open(SystemClock::Default());
   auto uploader = clean.Open(SystemClock::Default());
+  // Also makes the worker listen: from here on a NOTIFY reaches it whether it is already
+  // waiting or about to (the connection keeps it).
   EXPECT_FALSE(worker->WaitForJobs(200)) << "nothing happened, yet it woke";
   std::atomic<bool> woken{false};
   auto started = std::chrono::steady_clock::now();
@@ -123,7 +125,6 @@ TEST(PostgresNotifyTest, AnIdleWorkerIsWokenAsSoonAsAJobIsQueued) {
     woken = worker->WaitForJobs(10'000);
     woke_at = std::chrono::steady_clock::now();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   Video v;
   v.id = NewId();
   v.filename = "notify";

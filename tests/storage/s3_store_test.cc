@@ -188,11 +188,18 @@ TEST_F(S3StoreTest, PresignedUrlsWorkWithAPlainClientAndExpire) {
   get.headers = {{"Range", "bytes=0-8"}};
   EXPECT_EQ(plain.Perform(get)->body, "presigned");
 
-  auto short_lived = store_->Locate("p/file.txt", 1).value();
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // Signed two minutes ago for one minute: expired by construction, on the server's own clock.
+  ManualClock two_minutes_ago(SystemClock::Default()->NowMs() - 120'000);
+  auto signer = S3Store::Create(options_, &two_minutes_ago);
+  ASSERT_TRUE(signer.ok()) << signer.status().ToString();
   HttpRequest late;
-  late.url = short_lived.presigned_url;
+  late.url = signer.value()->Locate("p/file.txt", 60).value().presigned_url;
   EXPECT_EQ(plain.Perform(late)->status, 403) << "an expired URL must be refused";
+  // The same signer two minutes later: the refusal above was the expiry, not the signature.
+  two_minutes_ago.Advance(120'000);
+  HttpRequest fresh;
+  fresh.url = signer.value()->Locate("p/file.txt", 60).value().presigned_url;
+  EXPECT_EQ(plain.Perform(fresh)->status, 200);
 }
 
 TEST(S3OptionsTest, RegionAndValidation) {

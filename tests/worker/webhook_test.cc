@@ -106,8 +106,7 @@ TEST_F(WebhookTest, ReadyAndFailedVideosAreDeliveredSignedWithTheCurrentResource
   std::string failed = Finish(Status(ErrorCode::kTruncatedInput, "The file was cut short."));
   WebhookDispatcher dispatcher(store_.get(), Options(receiver.url()), SystemClock::Default());
   dispatcher.Start();
-  ASSERT_TRUE(WaitFor([&] { return receiver.count() >= 2; }, 10'000));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing more must come
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.delivered() >= 2; }, 10'000));
   dispatcher.Stop();
 
   auto got = receiver.requests();
@@ -179,9 +178,10 @@ TEST_F(WebhookTest, AReceiverAnswering500FirstGetsEveryEventLaterEvenAfterAResta
   receiver.set_status(204);
   WebhookDispatcher dispatcher(store_.get(), Options(receiver.url()), SystemClock::Default());
   dispatcher.Start();
-  ASSERT_TRUE(WaitFor([&] { return receiver.accepted().size() >= 3; }, 10'000));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // nothing more must come
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.delivered() >= 3; }, 10'000));
   dispatcher.Stop();
+  // Settled in the store: nothing more can be sent by anyone.
+  EXPECT_TRUE(store_->ClaimWebhookDeliveries(10, 1'000).value().empty());
   auto accepted = receiver.accepted();
   ASSERT_EQ(accepted.size(), 3u);
   std::set<std::string> delivered_videos;
@@ -206,9 +206,9 @@ TEST_F(WebhookTest, AReceiverThatIsDownFirstGetsEveryEventLater) {
       << "connection refused should count as failed attempts";
   Receiver receiver(port);  // comes up
   ASSERT_EQ(receiver.port(), port);
-  ASSERT_TRUE(WaitFor([&] { return receiver.accepted().size() >= 2; }, 10'000));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.delivered() >= 2; }, 10'000));
   dispatcher.Stop();
+  EXPECT_TRUE(store_->ClaimWebhookDeliveries(10, 1'000).value().empty()) << "left unsettled";
   std::set<std::string> got;
   for (const auto& r : receiver.accepted()) got.insert(r.Json()["video"]["id"]);
   EXPECT_EQ(got, (std::set<std::string>{a, b}));
@@ -274,10 +274,11 @@ TEST_F(WebhookTest, TwoDispatchersNeverDeliverTheSameEventTwice) {
   WebhookDispatcher two(other_store.get(), options, SystemClock::Default());
   one.Start();
   two.Start();
-  ASSERT_TRUE(WaitFor([&] { return receiver.count() >= 30; }, 20'000));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(WaitFor([&] { return one.delivered() + two.delivered() >= 30; }, 20'000));
   one.Stop();
   two.Stop();
+  // Every event settled: nothing is left for either to send again.
+  EXPECT_TRUE(store_->ClaimWebhookDeliveries(100, 1'000).value().empty());
   auto got = receiver.requests();
   std::set<std::string> ids;
   std::set<std::string> got_videos;
@@ -306,15 +307,17 @@ TEST_F(WebhookTest, StopIsPromptEvenDuringASlowRequest) {
   auto started = std::chrono::steady_clock::now();
   dispatcher.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1'000));
-  // The interrupted delivery is due again at once, for the next dispatcher.
-  auto due = store_->ClaimWebhookDeliveries(10, 1'000);
+  // The interrupted delivery is due again at once, for the next dispatcher. (Claimed here for a
+  // minute, so that the idle dispatcher below finds nothing to send.)
+  auto due = store_->ClaimWebhookDeliveries(10, 60'000);
   ASSERT_TRUE(due.ok());
   ASSERT_EQ(due->size(), 1u);
   EXPECT_EQ(due.value()[0].attempts, 2);
-  // An idle dispatcher stops at once too.
-  WebhookDispatcher idle(store_.get(), options, SystemClock::Default());
+  // An idle dispatcher stops at once too: stopped once it is waiting for its next poll.
+  ManualClock idle_clock;
+  WebhookDispatcher idle(store_.get(), options, &idle_clock);
   idle.Start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(WaitFor([&] { return idle_clock.waiters() == 1; }, 5'000));
   started = std::chrono::steady_clock::now();
   idle.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(500));

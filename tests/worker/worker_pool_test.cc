@@ -48,9 +48,8 @@ class WorkerPoolTest : public ::testing::Test {
     return v.id;
   }
 
-  void StartPool() {
-    pool_ = std::make_unique<WorkerPool>(store_.get(), faulty_.get(), settings_,
-                                         SystemClock::Default());
+  void StartPool(const Clock* clock = SystemClock::Default()) {
+    pool_ = std::make_unique<WorkerPool>(store_.get(), faulty_.get(), settings_, clock);
     pool_->Start();
   }
 
@@ -66,6 +65,7 @@ class WorkerPoolTest : public ::testing::Test {
   std::unique_ptr<storage::LocalStore> blobs_;
   std::unique_ptr<storage::FaultInjectingStore> faulty_;
   WorkerSettings settings_;
+  ManualClock manual_clock_;  // outlives pool_
   std::unique_ptr<WorkerPool> pool_;
 };
 
@@ -182,18 +182,19 @@ TEST_F(WorkerPoolTest, AKilledChildIsRetried) {
 
 TEST_F(WorkerPoolTest, TimeoutKillsTheJobAndFreesTheSlot) {
   settings_.max_tasks = 1;
-  settings_.timeout_ms = 1'500;
   settings_.preset = "veryslow";
   std::string slow = Enqueue("landscape_1080p.mp4");
-  StartPool();
-  auto started = std::chrono::steady_clock::now();
+  StartPool(&manual_clock_);
+  ASSERT_TRUE(WaitFor([&] { return !ChildrenOf(getpid(), "transcode").empty(); }, 30'000));
+  manual_clock_.Advance(settings_.timeout_ms);
+  auto ran_out = std::chrono::steady_clock::now();
   ASSERT_TRUE(WaitFor([&] { return Settled(slow); }, 30'000));
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - ran_out).count();
   queue::Video v = Get(slow);
   EXPECT_EQ(v.status, queue::VideoStatus::kFailed);
   EXPECT_EQ(v.error_code, "timeout");
   EXPECT_EQ(v.attempts, 1) << "timeouts are not retried by default";
-  EXPECT_LT(took, 1.5 + 2.0) << "killed within timeout + 2 s";
+  EXPECT_LT(took, 2.0) << "stopped (TERM, then KILL after the grace) within 2 s of the deadline";
   EXPECT_TRUE(ChildrenOf(getpid(), "transcode").empty());
   // The slot is free again: the next job runs.
   std::string next = Enqueue("one_frame.mp4");

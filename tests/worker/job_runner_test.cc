@@ -1,0 +1,133 @@
+// JobRunner's one deadline, on a ManualClock: it covers the download as well as the child, the
+// child is stopped when it runs out, and a child killed by the CPU safety net is a timeout too.
+#include "worker/job_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "storage/fault_injecting_store.h"
+#include "worker_test_util.h"
+
+namespace vidproc::worker {
+namespace {
+
+using namespace vidproc::worker::testing;
+
+// Remote storage whose every download takes `download_ms` of the clock.
+class SlowRemoteStore : public storage::FaultInjectingStore {
+ public:
+  SlowRemoteStore(BlobStore* target, ManualClock* clock, int64_t download_ms)
+      : FaultInjectingStore(target), clock_(clock), download_ms_(download_ms) {}
+  Status GetFile(const std::string& key, const std::string& path) override {
+    ++downloads;
+    clock_->Advance(download_ms_);
+    return FaultInjectingStore::GetFile(key, path);
+  }
+  std::optional<std::string> LocalPathFor(const std::string&) override { return std::nullopt; }
+  int downloads = 0;
+
+ private:
+  ManualClock* clock_;
+  int64_t download_ms_;
+};
+
+class JobRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    store_ = queue::SqliteStore::Open(dir_ + "/jobs.db", SystemClock::Default()).value();
+    blobs_ = storage::LocalStore::Open(dir_ + "/storage").value();
+    settings_.worker_id = "test-worker";
+    settings_.transcoder_path = VIDPROC_BIN_PATH;
+    settings_.scratch_dir = dir_ + "/scratch";
+    settings_.timeout_ms = 60'000;
+    settings_.kill_grace_ms = 1'000;
+    settings_.progress_interval_ms = 200;
+  }
+  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+
+  queue::Claim Claim(const std::string& fixture) {
+    queue::Video v;
+    v.id = NewId();
+    v.filename = fixture;
+    v.status = queue::VideoStatus::kUploading;
+    EXPECT_TRUE(store_->CreateVideo(v).ok());
+    EXPECT_TRUE(blobs_->PutFile(storage::OriginalKey(v.id), Fixture(fixture), "").ok());
+    EXPECT_TRUE(store_->MarkUploaded(v.id, 1).ok());
+    auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 1);
+    EXPECT_TRUE(claim.ok() && claim.value());
+    return *claim.value();
+  }
+
+  queue::Video Get(const std::string& id) { return store_->GetVideo(id).value(); }
+
+  std::string dir_;
+  std::unique_ptr<queue::SqliteStore> store_;
+  std::unique_ptr<storage::LocalStore> blobs_;
+  WorkerSettings settings_;
+  ManualClock clock_;
+  std::atomic<bool> stop_{false};
+};
+
+TEST_F(JobRunnerTest, TheDeadlineCoversTheDownload) {
+  SlowRemoteStore remote(blobs_.get(), &clock_, settings_.timeout_ms + 1);
+  JobRunner runner(store_.get(), &remote, settings_, &clock_);
+  queue::Claim claim = Claim("one_frame.mp4");
+  EXPECT_EQ(runner.Run(claim, stop_), JobOutcome::kFailed);
+  EXPECT_EQ(remote.downloads, 1);
+  queue::Video v = Get(claim.video.id);
+  EXPECT_EQ(v.error_code, "timeout") << v.error_message;
+  EXPECT_TRUE(ChildrenOf(getpid(), "transcode").empty());
+  EXPECT_FALSE(blobs_->Stat(storage::VideoKey(claim.video.id)).value().has_value());
+}
+
+TEST_F(JobRunnerTest, TheRestOfTheDeadlineStopsTheChild) {
+  settings_.preset = "veryslow";
+  // Half the time goes on the download: the child gets the other half, measured from the job's
+  // start, not from its own.
+  SlowRemoteStore remote(blobs_.get(), &clock_, settings_.timeout_ms / 2);
+  JobRunner runner(store_.get(), &remote, settings_, &clock_);
+  queue::Claim claim = Claim("landscape_1080p.mp4");
+  std::atomic<int> outcome{-1};
+  std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, stop_)); });
+  ASSERT_TRUE(WaitFor([&] { return !ChildrenOf(getpid(), "transcode").empty(); }, 30'000));
+  // Were the deadline the child's own, it would have half of it left now, and run on.
+  clock_.Advance(settings_.timeout_ms / 2);
+  ASSERT_TRUE(WaitFor([&] { return outcome != -1; }, 30'000));
+  job.join();
+  EXPECT_EQ(outcome.load(), static_cast<int>(JobOutcome::kFailed));
+  queue::Video v = Get(claim.video.id);
+  EXPECT_EQ(v.error_code, "timeout") << v.error_message;
+  EXPECT_EQ(v.attempts, 1);
+  EXPECT_TRUE(ChildrenOf(getpid(), "transcode").empty());
+}
+
+TEST_F(JobRunnerTest, AChildKilledByTheCpuLimitIsATimeoutNotACrash) {
+  // Stands in for a transcoder that used up its RLIMIT_CPU: the kernel's SIGXCPU.
+  std::string fake = dir_ + "/cpu-hog";
+  std::ofstream(fake) << "#!/bin/sh\nkill -XCPU $$\n";
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  settings_.transcoder_path = fake;
+  settings_.max_attempts = 3;
+  JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
+  queue::Claim claim = Claim("one_frame.mp4");
+  EXPECT_EQ(runner.Run(claim, stop_), JobOutcome::kFailed) << "timeouts are not retried";
+  queue::Video v = Get(claim.video.id);
+  EXPECT_EQ(v.error_code, "timeout") << v.error_message;
+}
+
+TEST(CpuSafetyNetTest, CannotBeReachedBeforeTheDeadlineAndTheKillGraceRunOut) {
+  for (int cores : {1, 2, 8, 64}) {
+    for (int64_t remaining_ms : {0, 1'500, 600'000}) {
+      int64_t most_cpu_before_kill = cores * (remaining_ms + 5'000);
+      EXPECT_GT(CpuSafetyNetMs(remaining_ms, 5'000, cores), most_cpu_before_kill)
+          << cores << " cores, " << remaining_ms << " ms left";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vidproc::worker
