@@ -415,9 +415,9 @@ Status PostgresStore::FailJob(const std::string& id, const std::string& token, c
                                  ", updated_at = $5 WHERE v.id = $6 AND v.status = 'processing' "
                                  "AND v.lease_token = $7 RETURNING v.id",
                              kEventVideoFailed, "$5", "$8"),
-                  {std::string(retry_at_ms ? "queued" : "failed"), std::string(error.code_name()),
-                   error.message(), S(retry_at_ms.value_or(now)), S(now), id, token,
-                   Bool(!retry_at_ms && outbox_enabled_)}));
+                  {std::string(StatusName(store_util::StatusAfterFailure(retry_at_ms))),
+                   std::string(error.code_name()), error.message(), S(retry_at_ms.value_or(now)),
+                   S(now), id, token, Bool(!retry_at_ms && outbox_enabled_)}));
   if (FirstNumber(r.get()) != 1) return LeaseLost(id);
   if (retry_at_ms) (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
   return Status::Ok();

@@ -411,7 +411,7 @@ Status SqliteStore::FailJob(const std::string& id, const std::string& token, con
            "eta_seconds = NULL, available_at = ?, " +
                std::string(kDropLease) +
                ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
-    RETURN_IF_ERROR(s.Bind(1, std::string(retry_at_ms ? "queued" : "failed"))
+    RETURN_IF_ERROR(s.Bind(1, std::string(StatusName(store_util::StatusAfterFailure(retry_at_ms))))
                         .Bind(2, std::string(error.code_name()))
                         .Bind(3, error.message())
                         .Bind(4, retry_at_ms.value_or(now))

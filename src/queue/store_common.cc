@@ -95,6 +95,10 @@ Status CheckNewVideo(const Video& video) {
   return Status::Ok();
 }
 
+VideoStatus StatusAfterFailure(const std::optional<int64_t>& retry_at_ms) {
+  return retry_at_ms ? VideoStatus::kQueued : VideoStatus::kFailed;
+}
+
 std::string NewLeaseToken() { return NewId() + NewId(); }
 
 void AddCount(QueueCounts* c, std::string_view status_name, int64_t n) {

@@ -38,6 +38,9 @@ Status DatabaseError(std::string_view what, std::string_view detail, bool disk_f
 // CreateVideo's precondition on the new video.
 Status CheckNewVideo(const Video& video);
 
+// What FailJob makes of a job: queued again when it has a retry time, else failed.
+VideoStatus StatusAfterFailure(const std::optional<int64_t>& retry_at_ms);
+
 std::string NewLeaseToken();
 // Adds `n` videos of the status named `status` (as stored) to `counts`; unknown names are skipped.
 void AddCount(QueueCounts* counts, std::string_view status, int64_t n);

@@ -335,7 +335,7 @@ TYPED_TEST_P(JobStoreTest, MalformedCursorsAreRefusedAlike) {
     }
   }
   // Well-formed cursors are accepted, whether or not a video is at that position.
-  for (const std::string& cursor : {"0.a", "9223372036854775807.zz", "17.AZaz09-_"}) {
+  for (const char* cursor : {"0.a", "9223372036854775807.zz", "17.AZaz09-_"}) {
     auto page = this->store_->ListVideos(std::nullopt, 3, cursor);
     EXPECT_TRUE(page.ok()) << cursor << ": " << page.status().ToString();
   }

@@ -147,6 +147,11 @@ TEST(StoreErrorsTest, OnlyUploadingOrQueuedVideosAreNew) {
   }
 }
 
+TEST(StatusAfterFailureTest, ARetryTimeQueuesTheJobAgain) {
+  EXPECT_EQ(StatusAfterFailure(int64_t{5}), VideoStatus::kQueued);
+  EXPECT_EQ(StatusAfterFailure(std::nullopt), VideoStatus::kFailed);
+}
+
 TEST(AddCountTest, CountsByStatusNameAndSkipsUnknownNames) {
   QueueCounts c;
   AddCount(&c, "queued", 2);
