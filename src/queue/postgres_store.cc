@@ -13,10 +13,14 @@
 #include <vector>
 
 #include "core/log.h"
+#include "queue/store_common.h"
 
 namespace vidproc::queue {
 namespace {
 
+using store_util::kDeliveryOpen;
+using store_util::kDropDeliveryLease;
+using store_util::kDropLease;
 using store_util::LeaseLost;
 using store_util::NoSuchVideo;
 
@@ -82,9 +86,11 @@ CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id)
 )sql",
 };
 
-constexpr const char* kColumns =
-    "v.id, v.status, v.filename, v.created_at, v.updated_at, v.size_bytes, v.progress, "
-    "v.eta_seconds, v.attempts, v.error_code, v.error_message, v.source, v.output, v.has_original";
+// The video columns of table alias v, in ReadVideo's order.
+const std::string& Columns() {
+  static const std::string columns = store_util::VideoColumns("v");
+  return columns;
+}
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -94,37 +100,30 @@ using Params = std::vector<std::optional<std::string>>;
 
 std::string S(int64_t v) { return std::to_string(v); }
 
-nlohmann::json ParseJson(const char* text) {
-  if (!text || !*text) return nullptr;
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return j.is_discarded() ? nlohmann::json(nullptr) : j;
-}
+// Row `row` of a result, in text format as libpq returns it.
+class PgRow : public store_util::Row {
+ public:
+  PgRow(const PGresult* result, int row) : result_(result), row_(row) {}
+  bool IsNull(int col) const override { return PQgetisnull(result_, row_, col); }
+  std::string Text(int col) const override {
+    return IsNull(col) ? "" : PQgetvalue(result_, row_, col);
+  }
+  int64_t Int(int col) const override { return std::atoll(Text(col).c_str()); }
+  double Double(int col) const override { return std::atof(Text(col).c_str()); }
+  bool Bool(int col) const override { return Text(col) == "t"; }
 
-std::optional<std::string> JsonText(const nlohmann::json& j) {
-  if (j.is_null()) return std::nullopt;
-  return j.dump();
-}
+ private:
+  const PGresult* result_;
+  int row_;
+};
 
-Video ReadVideo(const PGresult* r, int row) {
-  auto text = [&](int col) -> std::string {
-    return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
-  };
-  Video v;
-  v.id = text(0);
-  v.status = ParseVideoStatus(text(1)).value_or(VideoStatus::kFailed);
-  v.filename = text(2);
-  v.created_at_ms = std::atoll(text(3).c_str());
-  v.updated_at_ms = std::atoll(text(4).c_str());
-  v.size_bytes = std::atoll(text(5).c_str());
-  v.progress = std::atof(text(6).c_str());
-  if (!PQgetisnull(r, row, 7)) v.eta_seconds = std::atoll(text(7).c_str());
-  v.attempts = std::atoi(text(8).c_str());
-  v.error_code = text(9);
-  v.error_message = text(10);
-  v.source = ParseJson(PQgetisnull(r, row, 11) ? nullptr : PQgetvalue(r, row, 11));
-  v.output = ParseJson(PQgetisnull(r, row, 12) ? nullptr : PQgetvalue(r, row, 12));
-  v.has_original = text(13) == "t";
-  return v;
+Video ReadVideo(const PGresult* r, int row) { return store_util::ReadVideo(PgRow(r, row)); }
+
+// The driver's last error text, without libpq's trailing newline.
+std::string ErrorText(const PGconn* conn) {
+  std::string why = PQerrorMessage(conn);
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  return why;
 }
 
 template <typename T>
@@ -171,9 +170,7 @@ class PostgresStore::Connection {
     if (conn_) PQfinish(conn_);
     conn_ = PQconnectdb(url_.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
-      std::string why = PQerrorMessage(conn_);
-      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-      return Status(ErrorCode::kDatabaseError, "Cannot connect to PostgreSQL: " + why + ".");
+      return store_util::DatabaseError("Cannot connect to PostgreSQL", ErrorText(conn_), false);
     }
     PQsetNoticeProcessor(
         conn_, [](void*, const char*) {}, nullptr);
@@ -196,12 +193,8 @@ class PostgresStore::Connection {
       if (PQstatus(conn_) != CONNECTION_OK && attempt == 0 && !in_transaction_) continue;
       const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
       last_sqlstate_ = state ? state : "";
-      std::string why = PQerrorMessage(conn_);
-      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-      if (last_sqlstate_ == "53100") {
-        return Status(ErrorCode::kStorageFull, "The database disk is full (" + why + ").");
-      }
-      return Status(ErrorCode::kDatabaseError, "PostgreSQL: " + why + ".");
+      // 53100: disk_full.
+      return store_util::DatabaseError("PostgreSQL", ErrorText(conn_), last_sqlstate_ == "53100");
     }
   }
 
@@ -256,9 +249,7 @@ Status PostgresStore::Migrate() {
     }
   }
   if (s.ok() && version > static_cast<int>(kMigrations.size())) {
-    s = Status(ErrorCode::kDatabaseError,
-               "The database schema (version " + std::to_string(version) +
-                   ") is newer than this vidproc understands; upgrade vidproc.");
+    s = store_util::SchemaTooNew(version);
   }
   for (int v = version; s.ok() && v < static_cast<int>(kMigrations.size()); ++v) {
     s = conn_->Transaction([&]() -> Status {
@@ -275,9 +266,7 @@ Status PostgresStore::Migrate() {
 }
 
 Status PostgresStore::CreateVideo(const Video& video) {
-  if (video.status != VideoStatus::kUploading && video.status != VideoStatus::kQueued) {
-    return Status(ErrorCode::kInvalidArgument, "A new video is either uploading or queued.");
-  }
+  RETURN_IF_ERROR(store_util::CheckNewVideo(video));
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
   auto r = conn_->Exec(
@@ -285,9 +274,7 @@ Status PostgresStore::CreateVideo(const Video& video) {
       "available_at) VALUES ($1, $2, $3, $4, $4, $5, $4)",
       {video.id, std::string(StatusName(video.status)), video.filename, S(now),
        S(video.size_bytes)});
-  if (!r.ok() && conn_->last_sqlstate() == "23505") {
-    return Status(ErrorCode::kInvalidArgument, "A video with id '" + video.id + "' exists.");
-  }
+  if (!r.ok() && conn_->last_sqlstate() == "23505") return store_util::DuplicateVideo(video.id);
   return Check(r);
 }
 
@@ -298,35 +285,27 @@ Status PostgresStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
                                            "updated_at = $2, available_at = $2 "
                                            "WHERE id = $3 AND status = 'uploading'",
                                            {S(size_bytes), S(now), id}));
-  if (Affected(r.get()) == 0) {
-    return Status(ErrorCode::kInvalidState, "Video " + id + " is not being uploaded.");
-  }
+  if (Affected(r.get()) == 0) return store_util::NotUploading(id);
   (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
   return Status::Ok();
 }
 
 Result<Video> PostgresStore::GetVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
-  ASSIGN_OR_RETURN(
-      PgResult r,
-      conn_->Exec(std::string("SELECT ") + kColumns + " FROM videos v WHERE v.id = $1", {id}));
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn_->Exec("SELECT " + Columns() + " FROM videos v WHERE v.id = $1", {id}));
   if (PQntuples(r.get()) == 0) return NoSuchVideo(id);
   return ReadVideo(r.get(), 0);
 }
 
 Result<VideoPage> PostgresStore::ListVideos(std::optional<VideoStatus> status, int limit,
                                             const std::string& cursor) {
+  ASSIGN_OR_RETURN(std::optional<store_util::PageCursor> after, store_util::ParseCursor(cursor));
   Params params = {S(limit + 1)};
   std::string where = "TRUE";
-  if (!cursor.empty()) {
-    auto dot = cursor.find('.');
-    char* end = nullptr;
-    long long before = std::strtoll(cursor.c_str(), &end, 10);
-    if (dot == std::string::npos || end != cursor.c_str() + dot) {
-      return Status(ErrorCode::kInvalidArgument, "The cursor '" + cursor + "' is not valid.");
-    }
-    params.push_back(S(before));
-    params.push_back(cursor.substr(dot + 1));
+  if (after) {
+    params.push_back(S(after->created_at_ms));
+    params.push_back(after->id);
     where = "(v.created_at < $2 OR (v.created_at = $2 AND v.id < $3))";
   }
   if (status) {
@@ -334,23 +313,17 @@ Result<VideoPage> PostgresStore::ListVideos(std::optional<VideoStatus> status, i
     where += " AND v.status = $" + std::to_string(params.size());
   }
   std::lock_guard lock(mutex_);
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn_->Exec(std::string("SELECT ") + kColumns + " FROM videos v WHERE " + where +
-                                   " ORDER BY v.created_at DESC, v.id DESC LIMIT $1",
-                               params));
-  VideoPage page;
-  for (int i = 0; i < PQntuples(r.get()); ++i) page.videos.push_back(ReadVideo(r.get(), i));
-  if (static_cast<int>(page.videos.size()) > limit) {
-    page.videos.pop_back();
-    const Video& last = page.videos.back();
-    page.next_cursor = std::to_string(last.created_at_ms) + "." + last.id;
-  }
-  return page;
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT " + Columns() + " FROM videos v WHERE " + where +
+                                               " ORDER BY v.created_at DESC, v.id DESC LIMIT $1",
+                                           params));
+  std::vector<Video> rows;
+  for (int i = 0; i < PQntuples(r.get()); ++i) rows.push_back(ReadVideo(r.get(), i));
+  return store_util::MakePage(std::move(rows), limit);
 }
 
 Result<std::vector<Video>> PostgresStore::ListChangedSince(int64_t since_ms, int limit) {
   std::lock_guard lock(mutex_);
-  ASSIGN_OR_RETURN(PgResult r, conn_->Exec(std::string("SELECT ") + kColumns +
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT " + Columns() +
                                                " FROM videos v WHERE v.updated_at >= $1"
                                                " ORDER BY v.updated_at, v.id LIMIT $2",
                                            {S(since_ms), S(limit)}));
@@ -364,10 +337,7 @@ Result<QueueCounts> PostgresStore::Counts() {
   ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT status, COUNT(*) FROM videos GROUP BY status"));
   QueueCounts c;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
-    auto status = ParseVideoStatus(PQgetvalue(r.get(), i, 0));
-    int64_t n = std::atoll(PQgetvalue(r.get(), i, 1));
-    if (!status) continue;
-    store_util::AddCount(&c, *status, n);
+    store_util::AddCount(&c, PQgetvalue(r.get(), i, 0), std::atoll(PQgetvalue(r.get(), i, 1)));
   }
   return c;
 }
@@ -392,7 +362,7 @@ Result<std::optional<Claim>> PostgresStore::ClaimNext(const std::string& worker_
                       "lease_expires_at = $3, updated_at = $4 FROM next WHERE v.id = next.id "
                       "AND (SELECT COUNT(*) FROM videos WHERE status = 'processing' AND "
                       "lease_owner = $1) < $5 RETURNING ") +
-              kColumns,
+              Columns(),
           {worker_id, c.lease_token, S(c.lease_expires_ms), S(now), S(max_processing)}));
   if (PQntuples(r.get()) == 0) return std::optional<Claim>();
   c.video = ReadVideo(r.get(), 0);
@@ -422,13 +392,13 @@ Status PostgresStore::CompleteJob(const std::string& id, const std::string& toke
       PgResult r,
       conn_->Exec(WithOutbox("UPDATE videos v SET status = 'ready', progress = 1, "
                              "eta_seconds = NULL, error_code = NULL, error_message = NULL, "
-                             "source = $1, output = $2, has_original = $3, lease_owner = NULL, "
-                             "lease_token = NULL, lease_expires_at = NULL, updated_at = $4 "
-                             "WHERE v.id = $5 AND v.status = 'processing' AND "
-                             "v.lease_token = $6 RETURNING v.id",
+                             "source = $1, output = $2, has_original = $3, " +
+                                 std::string(kDropLease) +
+                                 ", updated_at = $4 WHERE v.id = $5 AND v.status = 'processing' "
+                                 "AND v.lease_token = $6 RETURNING v.id",
                              kEventVideoReady, "$4", "$7"),
-                  {JsonText(source), JsonText(output), Bool(original_kept), S(clock_->NowMs()), id,
-                   token, Bool(outbox_enabled_)}));
+                  {store_util::JsonColumn(source), store_util::JsonColumn(output),
+                   Bool(original_kept), S(clock_->NowMs()), id, token, Bool(outbox_enabled_)}));
   return FirstNumber(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
 }
 
@@ -440,14 +410,14 @@ Status PostgresStore::FailJob(const std::string& id, const std::string& token, c
       PgResult r,
       conn_->Exec(WithOutbox("UPDATE videos v SET status = $1, error_code = $2, "
                              "error_message = $3, progress = 0, eta_seconds = NULL, "
-                             "available_at = $4, lease_owner = NULL, lease_token = NULL, "
-                             "lease_expires_at = NULL, updated_at = $5 "
-                             "WHERE v.id = $6 AND v.status = 'processing' AND "
-                             "v.lease_token = $7 RETURNING v.id",
+                             "available_at = $4, " +
+                                 std::string(kDropLease) +
+                                 ", updated_at = $5 WHERE v.id = $6 AND v.status = 'processing' "
+                                 "AND v.lease_token = $7 RETURNING v.id",
                              kEventVideoFailed, "$5", "$8"),
-                  {std::string(retry_at_ms ? "queued" : "failed"), std::string(error.code_name()),
-                   error.message(), S(retry_at_ms.value_or(now)), S(now), id, token,
-                   Bool(!retry_at_ms && outbox_enabled_)}));
+                  {std::string(StatusName(store_util::StatusAfterFailure(retry_at_ms))),
+                   std::string(error.code_name()), error.message(), S(retry_at_ms.value_or(now)),
+                   S(now), id, token, Bool(!retry_at_ms && outbox_enabled_)}));
   if (FirstNumber(r.get()) != 1) return LeaseLost(id);
   if (retry_at_ms) (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
   return Status::Ok();
@@ -459,9 +429,10 @@ Status PostgresStore::ReleaseJob(const std::string& id, const std::string& token
   ASSIGN_OR_RETURN(
       PgResult r,
       conn_->Exec("UPDATE videos SET status = 'queued', attempts = GREATEST(attempts - 1, 0), "
-                  "progress = 0, eta_seconds = NULL, available_at = $1, lease_owner = NULL, "
-                  "lease_token = NULL, lease_expires_at = NULL, updated_at = $1 "
-                  "WHERE id = $2 AND status = 'processing' AND lease_token = $3",
+                  "progress = 0, eta_seconds = NULL, available_at = $1, " +
+                      std::string(kDropLease) +
+                      ", updated_at = $1 WHERE id = $2 AND status = 'processing' AND "
+                      "lease_token = $3",
                   {S(now), id, token}));
   if (Affected(r.get()) != 1) return LeaseLost(id);
   (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
@@ -474,19 +445,19 @@ Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
   ASSIGN_OR_RETURN(
       PgResult failed,
       conn_->Exec(WithOutbox("UPDATE videos v SET status = 'failed', error_code = $3, "
-                             "error_message = $4, progress = 0, lease_owner = NULL, "
-                             "lease_token = NULL, lease_expires_at = NULL, updated_at = $1 "
-                             "WHERE v.status = 'processing' AND v.lease_expires_at < $1 AND "
-                             "v.attempts >= $2 RETURNING v.id",
+                             "error_message = $4, progress = 0, " +
+                                 std::string(kDropLease) +
+                                 ", updated_at = $1 WHERE v.status = 'processing' AND "
+                                 "v.lease_expires_at < $1 AND v.attempts >= $2 RETURNING v.id",
                              kEventVideoFailed, "$1", "$5"),
                   {S(now), S(max_attempts), std::string(store_util::Crashed().code_name()),
                    store_util::Crashed().message(), Bool(outbox_enabled_)}));
   ASSIGN_OR_RETURN(
       PgResult requeued,
       conn_->Exec("UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "
-                  "available_at = $1, lease_owner = NULL, lease_token = NULL, "
-                  "lease_expires_at = NULL, updated_at = $1 "
-                  "WHERE status = 'processing' AND lease_expires_at < $1",
+                  "available_at = $1, " +
+                      std::string(kDropLease) +
+                      ", updated_at = $1 WHERE status = 'processing' AND lease_expires_at < $1",
                   {S(now)}));
   if (Affected(requeued.get()) > 0) (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
   return static_cast<int>(FirstNumber(failed.get()) + Affected(requeued.get()));
@@ -506,8 +477,7 @@ Status PostgresStore::RetryVideo(const std::string& id) {
   }
   ASSIGN_OR_RETURN(PgResult exists, conn_->Exec("SELECT status FROM videos WHERE id = $1", {id}));
   if (PQntuples(exists.get()) == 0) return NoSuchVideo(id);
-  return Status(ErrorCode::kInvalidState, "Only a failed video can be retried; video " + id +
-                                              " is " + PQgetvalue(exists.get(), 0, 0) + ".");
+  return store_util::NotRetryable(id, PQgetvalue(exists.get(), 0, 0));
 }
 
 Status PostgresStore::DeleteVideo(const std::string& id) {
@@ -558,15 +528,12 @@ Status PostgresStore::Heartbeat(const WorkerInfo& w) {
 
 Result<std::vector<WorkerInfo>> PostgresStore::ListWorkers(int64_t seen_within_ms) {
   std::lock_guard lock(mutex_);
-  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT id, host, pid, slots, version, started_at, "
-                                           "last_seen FROM workers WHERE last_seen >= $1 "
-                                           "ORDER BY id",
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT " + std::string(store_util::kWorkerColumns) +
+                                               " FROM workers WHERE last_seen >= $1 ORDER BY id",
                                            {S(clock_->NowMs() - seen_within_ms)}));
   std::vector<WorkerInfo> workers;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
-    auto v = [&](int c) { return std::string(PQgetvalue(r.get(), i, c)); };
-    workers.push_back({v(0), v(1), std::atoi(v(2).c_str()), std::atoi(v(3).c_str()), v(4),
-                       std::atoll(v(5).c_str()), std::atoll(v(6).c_str())});
+    workers.push_back(store_util::ReadWorker(PgRow(r.get(), i)));
   }
   return workers;
 }
@@ -585,14 +552,14 @@ Result<std::vector<WebhookDelivery>> PostgresStore::ClaimWebhookDeliveries(int l
   // sending from being claimed again after that transaction has committed.
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn_->Exec("WITH due AS (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL AND "
-                  "gave_up_at IS NULL AND next_attempt_at <= $1 AND (lease_expires_at IS NULL "
-                  "OR lease_expires_at <= $1) ORDER BY next_attempt_at, id LIMIT $2 "
-                  "FOR UPDATE SKIP LOCKED) "
-                  "UPDATE webhook_outbox o SET attempts = o.attempts + 1, lease_token = $3, "
-                  "lease_expires_at = $4 FROM due WHERE o.id = due.id "
-                  "RETURNING o.id, o.video_id, o.event, o.attempts, o.created_at, "
-                  "o.next_attempt_at",
+      conn_->Exec("WITH due AS (SELECT id FROM webhook_outbox WHERE " + std::string(kDeliveryOpen) +
+                      " AND next_attempt_at <= $1 AND (lease_expires_at IS NULL "
+                      "OR lease_expires_at <= $1) ORDER BY next_attempt_at, id LIMIT $2 "
+                      "FOR UPDATE SKIP LOCKED) "
+                      "UPDATE webhook_outbox o SET attempts = o.attempts + 1, lease_token = $3, "
+                      "lease_expires_at = $4 FROM due WHERE o.id = due.id "
+                      "RETURNING o.id, o.video_id, o.event, o.attempts, o.created_at, "
+                      "o.next_attempt_at",
                   {S(now), S(limit), token, S(now + lease_ms)}));
   struct Row {
     int64_t next_attempt_at;
@@ -614,36 +581,30 @@ Result<std::vector<WebhookDelivery>> PostgresStore::ClaimWebhookDeliveries(int l
   return claimed;
 }
 
-Status PostgresStore::MarkWebhookDelivered(int64_t id, const std::string& lease_token) {
+Status PostgresStore::SettleDelivery(int64_t id, const std::string& lease_token, const char* column,
+                                     int64_t value, const std::optional<std::string>& error) {
   std::lock_guard lock(mutex_);
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn_->Exec("UPDATE webhook_outbox SET delivered_at = $1, last_error = NULL, "
-                               "lease_token = NULL, lease_expires_at = NULL WHERE id = $2 AND "
-                               "lease_token = $3 AND delivered_at IS NULL AND gave_up_at IS NULL",
-                               {S(clock_->NowMs()), S(id), lease_token}));
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE webhook_outbox SET " + std::string(column) + " = $1, last_error = $2, " +
+                      std::string(kDropDeliveryLease) + " WHERE id = $3 AND lease_token = $4 AND " +
+                      std::string(kDeliveryOpen),
+                  {S(value), error, S(id), lease_token}));
   return Affected(r.get()) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+}
+
+Status PostgresStore::MarkWebhookDelivered(int64_t id, const std::string& lease_token) {
+  return SettleDelivery(id, lease_token, "delivered_at", clock_->NowMs(), std::nullopt);
 }
 
 Status PostgresStore::RecordWebhookFailure(int64_t id, const std::string& lease_token,
                                            int64_t next_attempt_ms, const std::string& error) {
-  std::lock_guard lock(mutex_);
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn_->Exec("UPDATE webhook_outbox SET next_attempt_at = $1, last_error = $2, "
-                               "lease_token = NULL, lease_expires_at = NULL WHERE id = $3 AND "
-                               "lease_token = $4 AND delivered_at IS NULL AND gave_up_at IS NULL",
-                               {S(next_attempt_ms), error, S(id), lease_token}));
-  return Affected(r.get()) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+  return SettleDelivery(id, lease_token, "next_attempt_at", next_attempt_ms, error);
 }
 
 Status PostgresStore::GiveUpWebhook(int64_t id, const std::string& lease_token,
                                     const std::string& error) {
-  std::lock_guard lock(mutex_);
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn_->Exec("UPDATE webhook_outbox SET gave_up_at = $1, last_error = $2, "
-                               "lease_token = NULL, lease_expires_at = NULL WHERE id = $3 AND "
-                               "lease_token = $4 AND delivered_at IS NULL AND gave_up_at IS NULL",
-                               {S(clock_->NowMs()), error, S(id), lease_token}));
-  return Affected(r.get()) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+  return SettleDelivery(id, lease_token, "gave_up_at", clock_->NowMs(), error);
 }
 
 }  // namespace vidproc::queue

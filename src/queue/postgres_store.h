@@ -57,6 +57,10 @@ class PostgresStore : public JobStore {
  private:
   PostgresStore(std::string url, const Clock* clock);
   Status Migrate();
+  // Sets `column` to `value` and last_error to `error` on delivery `id` and drops its lease, if
+  // `lease_token` still holds it and it is not settled yet.
+  Status SettleDelivery(int64_t id, const std::string& lease_token, const char* column,
+                        int64_t value, const std::optional<std::string>& error);
 
   const std::string url_;
   const Clock* clock_;

@@ -7,10 +7,14 @@
 #include <thread>
 
 #include "core/log.h"
+#include "queue/store_common.h"
 
 namespace vidproc::queue {
 namespace {
 
+using store_util::kDeliveryOpen;
+using store_util::kDropDeliveryLease;
+using store_util::kDropLease;
 using store_util::LeaseLost;
 using store_util::NoSuchVideo;
 
@@ -76,23 +80,21 @@ CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id)
 )sql",
 };
 
-constexpr const char* kVideoColumns =
-    "id, status, filename, created_at, updated_at, size_bytes, progress, eta_seconds, attempts, "
-    "error_code, error_message, source, output, has_original";
+// "SELECT <the video columns> FROM videos <rest>".
+std::string SelectVideos(std::string_view rest) {
+  return "SELECT " + store_util::VideoColumns() + " FROM videos " + std::string(rest);
+}
 
 Status FromSqlite(int rc, sqlite3* db, const std::string& what) {
-  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  if (rc == SQLITE_FULL) {
-    return Status(ErrorCode::kStorageFull, what + ": the database disk is full (" + detail + ").");
-  }
-  return Status(ErrorCode::kDatabaseError, what + " (" + detail + ").");
+  return store_util::DatabaseError(what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+                                   rc == SQLITE_FULL);
 }
 
 // One prepared statement, finalized on every path.
-class Stmt {
+class Stmt : public store_util::Row {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt_, nullptr);
   }
   ~Stmt() { sqlite3_finalize(stmt_); }
   Stmt(const Stmt&) = delete;
@@ -127,10 +129,11 @@ class Stmt {
                                                                        : FromSqlite(rc_, db_, what);
   }
 
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
-  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string Text(int col) const {
+  int64_t Int(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const override { return sqlite3_column_double(stmt_, col); }
+  bool Bool(int col) const override { return Int(col) != 0; }
+  bool IsNull(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Text(int col) const override {
     const unsigned char* t = sqlite3_column_text(stmt_, col);
     return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt_, col)) : "";
   }
@@ -151,39 +154,7 @@ Status Exec(sqlite3* db, const char* sql, const std::string& what) {
   if (rc == SQLITE_OK) return Status::Ok();
   std::string detail = err ? err : sqlite3_errstr(rc);
   sqlite3_free(err);
-  if (rc == SQLITE_FULL)
-    return Status(ErrorCode::kStorageFull, what + ": disk full (" + detail + ").");
-  return Status(ErrorCode::kDatabaseError, what + " (" + detail + ").");
-}
-
-nlohmann::json ParseJson(const std::string& text) {
-  if (text.empty()) return nullptr;
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return j.is_discarded() ? nlohmann::json(nullptr) : j;
-}
-
-std::optional<std::string> JsonText(const nlohmann::json& j) {
-  if (j.is_null()) return std::nullopt;
-  return j.dump();
-}
-
-Video ReadVideo(const Stmt& s) {
-  Video v;
-  v.id = s.Text(0);
-  v.status = ParseVideoStatus(s.Text(1)).value_or(VideoStatus::kFailed);
-  v.filename = s.Text(2);
-  v.created_at_ms = s.Int(3);
-  v.updated_at_ms = s.Int(4);
-  v.size_bytes = s.Int(5);
-  v.progress = s.Double(6);
-  if (!s.IsNull(7)) v.eta_seconds = s.Int(7);
-  v.attempts = static_cast<int>(s.Int(8));
-  v.error_code = s.Text(9);
-  v.error_message = s.Text(10);
-  v.source = ParseJson(s.Text(11));
-  v.output = ParseJson(s.Text(12));
-  v.has_original = s.Int(13) != 0;
-  return v;
+  return store_util::DatabaseError(what, detail, rc == SQLITE_FULL);
 }
 
 // Writes a delivery of `event` about `video_id`, due now. Runs inside the caller's transaction.
@@ -196,6 +167,18 @@ Status InsertOutbox(sqlite3* db, const std::string& video_id, std::string_view e
       .Bind(3, now)
       .Bind(4, now)
       .Run("Cannot record the webhook delivery");
+}
+
+// Sets `column` to `value` and last_error to `error` on delivery `id` and drops its lease, if
+// `lease_token` still holds it and it is not settled yet.
+Status SettleDelivery(sqlite3* db, int64_t id, const std::string& lease_token, const char* column,
+                      int64_t value, const std::optional<std::string>& error,
+                      const std::string& what) {
+  Stmt s(db, "UPDATE webhook_outbox SET " + std::string(column) + " = ?1, last_error = ?2, " +
+                 std::string(kDropDeliveryLease) + " WHERE id = ?3 AND lease_token = ?4 AND " +
+                 std::string(kDeliveryOpen));
+  RETURN_IF_ERROR(s.Bind(1, value).Bind(2, error).Bind(3, id).Bind(4, lease_token).Run(what));
+  return sqlite3_changes(db) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
 }
 
 }  // namespace
@@ -243,9 +226,7 @@ Status SqliteStore::Migrate() {
     if (q.Step() != SQLITE_ROW) return q.status("Cannot read the schema version");
     int version = static_cast<int>(q.Int(0));
     if (version > static_cast<int>(kMigrations.size())) {
-      return Status(ErrorCode::kDatabaseError,
-                    "The database schema (version " + std::to_string(version) +
-                        ") is newer than this vidproc understands; upgrade vidproc.");
+      return store_util::SchemaTooNew(version);
     }
     for (int v = version; v < static_cast<int>(kMigrations.size()); ++v) {
       RETURN_IF_ERROR(Exec(db_, kMigrations[v], "Migration " + std::to_string(v + 1) + " failed"));
@@ -260,9 +241,7 @@ Status SqliteStore::Migrate() {
 }
 
 Status SqliteStore::CreateVideo(const Video& video) {
-  if (video.status != VideoStatus::kUploading && video.status != VideoStatus::kQueued) {
-    return Status(ErrorCode::kInvalidArgument, "A new video is either uploading or queued.");
-  }
+  RETURN_IF_ERROR(store_util::CheckNewVideo(video));
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
   Stmt s(db_,
@@ -276,9 +255,7 @@ Status SqliteStore::CreateVideo(const Video& video) {
       .Bind(6, video.size_bytes)
       .Bind(7, now);
   int rc = s.Step();
-  if (rc == SQLITE_CONSTRAINT) {
-    return Status(ErrorCode::kInvalidArgument, "A video with id '" + video.id + "' exists.");
-  }
+  if (rc == SQLITE_CONSTRAINT) return store_util::DuplicateVideo(video.id);
   return rc == SQLITE_DONE ? Status::Ok() : FromSqlite(rc, db_, "Cannot record the video");
 }
 
@@ -289,68 +266,43 @@ Status SqliteStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
          "UPDATE videos SET status = 'queued', size_bytes = ?, updated_at = ?, available_at = ? "
          "WHERE id = ? AND status = 'uploading'");
   RETURN_IF_ERROR(s.Bind(1, size_bytes).Bind(2, now).Bind(3, now).Bind(4, id).Run("Cannot queue"));
-  if (sqlite3_changes(db_) == 0) {
-    return Status(ErrorCode::kInvalidState, "Video " + id + " is not being uploaded.");
-  }
-  return Status::Ok();
+  return sqlite3_changes(db_) == 0 ? store_util::NotUploading(id) : Status::Ok();
 }
 
 Result<Video> SqliteStore::GetVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, (std::string("SELECT ") + kVideoColumns + " FROM videos WHERE id = ?").c_str());
+  Stmt s(db_, SelectVideos("WHERE id = ?"));
   s.Bind(1, id);
   int rc = s.Step();
   if (rc == SQLITE_DONE) return NoSuchVideo(id);
   if (rc != SQLITE_ROW) return FromSqlite(rc, db_, "Cannot read the video");
-  return ReadVideo(s);
+  return store_util::ReadVideo(s);
 }
 
 Result<VideoPage> SqliteStore::ListVideos(std::optional<VideoStatus> status, int limit,
                                           const std::string& cursor) {
-  // The cursor is "<created_at>.<id>" of the last video of the previous page.
-  int64_t before_time = INT64_MAX;
-  std::string before_id;
-  if (!cursor.empty()) {
-    auto dot = cursor.find('.');
-    try {
-      before_time = std::stoll(cursor.substr(0, dot));
-    } catch (...) {
-      return Status(ErrorCode::kInvalidArgument, "The cursor '" + cursor + "' is not valid.");
-    }
-    if (dot == std::string::npos) return Status(ErrorCode::kInvalidArgument, "Bad cursor.");
-    before_id = cursor.substr(dot + 1);
-  }
+  ASSIGN_OR_RETURN(std::optional<store_util::PageCursor> after, store_util::ParseCursor(cursor));
   std::lock_guard lock(mutex_);
-  std::string sql = std::string("SELECT ") + kVideoColumns +
-                    " FROM videos WHERE (created_at < ?1 OR (created_at = ?1 AND id < ?2))" +
-                    (status ? " AND status = ?3" : "") +
-                    " ORDER BY created_at DESC, id DESC LIMIT ?4";
-  Stmt s(db_, sql.c_str());
-  s.Bind(1, before_time)
-      .Bind(2, cursor.empty() ? std::string("\x7f") : before_id)
-      .Bind(4, limit + 1);
+  std::string where = after ? "(created_at < ?1 OR (created_at = ?1 AND id < ?2))" : "1";
+  if (status) where += " AND status = ?3";
+  Stmt s(db_, SelectVideos("WHERE " + where + " ORDER BY created_at DESC, id DESC LIMIT ?4"));
+  if (after) s.Bind(1, after->created_at_ms).Bind(2, after->id);
   if (status) s.Bind(3, std::string(StatusName(*status)));
-  VideoPage page;
+  s.Bind(4, limit + 1);
+  std::vector<Video> rows;
   int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) page.videos.push_back(ReadVideo(s));
+  while ((rc = s.Step()) == SQLITE_ROW) rows.push_back(store_util::ReadVideo(s));
   if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot list videos");
-  if (static_cast<int>(page.videos.size()) > limit) {
-    page.videos.pop_back();
-    const Video& last = page.videos.back();
-    page.next_cursor = std::to_string(last.created_at_ms) + "." + last.id;
-  }
-  return page;
+  return store_util::MakePage(std::move(rows), limit);
 }
 
 Result<std::vector<Video>> SqliteStore::ListChangedSince(int64_t since_ms, int limit) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, (std::string("SELECT ") + kVideoColumns +
-               " FROM videos WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?")
-                  .c_str());
+  Stmt s(db_, SelectVideos("WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?"));
   s.Bind(1, since_ms).Bind(2, int64_t{limit});
   std::vector<Video> videos;
   int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) videos.push_back(ReadVideo(s));
+  while ((rc = s.Step()) == SQLITE_ROW) videos.push_back(store_util::ReadVideo(s));
   if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot list changed videos");
   return videos;
 }
@@ -360,12 +312,7 @@ Result<QueueCounts> SqliteStore::Counts() {
   Stmt s(db_, "SELECT status, COUNT(*) FROM videos GROUP BY status");
   QueueCounts c;
   int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) {
-    auto status = ParseVideoStatus(s.Text(0));
-    int64_t n = s.Int(1);
-    if (!status) continue;
-    store_util::AddCount(&c, *status, n);
-  }
+  while ((rc = s.Step()) == SQLITE_ROW) store_util::AddCount(&c, s.Text(0), s.Int(1));
   if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot count videos");
   return c;
 }
@@ -402,10 +349,10 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
                         .Bind(4, now)
                         .Bind(5, id)
                         .Run("Cannot claim the job"));
-    Stmt read(db_, (std::string("SELECT ") + kVideoColumns + " FROM videos WHERE id = ?").c_str());
+    Stmt read(db_, SelectVideos("WHERE id = ?"));
     read.Bind(1, id);
     if (read.Step() != SQLITE_ROW) return read.status("Cannot read the claimed job");
-    c.video = ReadVideo(read);
+    c.video = store_util::ReadVideo(read);
     claim = std::move(c);
     return Status::Ok();
   });
@@ -438,11 +385,11 @@ Status SqliteStore::CompleteJob(const std::string& id, const std::string& token,
     int64_t now = clock_->NowMs();
     Stmt s(db_,
            "UPDATE videos SET status = 'ready', progress = 1, eta_seconds = NULL, "
-           "error_code = NULL, error_message = NULL, source = ?, output = ?, has_original = ?, "
-           "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = ? "
-           "WHERE id = ? AND status = 'processing' AND lease_token = ?");
-    RETURN_IF_ERROR(s.Bind(1, JsonText(source))
-                        .Bind(2, JsonText(output))
+           "error_code = NULL, error_message = NULL, source = ?, output = ?, has_original = ?, " +
+               std::string(kDropLease) +
+               ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
+    RETURN_IF_ERROR(s.Bind(1, store_util::JsonColumn(source))
+                        .Bind(2, store_util::JsonColumn(output))
                         .Bind(3, original_kept ? 1 : 0)
                         .Bind(4, now)
                         .Bind(5, id)
@@ -461,10 +408,10 @@ Status SqliteStore::FailJob(const std::string& id, const std::string& token, con
     int64_t now = clock_->NowMs();
     Stmt s(db_,
            "UPDATE videos SET status = ?, error_code = ?, error_message = ?, progress = 0, "
-           "eta_seconds = NULL, available_at = ?, lease_owner = NULL, lease_token = NULL, "
-           "lease_expires_at = NULL, updated_at = ? "
-           "WHERE id = ? AND status = 'processing' AND lease_token = ?");
-    RETURN_IF_ERROR(s.Bind(1, std::string(retry_at_ms ? "queued" : "failed"))
+           "eta_seconds = NULL, available_at = ?, " +
+               std::string(kDropLease) +
+               ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
+    RETURN_IF_ERROR(s.Bind(1, std::string(StatusName(store_util::StatusAfterFailure(retry_at_ms))))
                         .Bind(2, std::string(error.code_name()))
                         .Bind(3, error.message())
                         .Bind(4, retry_at_ms.value_or(now))
@@ -485,9 +432,9 @@ Status SqliteStore::ReleaseJob(const std::string& id, const std::string& token) 
   int64_t now = clock_->NowMs();
   Stmt s(db_,
          "UPDATE videos SET status = 'queued', attempts = MAX(attempts - 1, 0), progress = 0, "
-         "eta_seconds = NULL, available_at = ?, lease_owner = NULL, lease_token = NULL, "
-         "lease_expires_at = NULL, updated_at = ? "
-         "WHERE id = ? AND status = 'processing' AND lease_token = ?");
+         "eta_seconds = NULL, available_at = ?, " +
+             std::string(kDropLease) +
+             ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
   RETURN_IF_ERROR(
       s.Bind(1, now).Bind(2, now).Bind(3, id).Bind(4, token).Run("Cannot release the job"));
   return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
@@ -512,9 +459,10 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
     }
     Stmt fail(db_,
               "UPDATE videos SET status = 'failed', error_code = ?4, error_message = ?5, "
-              "progress = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, "
-              "updated_at = ?1 WHERE status = 'processing' AND lease_expires_at < ?2 "
-              "AND attempts >= ?3");
+              "progress = 0, " +
+                  std::string(kDropLease) +
+                  ", updated_at = ?1 WHERE status = 'processing' AND lease_expires_at < ?2 "
+                  "AND attempts >= ?3");
     RETURN_IF_ERROR(fail.Bind(1, now)
                         .Bind(2, now)
                         .Bind(3, max_attempts)
@@ -524,9 +472,9 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
     moved += sqlite3_changes(db_);
     Stmt requeue(db_,
                  "UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "
-                 "available_at = ?, lease_owner = NULL, lease_token = NULL, "
-                 "lease_expires_at = NULL, updated_at = ? "
-                 "WHERE status = 'processing' AND lease_expires_at < ?");
+                 "available_at = ?, " +
+                     std::string(kDropLease) +
+                     ", updated_at = ? WHERE status = 'processing' AND lease_expires_at < ?");
     RETURN_IF_ERROR(requeue.Bind(1, now).Bind(2, now).Bind(3, now).Run("Cannot recover"));
     moved += sqlite3_changes(db_);
     return Status::Ok();
@@ -547,8 +495,7 @@ Status SqliteStore::RetryVideo(const std::string& id) {
   Stmt exists(db_, "SELECT status FROM videos WHERE id = ?");
   exists.Bind(1, id);
   if (exists.Step() != SQLITE_ROW) return NoSuchVideo(id);
-  return Status(ErrorCode::kInvalidState,
-                "Only a failed video can be retried; video " + id + " is " + exists.Text(0) + ".");
+  return store_util::NotRetryable(id, exists.Text(0));
 }
 
 Status SqliteStore::DeleteVideo(const std::string& id) {
@@ -582,16 +529,12 @@ Status SqliteStore::Heartbeat(const WorkerInfo& w) {
 
 Result<std::vector<WorkerInfo>> SqliteStore::ListWorkers(int64_t seen_within_ms) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_,
-         "SELECT id, host, pid, slots, version, started_at, last_seen FROM workers "
-         "WHERE last_seen >= ? ORDER BY id");
+  Stmt s(db_, "SELECT " + std::string(store_util::kWorkerColumns) +
+                  " FROM workers WHERE last_seen >= ? ORDER BY id");
   s.Bind(1, clock_->NowMs() - seen_within_ms);
   std::vector<WorkerInfo> workers;
   int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) {
-    workers.push_back({s.Text(0), s.Text(1), static_cast<int>(s.Int(2)), static_cast<int>(s.Int(3)),
-                       s.Text(4), s.Int(5), s.Int(6)});
-  }
+  while ((rc = s.Step()) == SQLITE_ROW) workers.push_back(store_util::ReadWorker(s));
   if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot list workers");
   return workers;
 }
@@ -611,9 +554,11 @@ Result<std::vector<WebhookDelivery>> SqliteStore::ClaimWebhookDeliveries(int lim
     std::string token = store_util::NewLeaseToken();
     Stmt due(db_,
              "SELECT id, video_id, event, attempts, created_at FROM webhook_outbox "
-             "WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?1 "
-             "AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) "
-             "ORDER BY next_attempt_at, id LIMIT ?2");
+             "WHERE " +
+                 std::string(kDeliveryOpen) +
+                 " AND next_attempt_at <= ?1 "
+                 "AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) "
+                 "ORDER BY next_attempt_at, id LIMIT ?2");
     due.Bind(1, now).Bind(2, limit);
     int rc;
     while ((rc = due.Step()) == SQLITE_ROW) {
@@ -638,45 +583,22 @@ Result<std::vector<WebhookDelivery>> SqliteStore::ClaimWebhookDeliveries(int lim
 
 Status SqliteStore::MarkWebhookDelivered(int64_t id, const std::string& lease_token) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_,
-         "UPDATE webhook_outbox SET delivered_at = ?, last_error = NULL, lease_token = NULL, "
-         "lease_expires_at = NULL WHERE id = ? AND lease_token = ? AND delivered_at IS NULL "
-         "AND gave_up_at IS NULL");
-  RETURN_IF_ERROR(s.Bind(1, clock_->NowMs())
-                      .Bind(2, id)
-                      .Bind(3, lease_token)
-                      .Run("Cannot record the webhook delivery"));
-  return sqlite3_changes(db_) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+  return SettleDelivery(db_, id, lease_token, "delivered_at", clock_->NowMs(), std::nullopt,
+                        "Cannot record the webhook delivery");
 }
 
 Status SqliteStore::RecordWebhookFailure(int64_t id, const std::string& lease_token,
                                          int64_t next_attempt_ms, const std::string& error) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_,
-         "UPDATE webhook_outbox SET next_attempt_at = ?, last_error = ?, lease_token = NULL, "
-         "lease_expires_at = NULL WHERE id = ? AND lease_token = ? AND delivered_at IS NULL "
-         "AND gave_up_at IS NULL");
-  RETURN_IF_ERROR(s.Bind(1, next_attempt_ms)
-                      .Bind(2, error)
-                      .Bind(3, id)
-                      .Bind(4, lease_token)
-                      .Run("Cannot record the webhook failure"));
-  return sqlite3_changes(db_) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+  return SettleDelivery(db_, id, lease_token, "next_attempt_at", next_attempt_ms, error,
+                        "Cannot record the webhook failure");
 }
 
 Status SqliteStore::GiveUpWebhook(int64_t id, const std::string& lease_token,
                                   const std::string& error) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_,
-         "UPDATE webhook_outbox SET gave_up_at = ?, last_error = ?, lease_token = NULL, "
-         "lease_expires_at = NULL WHERE id = ? AND lease_token = ? AND delivered_at IS NULL "
-         "AND gave_up_at IS NULL");
-  RETURN_IF_ERROR(s.Bind(1, clock_->NowMs())
-                      .Bind(2, error)
-                      .Bind(3, id)
-                      .Bind(4, lease_token)
-                      .Run("Cannot give up the webhook delivery"));
-  return sqlite3_changes(db_) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+  return SettleDelivery(db_, id, lease_token, "gave_up_at", clock_->NowMs(), error,
+                        "Cannot give up the webhook delivery");
 }
 
 }  // namespace vidproc::queue

@@ -18,9 +18,9 @@ double Jitter() {
 }
 
 // The body: the video as it is now; only its id if it was deleted since the event.
-Result<std::string> BuildBody(queue::JobStore* store, const queue::WebhookDelivery& d) {
+Result<std::string> BuildBody(queue::VideoQueue* videos, const queue::WebhookDelivery& d) {
   nlohmann::json video;
-  auto v = store->GetVideo(d.video_id);
+  auto v = videos->GetVideo(d.video_id);
   if (v.ok()) {
     video = queue::ToApiJson(v.value());
   } else if (v.status().code() == ErrorCode::kNotFound) {
@@ -61,9 +61,9 @@ int64_t WebhookBackoffMs(const WebhookOptions& options, int attempts, double jit
   return static_cast<int64_t>(static_cast<double>(delay) * (0.8 + 0.4 * jitter));
 }
 
-WebhookDispatcher::WebhookDispatcher(queue::JobStore* store, WebhookOptions options,
-                                     const Clock* clock)
-    : store_(store), options_(std::move(options)), clock_(clock) {}
+WebhookDispatcher::WebhookDispatcher(queue::WebhookOutbox* outbox, queue::VideoQueue* videos,
+                                     WebhookOptions options, const Clock* clock)
+    : outbox_(outbox), videos_(videos), options_(std::move(options)), clock_(clock) {}
 
 WebhookDispatcher::~WebhookDispatcher() { Stop(); }
 
@@ -94,7 +94,7 @@ void WebhookDispatcher::Loop() {
 }
 
 int WebhookDispatcher::RunOnce() {
-  auto claimed = store_->ClaimWebhookDeliveries(options_.batch, options_.lease_ms);
+  auto claimed = outbox_->ClaimWebhookDeliveries(options_.batch, options_.lease_ms);
   if (!claimed.ok()) {
     LogWarning("cannot read the webhook outbox", {{"error", claimed.status().ToString()}});
     return 0;
@@ -102,8 +102,8 @@ int WebhookDispatcher::RunOnce() {
   for (const queue::WebhookDelivery& d : claimed.value()) {
     if (stopping_) {
       // Not attempted: due again at once for whoever runs next, instead of after the lease.
-      (void)store_->RecordWebhookFailure(d.id, d.lease_token, clock_->NowMs(),
-                                         "not attempted: the sender stopped");
+      (void)outbox_->RecordWebhookFailure(d.id, d.lease_token, clock_->NowMs(),
+                                          "not attempted: the sender stopped");
       continue;
     }
     Attempt(d);
@@ -114,7 +114,7 @@ int WebhookDispatcher::RunOnce() {
 void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
   const int64_t deadline = d.created_at_ms + options_.give_up_ms;
   auto give_up = [&](const std::string& error) {
-    Status s = store_->GiveUpWebhook(d.id, d.lease_token, error);
+    Status s = outbox_->GiveUpWebhook(d.id, d.lease_token, error);
     nlohmann::json f = Fields(d);
     f["error"] = error;
     f["give_up_after_s"] = options_.give_up_ms / 1000;
@@ -130,7 +130,7 @@ void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
   const int64_t started_ms = clock_->MonotonicMs();
   std::string error;
   int http_status = 0;
-  auto body = BuildBody(store_, d);
+  auto body = BuildBody(videos_, d);
   if (!body.ok()) {
     error = body.status().ToString();
   } else {
@@ -154,8 +154,8 @@ void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
     if (!response.ok()) {
       if (response.status().code() == ErrorCode::kCancelled) {
         // Stopping: the receiver may or may not have it. Due again at once (at least once).
-        (void)store_->RecordWebhookFailure(d.id, d.lease_token, clock_->NowMs(),
-                                           "cancelled: the sender stopped");
+        (void)outbox_->RecordWebhookFailure(d.id, d.lease_token, clock_->NowMs(),
+                                            "cancelled: the sender stopped");
         LogInfo("webhook delivery interrupted by shutdown", Fields(d));
         return;
       }
@@ -163,7 +163,7 @@ void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
     } else {
       http_status = response->status;
       if (http_status >= 200 && http_status < 300) {
-        Status s = store_->MarkWebhookDelivered(d.id, d.lease_token);
+        Status s = outbox_->MarkWebhookDelivered(d.id, d.lease_token);
         nlohmann::json f = Fields(d);
         f["status"] = http_status;
         f["ms"] = clock_->MonotonicMs() - started_ms;
@@ -187,7 +187,7 @@ void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
     give_up(error);
     return;
   }
-  Status s = store_->RecordWebhookFailure(d.id, d.lease_token, next, error);
+  Status s = outbox_->RecordWebhookFailure(d.id, d.lease_token, next, error);
   nlohmann::json f = Fields(d);
   f["error"] = error;
   if (http_status) f["status"] = http_status;

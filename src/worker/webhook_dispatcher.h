@@ -1,4 +1,4 @@
-// Sends the webhook outbox (JobStore::ClaimWebhookDeliveries) to WEBHOOK_URL: a background thread
+// Sends the webhook outbox (queue::WebhookOutbox) to WEBHOOK_URL: a background thread
 // claims due deliveries with a lease, POSTs each as
 //   {"event": "video.ready" | "video.failed", "video": {...the API's video resource, as it is now}}
 // signed in X-Vidproc-Signature, and records the outcome: a 2xx settles it; anything else is
@@ -25,6 +25,8 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "queue/job_store.h"
+#include "queue/video_queue.h"
+#include "queue/webhook_outbox.h"
 
 namespace vidproc::worker {
 
@@ -54,8 +56,13 @@ int64_t WebhookBackoffMs(const WebhookOptions& options, int attempts, double jit
 
 class WebhookDispatcher {
  public:
-  // `store` and `clock` must outlive the dispatcher; `clock` should be the store's.
-  WebhookDispatcher(queue::JobStore* store, WebhookOptions options, const Clock* clock);
+  // Sends `outbox`'s deliveries with each video as `videos` has it now. All three must outlive
+  // the dispatcher; `clock` should be the store's.
+  WebhookDispatcher(queue::WebhookOutbox* outbox, queue::VideoQueue* videos, WebhookOptions options,
+                    const Clock* clock);
+  // Both from one store.
+  WebhookDispatcher(queue::JobStore* store, WebhookOptions options, const Clock* clock)
+      : WebhookDispatcher(store, store, std::move(options), clock) {}
   ~WebhookDispatcher();  // Stop()
   WebhookDispatcher(const WebhookDispatcher&) = delete;
   WebhookDispatcher& operator=(const WebhookDispatcher&) = delete;
@@ -79,7 +86,8 @@ class WebhookDispatcher {
   void Loop();
   void Attempt(const queue::WebhookDelivery& delivery);
 
-  queue::JobStore* store_;
+  queue::WebhookOutbox* outbox_;
+  queue::VideoQueue* videos_;
   const WebhookOptions options_;
   const Clock* clock_;
   std::thread thread_;

@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "queue/job_store.h"
+#include "queue/store_common.h"
 
 namespace vidproc::queue::testing {
 
@@ -298,6 +299,48 @@ TYPED_TEST_P(JobStoreTest, ListsNewestFirstInPages) {
   EXPECT_FALSE(this->store_->ListVideos(std::nullopt, 3, "garbage").ok());
 }
 
+// Every store refuses every malformed cursor with the same code and the same words, and before
+// reading anything: the cursor is parsed once, in store_util, for all of them.
+TYPED_TEST_P(JobStoreTest, MalformedCursorsAreRefusedAlike) {
+  this->Add();
+  const Status expected = store_util::BadCursor();
+  const std::vector<std::string> malformed = {
+      "12abc.x",                          // trailing junk after the time
+      "12",                               // no separator
+      "garbage",                          // no separator, no digits
+      ".",                                // both parts empty
+      ".abc",                             // empty time
+      "12.",                              // empty id
+      "-5.abc",                           // negative
+      "+5.abc",                           // a sign
+      " 5.abc",                           // a space
+      "0x10.abc",                         // not decimal
+      "1e3.abc",                          // not an integer
+      "012.abc",                          // a leading zero
+      "abc.def",                          // no digits
+      "9223372036854775808.abc",          // INT64_MAX + 1
+      "99999999999999999999999.abc",      // overflow
+      "12.a b",                           // a space in the id
+      "12.a/b",                           // a character no id has
+      "12.a.b",                           // a second separator
+      std::string(100'000, '7') + ".x",   // huge time
+      "12." + std::string(100'000, 'a'),  // huge id
+  };
+  for (const std::string& cursor : malformed) {
+    for (auto status : {std::optional<VideoStatus>(), std::optional(VideoStatus::kQueued)}) {
+      auto page = this->store_->ListVideos(status, 3, cursor);
+      ASSERT_FALSE(page.ok()) << "accepted the cursor '" << cursor.substr(0, 40) << "'";
+      EXPECT_EQ(page.status().code(), expected.code()) << cursor.substr(0, 40);
+      EXPECT_EQ(page.status().message(), expected.message()) << cursor.substr(0, 40);
+    }
+  }
+  // Well-formed cursors are accepted, whether or not a video is at that position.
+  for (const char* cursor : {"0.a", "9223372036854775807.zz", "17.AZaz09-_"}) {
+    auto page = this->store_->ListVideos(std::nullopt, 3, cursor);
+    EXPECT_TRUE(page.ok()) << cursor << ": " << page.status().ToString();
+  }
+}
+
 TYPED_TEST_P(JobStoreTest, ChangeFeedListsChangesInOrderSinceATime) {
   std::string a = this->Add("a");
   std::string b = this->Add("b");
@@ -576,10 +619,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     ExpiredLeasesFailAfterMaxAttempts, TransientFailureRequeuesWhenDue,
     PermanentFailureKeepsTheOriginalAndCanBeRetried, OnlyFailedVideosCanBeRetried,
     ReleasedJobIsClaimableWithoutCountingTheAttempt, ListsNewestFirstInPages,
-    ChangeFeedListsChangesInOrderSinceATime, DeleteRemovesTheVideoAndItsLease,
-    EverythingSurvivesARestart, OutboxIsOffByDefault, OutboxRecordsReadyAndFailedTransitionsOnly,
-    TransientFailureWritesNoDelivery, RecoveredLeaseThatFailsWritesADelivery,
-    AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
+    MalformedCursorsAreRefusedAlike, ChangeFeedListsChangesInOrderSinceATime,
+    DeleteRemovesTheVideoAndItsLease, EverythingSurvivesARestart, OutboxIsOffByDefault,
+    OutboxRecordsReadyAndFailedTransitionsOnly, TransientFailureWritesNoDelivery,
+    RecoveredLeaseThatFailsWritesADelivery, AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
     ConcurrentDeliveryClaimsNeverShareADelivery, FailedDeliveryAttemptsAreRetriedWhenDue,
     DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain, OutboxSurvivesARestart);
 

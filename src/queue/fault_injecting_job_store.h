@@ -1,0 +1,168 @@
+// A JobStore that forwards to another and fails the calls it is told to: the seam for testing how
+// the worker survives database outages (like storage::FaultInjectingStore for BlobStore and
+// LevelDB's FaultInjectionTestEnv). A failed call does not reach the target: nothing changes.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "queue/job_store.h"
+
+namespace vidproc::queue {
+
+class FaultInjectingJobStore : public JobStore {
+ public:
+  // `target` must outlive this store.
+  explicit FaultInjectingJobStore(JobStore* target) : target_(target) {}
+
+  // After `skip` more calls of method `op` ("CompleteJob", "RenewLease", ...; "*" for every
+  // method) pass, the next `n` fail with `code`. Replaces an earlier rule for `op`; n = 0 clears
+  // it.
+  void FailNext(const std::string& op, int n, ErrorCode code = ErrorCode::kDatabaseError,
+                int skip = 0) {
+    std::lock_guard lock(mutex_);
+    rules_[op] = Rule{skip, n, code};
+  }
+  // Failures injected so far, over all methods.
+  int injected() const { return injected_; }
+  // Calls of `op` so far, failed or not.
+  int calls(const std::string& op) const {
+    std::lock_guard lock(mutex_);
+    auto it = calls_.find(op);
+    return it == calls_.end() ? 0 : it->second;
+  }
+
+  Status CreateVideo(const Video& video) override {
+    RETURN_IF_ERROR(Maybe("CreateVideo"));
+    return target_->CreateVideo(video);
+  }
+  Status MarkUploaded(const std::string& id, int64_t size_bytes) override {
+    RETURN_IF_ERROR(Maybe("MarkUploaded"));
+    return target_->MarkUploaded(id, size_bytes);
+  }
+  Result<Video> GetVideo(const std::string& id) override {
+    RETURN_IF_ERROR(Maybe("GetVideo"));
+    return target_->GetVideo(id);
+  }
+  Result<VideoPage> ListVideos(std::optional<VideoStatus> status, int limit,
+                               const std::string& cursor) override {
+    RETURN_IF_ERROR(Maybe("ListVideos"));
+    return target_->ListVideos(status, limit, cursor);
+  }
+  Result<QueueCounts> Counts() override {
+    RETURN_IF_ERROR(Maybe("Counts"));
+    return target_->Counts();
+  }
+  Result<std::vector<Video>> ListChangedSince(int64_t since_ms, int limit) override {
+    RETURN_IF_ERROR(Maybe("ListChangedSince"));
+    return target_->ListChangedSince(since_ms, limit);
+  }
+  Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
+                                         int max_processing) override {
+    RETURN_IF_ERROR(Maybe("ClaimNext"));
+    return target_->ClaimNext(worker_id, lease_ms, max_processing);
+  }
+  Status RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
+                    double progress, std::optional<int64_t> eta_seconds) override {
+    RETURN_IF_ERROR(Maybe("RenewLease"));
+    return target_->RenewLease(id, token, lease_ms, progress, eta_seconds);
+  }
+  Status CompleteJob(const std::string& id, const std::string& token, const nlohmann::json& source,
+                     const nlohmann::json& output, bool original_kept) override {
+    RETURN_IF_ERROR(Maybe("CompleteJob"));
+    return target_->CompleteJob(id, token, source, output, original_kept);
+  }
+  Status FailJob(const std::string& id, const std::string& token, const Status& error,
+                 std::optional<int64_t> retry_at_ms) override {
+    RETURN_IF_ERROR(Maybe("FailJob"));
+    return target_->FailJob(id, token, error, retry_at_ms);
+  }
+  Status ReleaseJob(const std::string& id, const std::string& token) override {
+    RETURN_IF_ERROR(Maybe("ReleaseJob"));
+    return target_->ReleaseJob(id, token);
+  }
+  Result<int> RecoverExpiredLeases(int max_attempts) override {
+    RETURN_IF_ERROR(Maybe("RecoverExpiredLeases"));
+    return target_->RecoverExpiredLeases(max_attempts);
+  }
+  Status RetryVideo(const std::string& id) override {
+    RETURN_IF_ERROR(Maybe("RetryVideo"));
+    return target_->RetryVideo(id);
+  }
+  Status DeleteVideo(const std::string& id) override {
+    RETURN_IF_ERROR(Maybe("DeleteVideo"));
+    return target_->DeleteVideo(id);
+  }
+  // Never fails: it reports no error (an outage shows on the claim that follows).
+  bool WaitForJobs(int64_t timeout_ms) override { return target_->WaitForJobs(timeout_ms); }
+
+  Status Heartbeat(const WorkerInfo& worker) override {
+    RETURN_IF_ERROR(Maybe("Heartbeat"));
+    return target_->Heartbeat(worker);
+  }
+  Result<std::vector<WorkerInfo>> ListWorkers(int64_t seen_within_ms) override {
+    RETURN_IF_ERROR(Maybe("ListWorkers"));
+    return target_->ListWorkers(seen_within_ms);
+  }
+  Status RemoveWorker(const std::string& id) override {
+    RETURN_IF_ERROR(Maybe("RemoveWorker"));
+    return target_->RemoveWorker(id);
+  }
+
+  void EnableWebhookOutbox(bool enabled) override { target_->EnableWebhookOutbox(enabled); }
+  Result<std::vector<WebhookDelivery>> ClaimWebhookDeliveries(int limit,
+                                                              int64_t lease_ms) override {
+    RETURN_IF_ERROR(Maybe("ClaimWebhookDeliveries"));
+    return target_->ClaimWebhookDeliveries(limit, lease_ms);
+  }
+  Status MarkWebhookDelivered(int64_t id, const std::string& lease_token) override {
+    RETURN_IF_ERROR(Maybe("MarkWebhookDelivered"));
+    return target_->MarkWebhookDelivered(id, lease_token);
+  }
+  Status RecordWebhookFailure(int64_t id, const std::string& lease_token, int64_t next_attempt_ms,
+                              const std::string& error) override {
+    RETURN_IF_ERROR(Maybe("RecordWebhookFailure"));
+    return target_->RecordWebhookFailure(id, lease_token, next_attempt_ms, error);
+  }
+  Status GiveUpWebhook(int64_t id, const std::string& lease_token,
+                       const std::string& error) override {
+    RETURN_IF_ERROR(Maybe("GiveUpWebhook"));
+    return target_->GiveUpWebhook(id, lease_token, error);
+  }
+
+ private:
+  struct Rule {
+    int skip = 0;       // calls that still pass before the failures
+    int remaining = 0;  // failures still to inject
+    ErrorCode code = ErrorCode::kDatabaseError;
+  };
+
+  // The injected error for this call of `op`, or OK to forward it.
+  Status Maybe(const char* op) {
+    std::lock_guard lock(mutex_);
+    ++calls_[op];
+    for (const char* key : {op, "*"}) {
+      auto it = rules_.find(key);
+      if (it == rules_.end() || it->second.remaining <= 0) continue;
+      Rule& rule = it->second;
+      if (rule.skip > 0) {
+        --rule.skip;
+        continue;
+      }
+      --rule.remaining;
+      ++injected_;
+      return Status(rule.code, std::string("injected failure of ") + op);
+    }
+    return Status::Ok();
+  }
+
+  JobStore* target_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Rule> rules_;  // GUARDED_BY(mutex_), by method name or "*"
+  std::map<std::string, int> calls_;   // GUARDED_BY(mutex_)
+  std::atomic<int> injected_{0};
+};
+
+}  // namespace vidproc::queue

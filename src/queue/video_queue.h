@@ -1,0 +1,113 @@
+// Videos and their processing jobs: the part of the database that the API and the workers share.
+// A job is claimed with a lease (owner, random token, expiry) that the running worker renews; a
+// completion or failure is accepted only from the current lease holder, so a worker that lost its
+// lease (it stalled, or was presumed dead and its job re-claimed) can never overwrite a newer
+// result.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/ids.h"
+#include "core/status.h"
+
+namespace vidproc::queue {
+
+enum class VideoStatus { kUploading, kQueued, kProcessing, kReady, kFailed };
+
+std::string_view StatusName(VideoStatus status);
+std::optional<VideoStatus> ParseVideoStatus(std::string_view name);
+
+struct Video {
+  std::string id;
+  VideoStatus status = VideoStatus::kQueued;
+  std::string filename;  // as uploaded: inert data, never used as a path
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  int64_t size_bytes = 0;  // of the original upload
+  double progress = 0;     // 0..1 while processing
+  std::optional<int64_t> eta_seconds;
+  int attempts = 0;        // claims so far
+  std::string error_code;  // set when failed (and kept from the last failed attempt)
+  std::string error_message;
+  nlohmann::json source;     // the probe of the original, null until processed
+  nlohmann::json output;     // the output's description, null until ready
+  bool has_original = true;  // false once the original was replaced by the processed video
+};
+
+struct Claim {
+  Video video;
+  std::string lease_token;
+  int64_t lease_expires_ms = 0;
+};
+
+struct VideoPage {
+  std::vector<Video> videos;
+  std::string next_cursor;  // empty when there are no more
+};
+
+struct QueueCounts {
+  int64_t uploading = 0;
+  int64_t queued = 0;
+  int64_t processing = 0;
+  int64_t ready = 0;
+  int64_t failed = 0;
+};
+
+class VideoQueue {
+ public:
+  virtual ~VideoQueue() = default;
+
+  // Records a new video in status kUploading or kQueued. kInvalidArgument if the id exists.
+  virtual Status CreateVideo(const Video& video) = 0;
+  // kUploading -> kQueued, once the whole original is stored.
+  virtual Status MarkUploaded(const std::string& id, int64_t size_bytes) = 0;
+  virtual Result<Video> GetVideo(const std::string& id) = 0;
+  // Newest first; `status` filters when set; `cursor` is a previous page's next_cursor. Any other
+  // cursor is refused with kInvalidArgument (the same error from every store).
+  virtual Result<VideoPage> ListVideos(std::optional<VideoStatus> status, int limit,
+                                       const std::string& cursor) = 0;
+  virtual Result<QueueCounts> Counts() = 0;
+  // Videos whose record changed at or after `since_ms` (updated_at), oldest change first, at most
+  // `limit`: the change feed behind the API's event stream, shared by every node on the database.
+  virtual Result<std::vector<Video>> ListChangedSince(int64_t since_ms, int limit) = 0;
+
+  // Claims the oldest queued job that is due for `worker_id`, unless that worker already holds
+  // `max_processing` jobs: the cap is checked in the claiming transaction, so it holds however
+  // many threads claim for the worker. Increments attempts. nullopt when there is nothing to
+  // claim or the cap is reached.
+  virtual Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
+                                                 int max_processing) = 0;
+  // Extends the lease and records progress. kLeaseLost if `token` is not the current lease.
+  virtual Status RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
+                            double progress, std::optional<int64_t> eta_seconds) = 0;
+  // kProcessing -> kReady with the output description; the original is marked replaced unless
+  // `original_kept`. kLeaseLost if `token` is not the current lease.
+  virtual Status CompleteJob(const std::string& id, const std::string& token,
+                             const nlohmann::json& source, const nlohmann::json& output,
+                             bool original_kept) = 0;
+  // Records the failure. With `retry_at_ms` the job goes back to kQueued, due then; without, the
+  // video is kFailed. kLeaseLost if `token` is not the current lease.
+  virtual Status FailJob(const std::string& id, const std::string& token, const Status& error,
+                         std::optional<int64_t> retry_at_ms) = 0;
+  // Gives a claimed job back untouched (graceful shutdown): kQueued, the attempt not counted.
+  virtual Status ReleaseJob(const std::string& id, const std::string& token) = 0;
+  // Jobs whose lease expired (their worker died): back to kQueued, or kFailed with
+  // `process_crashed` once they have had `max_attempts` attempts. Returns how many were moved.
+  virtual Result<int> RecoverExpiredLeases(int max_attempts) = 0;
+  // kFailed -> kQueued with attempts reset. kInvalidState from any other status.
+  virtual Status RetryVideo(const std::string& id) = 0;
+  virtual Status DeleteVideo(const std::string& id) = 0;
+
+  // Blocks up to `timeout_ms` or until a job may have become claimable (queued, retried, released
+  // or recovered, by any process). True when woken by such an event. Stores without
+  // notifications sleep the timeout and return false: callers poll.
+  virtual bool WaitForJobs(int64_t timeout_ms) = 0;
+};
+
+}  // namespace vidproc::queue

@@ -1,0 +1,55 @@
+// The webhook outbox (table webhook_outbox): one event about one video, written in the same
+// transaction as the status change it reports, sent until the receiver answers 2xx or the sender
+// gives up. worker::WebhookDispatcher is its sender.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace vidproc::queue {
+
+// A delivery in the outbox. `id` is stable and unique: receivers deduplicate by it.
+struct WebhookDelivery {
+  int64_t id = 0;
+  std::string video_id;
+  std::string event;  // "video.ready" | "video.failed"
+  int attempts = 0;   // sends started so far, counting the one this claim is for
+  int64_t created_at_ms = 0;
+  std::string lease_token;  // proves the claim to MarkWebhookDelivered and friends
+};
+
+inline constexpr std::string_view kEventVideoReady = "video.ready";
+inline constexpr std::string_view kEventVideoFailed = "video.failed";
+
+class WebhookOutbox {
+ public:
+  virtual ~WebhookOutbox() = default;
+
+  // When enabled (off by default; a process turns it on when WEBHOOK_URL is set), every
+  // transition to kReady (CompleteJob) or kFailed (FailJob without retry_at_ms,
+  // RecoverExpiredLeases) also writes a delivery, in the same transaction: an event is never lost
+  // nor invented. Every process that changes job states must enable it, workers included.
+  virtual void EnableWebhookOutbox(bool enabled) = 0;
+  // Leases up to `limit` deliveries that are due (next attempt at or before now), neither
+  // delivered nor given up, and not leased by another claimer (or whose lease expired), for
+  // `lease_ms`; oldest due first. Increments their attempts. Survives restarts like every row.
+  virtual Result<std::vector<WebhookDelivery>> ClaimWebhookDeliveries(int limit,
+                                                                      int64_t lease_ms) = 0;
+  // The receiver accepted the delivery: it is never claimed again. kLeaseLost if `lease_token`
+  // is not the delivery's current lease.
+  virtual Status MarkWebhookDelivered(int64_t id, const std::string& lease_token) = 0;
+  // A send failed: the lease is dropped and the delivery is due again at `next_attempt_ms`, with
+  // `error` kept as its last error. kLeaseLost as above.
+  virtual Status RecordWebhookFailure(int64_t id, const std::string& lease_token,
+                                      int64_t next_attempt_ms, const std::string& error) = 0;
+  // Stops retrying: the delivery is marked given up (with `error`) and never claimed again.
+  // kLeaseLost as above.
+  virtual Status GiveUpWebhook(int64_t id, const std::string& lease_token,
+                               const std::string& error) = 0;
+};
+
+}  // namespace vidproc::queue
