@@ -72,24 +72,27 @@ asio::awaitable<void> Api::Handle(Exchange& ex) {
   ex.set_route(match.label);
   if (!Admits(match.access, ex)) {
     ex.set_route(match.refused_label);
+    HeaderList challenge = {{"WWW-Authenticate", "Bearer realm=\"vidproc\""}};
     co_return co_await ex.SendError(401, "unauthorized",
                                     "This server needs an API token: send the header "
                                     "'Authorization: Bearer <token>'.",
-                                    {{"WWW-Authenticate", "Bearer realm=\"vidproc\""}});
+                                    std::move(challenge));
   }
   if (match.tus && ex.header("Tus-Resumable") != kTusVersion) {
     ex.set_route(match.refused_label);
     ex.close_after();
+    HeaderList supported = {{"Tus-Version", kTusVersion}};
     co_return co_await ex.SendError(412, "tus_version_unsupported",
                                     "Send 'Tus-Resumable: 1.0.0' (tus 1.0.0).",
-                                    {{"Tus-Version", kTusVersion}});
+                                    std::move(supported));
   }
   if (match.allow.empty()) {
     co_return co_await ex.SendError(404, "not_found", "There is nothing at this address.");
   }
   if (!match.route) {
+    HeaderList allow = {{"Allow", match.allow}};
     co_return co_await ex.SendError(405, "method_not_allowed", "Use one of: " + match.allow + ".",
-                                    {{"Allow", match.allow}});
+                                    std::move(allow));
   }
   if (!match.route->unknown_id.empty() && !IsId(match.id)) {
     co_return co_await ex.SendError(404, "not_found", match.route->unknown_id);

@@ -81,6 +81,10 @@ struct PatchReply {
   HeaderList headers;
 };
 
+Status PastUploadLength() {
+  return Status(ErrorCode::kTooLargeFile, "The body goes past Upload-Length.");
+}
+
 // Refuses a PATCH before its body is read: the connection ends after the answer.
 PatchReply Refuse(Exchange& ex, HttpError error) {
   ex.close_after();
@@ -97,9 +101,10 @@ asio::awaitable<PatchReply> PatchLocked(ApiServices& api, Exchange& ex, const st
   const queue::Video video = state->video;
   const int64_t offset = state->offset;
   if (claimed != offset) {
-    co_return Refuse(ex, {409, "offset_mismatch",
-                          "The upload is at byte " + std::to_string(offset) +
-                              "; send a HEAD request and resume from there."});
+    HttpError mismatch{409, "offset_mismatch",
+                       "The upload is at byte " + std::to_string(offset) +
+                           "; send a HEAD request and resume from there."};
+    co_return Refuse(ex, std::move(mismatch));
   }
   const int64_t room = video.size_bytes - offset;
   if (room == 0) {  // already complete
@@ -107,7 +112,7 @@ asio::awaitable<PatchReply> PatchLocked(ApiServices& api, Exchange& ex, const st
     co_return PatchReply{std::nullopt, OffsetHeaders(offset)};
   }
   if (auto n = ex.content_length(); n && static_cast<int64_t>(*n) > room) {
-    co_return Refuse(ex, {413, "too_large_file", "The body goes past Upload-Length."});
+    co_return Refuse(ex, ToHttpError(PastUploadLength()));
   }
   auto open = [&api, id, offset] { return api.uploads->OpenPart(id, offset); };
   auto opened = co_await ex.Blocking(std::move(open));
@@ -116,7 +121,7 @@ asio::awaitable<PatchReply> PatchLocked(ApiServices& api, Exchange& ex, const st
   int64_t received = 0;
   auto append = [&writer, &received, room](const char* data, size_t size) {
     if (received + static_cast<int64_t>(size) > room) {
-      return Status(ErrorCode::kTooLargeFile, "The body goes past Upload-Length.");
+      return PastUploadLength();
     }
     received += static_cast<int64_t>(size);
     return writer->Append(data, size);
