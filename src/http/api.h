@@ -1,6 +1,5 @@
-// The HTTP API of ../shared/API.md (docs/API.md): routing and thin handlers. A handler parses
-// the request, calls the queue, storage or upload service on the blocking pool, and answers;
-// every error is a Status mapped to HTTP in one place (errors.h).
+// The HTTP API of docs/API.md: the route table and its dispatch (api.cc), with the handlers by
+// resource (handlers.h). Every error is a Status mapped to HTTP in one place (errors.h).
 #pragma once
 
 #include <memory>
@@ -10,7 +9,9 @@
 #include "http/access_log.h"
 #include "http/auth.h"
 #include "http/event_hub.h"
+#include "http/handlers.h"
 #include "http/metrics.h"
+#include "http/routes.h"
 #include "http/server.h"
 #include "http/uploads.h"
 #include "queue/job_store.h"
@@ -25,6 +26,9 @@ struct ApiOptions {
   int64_t keepalive_ms = 15'000;  // SSE comment lines
   bool access_log = true;
 };
+
+// Every route of the API, in the order a 405's Allow header lists a path's methods.
+const std::vector<Route>& ApiRoutes();
 
 class Api : public Handler {
  public:
@@ -41,40 +45,17 @@ class Api : public Handler {
   void InFlight(int delta) override { metrics_.InFlight(delta); }
 
   // The video resource with its URLs (signed when auth is on).
-  nlohmann::json Render(const queue::Video& video) const;
+  nlohmann::json Render(const queue::Video& video) const { return services_.Render(video); }
 
  private:
-  asio::awaitable<void> Page(Exchange& ex);
-  asio::awaitable<void> Ready(Exchange& ex);
-  asio::awaitable<void> MetricsPage(Exchange& ex);
-  asio::awaitable<void> ListVideos(Exchange& ex);
-  asio::awaitable<void> GetVideo(Exchange& ex, const std::string& id);
-  asio::awaitable<void> DeleteVideo(Exchange& ex, const std::string& id);
-  asio::awaitable<void> RetryVideo(Exchange& ex, const std::string& id);
-  asio::awaitable<void> Upload(Exchange& ex);
-  asio::awaitable<void> Media(Exchange& ex, const std::string& id, bool thumbnail);
-  asio::awaitable<void> Queue(Exchange& ex);
-  asio::awaitable<void> Events(Exchange& ex);
-  asio::awaitable<void> TusOptions(Exchange& ex);
-  asio::awaitable<void> TusCreate(Exchange& ex);
-  asio::awaitable<void> TusHead(Exchange& ex, const std::string& id);
-  asio::awaitable<void> TusPatch(Exchange& ex, const std::string& id);
-  asio::awaitable<void> TusDelete(Exchange& ex, const std::string& id);
-  // Deletes a video and all its blobs; nullopt when an upload of it is being written right now.
-  asio::awaitable<std::optional<Status>> RemoveUnlessLocked(Exchange& ex, const std::string& id);
-  asio::awaitable<void> Unauthorized(Exchange& ex);
-  asio::awaitable<void> NotAllowed(Exchange& ex, const char* allow);
-  bool Authorized(const Exchange& ex) const;
-  int64_t NowS() const { return clock_->NowMs() / 1000; }
+  bool Admits(Access access, const Exchange& ex) const;
 
-  queue::JobStore* store_;
-  storage::BlobStore* blobs_;
-  const Clock* clock_;
   const ApiOptions options_;
   Auth auth_;
   Metrics metrics_;
   Uploads uploads_;
   EventHub hub_;
+  ApiServices services_;
   std::unique_ptr<AccessLog> access_log_;  // null when off
 };
 

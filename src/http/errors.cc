@@ -38,4 +38,8 @@ int HttpStatusFor(ErrorCode code) {
   return 500;
 }
 
+HttpError ToHttpError(const Status& status) {
+  return {HttpStatusFor(status.code()), std::string(status.code_name()), status.message()};
+}
+
 }  // namespace vidproc::http

@@ -20,16 +20,6 @@ using tcp = asio::ip::tcp;
 
 std::string ToString(beast::string_view v) { return std::string(v.data(), v.size()); }
 
-bool IsSafeRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-      return false;
-    }
-  }
-  return true;
-}
-
 // A file descriptor closed when it goes out of scope.
 class Fd {
  public:
@@ -51,18 +41,7 @@ class Fd {
 }  // namespace
 
 std::optional<std::string> Exchange::query(const std::string& name) const {
-  std::string_view q = query_string_;
-  while (!q.empty()) {
-    size_t amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (UrlDecode(pair.substr(0, eq)) == name) {
-      return eq == std::string_view::npos ? std::string() : UrlDecode(pair.substr(eq + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    q.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
+  return QueryValue(query_string_, name);
 }
 
 std::string Exchange::header(bhttp::field field) const {
@@ -191,21 +170,24 @@ asio::awaitable<void> Exchange::Send(bhttp::response<bhttp::string_body> respons
   if (ec) close_after();
 }
 
-asio::awaitable<void> Exchange::SendText(int status, std::string content_type, std::string body) {
+asio::awaitable<void> Exchange::SendText(int status, std::string content_type, std::string body,
+                                         HeaderList headers) {
   bhttp::response<bhttp::string_body> res;
   res.result(static_cast<unsigned>(status));
   res.set(bhttp::field::content_type, content_type);
   res.set(bhttp::field::cache_control, "no-store");
+  for (auto& [name, value] : headers) res.set(name, value);
   res.body() = std::move(body);
   co_await Send(std::move(res));
 }
 
-asio::awaitable<void> Exchange::SendJson(int status, const nlohmann::json& body) {
-  co_await SendText(status, "application/json; charset=utf-8", body.dump() + "\n");
+asio::awaitable<void> Exchange::SendJson(int status, const nlohmann::json& body,
+                                         HeaderList headers) {
+  co_await SendText(status, "application/json; charset=utf-8", body.dump() + "\n",
+                    std::move(headers));
 }
 
-asio::awaitable<void> Exchange::SendEmpty(
-    int status, std::vector<std::pair<std::string, std::string>> headers) {
+asio::awaitable<void> Exchange::SendEmpty(int status, HeaderList headers) {
   bhttp::response<bhttp::string_body> res;
   res.result(static_cast<unsigned>(status));
   for (auto& [name, value] : headers) res.set(name, value);
@@ -213,18 +195,21 @@ asio::awaitable<void> Exchange::SendEmpty(
 }
 
 asio::awaitable<void> Exchange::SendError(const Status& status) {
-  co_await SendError(HttpStatusFor(status.code()), std::string(status.code_name()),
-                     status.message());
+  co_await SendError(ToHttpError(status));
 }
 
-asio::awaitable<void> Exchange::SendError(int http_status, std::string code, std::string message) {
+asio::awaitable<void> Exchange::SendError(const HttpError& error, HeaderList headers) {
+  co_await SendError(error.status, error.code, error.message, std::move(headers));
+}
+
+asio::awaitable<void> Exchange::SendError(int http_status, std::string_view code,
+                                          std::string_view message, HeaderList headers) {
   nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
-  co_await SendJson(http_status, body);
+  co_await SendJson(http_status, body, std::move(headers));
 }
 
 asio::awaitable<void> Exchange::SendFile(int status, const std::string& path, int64_t offset,
-                                         int64_t length,
-                                         std::vector<std::pair<std::string, std::string>> headers) {
+                                         int64_t length, HeaderList headers) {
   if (status_sent_ != 0) co_return;
   auto open_file = [&path]() -> Result<int> {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -280,9 +265,8 @@ asio::awaitable<void> Exchange::SendFile(int status, const std::string& path, in
   }
 }
 
-asio::awaitable<bool> Exchange::StartStream(
-    int status, std::string content_type,
-    std::vector<std::pair<std::string, std::string>> headers) {
+asio::awaitable<bool> Exchange::StartStream(int status, std::string content_type,
+                                            HeaderList headers) {
   stream_response_ = std::make_unique<bhttp::response<bhttp::buffer_body>>();
   auto& res = *stream_response_;
   Decorate(res, status);
@@ -398,7 +382,7 @@ asio::awaitable<void> HttpServer::Session::Serve(beast::flat_buffer& buffer, boo
   busy_ = true;
   auto started = std::chrono::steady_clock::now();
   std::string request_id = ToString(parser.get()["X-Request-Id"]);
-  if (!IsSafeRequestId(request_id)) {
+  if (!IsPlainWord(request_id, "-_.")) {
     request_id = server_->request_prefix_ + std::to_string(server_->next_request_++);
   }
   Exchange exchange(stream_, buffer, parser, server_->pool_, options, request_id);
@@ -535,57 +519,6 @@ void HttpServer::Stop(int64_t grace_ms) {
   io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
-}
-
-std::optional<ByteRange> ParseRange(std::string_view header, int64_t size) {
-  ByteRange whole{0, size, false};
-  if (header.empty()) return whole;
-  if (header.substr(0, 6) != "bytes=") return whole;
-  std::string_view spec = header.substr(6);
-  if (spec.find(',') != std::string_view::npos) return whole;  // multi-range: send it all
-  size_t dash = spec.find('-');
-  if (dash == std::string_view::npos) return whole;
-  auto number = [](std::string_view s, int64_t* out) {
-    auto n = ParseInteger(s, 0, INT64_MAX);
-    if (n.ok()) *out = n.value();
-    return n.ok();
-  };
-  std::string_view first = spec.substr(0, dash), last = spec.substr(dash + 1);
-  int64_t a = 0, b = 0;
-  if (first.empty()) {  // the last N bytes
-    if (!number(last, &b)) return whole;
-    if (b == 0 || size == 0) return std::nullopt;
-    b = std::min(b, size);
-    return ByteRange{size - b, b, true};
-  }
-  if (!number(first, &a)) return whole;
-  if (a >= size) return std::nullopt;
-  if (last.empty()) {
-    b = size - 1;
-  } else if (!number(last, &b) || b < a) {
-    return whole;
-  }
-  b = std::min(b, size - 1);
-  return ByteRange{a, b - a + 1, true};
-}
-
-std::string UrlDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%' && i + 2 < text.size() &&
-               std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace vidproc::http

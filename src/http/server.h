@@ -28,12 +28,17 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "http/errors.h"
+#include "http/headers.h"
 
 namespace vidproc::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+
+// Extra response headers, in order: (name, value).
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -88,19 +93,20 @@ class Exchange {
 
   // Responses. Each sends one response; the first one counts.
   asio::awaitable<void> Send(bhttp::response<bhttp::string_body> response);
-  asio::awaitable<void> SendJson(int status, const nlohmann::json& body);
-  asio::awaitable<void> SendText(int status, std::string content_type, std::string body);
-  asio::awaitable<void> SendEmpty(int status,
-                                  std::vector<std::pair<std::string, std::string>> headers = {});
+  asio::awaitable<void> SendJson(int status, const nlohmann::json& body, HeaderList headers = {});
+  asio::awaitable<void> SendText(int status, std::string content_type, std::string body,
+                                 HeaderList headers = {});
+  asio::awaitable<void> SendEmpty(int status, HeaderList headers = {});
+  // The error envelope ({"error": {"code", "message"}}): every error answer goes through here.
   asio::awaitable<void> SendError(const Status& status);
-  asio::awaitable<void> SendError(int http_status, std::string code, std::string message);
+  asio::awaitable<void> SendError(const HttpError& error, HeaderList headers = {});
+  asio::awaitable<void> SendError(int http_status, std::string_view code, std::string_view message,
+                                  HeaderList headers = {});
   // A byte range of a local file, read on the blocking pool (GET and HEAD).
   asio::awaitable<void> SendFile(int status, const std::string& path, int64_t offset,
-                                 int64_t length,
-                                 std::vector<std::pair<std::string, std::string>> headers);
+                                 int64_t length, HeaderList headers);
   // Starts an endless streamed response (SSE); then WriteChunk until it returns false.
-  asio::awaitable<bool> StartStream(int status, std::string content_type,
-                                    std::vector<std::pair<std::string, std::string>> headers);
+  asio::awaitable<bool> StartStream(int status, std::string content_type, HeaderList headers);
   asio::awaitable<bool> WriteChunk(std::string data);
 
   int status_sent() const { return status_sent_; }
@@ -197,16 +203,5 @@ class HttpServer {
   const std::string request_prefix_;  // request ids: this process's prefix and a counter
   std::atomic<uint64_t> next_request_ = 0;
 };
-
-// "bytes=0-99" against a blob of `size`: [offset, length]; nullopt when unsatisfiable; {0, size}
-// when absent or not a single byte range (multi-range requests get the whole file).
-struct ByteRange {
-  int64_t offset = 0;
-  int64_t length = 0;
-  bool partial = false;
-};
-std::optional<ByteRange> ParseRange(std::string_view header, int64_t size);
-// Percent-decoding of a query value ('+' is a space).
-std::string UrlDecode(std::string_view text);
 
 }  // namespace vidproc::http

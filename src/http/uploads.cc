@@ -179,24 +179,26 @@ int Uploads::RemoveExpired() {
     cursor = page->next_cursor;
   } while (!cursor.empty());
   for (const auto& id : expired) {
-    if (!TryLock(id)) continue;  // being written right now
+    auto lock = TryLock(id);
+    if (!lock) continue;  // being written right now
     if (Delete(id).ok()) {
       ++removed;
       LogInfo("expired upload removed", {{"video", id}});
     }
-    Unlock(id);
   }
   return removed;
 }
 
-bool Uploads::TryLock(const std::string& id) {
+std::optional<Uploads::Lock> Uploads::TryLock(const std::string& id) {
   std::lock_guard lock(mutex_);
-  return locked_.insert(id).second;
+  if (!locked_.insert(id).second) return std::nullopt;
+  return Lock(this, id);
 }
 
-void Uploads::Unlock(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  locked_.erase(id);
+Uploads::Lock::~Lock() {
+  if (!uploads_) return;
+  std::lock_guard lock(uploads_->mutex_);
+  uploads_->locked_.erase(id_);
 }
 
 }  // namespace vidproc::http

@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "core/clock.h"
 #include "queue/job_store.h"
@@ -54,9 +56,23 @@ class Uploads {
   // Removes uploads started longer ago than the expiry. Returns how many.
   int RemoveExpired();
 
-  // One PATCH at a time per upload on this node (tus asks servers to lock).
-  bool TryLock(const std::string& id);
-  void Unlock(const std::string& id);
+  // An upload's lock, held until this goes out of scope.
+  class Lock {
+   public:
+    Lock(Lock&& other) noexcept
+        : uploads_(std::exchange(other.uploads_, nullptr)), id_(std::move(other.id_)) {}
+    Lock& operator=(Lock&&) = delete;
+    ~Lock();
+
+   private:
+    friend class Uploads;
+    Lock(Uploads* uploads, std::string id) : uploads_(uploads), id_(std::move(id)) {}
+    Uploads* uploads_;
+    std::string id_;
+  };
+  // One writer at a time per upload on this node (tus asks servers to lock): nullopt while
+  // another request holds the lock.
+  std::optional<Lock> TryLock(const std::string& id);
 
  private:
   struct Part {

@@ -2,7 +2,6 @@
 // FaultInjectingStore can sit between it and the disk): the client gets 507 or 503 with the code,
 // and nothing is half-recorded — no video in the database, no blob in storage — while a tus upload
 // stays resumable from the bytes that were stored.
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -17,63 +16,13 @@
 #include "queue/sqlite_store.h"
 #include "storage/fault_injecting_store.h"
 #include "storage/local_store.h"
+#include "support/http_client.h"
 
 namespace vidproc::http {
 namespace {
 
-struct Reply {
-  long status = 0;
-  std::string body;
-  std::string headers;
-  std::string Header(const std::string& name) const {
-    std::string lower = headers;
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string key = "\r\n" + name + ": ";
-    size_t at = lower.find(key);
-    if (at == std::string::npos) return "";
-    size_t from = at + key.size();
-    return headers.substr(from, headers.find("\r\n", from) - from);
-  }
-};
-
-size_t Collect(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-Reply Request(const std::string& method, const std::string& url,
-              const std::vector<std::string>& headers, const std::string& body) {
-  Reply reply;
-  CURL* curl = curl_easy_init();
-  curl_slist* list = nullptr;
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-  list = curl_slist_append(list, "Expect:");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  if (!body.empty() || method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Collect);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
-  }
-  curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
-  return reply;
-}
-
-std::string ErrorCodeOf(const Reply& reply) {
-  auto json = nlohmann::json::parse(reply.body, nullptr, false);
-  if (json.is_discarded() || !json.contains("error")) return "";
-  return json["error"].value("code", "");
-}
+using vidproc::testing::Http;
+using vidproc::testing::Response;
 
 class UploadFaultTest : public ::testing::Test {
  protected:
@@ -132,14 +81,14 @@ const std::string kBody(3 << 20, 'v');  // several chunks
 
 TEST_F(UploadFaultTest, FullStorageMidUploadIs507AndRecordsNothing) {
   faulty_->FailNext("append", 1, ErrorCode::kStorageFull);
-  Reply r = Request("POST", base_ + "/api/v1/videos",
+  Response r = Http("POST", base_ + "/api/v1/videos",
                     {"Content-Type: application/octet-stream", "X-Filename: a.mp4"}, kBody);
   EXPECT_EQ(r.status, 507);
-  EXPECT_EQ(ErrorCodeOf(r), "storage_full");
+  EXPECT_EQ(r.ErrorCode(), "storage_full");
   EXPECT_EQ(VideoCount(), 0);
   EXPECT_TRUE(Blobs("videos/").empty());
   // The store works again: the same upload now succeeds.
-  Reply ok = Request("POST", base_ + "/api/v1/videos",
+  Response ok = Http("POST", base_ + "/api/v1/videos",
                      {"Content-Type: application/octet-stream", "X-Filename: a.mp4"}, kBody);
   EXPECT_EQ(ok.status, 201) << ok.body;
   EXPECT_EQ(VideoCount(), 1);
@@ -147,32 +96,32 @@ TEST_F(UploadFaultTest, FullStorageMidUploadIs507AndRecordsNothing) {
 
 TEST_F(UploadFaultTest, UnavailableStorageAtCommitIs503AndRecordsNothing) {
   faulty_->FailNext("commit", 1, ErrorCode::kStorageUnavailable);
-  Reply r = Request("POST", base_ + "/api/v1/videos",
+  Response r = Http("POST", base_ + "/api/v1/videos",
                     {"Content-Type: application/octet-stream", "X-Filename: a.mp4"}, kBody);
   EXPECT_EQ(r.status, 503);
-  EXPECT_EQ(ErrorCodeOf(r), "storage_unavailable");
+  EXPECT_EQ(r.ErrorCode(), "storage_unavailable");
   EXPECT_EQ(VideoCount(), 0);
   EXPECT_TRUE(Blobs("videos/").empty());
 }
 
 TEST_F(UploadFaultTest, StorageFailingDuringATusPatchKeepsTheUploadResumable) {
-  Reply created = Request("POST", base_ + "/api/v1/uploads",
+  Response created = Http("POST", base_ + "/api/v1/uploads",
                           {"Tus-Resumable: 1.0.0", "Upload-Length: " + std::to_string(kBody.size()),
                            "Upload-Metadata: filename YS5tcDQ="},
                           "");
   ASSERT_EQ(created.status, 201) << created.body;
-  std::string url = base_ + created.Header("location");
+  std::string url = base_ + created.header("location");
   const std::vector<std::string> patch_headers = {
       "Tus-Resumable: 1.0.0", "Content-Type: application/offset+octet-stream", "Upload-Offset: 0"};
   faulty_->FailNext("append", 1, ErrorCode::kStorageUnavailable);
-  Reply failed = Request("PATCH", url, patch_headers, kBody);
+  Response failed = Http("PATCH", url, patch_headers, kBody);
   EXPECT_EQ(failed.status, 503);
-  Reply head = Request("HEAD", url, {"Tus-Resumable: 1.0.0"}, "");
+  Response head = Http("HEAD", url, {"Tus-Resumable: 1.0.0"});
   EXPECT_EQ(head.status, 200);
-  EXPECT_EQ(head.Header("upload-offset"), "0");  // nothing half-written was kept
-  Reply resumed = Request("PATCH", url, patch_headers, kBody);
+  EXPECT_EQ(head.header("upload-offset"), "0");  // nothing half-written was kept
+  Response resumed = Http("PATCH", url, patch_headers, kBody);
   EXPECT_EQ(resumed.status, 204) << resumed.body;
-  EXPECT_EQ(resumed.Header("upload-offset"), std::to_string(kBody.size()));
+  EXPECT_EQ(resumed.header("upload-offset"), std::to_string(kBody.size()));
   auto page = store_->ListVideos(queue::VideoStatus::kQueued, 10, "");
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->videos.size(), 1u);

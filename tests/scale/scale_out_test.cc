@@ -3,7 +3,6 @@
 // separate machines), sharing one PostgreSQL database and one bucket (Ceph RGW). Each test has a
 // database and a bucket of its own; the results are checked with standard clients (SQL through
 // libpq, the aws CLI), never through the processes under test.
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
@@ -27,6 +26,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "storage/s3_store.h"
+#include "support/http_client.h"
 #include "support/server_env.h"
 #include "support/shell.h"
 #include "worker/worker_test_util.h"
@@ -100,61 +100,8 @@ class Db {
   PGconn* conn_ = nullptr;
 };
 
-struct HttpResponse {
-  long status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-};
-
-// One HTTP request with libcurl; status 0 when the server could not be reached.
-HttpResponse Http(const std::string& method, const std::string& url,
-                  const std::vector<std::string>& headers = {}, const std::string& body = "") {
-  HttpResponse response;
-  CURL* curl = curl_easy_init();
-  curl_slist* list = nullptr;
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-  list = curl_slist_append(list, "Expect:");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-  if (method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  } else if (method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  }
-  if (method == "POST" || method == "PATCH") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  }
-  using Sink = size_t (*)(char*, size_t, size_t, void*);
-  Sink on_body = [](char* data, size_t size, size_t n, void* out) {
-    static_cast<HttpResponse*>(out)->body.append(data, size * n);
-    return size * n;
-  };
-  Sink on_header = [](char* data, size_t size, size_t n, void* out) {
-    std::string line(data, size * n);
-    auto colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string name = line.substr(0, colon);
-      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-      std::string value = line.substr(colon + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-      static_cast<HttpResponse*>(out)->headers[name] = value;
-    }
-    return size * n;
-  };
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
-  }
-  curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
-  return response;
-}
+using vidproc::testing::Http;
+using vidproc::testing::Response;
 
 std::string Base64(const std::string& in) {
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -652,35 +599,34 @@ TEST_F(ScaleOutTest, TusUploadContinuesOnAnotherApiNode) {
   const std::string tus = "Tus-Resumable: 1.0.0";
   const size_t half = source.size() / 2;
 
-  HttpResponse created = Http("POST", base["a"] + "/api/v1/uploads",
-                              {tus, "Upload-Length: " + std::to_string(source.size()),
-                               "Upload-Metadata: filename " + Base64("scale.mp4")});
+  Response created = Http("POST", base["a"] + "/api/v1/uploads",
+                          {tus, "Upload-Length: " + std::to_string(source.size()),
+                           "Upload-Metadata: filename " + Base64("scale.mp4")});
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string location = created.headers["location"];
   ASSERT_EQ(location.rfind("/api/v1/uploads/", 0), 0u) << location;
   const std::string id = location.substr(location.rfind('/') + 1);
 
-  HttpResponse first =
-      Http("PATCH", base["a"] + location,
-           {tus, "Content-Type: application/offset+octet-stream", "Upload-Offset: 0"},
-           source.substr(0, half));
+  Response first = Http("PATCH", base["a"] + location,
+                        {tus, "Content-Type: application/offset+octet-stream", "Upload-Offset: 0"},
+                        source.substr(0, half));
   ASSERT_EQ(first.status, 204) << first.body;
   EXPECT_EQ(first.headers["upload-offset"], std::to_string(half));
 
-  HttpResponse head = Http("HEAD", base["b"] + location, {tus});
+  Response head = Http("HEAD", base["b"] + location, {tus});
   ASSERT_EQ(head.status, 200);
   EXPECT_EQ(head.headers["upload-offset"], std::to_string(half)) << "node B sees node A's bytes";
   EXPECT_EQ(head.headers["upload-length"], std::to_string(source.size()));
 
-  HttpResponse rest = Http("PATCH", base["b"] + location,
-                           {tus, "Content-Type: application/offset+octet-stream",
-                            "Upload-Offset: " + std::to_string(half)},
-                           source.substr(half));
+  Response rest = Http("PATCH", base["b"] + location,
+                       {tus, "Content-Type: application/offset+octet-stream",
+                        "Upload-Offset: " + std::to_string(half)},
+                       source.substr(half));
   ASSERT_EQ(rest.status, 204) << rest.body;
   EXPECT_EQ(rest.headers["upload-offset"], std::to_string(source.size()));
 
   for (const std::string node : {"a", "b"}) {
-    HttpResponse video = Http("GET", base[node] + "/api/v1/videos/" + id);
+    Response video = Http("GET", base[node] + "/api/v1/videos/" + id);
     ASSERT_EQ(video.status, 200) << node << ": " << video.body;
     auto json = nlohmann::json::parse(video.body);
     EXPECT_EQ(json["status"], "queued") << "on node " << node;
@@ -701,7 +647,7 @@ TEST_F(ScaleOutTest, TusUploadContinuesOnAnotherApiNode) {
   std::string status;
   ASSERT_TRUE(WaitFor(
       [&] {
-        HttpResponse r = Http("GET", base["b"] + "/api/v1/videos/" + id);
+        Response r = Http("GET", base["b"] + "/api/v1/videos/" + id);
         if (r.status != 200) return false;
         status = nlohmann::json::parse(r.body)["status"].get<std::string>();
         return status == "ready" || status == "failed";
@@ -711,7 +657,7 @@ TEST_F(ScaleOutTest, TusUploadContinuesOnAnotherApiNode) {
   nlohmann::json queue;
   ASSERT_TRUE(WaitFor(
       [&] {
-        HttpResponse r = Http("GET", base["a"] + "/api/v1/queue");
+        Response r = Http("GET", base["a"] + "/api/v1/queue");
         if (r.status != 200) return false;
         queue = nlohmann::json::parse(r.body);
         for (const auto& w : queue["workers"]) {

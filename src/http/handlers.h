@@ -1,0 +1,76 @@
+// The API's handlers, by resource, and the services they share. Each handler parses its request,
+// calls the queue, storage or upload service on the blocking pool, and answers; the route table
+// (api.cc) says which request reaches which handler and what the client must show first.
+//   ops_handlers.cc    the web page, health, readiness, metrics, the queue
+//   video_handlers.cc  the video resource: list, get, delete, retry, whole-file upload
+//   media_handlers.cc  a ready video's MP4 and thumbnail (Range, ETag, presigned redirects)
+//   tus_handlers.cc    resumable uploads (tus 1.0.0); their storage is uploads.h
+//   event_handlers.cc  the Server-Sent Events stream
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "http/auth.h"
+#include "http/event_hub.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "http/uploads.h"
+#include "queue/job_store.h"
+#include "storage/blob_store.h"
+
+namespace vidproc::http {
+
+struct ApiOptions;
+
+inline constexpr const char* kTusVersion = "1.0.0";
+
+// What handlers work with; owned by Api, alive as long as the server.
+struct ApiServices {
+  queue::JobStore* store;
+  storage::BlobStore* blobs;
+  const Clock* clock;
+  const ApiOptions* options;
+  const Auth* auth;
+  Metrics* metrics;
+  Uploads* uploads;
+  EventHub* hub;
+
+  int64_t NowS() const { return clock->NowMs() / 1000; }
+  // The video resource with its URLs (signed when auth is on).
+  nlohmann::json Render(const queue::Video& video) const;
+  // Deletes a video and all its blobs; nullopt when an upload of it is being written right now.
+  asio::awaitable<std::optional<Status>> RemoveUnlessLocked(Exchange& ex, const std::string& id);
+};
+
+// The refusal of an upload larger than `max_bytes` (413), whole or resumable.
+Status TooLargeUpload(int64_t max_bytes);
+
+// The handlers: each takes the {id} of its route's pattern (unused where there is none).
+asio::awaitable<void> ServePage(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> ServeHealth(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> ServeReady(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> ServeMetrics(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> ServeQueue(ApiServices& api, Exchange& ex, const std::string& id);
+
+asio::awaitable<void> ListVideos(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> GetVideo(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> DeleteVideo(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> RetryVideo(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::string& id);
+
+asio::awaitable<void> ServeVideoFile(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> ServeThumbnail(ApiServices& api, Exchange& ex, const std::string& id);
+
+asio::awaitable<void> TusOptions(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> TusCreate(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> TusHead(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> TusPatch(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> TusDelete(ApiServices& api, Exchange& ex, const std::string& id);
+
+asio::awaitable<void> StreamEvents(ApiServices& api, Exchange& ex, const std::string& id);
+
+}  // namespace vidproc::http

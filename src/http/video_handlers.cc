@@ -1,0 +1,188 @@
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/units.h"
+#include "http/api.h"
+#include "http/handlers.h"
+#include "http/multipart.h"
+#include "queue/video_json.h"
+
+namespace vidproc::http {
+
+nlohmann::json ApiServices::Render(const queue::Video& video) const {
+  nlohmann::json out = queue::ToApiJson(video);
+  if (video.status == queue::VideoStatus::kReady) {
+    std::string base = "/api/v1/videos/" + video.id;
+    out["video_url"] = base + "/video" + auth->SignQuery(base + "/video", NowS());
+    out["thumbnail_url"] = base + "/thumbnail" + auth->SignQuery(base + "/thumbnail", NowS());
+  }
+  return out;
+}
+
+Status TooLargeUpload(int64_t max_bytes) {
+  return Status(ErrorCode::kTooLargeFile, "The upload is larger than this server accepts (" +
+                                              std::to_string(max_bytes) + " bytes).");
+}
+
+asio::awaitable<std::optional<Status>> ApiServices::RemoveUnlessLocked(Exchange& ex,
+                                                                       const std::string& id) {
+  auto lock = uploads->TryLock(id);
+  if (!lock) co_return std::nullopt;
+  auto remove = [this, id] { return uploads->Delete(id); };
+  Status s = co_await ex.Blocking(std::move(remove));
+  lock.reset();
+  if (s.ok()) {
+    LogInfo("deleted", {{"video", id}});
+    hub->PublishDeleted(id);
+  }
+  co_return s;
+}
+
+asio::awaitable<void> ListVideos(ApiServices& api, Exchange& ex, const std::string& /*id*/) {
+  std::optional<queue::VideoStatus> status;
+  if (auto s = ex.query("status"); s && !s->empty()) {
+    status = queue::ParseVideoStatus(*s);
+    if (!status) {
+      co_return co_await ex.SendError(
+          400, "invalid_argument",
+          "status must be one of uploading, queued, processing, ready, failed.");
+    }
+  }
+  int limit = 20;
+  if (auto l = ex.query("limit"); l && !l->empty()) {
+    auto n = ParseNonNegative(*l);
+    if (!n || *n < 1 || *n > 100) {
+      co_return co_await ex.SendError(400, "invalid_argument",
+                                      "limit must be a whole number from 1 to 100.");
+    }
+    limit = static_cast<int>(*n);
+  }
+  std::string cursor = ex.query("cursor").value_or("");
+  auto list = [&api, status, limit, cursor] {
+    return api.store->ListVideos(status, limit, cursor);
+  };
+  auto page = co_await ex.Blocking(std::move(list));
+  if (!page.ok()) co_return co_await ex.SendError(page.status());
+  nlohmann::json videos = nlohmann::json::array();
+  for (const auto& v : page->videos) videos.push_back(api.Render(v));
+  nlohmann::json out = {
+      {"videos", videos},
+      {"next_cursor",
+       page->next_cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(page->next_cursor)}};
+  co_await ex.SendJson(200, out);
+}
+
+asio::awaitable<void> GetVideo(ApiServices& api, Exchange& ex, const std::string& id) {
+  auto get = [&api, id] { return api.store->GetVideo(id); };
+  auto video = co_await ex.Blocking(std::move(get));
+  if (!video.ok()) co_return co_await ex.SendError(video.status());
+  co_await ex.SendJson(200, api.Render(video.value()));
+}
+
+asio::awaitable<void> DeleteVideo(ApiServices& api, Exchange& ex, const std::string& id) {
+  auto removed = co_await api.RemoveUnlessLocked(ex, id);
+  if (!removed) {
+    co_return co_await ex.SendError(409, "invalid_state",
+                                    "The video is being uploaded right now; try again.");
+  }
+  if (!removed->ok()) co_return co_await ex.SendError(*removed);
+  co_await ex.SendEmpty(204);
+}
+
+asio::awaitable<void> RetryVideo(ApiServices& api, Exchange& ex, const std::string& id) {
+  auto retry = [&api, id]() -> Result<queue::Video> {
+    RETURN_IF_ERROR(api.store->RetryVideo(id));
+    return api.store->GetVideo(id);
+  };
+  auto video = co_await ex.Blocking(std::move(retry));
+  if (!video.ok()) co_return co_await ex.SendError(video.status());
+  LogInfo("retry queued", {{"video", id}});
+  co_await ex.SendJson(202, api.Render(video.value()));
+}
+
+asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::string& /*id*/) {
+  const int64_t max = api.options->uploads.max_upload_bytes;
+  if (auto length = ex.content_length(); length && static_cast<int64_t>(*length) > max) {
+    ex.close_after();
+    co_return co_await ex.SendError(TooLargeUpload(max));
+  }
+  std::string type = AsciiLower(ex.header(bhttp::field::content_type));
+  std::string filename;
+  std::string boundary;
+  if (type.rfind("multipart/form-data", 0) == 0) {
+    auto parsed = MultipartParser::BoundaryOf(ex.header(bhttp::field::content_type));
+    if (!parsed.ok()) {
+      ex.close_after();
+      co_return co_await ex.SendError(parsed.status());
+    }
+    boundary = parsed.value();
+  } else if (type.rfind("video/", 0) == 0 || type.rfind("application/octet-stream", 0) == 0) {
+    filename = UrlDecode(ex.header("X-Filename"));
+  } else {
+    ex.close_after();
+    co_return co_await ex.SendError(
+        415, "unsupported_media_type",
+        "Send the file as multipart/form-data (field 'file'), or as the raw body with "
+        "Content-Type video/* or application/octet-stream.");
+  }
+
+  const std::string id = NewId();
+  auto open = [&api, id] { return api.uploads->OpenOriginal(id); };
+  auto opened = co_await ex.Blocking(std::move(open));
+  if (!opened.ok()) {
+    ex.close_after();
+    co_return co_await ex.SendError(opened.status());
+  }
+  std::unique_ptr<storage::BlobWriter> writer = std::move(opened).value();
+  int64_t stored = 0;
+  auto store_bytes = [&writer, &stored, max](const char* data, size_t size) {
+    if (stored + static_cast<int64_t>(size) > max) {
+      return TooLargeUpload(max);
+    }
+    stored += static_cast<int64_t>(size);
+    return writer->Append(data, size);
+  };
+  Status result;
+  if (!boundary.empty()) {
+    MultipartParser parser(boundary, "file", store_bytes);
+    auto feed_form = [&parser](const char* data, size_t size) { return parser.Feed(data, size); };
+    auto body = co_await ex.StreamBody(std::move(feed_form));
+    result = body.ok() ? parser.Finish() : body.status();
+    filename = parser.filename();
+  } else {
+    auto body = co_await ex.StreamBody(store_bytes);
+    result = body.ok() ? Status::Ok() : body.status();
+  }
+  api.metrics->AddUploadBytes(stored);
+  if (result.ok() && stored == 0) {
+    result = Status(ErrorCode::kEmptyFile, "The uploaded file is empty.");
+  }
+  if (!result.ok()) {
+    api.metrics->UploadFinished(false);
+    // Abandoning the writer may be a storage call (an S3 multipart abort).
+    auto abandon = [&writer] {
+      writer.reset();
+      return 0;
+    };
+    co_await ex.Blocking(std::move(abandon));
+    if (result.code() == ErrorCode::kInputReadFailed) {
+      LogInfo("upload cut off", {{"bytes", stored}, {"request_id", ex.request_id()}});
+    }
+    co_return co_await ex.SendError(result);
+  }
+  auto commit = [&api, &writer, id, filename, stored]() -> Result<queue::Video> {
+    RETURN_IF_ERROR(writer->Commit());
+    return api.uploads->Record(id, filename, stored);
+  };
+  auto video = co_await ex.Blocking(std::move(commit));
+  api.metrics->UploadFinished(video.ok());
+  if (!video.ok()) co_return co_await ex.SendError(video.status());
+  LogInfo("queued", {{"video", id}, {"filename", video->filename}, {"bytes", stored}});
+  bhttp::response<bhttp::string_body> res;
+  res.result(bhttp::status::created);
+  res.set(bhttp::field::location, "/api/v1/videos/" + id);
+  res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+  res.body() = api.Render(video.value()).dump() + "\n";
+  co_await ex.Send(std::move(res));
+}
+
+}  // namespace vidproc::http

@@ -1,0 +1,125 @@
+// MatchRoute on the API's own route table: labels, Allow lists, {id} and what a client must
+// show first, without a server.
+#include "http/routes.h"
+
+#include <gtest/gtest.h>
+
+#include "http/api.h"
+
+namespace vidproc::http {
+namespace {
+
+using enum bhttp::verb;
+
+RouteMatch Match(bhttp::verb method, std::string_view path) {
+  return MatchRoute(ApiRoutes(), method, path);
+}
+
+// The handler a request reaches, or null.
+RouteHandler HandlerOf(bhttp::verb method, std::string_view path) {
+  const Route* route = Match(method, path).route;
+  return route ? route->handler : nullptr;
+}
+
+TEST(RoutesTest, EveryRouteLabelIsItsPattern) {
+  EXPECT_EQ(Match(get, "/").label, "/");
+  EXPECT_EQ(Match(get, "/healthz").label, "/healthz");
+  EXPECT_EQ(Match(get, "/api/v1/videos").label, "/api/v1/videos");
+  EXPECT_EQ(Match(get, "/api/v1/videos/abc").label, "/api/v1/videos/{id}");
+  EXPECT_EQ(Match(post, "/api/v1/videos/abc/retry").label, "/api/v1/videos/{id}/retry");
+  EXPECT_EQ(Match(get, "/api/v1/videos/abc/video").label, "/api/v1/videos/{id}/video");
+  EXPECT_EQ(Match(get, "/api/v1/videos/abc/thumbnail").label, "/api/v1/videos/{id}/thumbnail");
+  EXPECT_EQ(Match(patch, "/api/v1/uploads/abc").label, "/api/v1/uploads/{id}");
+  EXPECT_EQ(Match(get, "/api/v1/events").label, "/api/v1/events");
+}
+
+TEST(RoutesTest, ATrailingSlashIsTheSamePath) {
+  EXPECT_EQ(Match(get, "/api/v1/videos/").label, "/api/v1/videos");
+  EXPECT_EQ(Match(get, "/api/v1/videos/abc/").id, "abc");
+}
+
+TEST(RoutesTest, TheIdIsTheSegmentThatStoodForIt) {
+  EXPECT_EQ(Match(delete_, "/api/v1/videos/0123456789abcdef").id, "0123456789abcdef");
+  EXPECT_TRUE(HandlerOf(delete_, "/api/v1/videos/0123456789abcdef") == &DeleteVideo);
+  EXPECT_TRUE(HandlerOf(get, "/api/v1/videos/0123456789abcdef") == &GetVideo);
+  EXPECT_TRUE(HandlerOf(get, "/api/v1/videos/x/thumbnail") == &ServeThumbnail);
+}
+
+TEST(RoutesTest, GetAnswersHeadButNotTheOtherWayRound) {
+  EXPECT_TRUE(HandlerOf(head, "/api/v1/queue") == &ServeQueue);
+  EXPECT_TRUE(HandlerOf(head, "/api/v1/events") == &StreamEvents);
+  EXPECT_TRUE(HandlerOf(head, "/api/v1/uploads/abc") == &TusHead);
+  EXPECT_TRUE(HandlerOf(get, "/api/v1/uploads/abc") == nullptr);
+}
+
+TEST(RoutesTest, AllowListsThePathsMethodsInOrder) {
+  EXPECT_EQ(Match(put, "/api/v1/videos").allow, "GET, HEAD, POST");
+  EXPECT_EQ(Match(put, "/api/v1/videos/abc").allow, "GET, HEAD, DELETE");
+  EXPECT_EQ(Match(get, "/api/v1/uploads").allow, "OPTIONS, POST");
+  EXPECT_EQ(Match(post, "/api/v1/uploads/abc").allow, "OPTIONS, HEAD, PATCH, DELETE");
+  EXPECT_EQ(Match(post, "/api/v1/events").allow, "GET");
+  EXPECT_TRUE(HandlerOf(put, "/api/v1/videos") == nullptr);
+}
+
+TEST(RoutesTest, UnknownPathsHaveNoAllowAndTheLabelOther) {
+  for (std::string_view path : {"/nothing", "/api/v1", "/api/v1/", "/api/v1/videos/a/b",
+                                "/api/v2/videos", "//", "/api/v1/videos/abc/retry/x"}) {
+    RouteMatch m = Match(get, path);
+    EXPECT_TRUE(m.route == nullptr) << path;
+    EXPECT_EQ(m.allow, "") << path;
+    EXPECT_EQ(m.label, "other") << path;
+  }
+}
+
+TEST(RoutesTest, AccessByRoute) {
+  EXPECT_EQ(Match(get, "/").access, Access::kPublic);
+  EXPECT_EQ(Match(get, "/readyz").access, Access::kPublic);
+  EXPECT_EQ(Match(get, "/metrics").access, Access::kToken);
+  EXPECT_EQ(Match(get, "/api/v1/videos/abc/video").access, Access::kSignedOrToken);
+  EXPECT_EQ(Match(options, "/api/v1/uploads").access, Access::kPublic);
+  EXPECT_EQ(Match(options, "/api/v1/uploads/abc").access, Access::kPublic);
+  EXPECT_EQ(Match(post, "/api/v1/uploads").access, Access::kToken);
+}
+
+TEST(RoutesTest, AWrongMethodAsksWhatTheStrictestRouteOfThePathAsks) {
+  EXPECT_EQ(Match(put, "/api/v1/uploads").access, Access::kToken);
+  EXPECT_TRUE(Match(put, "/api/v1/uploads").tus);
+  EXPECT_EQ(Match(post, "/api/v1/videos/abc/video").access, Access::kSignedOrToken);
+  EXPECT_EQ(Match(post, "/").access, Access::kPublic);
+}
+
+TEST(RoutesTest, UnknownApiPathsAskForTheTokenFirst) {
+  RouteMatch m = Match(get, "/api/v1/nothing");
+  EXPECT_EQ(m.access, Access::kToken);
+  EXPECT_EQ(m.refused_label, "/api/v1/nothing");
+  EXPECT_EQ(m.label, "other");
+  EXPECT_EQ(Match(get, "/nothing").access, Access::kPublic);
+  EXPECT_EQ(Match(get, "/api/v1/").access, Access::kPublic);
+}
+
+TEST(RoutesTest, RefusalsOfTokenRoutesAreCountedUnderTheResource) {
+  EXPECT_EQ(Match(get, "/api/v1/videos/abc").refused_label, "/api/v1/videos");
+  EXPECT_EQ(Match(post, "/api/v1/videos/abc/retry").refused_label, "/api/v1/videos");
+  EXPECT_EQ(Match(head, "/api/v1/uploads/abc").refused_label, "/api/v1/uploads");
+  EXPECT_EQ(Match(get, "/metrics").refused_label, "/metrics");
+  EXPECT_EQ(Match(get, "/api/v1/videos/abc/video").refused_label, "/api/v1/videos/{id}/video");
+}
+
+TEST(RoutesTest, TusRoutesAskForTheTusVersionButNotItsProbe) {
+  EXPECT_TRUE(Match(post, "/api/v1/uploads").tus);
+  EXPECT_TRUE(Match(patch, "/api/v1/uploads/abc").tus);
+  EXPECT_FALSE(Match(options, "/api/v1/uploads/abc").tus);
+  EXPECT_FALSE(Match(post, "/api/v1/videos").tus);
+}
+
+TEST(RoutesTest, IdsAreVidprocsOwn) {
+  EXPECT_TRUE(IsId("0123456789abcdef"));
+  EXPECT_TRUE(IsId("a-b_C"));
+  EXPECT_FALSE(IsId(""));
+  EXPECT_FALSE(IsId("a.b"));
+  EXPECT_FALSE(IsId("%2e%2e"));
+  EXPECT_FALSE(IsId(std::string(65, 'a')));
+}
+
+}  // namespace
+}  // namespace vidproc::http
