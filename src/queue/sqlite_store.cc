@@ -583,7 +583,9 @@ Result<std::vector<WebhookDelivery>> SqliteStore::ClaimWebhookDeliveries(int lim
 
 Status SqliteStore::MarkWebhookDelivered(int64_t id, const std::string& lease_token) {
   std::lock_guard lock(mutex_);
-  return SettleDelivery(db_, id, lease_token, "delivered_at", clock_->NowMs(), std::nullopt,
+  // A named empty error: GCC 12 warns (falsely) about a temporary std::optional<std::string>.
+  static const std::optional<std::string> kNoError;
+  return SettleDelivery(db_, id, lease_token, "delivered_at", clock_->NowMs(), kNoError,
                         "Cannot record the webhook delivery");
 }
 
