@@ -32,6 +32,20 @@ option_value() {
   esac
 }
 
+# The options of the transfer benchmarks (http_bench.sh, s3_bench.sh), whose defaults the caller
+# sets: --vidproc (VIDPROC), --size-mb (SIZE_MB), --rounds (ROUNDS), --out (OUT).
+parse_transfer_options() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --vidproc | --vidproc=*) option_value "$@"; VIDPROC=$OPT_VALUE; shift "$OPT_WORDS" ;;
+      --size-mb | --size-mb=*) option_value "$@"; SIZE_MB=$OPT_VALUE; shift "$OPT_WORDS" ;;
+      --rounds | --rounds=*) option_value "$@"; ROUNDS=$OPT_VALUE; shift "$OPT_WORDS" ;;
+      --out | --out=*) option_value "$@"; OUT=$OPT_VALUE; shift "$OPT_WORDS" ;;
+      *) echo "usage: $0 [--vidproc PATH] [--size-mb N] [--rounds N] [--out FILE]" >&2; exit 2 ;;
+    esac
+  done
+}
+
 # For the scripts run from the repository root: VIDPROC made absolute; exits when no program is
 # there.
 require_vidproc() {
@@ -145,6 +159,17 @@ note() {
 }
 # Text made safe for one Markdown table cell.
 md_clean() { tr '\n`|' ' ' | cut -c1-400; }
+# The Notes section ends the report, which is then copied to OUT and printed.
+finish_report() {
+  local n
+  r "## Notes"
+  r ""
+  if [ ${#NOTES[@]} -eq 0 ]; then r "None: every run succeeded."; else for n in "${NOTES[@]}"; do r "- $n"; done; fi
+  mkdir -p "$(dirname "$OUT")"
+  cp "$RPT" "$OUT"
+  cat "$RPT"
+  log "report written to $OUT"
+}
 # A command line quoted for the report: the work dir shows as $WORK, the binary as VIDPROC_SHOWN,
 # and any argument under OUTS (when set) as OUT.
 showcmd() {

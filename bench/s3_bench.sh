@@ -14,15 +14,7 @@ VIDPROC=build/vidproc
 SIZE_MB=1024
 ROUNDS=2
 OUT="bench/results/s3-$(date -u +%Y-%m-%d).md"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --vidproc|--vidproc=*) option_value "$@"; VIDPROC=$OPT_VALUE; shift "$OPT_WORDS" ;;
-    --size-mb|--size-mb=*) option_value "$@"; SIZE_MB=$OPT_VALUE; shift "$OPT_WORDS" ;;
-    --rounds|--rounds=*) option_value "$@"; ROUNDS=$OPT_VALUE; shift "$OPT_WORDS" ;;
-    --out|--out=*) option_value "$@"; OUT=$OPT_VALUE; shift "$OPT_WORDS" ;;
-    *) echo "usage: $0 [--vidproc PATH] [--size-mb N] [--rounds N] [--out FILE]" >&2; exit 2 ;;
-  esac
-done
+parse_transfer_options "$@"
 require_vidproc
 scripts/install-deps.sh
 

@@ -603,11 +603,4 @@ r ""
 r "vidproc passthrough speed-up: **$(fx "$S4_SPEEDUP")** (goal ≥ 20x: $(judge ge "$S4_SPEEDUP" 20)); ffmpeg's remux vs re-encode for reference: $(fx "$S4_FF_SPEEDUP")."
 r "Passthrough output's video packets identical to the compliant file's: $S4_PT_IDENT."
 r ""
-r "## Notes"
-r ""
-if [ ${#NOTES[@]} -eq 0 ]; then r "None: every run succeeded."; else for n in "${NOTES[@]}"; do r "- $n"; done; fi
-
-mkdir -p "$(dirname "$OUT")"
-cp "$RPT" "$OUT"
-cat "$RPT"
-log "report written to $OUT"
+finish_report

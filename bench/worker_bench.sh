@@ -652,11 +652,4 @@ r "# (b) ffmpeg, fitted"
 r "$CMD_FIT"
 r '```'
 r ""
-r "## Notes"
-r ""
-if [ ${#NOTES[@]} -eq 0 ]; then r "None: every run succeeded."; else for n in "${NOTES[@]}"; do r "- $n"; done; fi
-
-mkdir -p "$(dirname "$OUT")"
-cp "$RPT" "$OUT"
-cat "$RPT"
-log "report written to $OUT"
+finish_report

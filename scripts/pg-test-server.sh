@@ -346,11 +346,7 @@ lock_server_dir
 
 case "$cmd" in
   start)
-    if running; then
-      log "already running"
-      cat "$DIR/env"
-      exit 0
-    fi
+    exit_if_running
     install_packages
     started_ms=$(($(date +%s%N) / 1000000))
     stop_server
@@ -374,10 +370,6 @@ case "$cmd" in
     cat "$DIR/env"
     ;;
   status)
-    if running; then
-      cat "$DIR/env"
-    else
-      exit 1
-    fi
+    print_status
     ;;
 esac

@@ -296,11 +296,7 @@ lock_server_dir
 
 case "$cmd" in
   start)
-    if running; then
-      log "already running"
-      cat "$DIR/env"
-      exit 0
-    fi
+    exit_if_running
     install_packages
     started_at=$SECONDS
     stop_all
@@ -316,11 +312,7 @@ case "$cmd" in
     rm -f "$DIR/env"
     ;;
   status)
-    if running; then
-      cat "$DIR/env"
-    else
-      exit 1
-    fi
+    print_status
     ;;
   stop-gateway)
     stop_daemon rgw

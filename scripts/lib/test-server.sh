@@ -48,6 +48,22 @@ lock_server_dir() {
   flock -w 300 9 || die "another start/stop on $DIR holds $DIR/.lock"
 }
 
+# `start` on a DIR whose server runs prints its env and changes nothing. `running` is the
+# caller's own check.
+exit_if_running() {
+  if running; then
+    log "already running"
+    cat "$DIR/env"
+    exit 0
+  fi
+}
+
+# `status`: the env and exit 0 when the server runs, exit 1 otherwise.
+print_status() {
+  running || exit 1
+  cat "$DIR/env"
+}
+
 log() {
   local line
   line="$SERVER_NAME: $*"
