@@ -8,18 +8,21 @@
 #   bench/claim_bench.sh [--seconds 10] [--out FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+BENCH_NAME=claim_bench
 SECONDS_PER_ROUND=10
 OUT="bench/results/claims-$(date -u +%Y-%m-%d).md"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --seconds) SECONDS_PER_ROUND=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
+    --seconds|--seconds=*) option_value "$@"; SECONDS_PER_ROUND=$OPT_VALUE; shift "$OPT_WORDS" ;;
+    --out|--out=*) option_value "$@"; OUT=$OPT_VALUE; shift "$OPT_WORDS" ;;
     *) echo "usage: $0 [--seconds S] [--out FILE]" >&2; exit 2 ;;
   esac
 done
 scripts/install-deps.sh
 TARGET=claim_bench scripts/build.sh build-bench -DVIDPROC_BUILD_BENCH=ON -DVIDPROC_BUILD_TESTS=OFF >/dev/null
-WORK=$(mktemp -d -p "${BENCH_TMP:-$PWD/bench/results}" claims.XXXXXX)
+WORK=$(bench_tmp_dir claims.XXXXXX)
 trap 'scripts/pg-test-server.sh stop "$WORK/pg" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 eval "$(scripts/pg-test-server.sh start "$WORK/pg")"
 mkdir -p "$(dirname "$OUT")"

@@ -11,28 +11,21 @@
 #   bench/http_bench.sh [--vidproc build/vidproc] [--size-mb 1024] [--rounds 2] [--out FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+BENCH_NAME=http_bench
 
 VIDPROC=build/vidproc
 SIZE_MB=1024
 ROUNDS=2
 OUT="bench/results/http-$(date -u +%Y-%m-%d).md"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --vidproc) VIDPROC=$2; shift 2 ;;
-    --size-mb) SIZE_MB=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "usage: $0 [--vidproc PATH] [--size-mb N] [--rounds N] [--out FILE]" >&2; exit 2 ;;
-  esac
-done
-VIDPROC=$(cd "$(dirname "$VIDPROC")" && pwd)/$(basename "$VIDPROC")
-[ -x "$VIDPROC" ] || { echo "no vidproc at $VIDPROC (build it first)" >&2; exit 1; }
+parse_transfer_options "$@"
+require_vidproc
 scripts/install-deps.sh
-command -v nginx >/dev/null || { sudo="" ; [ "$(id -u)" -ne 0 ] && sudo=sudo;
-  $sudo apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }
+command -v nginx >/dev/null || apt_install nginx-light
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-WORK=$(mktemp -d -p "${BENCH_TMP:-$PWD/bench/results}" http-bench.XXXXXX)
+WORK=$(bench_tmp_dir http-bench.XXXXXX)
 SERVE_PID=""
 NGINX_CONF="$WORK/nginx.conf"
 cleanup() {
@@ -94,9 +87,6 @@ wrk_run() {  # URL -> "req/s p99_ms"
 
 big="$WORK/upload.bin"
 head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom > "$big"
-mbps() { python3 -c "print(f'{$1 / 1048576 / $2:.0f}')"; }
-now() { date +%s.%N; }
-elapsed() { python3 -c "print($2 - $1)"; }
 
 upload_raw() {
   curl -sf -o "$WORK/resp.json" -X POST -H 'Content-Type: application/octet-stream' \
@@ -148,12 +138,10 @@ while kill -0 "$CURL" 2>/dev/null; do
 done
 wait "$CURL"
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 col() { local i=$1; shift; for x in "$@"; do echo "$x" | awk -v i="$i" '{print $i}'; done; }
-sv_rps=$(median $(col 1 "${S_V[@]}")); sv_p99=$(median $(col 2 "${S_V[@]}"))
-sn_rps=$(median $(col 1 "${S_N[@]}")); sn_p99=$(median $(col 2 "${S_N[@]}"))
-raw=$(median "${U_RAW[@]}"); tus=$(median "${U_TUS[@]}"); ngx=$(median "${U_NGX[@]}"); cpm=$(median "${U_CP[@]}")
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+sv_rps=$(median_plain "$(col 1 "${S_V[@]}")"); sv_p99=$(median_plain "$(col 2 "${S_V[@]}")")
+sn_rps=$(median_plain "$(col 1 "${S_N[@]}")"); sn_p99=$(median_plain "$(col 2 "${S_N[@]}")")
+raw=$(median_plain "${U_RAW[*]}"); tus=$(median_plain "${U_TUS[*]}"); ngx=$(median_plain "${U_NGX[*]}"); cpm=$(median_plain "${U_CP[*]}")
 
 mkdir -p "$(dirname "$OUT")"
 {

@@ -6,22 +6,16 @@
 #   bench/s3_bench.sh [--vidproc build/vidproc] [--size-mb 1024] [--rounds 2] [--out FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+BENCH_NAME=s3_bench
 
 VIDPROC=build/vidproc
 SIZE_MB=1024
 ROUNDS=2
 OUT="bench/results/s3-$(date -u +%Y-%m-%d).md"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --vidproc) VIDPROC=$2; shift 2 ;;
-    --size-mb) SIZE_MB=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "usage: $0 [--vidproc PATH] [--size-mb N] [--rounds N] [--out FILE]" >&2; exit 2 ;;
-  esac
-done
-VIDPROC=$(cd "$(dirname "$VIDPROC")" && pwd)/$(basename "$VIDPROC")
-[ -x "$VIDPROC" ] || { echo "no vidproc at $VIDPROC (build it first)" >&2; exit 1; }
+parse_transfer_options "$@"
+require_vidproc
 scripts/install-deps.sh
 
 WORK=$(mktemp -d)
@@ -65,15 +59,11 @@ for r in $(seq 1 "$ROUNDS"); do
   rm -f "$WORK/down.bin"
 done
 
-median() { # median of column $2 for runs named $1
-  awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$WORK/runs" | sort -g |
-    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+run_median() { # median of column $2 for runs named $1
+  median_plain "$(awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$WORK/runs")"
 }
-mbps() { awk -v s="$SIZE_MB" -v t="$1" 'BEGIN { printf "%.0f", s / t }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-idle_rss=$(median idle 5)
+idle_rss=$(run_median idle 5)
 {
   echo "# S3 throughput: vidproc storage (A) vs aws s3 cp (B)"
   echo
@@ -84,19 +74,19 @@ idle_rss=$(median idle 5)
   echo "| direction | vidproc wall | aws wall | vidproc MB/s | aws MB/s | time A/B | vidproc CPU | aws CPU |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for d in up down; do
-    aw=$(median "A_$d" 2); bw=$(median "B_$d" 2)
-    acpu=$(awk -v u="$(median "A_$d" 3)" -v s="$(median "A_$d" 4)" 'BEGIN { print u + s }')
-    bcpu=$(awk -v u="$(median "B_$d" 3)" -v s="$(median "B_$d" 4)" 'BEGIN { print u + s }')
-    echo "| $d | ${aw} s | ${bw} s | $(mbps "$aw") | $(mbps "$bw") | $(ratio "$aw" "$bw") | ${acpu} s | ${bcpu} s |"
+    aw=$(run_median "A_$d" 2); bw=$(run_median "B_$d" 2)
+    acpu=$(awk -v u="$(run_median "A_$d" 3)" -v s="$(run_median "A_$d" 4)" 'BEGIN { print u + s }')
+    bcpu=$(awk -v u="$(run_median "B_$d" 3)" -v s="$(run_median "B_$d" 4)" 'BEGIN { print u + s }')
+    echo "| $d | ${aw} s | ${bw} s | $(mbps "$SIZE_MB*1048576" "$aw") | $(mbps "$SIZE_MB*1048576" "$bw") | $(ratio "$aw" "$bw")x | ${acpu} s | ${bcpu} s |"
   done
   echo
-  a_up_rss=$(median A_up 5); a_down_rss=$(median A_down 5)
+  a_up_rss=$(run_median A_up 5); a_down_rss=$(run_median A_down 5)
   echo "| memory | peak RSS | over idle (${idle_rss} KB = $(mib "$idle_rss") MiB) |"
   echo "|---|---:|---:|"
   echo "| vidproc upload | $(mib "$a_up_rss") MiB | $(mib $((a_up_rss - idle_rss))) MiB |"
   echo "| vidproc download | $(mib "$a_down_rss") MiB | $(mib $((a_down_rss - idle_rss))) MiB |"
-  echo "| aws upload | $(mib "$(median B_up 5)") MiB | |"
-  echo "| aws download | $(mib "$(median B_down 5)") MiB | |"
+  echo "| aws upload | $(mib "$(run_median B_up 5)") MiB | |"
+  echo "| aws download | $(mib "$(run_median B_down 5)") MiB | |"
   echo
   echo "Raw runs (name wall user sys rss_kb):"
   echo '```'

@@ -8,23 +8,25 @@
 #   bench/scaleout_bench.sh [--vidproc build/vidproc] [--videos 12] [--out FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+BENCH_NAME=scaleout_bench
 
 VIDPROC=build/vidproc
 VIDEOS=12
 OUT="bench/results/scaleout-$(date -u +%Y-%m-%d).md"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --vidproc) VIDPROC=$2; shift 2 ;;
-    --videos) VIDEOS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
+    --vidproc|--vidproc=*) option_value "$@"; VIDPROC=$OPT_VALUE; shift "$OPT_WORDS" ;;
+    --videos|--videos=*) option_value "$@"; VIDEOS=$OPT_VALUE; shift "$OPT_WORDS" ;;
+    --out|--out=*) option_value "$@"; OUT=$OPT_VALUE; shift "$OPT_WORDS" ;;
     *) echo "usage: $0 [--vidproc PATH] [--videos N] [--out FILE]" >&2; exit 2 ;;
   esac
 done
-VIDPROC=$(cd "$(dirname "$VIDPROC")" && pwd)/$(basename "$VIDPROC")
-[ -x "$VIDPROC" ] || { echo "no vidproc at $VIDPROC (build it first)" >&2; exit 1; }
+require_vidproc
 scripts/install-deps.sh
 
-WORK=$(mktemp -d -p "${BENCH_TMP:-$PWD/bench/results}" scaleout.XXXXXX)
+WORK=$(bench_tmp_dir scaleout.XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -48,7 +50,6 @@ done
 
 export HOME="$WORK" AWS_ACCESS_KEY_ID="$S3_TEST_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_TEST_SECRET_KEY"
 export AWS_DEFAULT_REGION="$S3_TEST_REGION"
-now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.1f}')"; }
 
 declare -A VP FF
@@ -93,7 +94,6 @@ for n in 1 2 3; do
   echo "workers $n: vidproc ${VP[$n]} s, ffmpeg ${FF[$n]} s"
 done
 
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 mkdir -p "$(dirname "$OUT")"
 {
   echo "# Scale-out, $(date -u +%Y-%m-%dT%H:%MZ)"

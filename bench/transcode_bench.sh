@@ -17,6 +17,10 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
+BENCH_NAME=transcode_bench
+BENCH_LOG_TAG=bench
 
 VIDPROC_SHOWN=build/vidproc
 VIDPROC="$REPO/build/vidproc"
@@ -27,26 +31,15 @@ OUT=""
 PRESET=veryfast
 QUICK=0
 
-usage() { sed -n '3,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-die() { echo "transcode_bench: $*" >&2; exit 2; }
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
-
 while [ $# -gt 0 ]; do
   case $1 in
-    --vidproc) [ $# -ge 2 ] || die "--vidproc needs a value"; VIDPROC_SHOWN=$2; VIDPROC=$(abspath "$2"); shift 2 ;;
-    --vidproc=*) VIDPROC_SHOWN=${1#*=}; VIDPROC=$(abspath "${1#*=}"); shift ;;
-    --rounds) [ $# -ge 2 ] || die "--rounds needs a value"; ROUNDS=$2; ROUNDS_SET=1; shift 2 ;;
-    --rounds=*) ROUNDS=${1#*=}; ROUNDS_SET=1; shift ;;
-    --work) [ $# -ge 2 ] || die "--work needs a value"; WORK=$(abspath "$2"); shift 2 ;;
-    --work=*) WORK=$(abspath "${1#*=}"); shift ;;
-    --out) [ $# -ge 2 ] || die "--out needs a value"; OUT=$(abspath "$2"); shift 2 ;;
-    --out=*) OUT=$(abspath "${1#*=}"); shift ;;
-    --preset) [ $# -ge 2 ] || die "--preset needs a value"; PRESET=$2; shift 2 ;;
-    --preset=*) PRESET=${1#*=}; shift ;;
+    --vidproc|--vidproc=*) option_value "$@"; VIDPROC_SHOWN=$OPT_VALUE; VIDPROC=$(abspath "$OPT_VALUE"); shift "$OPT_WORDS" ;;
+    --rounds|--rounds=*) option_value "$@"; ROUNDS=$OPT_VALUE; ROUNDS_SET=1; shift "$OPT_WORDS" ;;
+    --work|--work=*) option_value "$@"; WORK=$(abspath "$OPT_VALUE"); shift "$OPT_WORDS" ;;
+    --out|--out=*) option_value "$@"; OUT=$(abspath "$OPT_VALUE"); shift "$OPT_WORDS" ;;
+    --preset|--preset=*) option_value "$@"; PRESET=$OPT_VALUE; shift "$OPT_WORDS" ;;
     --quick) QUICK=1; shift ;;
-    -h|--help) usage; exit 0 ;;
+    -h|--help) print_usage 3 16; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -69,69 +62,33 @@ SLOTS=2
 THREADS_PER_JOB=$(( NPROC / SLOTS )); [ "$THREADS_PER_JOB" -ge 1 ] || THREADS_PER_JOB=1
 
 # ---------------------------------------------------------------- dependencies
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
 ensure_deps() {
   local need=()
   { command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || need+=(ffmpeg)
   /usr/bin/time --version 2>&1 | grep -q 'GNU' || need+=(time)
   command -v timeout >/dev/null 2>&1 || need+=(coreutils)
   command -v dpkg >/dev/null 2>&1 || die "dpkg is required (Debian)"
-  if [ ${#need[@]} -gt 0 ]; then
-    log "installing missing packages: ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq >&2
-    $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-  fi
+  apt_install "${need[@]}"
 }
 ensure_deps
 
 # ---------------------------------------------------------------- work dir
-AUTO_WORK=0
-if [ -z "$WORK" ]; then
-  WORK=$(mktemp -d -t vidproc-bench.XXXXXX)
-  AUTO_WORK=1
-fi
-mkdir -p "$WORK"
+open_work_dir vidproc-bench.XXXXXX
 LOGS="$WORK/logs"
 OUTS="$WORK/out"
 rm -rf "$LOGS" "$OUTS"
 mkdir -p "$LOGS" "$OUTS"
 RPT="$WORK/report.md.part"
 : >"$RPT"
-cleanup() {
-  if [ "$AUTO_WORK" = 1 ]; then rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+trap remove_auto_work EXIT
 
 # ---------------------------------------------------------------- small helpers
-# awk does the arithmetic (no bc needed)
-calc() { awk "BEGIN { $1 }"; }
-isnum() { [[ ${1:-} =~ ^-?[0-9]+([.][0-9]+)?$ ]]; }
-
-# median of space-separated numbers; n/a if none
-median() {
-  awk -v s="${1:-}" 'BEGIN {
-    n = split(s, a, " ")
-    if (n == 0) { print "n/a"; exit }
-    for (i = 2; i <= n; i++) { v = a[i] + 0; j = i - 1; while (j > 0 && a[j] + 0 > v) { a[j+1] = a[j]; j-- } a[j+1] = v }
-    if (n % 2) printf "%.6f\n", a[(n + 1) / 2]; else printf "%.6f\n", (a[n/2] + a[n/2 + 1]) / 2
-  }'
-}
-
 declare -A V=()          # V[key] = space-separated samples
 add() { V[$1]="${V[$1]:-} $2"; }
 med() { median "${V[$1]:-}"; }
 
-# number formatting; n/a passes through
-f2() { isnum "${1:-}" && calc "printf \"%.2f\", $1" || printf 'n/a'; }
-f1() { isnum "${1:-}" && calc "printf \"%.1f\", $1" || printf 'n/a'; }
-f0() { isnum "${1:-}" && calc "printf \"%.0f\", $1" || printf 'n/a'; }
+# number formatting (and f0-f3, mib, ratio in lib.sh); n/a passes through
 f6() { isnum "${1:-}" && calc "printf \"%.6f\", $1" || printf 'n/a'; }
-mib() { isnum "${1:-}" && calc "printf \"%.1f\", $1 / 1024" || printf 'n/a'; }
-ratio() { # raw a/b
-  if isnum "${1:-}" && isnum "${2:-}" && calc "exit !($2 > 0)"; then calc "printf \"%.4f\", $1 / $2"; else printf 'n/a'; fi
-}
 fx() { isnum "${1:-}" && calc "printf \"%.2fx\", $1" || printf 'n/a'; }
 fx3() { isnum "${1:-}" && calc "printf \"%.3fx\", $1" || printf 'n/a'; }
 diff6() { if isnum "${1:-}" && isnum "${2:-}"; then calc "printf \"%+.4f\", $1 - $2"; else printf 'n/a'; fi; }
@@ -142,24 +99,10 @@ judge() {
   else calc "exit !($2 >= $3)" && printf 'PASS' || printf 'FAIL'; fi
 }
 
-# Quote a command line for the report; the work dir shows as $WORK.
-showcmd() {
-  local a out=""
-  for a in "$@"; do
-    if [[ $a == "$OUTS"/* ]]; then out+="OUT "; continue; fi
-    if [[ $a =~ ^[A-Za-z0-9_./:=+,%@-]+$ ]]; then out+="$a "; else out+="'${a//\'/\'\\\'\'}' "; fi
-  done
-  out=${out% }
-  out=${out//"$WORK"/\$WORK}
-  out=${out//"$VIDPROC"/$VIDPROC_SHOWN}
-  printf '%s\n' "$out"
-}
 declare -A CMD=()        # CMD[name] = command line shown in the report
 remember_cmd() { local k=$1; shift; [ -n "${CMD[$k]:-}" ] || CMD[$k]=$(showcmd "$@"); }
 
 NOTES=()
-note() { NOTES+=("$*"); log "note: $*"; }
-md_clean() { tr '\n`|' ' ' | cut -c1-400; }
 
 # ---------------------------------------------------------------- probing
 probe1() { # FILE ENTRIES -> first value of v:0
@@ -300,22 +243,8 @@ PP_FILTER="[0:v]trim=start=0.15,setpts=PTS-STARTPTS,fps=30,scale=1920:1080,forma
 
 fetch_clip() {
   [ -s "$CLIP" ] && return 0
-  local cache="$WORK/cache" debs
-  mkdir -p "$cache"
-  debs=("$cache"/forensics-samples-files_*.deb)
-  if [ ! -s "${debs[0]}" ]; then
-    log "apt-get download forensics-samples-files"
-    if ! (cd "$cache" && apt-get download forensics-samples-files) >>"$LOGS/fetch.log" 2>&1; then
-      log "apt-get download failed; apt-get update and retry"
-      $SUDO apt-get update -qq >>"$LOGS/fetch.log" 2>&1 || true
-      (cd "$cache" && apt-get download forensics-samples-files) >>"$LOGS/fetch.log" 2>&1 \
-        || { cat "$LOGS/fetch.log" >&2; die "cannot download forensics-samples-files"; }
-    fi
-    debs=("$cache"/forensics-samples-files_*.deb)
-  fi
-  DEB_NAME=$(basename "${debs[0]}")
-  dpkg -x "${debs[0]}" "$cache/pkg"
-  [ -s "$CLIP" ] || die "$CLIP_REL not found in ${debs[0]}"
+  fetch_samples_package "$WORK/cache"
+  [ -s "$CLIP" ] || die "$CLIP_REL not found in $DEB_NAME"
 }
 
 IN="$WORK/input-1080p-${DUR}s.mp4"
@@ -386,7 +315,6 @@ S1_S=$((SECONDS - S1_T0))
 # ---------------------------------------------------------------- scenario 2: two concurrent jobs
 S2_T0=$SECONDS
 log "scenario 2: two concurrent jobs, preset $PRESET, $ROUNDS round(s)"
-now() { date +%s.%N; }
 # pair KIND(A|B) ROUND: runs two jobs at once; sets P_OK and adds samples
 pair() {
   local k=$1 r=$2 i t0 t1 ok=1 cpu=0 rsum=0 rmax=0 pids=() walls=()
@@ -512,26 +440,25 @@ S4_S=$((SECONDS - S4_T0))
 # ---------------------------------------------------------------- report
 BENCH_S=$(( $(date +%s) - BENCH_T0 ))
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-r() { printf '%s\n' "$*" >>"$RPT"; }
 
 # scenario 1 numbers
 for m in wall cpu user sys rss kbps; do
   eval "S1A_$m=\$(med s1.A.$m)"; eval "S1B_$m=\$(med s1.B.$m)"
 done
-R1_WALL=$(ratio "$S1A_wall" "$S1B_wall"); R1_CPU=$(ratio "$S1A_cpu" "$S1B_cpu"); R1_RSS=$(ratio "$S1A_rss" "$S1B_rss")
-R1_USER=$(ratio "$S1A_user" "$S1B_user"); R1_SYS=$(ratio "$S1A_sys" "$S1B_sys"); R1_KBPS=$(ratio "$S1A_kbps" "$S1B_kbps")
+R1_WALL=$(ratio "$S1A_wall" "$S1B_wall" 4); R1_CPU=$(ratio "$S1A_cpu" "$S1B_cpu" 4); R1_RSS=$(ratio "$S1A_rss" "$S1B_rss" 4)
+R1_USER=$(ratio "$S1A_user" "$S1B_user" 4); R1_SYS=$(ratio "$S1A_sys" "$S1B_sys" 4); R1_KBPS=$(ratio "$S1A_kbps" "$S1B_kbps" 4)
 SSIM_MIN=n/a; isnum "$S1_B_SSIM" && SSIM_MIN=$(calc "printf \"%.6f\", $S1_B_SSIM - 0.002")
 # scenario 2
 for m in wall cpu rsssum rssmax jobwall kbps1; do
   eval "S2A_$m=\$(med s2.A.$m)"; eval "S2B_$m=\$(med s2.B.$m)"
 done
-R2_WALL=$(ratio "$S2A_wall" "$S2B_wall"); R2_CPU=$(ratio "$S2A_cpu" "$S2B_cpu")
-R2_RSSSUM=$(ratio "$S2A_rsssum" "$S2B_rsssum"); R2_RSSMAX=$(ratio "$S2A_rssmax" "$S2B_rssmax")
-R2_JOB=$(ratio "$S2A_jobwall" "$S2B_jobwall"); R2_KBPS=$(ratio "$S2A_kbps1" "$S2B_kbps1")
+R2_WALL=$(ratio "$S2A_wall" "$S2B_wall" 4); R2_CPU=$(ratio "$S2A_cpu" "$S2B_cpu" 4)
+R2_RSSSUM=$(ratio "$S2A_rsssum" "$S2B_rsssum" 4); R2_RSSMAX=$(ratio "$S2A_rssmax" "$S2B_rssmax" 4)
+R2_JOB=$(ratio "$S2A_jobwall" "$S2B_jobwall" 4); R2_KBPS=$(ratio "$S2A_kbps1" "$S2B_kbps1" 4)
 # scenario 4
 for k in P F R E; do for m in wall cpu rss kbps; do eval "S4${k}_$m=\$(med s4.$k.$m)"; done; done
-S4_SPEEDUP=$(ratio "$S4F_wall" "$S4P_wall")
-S4_FF_SPEEDUP=$(ratio "$S4E_wall" "$S4R_wall")
+S4_SPEEDUP=$(ratio "$S4F_wall" "$S4P_wall" 4)
+S4_FF_SPEEDUP=$(ratio "$S4E_wall" "$S4R_wall" 4)
 
 MODE="full"; [ "$QUICK" = 1 ] && MODE="quick (smoke run: ${DUR} s input)"
 vp_shown=${VP_VERSION:-n/a}
@@ -657,7 +584,7 @@ r ""
 r "| preset | engine | wall s | CPU s | video kb/s | SSIM | peak RSS MiB | wall A/B | SSIM A−B |"
 r "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for p in "${PRESETS[@]}"; do
-  r "| $p${P3[$p.from]:-} | vidproc | $(f2 "${P3[$p.A.wall]}") | $(f2 "${P3[$p.A.cpu]}") | $(f0 "${P3[$p.A.kbps]}") | $(f6 "${P3[$p.A.ssim]}") | $(mib "${P3[$p.A.rss]}") | $(fx "$(ratio "${P3[$p.A.wall]}" "${P3[$p.B.wall]}")") | $(diff6 "${P3[$p.A.ssim]}" "${P3[$p.B.ssim]}") |"
+  r "| $p${P3[$p.from]:-} | vidproc | $(f2 "${P3[$p.A.wall]}") | $(f2 "${P3[$p.A.cpu]}") | $(f0 "${P3[$p.A.kbps]}") | $(f6 "${P3[$p.A.ssim]}") | $(mib "${P3[$p.A.rss]}") | $(fx "$(ratio "${P3[$p.A.wall]}" "${P3[$p.B.wall]}" 4)") | $(diff6 "${P3[$p.A.ssim]}" "${P3[$p.B.ssim]}") |"
   r "| $p${P3[$p.from]:-} | ffmpeg | $(f2 "${P3[$p.B.wall]}") | $(f2 "${P3[$p.B.cpu]}") | $(f0 "${P3[$p.B.kbps]}") | $(f6 "${P3[$p.B.ssim]}") | $(mib "${P3[$p.B.rss]}") | | |"
 done
 r ""
@@ -676,11 +603,4 @@ r ""
 r "vidproc passthrough speed-up: **$(fx "$S4_SPEEDUP")** (goal ≥ 20x: $(judge ge "$S4_SPEEDUP" 20)); ffmpeg's remux vs re-encode for reference: $(fx "$S4_FF_SPEEDUP")."
 r "Passthrough output's video packets identical to the compliant file's: $S4_PT_IDENT."
 r ""
-r "## Notes"
-r ""
-if [ ${#NOTES[@]} -eq 0 ]; then r "None: every run succeeded."; else for n in "${NOTES[@]}"; do r "- $n"; done; fi
-
-mkdir -p "$(dirname "$OUT")"
-cp "$RPT" "$OUT"
-cat "$RPT"
-log "report written to $OUT"
+finish_report

@@ -20,6 +20,9 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
+BENCH_NAME=worker_bench
 
 VIDPROC_SHOWN=build/vidproc
 VIDPROC="$REPO/build/vidproc"
@@ -27,21 +30,13 @@ WORK=""
 OUT=""
 QUICK=0
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-die() { echo "worker_bench: $*" >&2; exit 2; }
-log() { printf '[worker_bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
-
 while [ $# -gt 0 ]; do
   case $1 in
-    --vidproc) [ $# -ge 2 ] || die "--vidproc needs a value"; VIDPROC_SHOWN=$2; VIDPROC=$(abspath "$2"); shift 2 ;;
-    --vidproc=*) VIDPROC_SHOWN=${1#*=}; VIDPROC=$(abspath "${1#*=}"); shift ;;
-    --out) [ $# -ge 2 ] || die "--out needs a value"; OUT=$(abspath "$2"); shift 2 ;;
-    --out=*) OUT=$(abspath "${1#*=}"); shift ;;
-    --work) [ $# -ge 2 ] || die "--work needs a value"; WORK=$(abspath "$2"); shift 2 ;;
-    --work=*) WORK=$(abspath "${1#*=}"); shift ;;
+    --vidproc|--vidproc=*) option_value "$@"; VIDPROC_SHOWN=$OPT_VALUE; VIDPROC=$(abspath "$OPT_VALUE"); shift "$OPT_WORDS" ;;
+    --out|--out=*) option_value "$@"; OUT=$(abspath "$OPT_VALUE"); shift "$OPT_WORDS" ;;
+    --work|--work=*) option_value "$@"; WORK=$(abspath "$OPT_VALUE"); shift "$OPT_WORDS" ;;
     --quick) QUICK=1; shift ;;
-    -h|--help) usage; exit 0 ;;
+    -h|--help) print_usage 2 11; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -65,8 +60,6 @@ MEM_TARGET_MB=600
 [ -n "$OUT" ] || OUT="$REPO/bench/results/worker-$(date +%Y-%m-%d).md"
 
 # ---------------------------------------------------------------- dependencies
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
 ensure_deps() {
   local need=()
   { command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || need+=(ffmpeg)
@@ -74,12 +67,7 @@ ensure_deps() {
   command -v xargs >/dev/null 2>&1 || need+=(findutils)
   command -v awk >/dev/null 2>&1 || need+=(gawk)
   command -v dpkg >/dev/null 2>&1 || die "dpkg is required (Debian)"
-  if [ ${#need[@]} -gt 0 ]; then
-    log "installing missing packages: ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq >&2
-    $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-  fi
+  apt_install "${need[@]}"
 }
 ensure_deps
 [ -n "${EPOCHREALTIME:-}" ] || die "bash 5 or newer is required (EPOCHREALTIME)"
@@ -87,12 +75,7 @@ ensure_deps
 ffmpeg -hide_banner -h encoder=libx264 >/dev/null 2>&1 || die "this ffmpeg has no libx264 encoder"
 
 # ---------------------------------------------------------------- work dir
-AUTO_WORK=0
-if [ -z "$WORK" ]; then
-  WORK=$(mktemp -d -t vidproc-worker-bench.XXXXXX)
-  AUTO_WORK=1
-fi
-mkdir -p "$WORK"
+open_work_dir vidproc-worker-bench.XXXXXX
 LOGS="$WORK/logs"; RUNS="$WORK/runs"; RUNDIR="$WORK/cwd"
 rm -rf "$LOGS" "$RUNS" "$RUNDIR"
 mkdir -p "$LOGS" "$RUNS" "$RUNDIR"   # RUNDIR: vidproc's working directory, so no .env is read
@@ -106,34 +89,16 @@ cleanup() {
     sleep 1
     kill -KILL "$WPID" 2>/dev/null || true
   fi
-  if [ "$AUTO_WORK" = 1 ]; then rm -rf "$WORK"; fi
+  remove_auto_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- small helpers
-calc() { awk "BEGIN { $1 }"; }
-isnum() { [[ ${1:-} =~ ^-?[0-9]+([.][0-9]+)?$ ]]; }
-median() {
-  awk -v s="${1:-}" 'BEGIN {
-    n = split(s, a, " ")
-    if (n == 0) { print "n/a"; exit }
-    for (i = 2; i <= n; i++) { v = a[i] + 0; j = i - 1; while (j > 0 && a[j] + 0 > v) { a[j+1] = a[j]; j-- } a[j+1] = v }
-    if (n % 2) printf "%.6f\n", a[(n + 1) / 2]; else printf "%.6f\n", (a[n/2] + a[n/2 + 1]) / 2
-  }'
-}
 minmax() { awk -v s="${1:-}" 'BEGIN { n = split(s, a, " "); if (!n) { print "n/a"; exit }
   lo = hi = a[1] + 0; for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
   printf "%.3f–%.3f\n", lo, hi }'; }
-f0() { isnum "${1:-}" && calc "printf \"%.0f\", $1" || printf 'n/a'; }
-f1() { isnum "${1:-}" && calc "printf \"%.1f\", $1" || printf 'n/a'; }
-f2() { isnum "${1:-}" && calc "printf \"%.2f\", $1" || printf 'n/a'; }
-f3() { isnum "${1:-}" && calc "printf \"%.3f\", $1" || printf 'n/a'; }
-ratio() {
-  if isnum "${1:-}" && isnum "${2:-}" && calc "exit !($2 > 0)"; then calc "printf \"%.3f\", $1 / $2"; else printf 'n/a'; fi
-}
 ms_of() { isnum "${1:-}" && calc "printf \"%.1f\", $1 * 1000" || printf 'n/a'; }   # s -> ms
-elapsed() { calc "printf \"%.3f\", $2 - $1"; }                                     # T0 T1 -> s
 load1() { cut -d' ' -f1 /proc/loadavg; }
 # Other processes' CPU use while a part ran: the machine's busy CPU time (/proc/stat) minus this
 # script's own and its reaped descendants' (bash `times`). cpu_mark starts a part; cpu_foreign
@@ -161,18 +126,6 @@ cpu_foreign() {
 }
 declare -A FOREIGN_PCT=()
 NOTES=()
-note() { NOTES+=("$*"); log "note: $*"; }
-md_clean() { tr '\n`|' ' ' | cut -c1-400; }
-showcmd() { # quoted command line for the report; the work dir shows as $WORK
-  local a out=""
-  for a in "$@"; do
-    if [[ $a =~ ^[A-Za-z0-9_./:=+,%@-]+$ ]]; then out+="$a "
-    elif [[ $a == *\'* && $a != *[\"\$\`\\]* ]]; then out+="\"$a\" "
-    else out+="'${a//\'/\'\\\'\'}' "; fi
-  done
-  out=${out% }; out=${out//"$WORK"/\$WORK}; out=${out//"$VIDPROC"/$VIDPROC_SHOWN}
-  printf '%s\n' "$out"
-}
 
 # ---------------------------------------------------------------- vidproc, isolated
 # vidproc runs with only these variables (no DATABASE_URL, VIDPROC_* or .env of the caller's),
@@ -386,19 +339,7 @@ CLIP_1080=movie1/VID_20191220_170832.mp4
 REAL_NAMES=("$CLIP_1080" movie2/movie-hello.mp4 movie2/movie-hello.avi movie2/movie-hello.ogg movie2/movie-hello.mpeg)
 fetch_samples() {
   [ -s "$CACHE/pkg/$PKG_DIR/$CLIP_1080" ] && [ -s "$CACHE/pkg/$PKG_DIR/movie2/movie-hello.mpeg" ] && return 0
-  mkdir -p "$CACHE"
-  local debs=("$CACHE"/forensics-samples-files_*.deb)
-  if [ ! -s "${debs[0]}" ]; then
-    log "apt-get download forensics-samples-files"
-    if ! (cd "$CACHE" && apt-get download forensics-samples-files) >>"$LOGS/fetch.log" 2>&1; then
-      log "apt-get download failed; apt-get update and retry"
-      $SUDO apt-get update -qq >>"$LOGS/fetch.log" 2>&1 || true
-      (cd "$CACHE" && apt-get download forensics-samples-files) >>"$LOGS/fetch.log" 2>&1 \
-        || { cat "$LOGS/fetch.log" >&2; die "cannot download forensics-samples-files"; }
-    fi
-    debs=("$CACHE"/forensics-samples-files_*.deb)
-  fi
-  dpkg -x "${debs[0]}" "$CACHE/pkg"
+  fetch_samples_package "$CACHE"
 }
 fetch_samples
 debs=("$CACHE"/forensics-samples-files_*.deb); DEB_NAME=$(basename "${debs[0]}")
@@ -558,7 +499,7 @@ for r in $(seq 1 "$ROUNDS"); do
   cpu_foreign "b round $r"; FOREIGN_KEYS+=("b round $r")
 done
 VP_MED=$(median "${WALLS[vp]:-}"); FF_MED=$(median "${WALLS[spec]:-}"); FIT_MED=$(median "${WALLS[fit]:-}")
-B_RATIO=$(ratio "$VP_MED" "$FF_MED"); B_RATIO_FIT=$(ratio "$VP_MED" "$FIT_MED")
+B_RATIO=$(ratio "$VP_MED" "$FF_MED" 3); B_RATIO_FIT=$(ratio "$VP_MED" "$FIT_MED" 3)
 ff_cmd IN OUT spec; CMD_FF=$(showcmd "${C[@]}")
 ff_cmd IN OUT fit; CMD_FIT=$(showcmd "${C[@]}")
 
@@ -575,7 +516,6 @@ C_PEAK=$M_PEAK; C_PEAK_PSS=$M_PEAK_PSS; C_PEAK_N=$M_PEAK_N; C_PEAK_ROOT=$M_PEAK_
 C_DIMS=$(ready_field "$LOGS/mem.worker.log" width | awk '{print $1}')x$(ready_field "$LOGS/mem.worker.log" height | awk '{print $1}')
 C_ENGINE_S=$(ready_field "$LOGS/mem.worker.log" transcode_s)
 [ "$C_OK" = 1 ] || { C_PEAK=n/a; C_PEAK_PSS=n/a; C_HWMSUM=n/a; }
-mib() { isnum "${1:-}" && calc "printf \"%.1f\", $1 / 1024" || printf 'n/a'; }
 mb() { isnum "${1:-}" && calc "printf \"%.1f\", $1 * 1024 / 1000000" || printf 'n/a'; }
 C_VERDICT=n/a
 if isnum "$C_PEAK"; then
@@ -592,7 +532,6 @@ done
 # ---------------------------------------------------------------- report
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 BENCH_S=$((SECONDS - BENCH_T0)); MEASURE_S=$((SECONDS - MEASURE_T0))
-r() { printf '%s\n' "$*" >>"$RPT"; }
 MODE=full; [ "$QUICK" = 1 ] && MODE="quick (smoke run)"
 
 r "# vidproc worker benchmark: queue overhead, throughput vs ffmpeg, peak memory"
@@ -713,11 +652,4 @@ r "# (b) ffmpeg, fitted"
 r "$CMD_FIT"
 r '```'
 r ""
-r "## Notes"
-r ""
-if [ ${#NOTES[@]} -eq 0 ]; then r "None: every run succeeded."; else for n in "${NOTES[@]}"; do r "- $n"; done; fi
-
-mkdir -p "$(dirname "$OUT")"
-cp "$RPT" "$OUT"
-cat "$RPT"
-log "report written to $OUT"
+finish_report

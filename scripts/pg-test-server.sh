@@ -50,35 +50,23 @@ while read -r name; do
   [[ "$name" =~ ^PG[A-Z]*$ ]] && unset "$name"
 done < <(compgen -e)
 
-usage() {
-  echo "usage: $0 start|stop|restart|status DIR" >&2
-  exit 2
-}
+readonly SERVER_NAME="pg-test-server"
+# shellcheck source=scripts/lib/test-server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/test-server.sh"
 
-[ $# -eq 2 ] || usage
-cmd=$1
-dir_arg=$2
-case "$cmd" in start | stop | restart | status) ;; *) usage ;; esac
-case "$dir_arg" in *[[:space:]]* | *\'* | *\\*)
-  echo "pg-test-server: DIR must not contain whitespace, quotes or backslashes: '$dir_arg'" >&2
-  exit 2
-  ;;
-esac
+parse_server_args "start|stop|restart|status" "$@"
+refuse_dir_chars "'\\" "whitespace, quotes or backslashes"
 if ! [[ "$wanted_port" =~ ^[0-9]+$ ]] || ((wanted_port < 1 || wanted_port > 65535)); then
   echo "pg-test-server: PG_TEST_PORT must be a port number: '$wanted_port'" >&2
   exit 2
 fi
 
-if [ "$cmd" != start ] && [ ! -d "$dir_arg" ]; then
-  [ "$cmd" = stop ] && exit 0
-  [ "$cmd" = restart ] && echo "pg-test-server: no server to restart under $dir_arg" >&2
+if [ "$cmd" = restart ] && [ ! -d "$dir_arg" ]; then
+  echo "$SERVER_NAME: no server to restart under $dir_arg" >&2
   exit 1
 fi
-mkdir -p "$dir_arg"
-DIR=$(cd "$dir_arg" && pwd -P)
-LOGS="$DIR/logs"
+open_server_dir
 SERVER_LOG="$LOGS/postgres.log"
-mkdir -p "$LOGS"
 
 # The server's own files, DATA (initdb) and RUN (its unix socket), are DIR/data and DIR/run.
 # When the server's user cannot reach DIR (a parent folder closed to it, e.g. a checkout under
@@ -93,18 +81,6 @@ set_root() {
   RUN="$PGROOT/run"
 }
 set_root
-
-log() {
-  local line
-  line="pg-test-server: $*"
-  echo "$line" >&2
-  echo "$(date '+%F %T') $line" >>"$LOGS/pg-test-server.log"
-}
-
-die() {
-  log "error: $*"
-  exit 1
-}
 
 # --- as the server's user ---------------------------------------------------------------------
 
@@ -173,43 +149,10 @@ stop_server() {
   return 0
 }
 
-# --- ports ------------------------------------------------------------------------------------
-
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# The first free port from $1 upwards (at most $2 tries); empty if none.
-free_port_from() {
-  local p=$1 tries=$2
-  for ((; tries > 0 && p < 65536; tries--, p++)); do
-    if ! port_busy "$p"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
-
 # --- installation -----------------------------------------------------------------------------
 
 install_packages() {
-  local packages=(postgresql postgresql-client libpq-dev)
-  local missing=() p sudo=""
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    log "installing: ${missing[*]} (apt output in $LOGS/apt.log)"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! $sudo apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1; then
-      log "apt-get install failed; running apt-get update and retrying"
-      $sudo apt-get update >>"$LOGS/apt.log" 2>&1 || die "apt-get update failed (see $LOGS/apt.log)"
-      $sudo apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1 ||
-        die "apt-get install failed (see $LOGS/apt.log)"
-    fi
-  fi
+  install_missing_packages postgresql postgresql-client libpq-dev
   [ -x "$BIN/postgres" ] || die "$BIN/postgres is missing after installing PostgreSQL $PG_MAJOR"
   id -u "$PG_USER" >/dev/null 2>&1 || die "user $PG_USER does not exist"
 }
@@ -339,7 +282,7 @@ write_env() {
 
 # The first free port from $1 upwards, else a random free one.
 next_port() {
-  free_port_from "$1" 100 || free_port_from $((20000 + RANDOM % 30000)) 200
+  free_port_from "$1" 100 || random_free_port
 }
 
 fresh_cluster() {
@@ -399,17 +342,11 @@ running() {
 
 # --- commands ---------------------------------------------------------------------------------
 
-# One start, stop or restart at a time per DIR.
-exec 9>"$DIR/.lock"
-flock -w 300 9 || die "another start/stop on $DIR holds $DIR/.lock"
+lock_server_dir
 
 case "$cmd" in
   start)
-    if running; then
-      log "already running"
-      cat "$DIR/env"
-      exit 0
-    fi
+    exit_if_running
     install_packages
     started_ms=$(($(date +%s%N) / 1000000))
     stop_server
@@ -433,10 +370,6 @@ case "$cmd" in
     cat "$DIR/env"
     ;;
   status)
-    if running; then
-      cat "$DIR/env"
-    else
-      exit 1
-    fi
+    print_status
     ;;
 esac

@@ -35,42 +35,16 @@ readonly START_TIMEOUT_S=90
 # Stop order: the gateway, then the OSD (it tells the monitor it is going away), the monitor last.
 readonly DAEMONS=(rgw osd mon)
 
-usage() {
-  echo "usage: $0 start|stop|status|stop-gateway|start-gateway DIR" >&2
-  exit 2
-}
+readonly SERVER_NAME="s3-test-server"
+# 6800-7300 is where the OSD binds its own ports.
+readonly RESERVED_PORTS_FIRST=6800 RESERVED_PORTS_LAST=7300
+# shellcheck source=scripts/lib/test-server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/test-server.sh"
 
-[ $# -eq 2 ] || usage
-cmd=$1
-dir_arg=$2
-case "$cmd" in start | stop | status | stop-gateway | start-gateway) ;; *) usage ;; esac
-case "$dir_arg" in *[[:space:]]*)
-  echo "s3-test-server: DIR must not contain whitespace: '$dir_arg'" >&2
-  exit 2
-  ;;
-esac
-
-if [ "$cmd" != start ] && [ ! -d "$dir_arg" ]; then
-  [ "$cmd" = stop ] && exit 0
-  exit 1
-fi
-mkdir -p "$dir_arg"
-DIR=$(cd "$dir_arg" && pwd -P)
+parse_server_args "start|stop|status|stop-gateway|start-gateway" "$@"
+refuse_dir_chars "" "whitespace"
+open_server_dir
 CONF="$DIR/ceph.conf"
-LOGS="$DIR/logs"
-mkdir -p "$LOGS"
-
-log() {
-  local line
-  line="s3-test-server: $*"
-  echo "$line" >&2
-  echo "$(date '+%F %T') $line" >>"$LOGS/s3-test-server.log"
-}
-
-die() {
-  log "error: $*"
-  exit 1
-}
 
 # --- processes --------------------------------------------------------------------------------
 
@@ -125,48 +99,10 @@ launch() {
   log "started $name (pid $!): $*"
 }
 
-# --- ports ------------------------------------------------------------------------------------
-
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# The first free port from $1 upwards (at most $2 tries); empty if none.
-free_port_from() {
-  local p=$1 tries=$2
-  for ((; tries > 0; tries--, p++)); do
-    # 6800-7300 is where the OSD binds its own ports.
-    if ((p >= 6800 && p <= 7300)); then continue; fi
-    if ! port_busy "$p"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
-
-random_free_port() {
-  free_port_from $((20000 + RANDOM % 30000)) 200
-}
-
 # --- installation -----------------------------------------------------------------------------
 
 install_packages() {
-  local packages=(ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl util-linux)
-  local missing=() p sudo=""
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  log "installing: ${missing[*]} (apt output in $LOGS/apt.log)"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! $sudo apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1; then
-    log "apt-get install failed; running apt-get update and retrying"
-    $sudo apt-get update >>"$LOGS/apt.log" 2>&1 || die "apt-get update failed (see $LOGS/apt.log)"
-    $sudo apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1 ||
-      die "apt-get install failed (see $LOGS/apt.log)"
-  fi
+  install_missing_packages ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl util-linux
 }
 
 # --- the cluster ------------------------------------------------------------------------------
@@ -356,17 +292,11 @@ running() {
 
 # --- commands ---------------------------------------------------------------------------------
 
-# One start or stop at a time per DIR.
-exec 9>"$DIR/.lock"
-flock -w 300 9 || die "another start/stop on $DIR holds $DIR/.lock"
+lock_server_dir
 
 case "$cmd" in
   start)
-    if running; then
-      log "already running"
-      cat "$DIR/env"
-      exit 0
-    fi
+    exit_if_running
     install_packages
     started_at=$SECONDS
     stop_all
@@ -382,11 +312,7 @@ case "$cmd" in
     rm -f "$DIR/env"
     ;;
   status)
-    if running; then
-      cat "$DIR/env"
-    else
-      exit 1
-    fi
+    print_status
     ;;
   stop-gateway)
     stop_daemon rgw

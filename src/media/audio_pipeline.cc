@@ -128,7 +128,7 @@ Status AudioPipeline::PullFiltered() {
     int err = av_buffersink_get_frame(sink_filter_, filtered_.get());
     if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return Status::Ok();
     if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Audio filtering failed");
-    filtered_->pts = av_rescale_q(filtered_->pts, sink_tb, encoder_->time_base);
+    filtered_->pts = RescaleTimestamp(filtered_->pts, sink_tb, encoder_->time_base);
     Status s = Encode(filtered_.get());
     av_frame_unref(filtered_.get());
     if (!s.ok()) return s;

@@ -1,6 +1,7 @@
 #include "media/av_error.h"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <string>
 
@@ -12,6 +13,26 @@ extern "C" {
 }
 
 namespace vidproc::media {
+
+namespace {
+
+// Errors of the system call that reads the file (local disks and network file systems). AVERROR(e)
+// is -e for an errno value; libav's own codes (AVERROR_EOF, AVERROR_INVALIDDATA) are other numbers.
+bool IsSystemReadError(int averror) {
+  switch (-averror) {
+    case EIO:
+    case ENXIO:
+    case ENODEV:
+    case ESTALE:
+    case ETIMEDOUT:
+    case ENOLINK:
+    case EREMOTEIO:
+    case ECONNRESET: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
 
 std::string AvErrorText(int averror) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -27,6 +48,20 @@ Status FromAvError(int averror, ErrorCode code, const std::string& what) {
     return Status(ErrorCode::kOutputWriteFailed, what + ": no space left on the device.");
   }
   return Status(code, what + " (" + AvErrorText(averror) + ").");
+}
+
+Status ReadStopStatus(int averror, int io_error) {
+  if (averror == AVERROR_EXIT || io_error == AVERROR_EXIT) {
+    return Status(ErrorCode::kCancelled, "The job was cancelled.");
+  }
+  // Every failed read of the file protocol is a system error, whatever its number.
+  const int system_error = io_error < 0 && io_error != AVERROR_EOF ? io_error
+                           : IsSystemReadError(averror)            ? averror
+                                                                   : 0;
+  if (system_error != 0) {
+    return FromAvError(system_error, ErrorCode::kInputReadFailed, "Reading the input file failed");
+  }
+  return Status::Ok();
 }
 
 namespace {

@@ -137,7 +137,7 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path,
   // No file name is given: the content alone decides, an extension cannot vote.
   err = av_probe_input_buffer2(in->io_, &detected, "", nullptr, 0, 1 << 20);
   if (err < 0 || !detected) {
-    if (err == AVERROR_EXIT) return Status(ErrorCode::kCancelled, "The job was cancelled.");
+    RETURN_IF_ERROR(ReadStopStatus(err, in->io_->error));
     return Status(ErrorCode::kNotAVideo,
                   "The file is not a video (no known video format was recognised in it).");
   }
@@ -160,7 +160,7 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path,
   if (err < 0) {
     // avformat_open_input frees the context on failure.
     in->format_ = nullptr;
-    if (err == AVERROR_EXIT) return Status(ErrorCode::kCancelled, "The job was cancelled.");
+    RETURN_IF_ERROR(ReadStopStatus(err, in->io_->error));
     if (std::string_view(detected->name).starts_with("mov")) {
       return Status(
           ErrorCode::kTruncatedInput,
@@ -189,7 +189,7 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path,
                                   stream_options.empty() ? nullptr : stream_options.data());
   for (auto& o : stream_options) av_dict_free(&o);
   if (err < 0) {
-    if (err == AVERROR_EXIT) return Status(ErrorCode::kCancelled, "The job was cancelled.");
+    RETURN_IF_ERROR(ReadStopStatus(err, in->io_->error));
     return FromAvError(err, ErrorCode::kCorruptInput, "The file's streams cannot be read");
   }
   return in;

@@ -27,10 +27,10 @@ Status Remux(InputFile& input, const MediaInfo& info, OutputFile& output,
     if (cancel && cancel->cancelled())
       return Status(ErrorCode::kCancelled, "The job was cancelled.");
     int err = av_read_frame(fmt, packet.get());
-    if (err == AVERROR_EOF) break;
     if (err < 0) {
-      if (err == AVERROR_EXIT) return Status(ErrorCode::kCancelled, "The job was cancelled.");
-      break;  // judged by the duration check, like a truncated file
+      // Cut or damaged data is judged by the duration check, like a truncated file.
+      RETURN_IF_ERROR(ReadStopStatus(err, fmt->pb ? fmt->pb->error : 0));
+      break;
     }
     const AVStream* in = fmt->streams[packet->stream_index];
     AVStream* out = in == in_video ? out_video : in == in_audio ? out_audio : nullptr;

@@ -6,6 +6,7 @@
 
 extern "C" {
 #include <libavcodec/avcodec.h>
+#include <libavutil/mathematics.h>
 }
 
 namespace vidproc::media {
@@ -26,5 +27,11 @@ struct StageStats {
   int64_t decode_errors = 0;
   double end_s = 0;  // end of the last decoded frame, from the start of the file
 };
+
+// `ts` moved from time base `from` to `to`. AV_NOPTS_VALUE stays AV_NOPTS_VALUE: av_rescale_q
+// would turn it into an ordinary (huge negative) timestamp that no later check recognises.
+inline int64_t RescaleTimestamp(int64_t ts, AVRational from, AVRational to) {
+  return ts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(ts, from, to);
+}
 
 }  // namespace vidproc::media

@@ -152,11 +152,11 @@ Status Reencoder::Read() {
     if (cancel_ && cancel_->cancelled())
       return Status(ErrorCode::kCancelled, "The job was cancelled.");
     int err = av_read_frame(fmt, packet.get());
-    if (err == AVERROR_EOF) break;
     if (err < 0) {
-      if (err == AVERROR_EXIT) return Status(ErrorCode::kCancelled, "The job was cancelled.");
-      // Damaged or cut data: stop reading and let the duration and error checks judge the file.
-      LogWarning("input read stopped early", {{"reason", AvErrorText(err)}});
+      // Damaged or cut data stops the reading; the duration and error checks judge the file.
+      RETURN_IF_ERROR(ReadStopStatus(err, fmt->pb ? fmt->pb->error : 0));
+      if (err != AVERROR_EOF)
+        LogWarning("input read stopped early", {{"reason", AvErrorText(err)}});
       break;
     }
     const AVStream* st = fmt->streams[packet->stream_index];

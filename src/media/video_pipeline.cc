@@ -157,7 +157,7 @@ Status VideoPipeline::PullFiltered() {
     if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return Status::Ok();
     if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Video filtering failed");
     AVFrame* f = filtered_.get();
-    f->pts = av_rescale_q(f->pts, sink_tb, input_->time_base);
+    f->pts = RescaleTimestamp(f->pts, sink_tb, input_->time_base);
     double seconds = f->pts * av_q2d(input_->time_base);
     // The encoder needs strictly increasing timestamps; broken files repeat them.
     bool keep = f->pts != AV_NOPTS_VALUE && (last_pts_ == AV_NOPTS_VALUE || f->pts > last_pts_);

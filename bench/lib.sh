@@ -1,0 +1,192 @@
+# Helpers shared by the bench scripts (sourced, not run). A script sets BENCH_NAME (its name in
+# error messages) and, if its progress lines use another tag, BENCH_LOG_TAG, before using them.
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # OPT_VALUE, OPT_WORDS, DEB_NAME and AUTO_WORK are for the caller
+
+# ---------------------------------------------------------------- messages and arguments
+die() {
+  echo "$BENCH_NAME: $*" >&2
+  exit 2
+}
+log() { printf '[%s %s] %s\n' "${BENCH_LOG_TAG:-$BENCH_NAME}" "$(date +%H:%M:%S)" "$*" >&2; }
+
+# Lines FIRST to LAST of the running script's header comment, without the leading "# ".
+print_usage() { sed -n "$1,$2p" "${BASH_SOURCE[-1]}" | sed 's/^# \{0,1\}//'; }
+
+abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+
+# The value of the option at "$@": from `--opt VALUE` or `--opt=VALUE`. Sets OPT_VALUE, and
+# OPT_WORDS to the number of words to shift.
+#   --out | --out=*) option_value "$@"; OUT=$OPT_VALUE; shift "$OPT_WORDS" ;;
+option_value() {
+  case $1 in
+    *=*)
+      OPT_VALUE=${1#*=}
+      OPT_WORDS=1
+      ;;
+    *)
+      [ $# -ge 2 ] || die "$1 needs a value"
+      OPT_VALUE=$2
+      OPT_WORDS=2
+      ;;
+  esac
+}
+
+# The options of the transfer benchmarks (http_bench.sh, s3_bench.sh), whose defaults the caller
+# sets: --vidproc (VIDPROC), --size-mb (SIZE_MB), --rounds (ROUNDS), --out (OUT).
+parse_transfer_options() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --vidproc | --vidproc=*) option_value "$@"; VIDPROC=$OPT_VALUE; shift "$OPT_WORDS" ;;
+      --size-mb | --size-mb=*) option_value "$@"; SIZE_MB=$OPT_VALUE; shift "$OPT_WORDS" ;;
+      --rounds | --rounds=*) option_value "$@"; ROUNDS=$OPT_VALUE; shift "$OPT_WORDS" ;;
+      --out | --out=*) option_value "$@"; OUT=$OPT_VALUE; shift "$OPT_WORDS" ;;
+      *) echo "usage: $0 [--vidproc PATH] [--size-mb N] [--rounds N] [--out FILE]" >&2; exit 2 ;;
+    esac
+  done
+}
+
+# For the scripts run from the repository root: VIDPROC made absolute; exits when no program is
+# there.
+require_vidproc() {
+  VIDPROC=$(cd "$(dirname "$VIDPROC")" && pwd)/$(basename "$VIDPROC")
+  [ -x "$VIDPROC" ] || {
+    echo "no vidproc at $VIDPROC (build it first)" >&2
+    exit 1
+  }
+}
+
+# ---------------------------------------------------------------- packages and work dirs
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+# Installs the Debian packages named (none: nothing to do).
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  log "installing missing packages: $*"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >&2
+  $SUDO apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+# The Debian package forensics-samples-files (real camera footage), downloaded into CACHE once
+# and unpacked into CACHE/pkg; sets DEB_NAME. Its log is LOGS/fetch.log.
+fetch_samples_package() {
+  local cache=$1 debs
+  mkdir -p "$cache"
+  debs=("$cache"/forensics-samples-files_*.deb)
+  if [ ! -s "${debs[0]}" ]; then
+    log "apt-get download forensics-samples-files"
+    if ! (cd "$cache" && apt-get download forensics-samples-files) >>"$LOGS/fetch.log" 2>&1; then
+      log "apt-get download failed; apt-get update and retry"
+      $SUDO apt-get update -qq >>"$LOGS/fetch.log" 2>&1 || true
+      (cd "$cache" && apt-get download forensics-samples-files) >>"$LOGS/fetch.log" 2>&1 ||
+        {
+          cat "$LOGS/fetch.log" >&2
+          die "cannot download forensics-samples-files"
+        }
+    fi
+    debs=("$cache"/forensics-samples-files_*.deb)
+  fi
+  DEB_NAME=$(basename "${debs[0]}")
+  dpkg -x "${debs[0]}" "$cache/pkg"
+}
+
+# A fresh scratch folder under bench/results (or BENCH_TMP) named after TEMPLATE (NAME.XXXXXX),
+# for the scripts run from the repository root.
+bench_tmp_dir() { mktemp -d -p "${BENCH_TMP:-$PWD/bench/results}" "$1"; }
+
+# WORK as given (--work) or, when empty, a mktemp folder from TEMPLATE that remove_auto_work
+# deletes at exit; sets AUTO_WORK.
+open_work_dir() {
+  AUTO_WORK=0
+  if [ -z "$WORK" ]; then
+    WORK=$(mktemp -d -t "$1")
+    AUTO_WORK=1
+  fi
+  mkdir -p "$WORK"
+}
+remove_auto_work() {
+  if [ "$AUTO_WORK" = 1 ]; then rm -rf "$WORK"; fi
+}
+
+# ---------------------------------------------------------------- numbers
+now() { date +%s.%N; }
+# awk does the arithmetic (no bc needed)
+calc() { awk "BEGIN { $1 }"; }
+isnum() { [[ ${1:-} =~ ^-?[0-9]+([.][0-9]+)?$ ]]; }
+elapsed() { calc "printf \"%.3f\", $2 - $1"; } # T0 T1 -> s
+
+# The median of whitespace-separated numbers (n/a if none), with six decimals (median) or as
+# given (median_plain: the middle one as written, the mean of the two middle ones as awk prints
+# numbers, to six significant digits).
+median() { median_in_format "%.6f" "${1:-}"; }
+median_plain() { median_in_format "" "${1:-}"; }
+median_in_format() {
+  awk -v f="$1" -v s="${2:-}" 'BEGIN {
+    n = split(s, a, " ")
+    if (n == 0) { print "n/a"; exit }
+    for (i = 2; i <= n; i++) { v = a[i]; j = i - 1; while (j > 0 && a[j] + 0 > v + 0) { a[j+1] = a[j]; j-- } a[j+1] = v }
+    m = n % 2 ? a[(n + 1) / 2] : (a[n/2] + a[n/2 + 1]) / 2
+    if (f == "") print m; else printf f "\n", m
+  }'
+}
+
+# Number formatting; n/a (or anything not a number) passes through as n/a.
+f0() { isnum "${1:-}" && calc "printf \"%.0f\", $1" || printf 'n/a'; }
+f1() { isnum "${1:-}" && calc "printf \"%.1f\", $1" || printf 'n/a'; }
+f2() { isnum "${1:-}" && calc "printf \"%.2f\", $1" || printf 'n/a'; }
+f3() { isnum "${1:-}" && calc "printf \"%.3f\", $1" || printf 'n/a'; }
+mib() { isnum "${1:-}" && calc "printf \"%.1f\", $1 / 1024" || printf 'n/a'; } # KiB -> MiB
+# A / B with DIGITS decimals (default 2); n/a unless both are numbers and B > 0.
+ratio() {
+  if isnum "${1:-}" && isnum "${2:-}" && calc "exit !($2 > 0)"; then
+    calc "printf \"%.${3:-2}f\", $1 / $2"
+  else
+    printf 'n/a'
+  fi
+}
+# BYTES (an awk expression) moved in SECONDS -> whole MiB/s.
+mbps() { calc "printf \"%.0f\", ($1) / 1048576 / ($2)"; }
+
+# ---------------------------------------------------------------- reports
+# A line of the report being written to RPT.
+r() { printf '%s\n' "$*" >>"$RPT"; }
+# A note for the report's Notes section (the caller declares NOTES=()), also logged.
+note() {
+  NOTES+=("$*")
+  log "note: $*"
+}
+# Text made safe for one Markdown table cell.
+md_clean() { tr '\n`|' ' ' | cut -c1-400; }
+# The Notes section ends the report, which is then copied to OUT and printed.
+finish_report() {
+  local n
+  r "## Notes"
+  r ""
+  if [ ${#NOTES[@]} -eq 0 ]; then r "None: every run succeeded."; else for n in "${NOTES[@]}"; do r "- $n"; done; fi
+  mkdir -p "$(dirname "$OUT")"
+  cp "$RPT" "$OUT"
+  cat "$RPT"
+  log "report written to $OUT"
+}
+# A command line quoted for the report: the work dir shows as $WORK, the binary as VIDPROC_SHOWN,
+# and any argument under OUTS (when set) as OUT.
+showcmd() {
+  local a out=""
+  for a in "$@"; do
+    if [ -n "${OUTS:-}" ] && [[ $a == "$OUTS"/* ]]; then
+      out+="OUT "
+    elif [[ $a =~ ^[A-Za-z0-9_./:=+,%@-]+$ ]]; then
+      out+="$a "
+    elif [[ $a == *\'* && $a != *[\"\$\`\\]* ]]; then
+      out+="\"$a\" "
+    else
+      out+="'${a//\'/\'\\\'\'}' "
+    fi
+  done
+  out=${out% }
+  out=${out//"$WORK"/\$WORK}
+  out=${out//"$VIDPROC"/$VIDPROC_SHOWN}
+  printf '%s\n' "$out"
+}
