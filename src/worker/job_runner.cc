@@ -31,34 +31,6 @@ Status StatusFromJson(const nlohmann::json& event, ErrorCode fallback, const std
 
 }  // namespace
 
-WorkerSettings WorkerSettings::FromConfig(const Config& config,
-                                          const std::string& transcoder_path) {
-  WorkerSettings s;
-  s.worker_id = config.worker_id;
-  s.transcoder_path = transcoder_path;
-  s.scratch_dir = config.data_dir + "/scratch";
-  s.max_tasks = config.max_tasks;
-  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  s.threads_per_job = std::max(1, static_cast<int>(cores) / std::max(1, config.max_tasks));
-  s.timeout_ms = int64_t{config.timeout_s} * 1000;
-  s.kill_grace_ms = int64_t{config.kill_grace_s} * 1000;
-  s.lease_ms = int64_t{config.lease_s} * 1000;
-  s.max_attempts = config.max_attempts;
-  s.timeout_retries = config.timeout_retries;
-  s.retry_backoff_ms = int64_t{config.retry_backoff_s} * 1000;
-  s.keep_original = config.keep_original;
-  s.preset = config.preset;
-  s.video_bitrate = config.video_bitrate;
-  s.max_size = config.max_size;
-  s.limits.address_space_bytes = config.child_memory_mb << 20;
-  // A child may use the whole timeout on every core it was given, and no more.
-  s.limits.cpu_seconds = int64_t{config.timeout_s} * s.threads_per_job + 60;
-  s.limits.file_size_bytes = int64_t{64} << 30;
-  s.log_level = config.log_level;
-  s.log_format = config.log_format;
-  return s;
-}
-
 struct JobRunner::ChildResult {
   enum Kind { kDone, kRefused, kFailed, kCrashed, kTimeout, kStopped, kLost } kind = kFailed;
   Status error;

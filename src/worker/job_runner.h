@@ -9,7 +9,6 @@
 #include <string>
 
 #include "core/clock.h"
-#include "core/config.h"
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
 #include "worker/child_process.h"
@@ -36,8 +35,6 @@ struct WorkerSettings {
   ChildLimits limits;
   std::string log_level = "info";
   std::string log_format = "text";
-
-  static WorkerSettings FromConfig(const Config& config, const std::string& transcoder_path);
 };
 
 // What became of a job, for logs and tests.
