@@ -1,6 +1,7 @@
 // `vidproc worker` and `vidproc serve` run as processes: every way of setting the worker slots
 // (--workers, --max-tasks, the environment, .env, the default) gives the slots, and the threads per
 // job that follow from them, that the start-up log reports.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,19 +50,19 @@ Started RunUntil(const std::vector<std::string>& args, const std::vector<std::st
   argv.insert(argv.end(), args.begin(), args.end());
   argv.insert(argv.end(), {"--data-dir", dir + "/data"});
 
+  // Built before fork(): cases run in parallel threads, and the child only execs.
+  std::vector<char*> a, e;
+  for (auto& arg : argv) a.push_back(arg.data());
+  a.push_back(nullptr);
+  for (auto& var : envp) e.push_back(var.data());
+  e.push_back(nullptr);
   int pipe_fds[2];
-  EXPECT_EQ(pipe(pipe_fds), 0);
+  // Close-on-exec, so that a child started meanwhile by another thread does not hold it open.
+  EXPECT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
   pid_t pid = fork();
   if (pid == 0) {
     dup2(pipe_fds[1], 2);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
     if (chdir(dir.c_str()) != 0) _exit(127);
-    std::vector<char*> a, e;
-    for (auto& s : argv) a.push_back(s.data());
-    a.push_back(nullptr);
-    for (auto& s : envp) e.push_back(s.data());
-    e.push_back(nullptr);
     execve(a[0], a.data(), e.data());
     _exit(127);
   }
@@ -108,20 +109,32 @@ struct Case {
   int slots;
 };
 
-void ExpectSlots(const char* command, const Case& c) {
-  std::vector<std::string> args = {command};
-  if (std::string(command) == "serve") args.insert(args.end(), {"--listen", "127.0.0.1:0"});
-  args.insert(args.end(), c.args.begin(), c.args.end());
-  Started s = RunUntil(args, c.env, c.dotenv, "worker started");
-  EXPECT_EQ(s.exit_code, 0) << command << ", " << c.how;
-  const nlohmann::json* started = Find(s, "worker started");
-  ASSERT_NE(started, nullptr) << command << ", " << c.how;
-  EXPECT_EQ((*started)["slots"], c.slots) << command << ", " << c.how;
-  EXPECT_EQ((*started)["threads_per_job"], ThreadsPerJob(c.slots)) << command << ", " << c.how;
-  if (std::string(command) == "serve") {
-    const nlohmann::json* listening = Find(s, "listening");
-    ASSERT_NE(listening, nullptr) << c.how;
-    EXPECT_EQ((*listening)["workers"], c.slots) << c.how;
+// Starts one process per case at once (each waits for its own start-up line), then checks each.
+void ExpectSlots(const char* command, const std::vector<Case>& cases) {
+  std::vector<Started> results(cases.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    threads.emplace_back([&, i] {
+      std::vector<std::string> args = {command};
+      if (std::string(command) == "serve") args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+      args.insert(args.end(), cases[i].args.begin(), cases[i].args.end());
+      results[i] = RunUntil(args, cases[i].env, cases[i].dotenv, "worker started");
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const Started& s = results[i];
+    EXPECT_EQ(s.exit_code, 0) << command << ", " << c.how;
+    const nlohmann::json* started = Find(s, "worker started");
+    ASSERT_NE(started, nullptr) << command << ", " << c.how;
+    EXPECT_EQ((*started)["slots"], c.slots) << command << ", " << c.how;
+    EXPECT_EQ((*started)["threads_per_job"], ThreadsPerJob(c.slots)) << command << ", " << c.how;
+    if (std::string(command) == "serve") {
+      const nlohmann::json* listening = Find(s, "listening");
+      ASSERT_NE(listening, nullptr) << c.how;
+      EXPECT_EQ((*listening)["workers"], c.slots) << c.how;
+    }
   }
 }
 
@@ -141,13 +154,9 @@ const std::vector<Case>& Cases() {
   return cases;
 }
 
-TEST(SlotsTest, WorkerReportsTheSlotsHoweverTheyWereSet) {
-  for (const Case& c : Cases()) ExpectSlots("worker", c);
-}
+TEST(SlotsTest, WorkerReportsTheSlotsHoweverTheyWereSet) { ExpectSlots("worker", Cases()); }
 
-TEST(SlotsTest, ServeReportsTheSlotsHoweverTheyWereSet) {
-  for (const Case& c : Cases()) ExpectSlots("serve", c);
-}
+TEST(SlotsTest, ServeReportsTheSlotsHoweverTheyWereSet) { ExpectSlots("serve", Cases()); }
 
 TEST(SlotsTest, ServeWithZeroSlotsIsApiOnly) {
   for (const Case& c : {Case{"--workers 0", {"--workers", "0"}, {}, "", 0},

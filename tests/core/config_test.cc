@@ -87,7 +87,8 @@ TEST(ConfigTest, EveryShownSettingIsDocumented) {
   Config defaults;
   std::string help = SettingsHelp();
   std::string markdown = SettingsMarkdown();
-  for (const auto& [name, value] : defaults.ToJson().items()) {
+  const nlohmann::json shown = defaults.ToJson();
+  for (const auto& [name, value] : shown.items()) {
     EXPECT_NE(help.find("  " + name + " (default"), std::string::npos) << name;
     EXPECT_NE(markdown.find("| `" + name + "` |"), std::string::npos) << name;
   }
