@@ -29,13 +29,17 @@ constexpr const char* kHelp =
     "Serves the HTTP API and the web page, and processes queued videos with the worker\n"
     "slots, until SIGTERM or SIGINT. See docs/API.md.\n";
 
-constexpr const char* kServeOptions = R"(
-  --listen HOST:PORT   VIDPROC_LISTEN: where to listen (default 127.0.0.1:8080; port 0: any)
-  --workers N          worker slots in this process (default MAX_VIDEO_PROCESSING_TASKS;
-                       0: an API-only node)
-  --port-file FILE     write the port to FILE once listening
-  --insecure-no-auth   allow a non-loopback address without VIDPROC_API_TOKEN
-)";
+// The defaults come from the settings table (core/config.cc).
+const std::string& ServeOptionsHelp() {
+  static const std::string help =
+      "\n  --listen HOST:PORT   VIDPROC_LISTEN: where to listen (default " +
+      SettingDefaultText("VIDPROC_LISTEN") +
+      "; port 0: any)\n"
+      "  --port-file FILE     write the port to FILE once listening\n"
+      "  --insecure-no-auth   allow a non-loopback address without VIDPROC_API_TOKEN\n"
+      "  (--workers 0: an API-only node)\n";
+  return help;
+}
 
 constexpr int64_t kExpirySweepMs = 10 * 60 * 1000;
 
@@ -59,24 +63,16 @@ const char* OutcomeName(worker::JobOutcome outcome) {
 int RunServe(int argc, char** argv) {
   int code = 0;
   ExtraOptions extra;
-  extra.valued = {{"--listen", "VIDPROC_LISTEN"}, {"--workers", ""}, {"--port-file", ""}};
+  extra.valued = {{"--listen", "VIDPROC_LISTEN"}, {"--port-file", ""}};
   extra.flags = {"--insecure-no-auth"};
-  extra.help = kServeOptions;
+  extra.help = ServeOptionsHelp().c_str();
   auto ctx = Prepare(argc, argv, "serve", kHelp, &code, extra);
   if (!ctx) return code;
   const Config& config = ctx->config;
 
-  int workers = config.max_tasks;
-  if (auto w = ctx->args.get("--workers")) {
-    auto n = ParseInteger(*w, 0, 64);
-    if (!n.ok()) {
-      std::fprintf(stderr, "vidproc serve: --workers must be a whole number from 0 to 64.\n");
-      return kExitUsage;
-    }
-    workers = static_cast<int>(n.value());
-  }
-  const std::string host = config.listen.substr(0, config.listen.rfind(':'));
-  const int port = std::stoi(config.listen.substr(config.listen.rfind(':') + 1));
+  // --workers and --max-tasks set MAX_VIDEO_PROCESSING_TASKS like the environment does.
+  const int workers = config.max_tasks;
+  const std::string host = ListenHost(config);
   if (!IsLoopback(host) && config.api_token.empty() && !ctx->args.has("--insecure-no-auth")) {
     std::fprintf(stderr,
                  "vidproc serve: refusing to listen on %s without VIDPROC_API_TOKEN: anyone who "
@@ -91,27 +87,14 @@ int RunServe(int argc, char** argv) {
   auto blobs = OpenBlobStore(config);
   if (!blobs.ok()) return Fail("serve", blobs.status());
 
-  http::ApiOptions api_options;
-  api_options.api_token = config.api_token;
-  api_options.uploads.max_upload_bytes = config.max_upload_bytes;
-  api_options.uploads.expiry_ms = int64_t{config.upload_expiry_h} * 3600 * 1000;
-  http::Api api(store->get(), blobs->get(), SystemClock::Default(), api_options);
-
-  http::ServerOptions server_options;
-  server_options.host = host == "localhost" ? "127.0.0.1" : host;
-  server_options.port = port;
-  server_options.io_threads = config.http_threads;
-  server_options.header_timeout_ms = int64_t{config.http_idle_timeout_s} * 1000;
-  server_options.body_timeout_ms = int64_t{config.http_body_timeout_s} * 1000;
-  server_options.write_timeout_ms = int64_t{config.http_body_timeout_s} * 1000;
-  http::HttpServer server(server_options, &api);
+  http::Api api(store->get(), blobs->get(), SystemClock::Default(), ApiOptionsFrom(config));
+  http::HttpServer server(ServerOptionsFrom(config), &api);
 
   std::unique_ptr<worker::WorkerPool> pool;
   if (workers > 0) {
-    auto settings = worker::WorkerSettings::FromConfig(config, SelfPath());
-    settings.max_tasks = workers;
-    pool = std::make_unique<worker::WorkerPool>(store->get(), blobs->get(), settings,
-                                                SystemClock::Default());
+    pool = std::make_unique<worker::WorkerPool>(
+        store->get(), blobs->get(), WorkerSettingsFrom(config, MachineCores(), SelfPath()),
+        SystemClock::Default());
     pool->SetObserver([&api](worker::JobOutcome outcome, double seconds) {
       api.metrics().JobFinished(OutcomeName(outcome), seconds);
     });
@@ -122,8 +105,7 @@ int RunServe(int argc, char** argv) {
   std::optional<worker::WebhookDispatcher> webhooks;
   if (!config.webhook_url.empty()) {
     (*store)->EnableWebhookOutbox(true);
-    webhooks.emplace(store->get(), worker::WebhookOptions::FromConfig(config),
-                     SystemClock::Default());
+    webhooks.emplace(store->get(), WebhookOptionsFrom(config), SystemClock::Default());
   }
 
   InstallStopSignals();

@@ -41,11 +41,10 @@ int RunWorker(int argc, char** argv) {
   std::optional<worker::WebhookDispatcher> webhooks;
   if (!ctx->config.webhook_url.empty()) {
     (*store)->EnableWebhookOutbox(true);
-    webhooks.emplace(store->get(), worker::WebhookOptions::FromConfig(ctx->config),
-                     SystemClock::Default());
+    webhooks.emplace(store->get(), WebhookOptionsFrom(ctx->config), SystemClock::Default());
   }
   worker::WorkerPool pool(store->get(), blobs->get(),
-                          worker::WorkerSettings::FromConfig(ctx->config, SelfPath()),
+                          WorkerSettingsFrom(ctx->config, MachineCores(), SelfPath()),
                           SystemClock::Default());
   InstallStopSignals();
   pool.Start();
@@ -164,11 +163,20 @@ int RunMigrate(int argc, char** argv) {
 
 int RunConfig(int argc, char** argv) {
   int code = 0;
+  static const std::string settings_help = "\n" + SettingsHelp();
+  ExtraOptions extra;
+  extra.flags = {"--markdown"};
+  extra.help = "\n  --markdown           print the settings tables of docs/CONFIGURATION.md\n";
+  extra.footer = settings_help.c_str();
   auto ctx = Prepare(argc, argv, "config",
                      "Usage: vidproc config [options]\n\nPrints the effective configuration "
                      "(defaults < .env < environment < flags), secrets masked.\n",
-                     &code);
+                     &code, extra);
   if (!ctx) return code;
+  if (ctx->args.has("--markdown")) {
+    std::fputs(SettingsMarkdown().c_str(), stdout);
+    return kExitOk;
+  }
   std::printf("%s\n", ctx->config.ToJson().dump(2).c_str());
   return kExitOk;
 }

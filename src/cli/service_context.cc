@@ -13,20 +13,33 @@
 namespace vidproc::cli {
 namespace {
 
-constexpr const char* kCommonOptions = R"(
-Options (each overrides the variable named; the environment overrides .env):
-  --data-dir DIR       VIDPROC_DATA_DIR: database, stored files, scratch (default ./data)
-  --max-tasks N        MAX_VIDEO_PROCESSING_TASKS: jobs processed at once (default 2)
-  --timeout SECONDS    VIDEO_PROCESSING_TIMEOUT: a job running longer is killed (default 600)
-  --help               this text
-)";
-
-// Flags shared by the service commands, as configuration variables.
+// Flags shared by the service commands, as configuration variables. Two spellings of one
+// setting are one setting: --workers is the name `serve` has always documented, --max-tasks the
+// older one; both set MAX_VIDEO_PROCESSING_TASKS, exactly as the environment does.
 const std::map<std::string, std::string> kFlagVariables = {
     {"--data-dir", "VIDPROC_DATA_DIR"},
+    {"--workers", "MAX_VIDEO_PROCESSING_TASKS"},
     {"--max-tasks", "MAX_VIDEO_PROCESSING_TASKS"},
     {"--timeout", "VIDEO_PROCESSING_TIMEOUT"},
 };
+
+// The defaults come from the settings table (core/config.cc).
+const std::string& CommonOptionsHelp() {
+  static const std::string help =
+      "\nOptions (each overrides the variable named; the environment overrides .env):\n"
+      "  --data-dir DIR       VIDPROC_DATA_DIR: database, stored files, scratch (default ./" +
+      SettingDefaultText("VIDPROC_DATA_DIR") +
+      ")\n"
+      "  --workers N          MAX_VIDEO_PROCESSING_TASKS: jobs processed at once, the worker\n"
+      "                       slots (default " +
+      SettingDefaultText("MAX_VIDEO_PROCESSING_TASKS") +
+      "; --max-tasks N is the same)\n"
+      "  --timeout SECONDS    VIDEO_PROCESSING_TIMEOUT: a job running longer is killed (default " +
+      SettingDefaultText("VIDEO_PROCESSING_TIMEOUT") +
+      ")\n"
+      "  --help               this text\n";
+  return help;
+}
 
 std::atomic<bool> g_stop{false};
 extern "C" void OnStopSignal(int) { g_stop = true; }
@@ -56,14 +69,24 @@ std::optional<Context> Prepare(int argc, char** argv, const char* name, const ch
     return std::nullopt;
   }
   if (args->has("--help")) {
-    std::printf("%s%s%s", help, extra.help, kCommonOptions);
+    std::printf("%s%s%s%s", help, extra.help, CommonOptionsHelp().c_str(), extra.footer);
     *exit_code = kExitOk;
     return std::nullopt;
   }
   Environment flags;
+  std::map<std::string, std::string> flag_of;  // variable -> the flag that set it
   for (const auto& [flag, variable] : variables) {
     if (variable.empty()) continue;
-    if (auto v = args->get(flag)) flags[variable] = *v;
+    auto v = args->get(flag);
+    if (!v) continue;
+    if (auto other = flag_of.find(variable); other != flag_of.end() && flags[variable] != *v) {
+      std::fprintf(stderr, "vidproc %s: %s and %s both set %s; give one.\n", name,
+                   other->second.c_str(), flag.c_str(), variable.c_str());
+      *exit_code = kExitUsage;
+      return std::nullopt;
+    }
+    flags[variable] = *v;
+    flag_of[variable] = flag;
   }
   auto config = LoadAndApplyConfig(flags);
   if (!config.ok()) {

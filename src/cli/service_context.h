@@ -22,7 +22,8 @@ struct Context {
 struct ExtraOptions {
   std::map<std::string, std::string> valued;
   std::set<std::string> flags;
-  const char* help = "";
+  const char* help = "";    // after the usage, before the common options
+  const char* footer = "";  // after the common options
 };
 
 // Parses the command line and loads the configuration; nullopt after printing the problem (or

@@ -2,14 +2,20 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "http/api.h"
+#include "http/server.h"
 #include "queue/postgres_store.h"
 #include "queue/sqlite_store.h"
 #include "storage/local_store.h"
 #include "storage/s3_store.h"
+#include "worker/job_runner.h"
+#include "worker/webhook_dispatcher.h"
 
 namespace vidproc::cli {
 
@@ -60,6 +66,67 @@ Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config) 
   ASSIGN_OR_RETURN(auto store, storage::LocalStore::Open(config.data_dir + "/storage"));
   return std::unique_ptr<storage::BlobStore>(std::move(store));
 }
+
+worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
+                                          const std::string& transcoder_path) {
+  worker::WorkerSettings s;
+  s.worker_id = config.worker_id;
+  s.transcoder_path = transcoder_path;
+  s.scratch_dir = config.data_dir + "/scratch";
+  s.max_tasks = config.max_tasks;
+  s.machine_cores = static_cast<int>(std::max(1u, cores));
+  s.threads_per_job = std::max(1, static_cast<int>(std::max(1u, cores)) / std::max(1, s.max_tasks));
+  s.timeout_ms = int64_t{config.timeout_s} * 1000;
+  s.kill_grace_ms = int64_t{config.kill_grace_s} * 1000;
+  s.lease_ms = int64_t{config.lease_s} * 1000;
+  s.max_attempts = config.max_attempts;
+  s.timeout_retries = config.timeout_retries;
+  s.retry_backoff_ms = int64_t{config.retry_backoff_s} * 1000;
+  s.keep_original = config.keep_original;
+  s.preset = config.preset;
+  s.video_bitrate = config.video_bitrate;
+  s.max_size = config.max_size;
+  s.limits.address_space_bytes = config.child_memory_mb << 20;
+  s.limits.file_size_bytes = int64_t{64} << 30;
+  s.log_level = config.log_level;
+  s.log_format = config.log_format;
+  return s;
+}
+
+worker::WebhookOptions WebhookOptionsFrom(const Config& config) {
+  worker::WebhookOptions o;
+  o.url = config.webhook_url;
+  o.secret = config.webhook_secret;
+  o.give_up_ms = int64_t{config.webhook_give_up_h} * 3'600'000;
+  return o;
+}
+
+http::ApiOptions ApiOptionsFrom(const Config& config) {
+  http::ApiOptions o;
+  o.api_token = config.api_token;
+  o.uploads.max_upload_bytes = config.max_upload_bytes;
+  o.uploads.expiry_ms = int64_t{config.upload_expiry_h} * 3600 * 1000;
+  return o;
+}
+
+std::string ListenHost(const Config& config) {
+  return config.listen.substr(0, config.listen.rfind(':'));
+}
+
+http::ServerOptions ServerOptionsFrom(const Config& config) {
+  // VIDPROC_LISTEN was checked to be HOST:PORT when the configuration was loaded.
+  const std::string host = ListenHost(config);
+  http::ServerOptions o;
+  o.host = host == "localhost" ? "127.0.0.1" : host;
+  o.port = std::stoi(config.listen.substr(config.listen.rfind(':') + 1));
+  o.io_threads = config.http_threads;
+  o.header_timeout_ms = int64_t{config.http_idle_timeout_s} * 1000;
+  o.body_timeout_ms = int64_t{config.http_body_timeout_s} * 1000;
+  o.write_timeout_ms = int64_t{config.http_body_timeout_s} * 1000;
+  return o;
+}
+
+unsigned MachineCores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 std::string SelfPath() {
   char buf[4096];

@@ -1,11 +1,22 @@
-// The one place where configuration becomes components (only main-level code wires).
+// The one place where configuration becomes components and their settings: modules receive
+// settings structs and never read the configuration themselves (only main-level code wires).
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "core/config.h"
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
+
+namespace vidproc::worker {
+struct WorkerSettings;
+struct WebhookOptions;
+}  // namespace vidproc::worker
+namespace vidproc::http {
+struct ApiOptions;
+struct ServerOptions;
+}  // namespace vidproc::http
 
 namespace vidproc::cli {
 
@@ -14,6 +25,21 @@ namespace vidproc::cli {
 Result<Config> LoadAndApplyConfig(const Environment& flags);
 Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config);
 Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config);
+// The worker slots of `vidproc worker` and `vidproc serve`, decided here only, from the final
+// slot count: MAX_VIDEO_PROCESSING_TASKS, which `--workers`, `--max-tasks`, the environment and
+// .env all set. Each job gets max(1, cores / slots) threads; the CPU safety net counts all `cores`.
+// `cores` is the machine's (MachineCores()); a parameter so that the policy can be tested.
+worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
+                                          const std::string& transcoder_path);
+worker::WebhookOptions WebhookOptionsFrom(const Config& config);
+// `vidproc serve`'s HTTP side. ListenHost is VIDPROC_LISTEN's host as written ("localhost"),
+// ServerOptionsFrom's host the address bound ("127.0.0.1").
+http::ApiOptions ApiOptionsFrom(const Config& config);
+http::ServerOptions ServerOptionsFrom(const Config& config);
+std::string ListenHost(const Config& config);
+// The cores this machine has (at least 1).
+unsigned MachineCores();
+
 // The path of this vidproc binary (to run `vidproc transcode` children).
 std::string SelfPath();
 

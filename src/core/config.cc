@@ -57,200 +57,326 @@ Status OneOf(const std::string& name, const std::string& value,
   return Status::Ok();
 }
 
-struct Setting {
-  const char* name;
-  std::function<Status(Config*, const std::string&)> apply;
+enum class Section { kContract, kOwn, kHttp, kWebhooks };
+
+struct SectionInfo {
+  Section section;
+  const char* title;
+};
+constexpr SectionInfo kSections[] = {
+    {Section::kContract, "The public contract"},
+    {Section::kOwn, "vidproc's own"},
+    {Section::kHttp, "The HTTP service (`vidproc serve`)"},
+    {Section::kWebhooks, "Webhooks"},
 };
 
-const std::vector<Setting>& Settings() {
-  static const std::vector<Setting> settings = {
-      {"MAX_VIDEO_PROCESSING_TASKS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("MAX_VIDEO_PROCESSING_TASKS", v, 0, 64, &c->max_tasks);
-       }},
-      {"VIDEO_PROCESSING_TIMEOUT",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDEO_PROCESSING_TIMEOUT", v, 1, 7 * 86400, &c->timeout_s);
-       }},
-      {"USE_SPACES",
-       [](Config* c, const std::string& v) { return ParseBool("USE_SPACES", v, &c->use_spaces); }},
-      {"SPACES_ACCESS_KEY",
-       [](Config* c, const std::string& v) {
-         c->spaces_access_key = v;
-         return Status::Ok();
-       }},
-      {"SPACES_SECRET_KEY",
-       [](Config* c, const std::string& v) {
-         c->spaces_secret_key = v;
-         return Status::Ok();
-       }},
-      {"SPACES_BUCKET_NAME",
-       [](Config* c, const std::string& v) {
-         c->spaces_bucket = v;
-         return Status::Ok();
-       }},
-      {"SPACES_ENDPOINT_URL",
-       [](Config* c, const std::string& v) {
-         c->spaces_endpoint = v;
-         return Status::Ok();
-       }},
-      {"SPACES_REGION",
-       [](Config* c, const std::string& v) {
-         c->spaces_region = v;
-         return Status::Ok();
-       }},
-      {"SPACES_ADDRESSING",
-       [](Config* c, const std::string& v) {
-         return OneOf("SPACES_ADDRESSING", v, {"auto", "path", "virtual"}, &c->spaces_addressing);
-       }},
-      {"SPACES_PUBLIC_READ",
-       [](Config* c, const std::string& v) {
-         return ParseBool("SPACES_PUBLIC_READ", v, &c->spaces_public_read);
-       }},
-      {"VIDPROC_S3_PART_MB",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_S3_PART_MB", v, 5, 5120, &c->s3_part_mb);
-       }},
-      {"VIDPROC_S3_PARTS_IN_FLIGHT",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_S3_PARTS_IN_FLIGHT", v, 1, 32, &c->s3_parts_in_flight);
-       }},
-      {"VIDPROC_DATA_DIR",
-       [](Config* c, const std::string& v) {
-         if (v.empty()) return Invalid("VIDPROC_DATA_DIR", v, "a directory");
-         c->data_dir = v;
-         return Status::Ok();
-       }},
-      {"DATABASE_URL",
-       [](Config* c, const std::string& v) {
-         if (!v.empty() && v.rfind("sqlite://", 0) != 0 && v.rfind("postgres://", 0) != 0 &&
-             v.rfind("postgresql://", 0) != 0) {
-           return Invalid("DATABASE_URL", v, "sqlite://PATH or postgres://...");
-         }
-         c->database_url = v;
-         return Status::Ok();
-       }},
-      {"KEEP_ORIGINAL",
-       [](Config* c, const std::string& v) {
-         return ParseBool("KEEP_ORIGINAL", v, &c->keep_original);
-       }},
-      {"LOG_FORMAT",
-       [](Config* c, const std::string& v) {
-         return OneOf("LOG_FORMAT", v, {"text", "json"}, &c->log_format);
-       }},
-      {"LOG_LEVEL",
-       [](Config* c, const std::string& v) {
-         return OneOf("LOG_LEVEL", v, {"debug", "info", "warning", "error"}, &c->log_level);
-       }},
-      {"VIDPROC_MAX_ATTEMPTS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_MAX_ATTEMPTS", v, 1, 100, &c->max_attempts);
-       }},
-      {"VIDPROC_TIMEOUT_RETRIES",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_TIMEOUT_RETRIES", v, 0, 100, &c->timeout_retries);
-       }},
-      {"VIDPROC_RETRY_BACKOFF_SECONDS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_RETRY_BACKOFF_SECONDS", v, 0, 86400, &c->retry_backoff_s);
-       }},
-      {"VIDPROC_LEASE_SECONDS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_LEASE_SECONDS", v, 2, 3600, &c->lease_s);
-       }},
-      {"VIDPROC_SHUTDOWN_GRACE_SECONDS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_SHUTDOWN_GRACE_SECONDS", v, 0, 3600, &c->shutdown_grace_s);
-       }},
-      {"VIDPROC_KILL_GRACE_SECONDS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_KILL_GRACE_SECONDS", v, 0, 600, &c->kill_grace_s);
-       }},
-      {"VIDPROC_CHILD_MEMORY_MB",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_CHILD_MEMORY_MB", v, 256, 1 << 20, &c->child_memory_mb);
-       }},
-      {"VIDPROC_PRESET",
-       [](Config* c, const std::string& v) {
-         return OneOf("VIDPROC_PRESET", v,
-                      {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                       "slower", "veryslow"},
-                      &c->preset);
-       }},
-      {"VIDPROC_VIDEO_BITRATE",
-       [](Config* c, const std::string& v) {
-         if (!ParseBitrate(v).ok())
-           return Invalid("VIDPROC_VIDEO_BITRATE", v, "a bitrate like 1500k");
-         c->video_bitrate = v;
-         return Status::Ok();
-       }},
-      {"VIDPROC_MAX_SIZE",
-       [](Config* c, const std::string& v) {
-         if (!ParseSize(v).ok()) return Invalid("VIDPROC_MAX_SIZE", v, "a size like 1280x720");
-         c->max_size = v;
-         return Status::Ok();
-       }},
-      {"VIDPROC_WORKER_ID",
-       [](Config* c, const std::string& v) {
-         c->worker_id = v;
-         return Status::Ok();
-       }},
-      {"VIDPROC_LISTEN",
-       [](Config* c, const std::string& v) {
-         auto colon = v.rfind(':');
-         if (colon == std::string::npos || colon == 0 ||
-             !ParseInteger(v.substr(colon + 1), 0, 65535).ok()) {
-           return Invalid("VIDPROC_LISTEN", v, "HOST:PORT, like 127.0.0.1:8080");
-         }
-         c->listen = v;
-         return Status::Ok();
-       }},
-      {"VIDPROC_API_TOKEN",
-       [](Config* c, const std::string& v) {
-         if (!v.empty() && v.size() < 16) {
-           return Invalid("VIDPROC_API_TOKEN", "****", "at least 16 characters");
-         }
-         c->api_token = v;
-         return Status::Ok();
-       }},
-      {"MAX_UPLOAD_BYTES",
-       [](Config* c, const std::string& v) {
-         return ParseInt("MAX_UPLOAD_BYTES", v, 1, int64_t{1} << 50, &c->max_upload_bytes);
-       }},
-      {"VIDPROC_UPLOAD_EXPIRY_HOURS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_UPLOAD_EXPIRY_HOURS", v, 1, 24 * 365, &c->upload_expiry_h);
-       }},
-      {"VIDPROC_HTTP_THREADS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_HTTP_THREADS", v, 1, 64, &c->http_threads);
-       }},
-      {"VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS", v, 1, 3600, &c->http_idle_timeout_s);
-       }},
-      {"VIDPROC_HTTP_BODY_TIMEOUT_SECONDS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_HTTP_BODY_TIMEOUT_SECONDS", v, 1, 3600, &c->http_body_timeout_s);
-       }},
-      {"WEBHOOK_URL",
-       [](Config* c, const std::string& v) {
-         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
-           return Invalid("WEBHOOK_URL", v, "an http:// or https:// URL");
-         }
-         c->webhook_url = v;
-         return Status::Ok();
-       }},
-      {"WEBHOOK_SECRET",
-       [](Config* c, const std::string& v) {
-         c->webhook_secret = v;
-         return Status::Ok();
-       }},
-      {"VIDPROC_WEBHOOK_GIVE_UP_HOURS",
-       [](Config* c, const std::string& v) {
-         return ParseInt("VIDPROC_WEBHOOK_GIVE_UP_HOURS", v, 1, 24 * 365, &c->webhook_give_up_h);
-       }},
+std::string Mask(const std::string& secret) {
+  if (secret.empty()) return "";
+  return secret.size() <= 4 ? "****" : secret.substr(0, 2) + "****";
+}
+
+// One setting, everything about it in one row: parsing, default, display and documentation come
+// from here only.
+struct Setting {
+  const char* name = "";
+  Section section = Section::kOwn;
+  std::string values;        // what the parser accepts, for people
+  std::string default_text;  // the default, for people
+  const char* doc = "";
+  bool secret = false;  // masked by ToJson
+  std::function<Status(Config*, const std::string&)> parse;
+  std::function<void(Config*)> set_default;
+  std::function<nlohmann::json(const Config&)> show;
+
+  Setting In(Section s) && {
+    section = s;
+    return std::move(*this);
+  }
+  Setting Doc(const char* text) && {
+    doc = text;
+    return std::move(*this);
+  }
+  Setting DefaultText(std::string text) && {
+    default_text = std::move(text);
+    return std::move(*this);
+  }
+  Setting Secret() && {
+    secret = true;
+    show = [previous = std::move(show)](const Config& c) {
+      return nlohmann::json(Mask(previous(c).get<std::string>()));
+    };
+    return std::move(*this);
+  }
+  // For a value that is secret only in part (a database URL's password).
+  Setting ShownAs(std::function<nlohmann::json(const Config&)> shown) && {
+    secret = true;
+    show = std::move(shown);
+    return std::move(*this);
+  }
+};
+
+template <typename Int>
+Setting Integer(const char* name, Int Config::*field, Int fallback, int64_t min, int64_t max) {
+  Setting s;
+  s.name = name;
+  s.values = std::to_string(min) + ".." + std::to_string(max);
+  s.default_text = std::to_string(fallback);
+  s.parse = [=](Config* c, const std::string& v) {
+    return ParseInt(name, v, min, max, &(c->*field));
   };
+  s.set_default = [=](Config* c) { c->*field = fallback; };
+  s.show = [=](const Config& c) { return nlohmann::json(c.*field); };
+  return s;
+}
+
+Setting Boolean(const char* name, bool Config::*field, bool fallback) {
+  Setting s;
+  s.name = name;
+  s.values = "True, False";
+  s.default_text = fallback ? "True" : "False";
+  s.parse = [=](Config* c, const std::string& v) { return ParseBool(name, v, &(c->*field)); };
+  s.set_default = [=](Config* c) { c->*field = fallback; };
+  s.show = [=](const Config& c) { return nlohmann::json(c.*field); };
+  return s;
+}
+
+Setting Choice(const char* name, std::string Config::*field, const char* fallback,
+               std::vector<std::string> allowed) {
+  Setting s;
+  s.name = name;
+  for (const auto& a : allowed) s.values += (s.values.empty() ? "" : ", ") + a;
+  s.default_text = fallback;
+  s.parse = [=](Config* c, const std::string& v) { return OneOf(name, v, allowed, &(c->*field)); };
+  s.set_default = [=](Config* c) { c->*field = fallback; };
+  s.show = [=](const Config& c) { return nlohmann::json(c.*field); };
+  return s;
+}
+
+// A value that is checked by `check` (which names the variable on failure), or any text.
+using Check = std::function<Status(const char* name, const std::string& value)>;
+
+Setting Text(const char* name, std::string Config::*field, const char* fallback, std::string values,
+             Check check = nullptr) {
+  Setting s;
+  s.name = name;
+  s.values = std::move(values);
+  s.default_text = fallback;
+  s.parse = [=](Config* c, const std::string& v) {
+    if (check) RETURN_IF_ERROR(check(name, v));
+    c->*field = v;
+    return Status::Ok();
+  };
+  s.set_default = [=](Config* c) { c->*field = fallback; };
+  s.show = [=](const Config& c) { return nlohmann::json(c.*field); };
+  return s;
+}
+
+bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+Status NotEmptyDirectory(const char* name, const std::string& v) {
+  return v.empty() ? Invalid(name, v, "a directory") : Status::Ok();
+}
+
+Status DatabaseUrl(const char* name, const std::string& v) {
+  if (!v.empty() && !StartsWith(v, "sqlite://") && !StartsWith(v, "postgres://") &&
+      !StartsWith(v, "postgresql://")) {
+    return Invalid(name, v, "sqlite://PATH or postgres://...");
+  }
+  return Status::Ok();
+}
+
+Status Bitrate(const char* name, const std::string& v) {
+  return ParseBitrate(v).ok() ? Status::Ok() : Invalid(name, v, "a bitrate like 1500k");
+}
+
+Status PictureSize(const char* name, const std::string& v) {
+  return ParseSize(v).ok() ? Status::Ok() : Invalid(name, v, "a size like 1280x720");
+}
+
+Status HostPort(const char* name, const std::string& v) {
+  auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0 ||
+      !ParseInteger(v.substr(colon + 1), 0, 65535).ok()) {
+    return Invalid(name, v, "HOST:PORT, like 127.0.0.1:8080");
+  }
+  return Status::Ok();
+}
+
+Status Token(const char* name, const std::string& v) {
+  // The value is a secret: the message shows it masked.
+  if (!v.empty() && v.size() < 16) return Invalid(name, "****", "at least 16 characters");
+  return Status::Ok();
+}
+
+Status HttpUrl(const char* name, const std::string& v) {
+  if (!v.empty() && !StartsWith(v, "http://") && !StartsWith(v, "https://")) {
+    return Invalid(name, v, "an http:// or https:// URL");
+  }
+  return Status::Ok();
+}
+
+const std::vector<Setting>& Settings() {
+  using S = Section;
+  static const std::vector<Setting> settings = [] {
+    std::vector<Setting> t;
+    // The public contract.
+    t.push_back(
+        Integer("MAX_VIDEO_PROCESSING_TASKS", &Config::max_tasks, 2, 0, 64)
+            .In(S::kContract)
+            .Doc("jobs processed at once: the worker slots of `vidproc worker` and `vidproc serve` "
+                 "(`--workers`, also spelt `--max-tasks`); each job gets `cores / slots` threads "
+                 "(at least 1); 0 makes `serve` an API-only node"));
+    t.push_back(Integer("VIDEO_PROCESSING_TIMEOUT", &Config::timeout_s, 600, 1, 7 * 86400)
+                    .In(S::kContract)
+                    .Doc("seconds a job may take from its start: the download of the original and "
+                         "the transcode must end within them or the video fails with `timeout` "
+                         "(the transcoder is stopped, TERM then KILL, when they run out); an "
+                         "upload of the results begun in time is finished (`--timeout`)"));
+    t.push_back(Boolean("USE_SPACES", &Config::use_spaces, false)
+                    .In(S::kContract)
+                    .Doc("store files in an S3-compatible bucket (DigitalOcean Spaces) instead of "
+                         "local disk"));
+    t.push_back(Text("SPACES_ACCESS_KEY", &Config::spaces_access_key, "", "text")
+                    .In(S::kContract)
+                    .Secret()
+                    .Doc("the bucket's access key; required when `USE_SPACES` is True"));
+    t.push_back(Text("SPACES_SECRET_KEY", &Config::spaces_secret_key, "", "text")
+                    .In(S::kContract)
+                    .Secret()
+                    .Doc("the bucket's secret key; required when `USE_SPACES` is True"));
+    t.push_back(Text("SPACES_BUCKET_NAME", &Config::spaces_bucket, "", "text")
+                    .In(S::kContract)
+                    .Doc("the bucket; required when `USE_SPACES` is True"));
+    t.push_back(
+        Text("SPACES_ENDPOINT_URL", &Config::spaces_endpoint, "", "a URL")
+            .In(S::kContract)
+            .Doc("the S3 endpoint, with its scheme (`https://nyc3.digitaloceanspaces.com`); "
+                 "required when `USE_SPACES` is True"));
+    t.push_back(Text("SPACES_REGION", &Config::spaces_region, "", "text")
+                    .In(S::kContract)
+                    .DefaultText("from the endpoint")
+                    .Doc("the SigV4 region: `nyc3` for `https://nyc3.digitaloceanspaces.com`, "
+                         "`eu-west-1` for `s3.eu-west-1.amazonaws.com`, else `us-east-1`"));
+    t.push_back(
+        Choice("SPACES_ADDRESSING", &Config::spaces_addressing, "auto", {"auto", "path", "virtual"})
+            .In(S::kContract)
+            .Doc("`virtual` (bucket.host), `path` (host/bucket); auto = virtual for "
+                 "`*.digitaloceanspaces.com` and `*.amazonaws.com`, path otherwise"));
+    t.push_back(Boolean("SPACES_PUBLIC_READ", &Config::spaces_public_read, false)
+                    .In(S::kContract)
+                    .Doc("upload with `x-amz-acl: public-read`"));
+    t.push_back(Integer("VIDPROC_S3_PART_MB", &Config::s3_part_mb, 8, 5, 5120)
+                    .In(S::kContract)
+                    .Doc("multipart part size in MiB; files under twice this go up in one PUT"));
+    t.push_back(Integer("VIDPROC_S3_PARTS_IN_FLIGHT", &Config::s3_parts_in_flight, 2, 1, 32)
+                    .In(S::kContract)
+                    .Doc("parts uploaded at once; memory does not grow with it (parts stream from "
+                         "disk)"));
+    // vidproc's own.
+    t.push_back(
+        Text("VIDPROC_DATA_DIR", &Config::data_dir, "data", "a directory", NotEmptyDirectory)
+            .Doc("the database (`vidproc.db`), local storage (`storage/`), scratch space "
+                 "(`scratch/`) (`--data-dir`)"));
+    t.push_back(Text("DATABASE_URL", &Config::database_url, "", "`sqlite://PATH`, `postgres://...`",
+                     DatabaseUrl)
+                    .DefaultText("`sqlite://<data dir>/vidproc.db`")
+                    .ShownAs([](const Config& c) {
+                      // A PostgreSQL URL may hold a password; the SQLite path is only a path.
+                      return nlohmann::json(c.SqlitePath().empty() ? "postgres://****"
+                                                                   : "sqlite://" + c.SqlitePath());
+                    })
+                    .Doc("the job database"));
+    t.push_back(Boolean("KEEP_ORIGINAL", &Config::keep_original, false)
+                    .Doc("keep the uploaded original next to the processed video instead of "
+                         "replacing it"));
+    t.push_back(
+        Choice("LOG_LEVEL", &Config::log_level, "info", {"debug", "info", "warning", "error"})
+            .Doc("the least severe messages logged"));
+    t.push_back(Choice("LOG_FORMAT", &Config::log_format, "text", {"text", "json"})
+                    .Doc("text, or json (one JSON object per line)"));
+    t.push_back(
+        Integer("VIDPROC_MAX_ATTEMPTS", &Config::max_attempts, 3, 1, 100)
+            .Doc("attempts for transient failures (storage unavailable, a transcoder killed "
+                 "by a signal vidproc did not send, a worker that died)"));
+    t.push_back(Integer("VIDPROC_TIMEOUT_RETRIES", &Config::timeout_retries, 0, 0, 100)
+                    .Doc("extra attempts after a timeout"));
+    t.push_back(Integer("VIDPROC_RETRY_BACKOFF_SECONDS", &Config::retry_backoff_s, 15, 0, 86400)
+                    .Doc("delay before the first retry; doubles at each attempt, ±25% jitter"));
+    t.push_back(Integer("VIDPROC_LEASE_SECONDS", &Config::lease_s, 30, 2, 3600)
+                    .Doc("a job whose worker stops renewing its lease for this long is given to "
+                         "another worker"));
+    t.push_back(Integer("VIDPROC_SHUTDOWN_GRACE_SECONDS", &Config::shutdown_grace_s, 30, 0, 3600)
+                    .Doc("on SIGTERM/SIGINT, running jobs get this long to finish before they are "
+                         "stopped and put back in the queue"));
+    t.push_back(Integer("VIDPROC_KILL_GRACE_SECONDS", &Config::kill_grace_s, 5, 0, 600)
+                    .Doc("between TERM and KILL for a transcoder being stopped"));
+    t.push_back(Integer("VIDPROC_CHILD_MEMORY_MB", &Config::child_memory_mb, int64_t{2048}, 256,
+                        int64_t{1} << 20)
+                    .Doc("address-space limit of each transcoder process, in MiB"));
+    t.push_back(Choice("VIDPROC_PRESET", &Config::preset, "veryfast",
+                       {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                        "slower", "veryslow"})
+                    .Doc("x264 preset (see docs/BENCHMARKS.md for why veryfast)"));
+    t.push_back(Text("VIDPROC_VIDEO_BITRATE", &Config::video_bitrate, "1500k",
+                     "a bitrate like 1500k", Bitrate)
+                    .Doc("target video bitrate"));
+    t.push_back(Text("VIDPROC_MAX_SIZE", &Config::max_size, "1280x720", "WIDTHxHEIGHT", PictureSize)
+                    .Doc("the box videos are fitted into, either orientation"));
+    t.push_back(Text("VIDPROC_WORKER_ID", &Config::worker_id, "", "text")
+                    .DefaultText("`<hostname>:<pid>`")
+                    .Doc("the name a worker claims jobs under"));
+    // The HTTP service.
+    t.push_back(Text("VIDPROC_LISTEN", &Config::listen, "127.0.0.1:8080", "HOST:PORT", HostPort)
+                    .In(S::kHttp)
+                    .Doc("where `vidproc serve` listens (`--listen`); port 0 picks a free one "
+                         "(logged, and written to `--port-file`)"));
+    t.push_back(Text("VIDPROC_API_TOKEN", &Config::api_token, "", "16+ characters", Token)
+                    .In(S::kHttp)
+                    .Secret()
+                    .DefaultText("(none: no auth)")
+                    .Doc("bearer token every `/api/` request and `/metrics` must send; required "
+                         "for a non-loopback address unless `--insecure-no-auth`"));
+    t.push_back(Integer("MAX_UPLOAD_BYTES", &Config::max_upload_bytes, int64_t{10} << 30, 1,
+                        int64_t{1} << 50)
+                    .In(S::kHttp)
+                    .DefaultText("10737418240 (10 GiB)")
+                    .Doc("larger uploads get `413 too_large_file` (checked from Content-Length / "
+                         "Upload-Length, and while streaming)"));
+    t.push_back(Integer("VIDPROC_UPLOAD_EXPIRY_HOURS", &Config::upload_expiry_h, 24, 1, 24 * 365)
+                    .In(S::kHttp)
+                    .Doc("unfinished tus uploads are removed this long after they were created"));
+    t.push_back(Integer("VIDPROC_HTTP_THREADS", &Config::http_threads, 2, 1, 64)
+                    .In(S::kHttp)
+                    .Doc("threads serving connections (database and storage calls run on a "
+                         "separate pool of 8)"));
+    t.push_back(
+        Integer("VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS", &Config::http_idle_timeout_s, 30, 1, 3600)
+            .In(S::kHttp)
+            .Doc("an idle keep-alive connection, or one still sending its request header, "
+                 "is closed after this (slowloris)"));
+    t.push_back(
+        Integer("VIDPROC_HTTP_BODY_TIMEOUT_SECONDS", &Config::http_body_timeout_s, 60, 1, 3600)
+            .In(S::kHttp)
+            .Doc("an upload that sends no byte for this long is dropped; so is a client "
+                 "that takes no byte of a response"));
+    // Webhooks.
+    t.push_back(Text("WEBHOOK_URL", &Config::webhook_url, "", "an http:// or https:// URL", HttpUrl)
+                    .In(S::kWebhooks)
+                    .DefaultText("(none: off)")
+                    .Doc("each video that becomes `ready` or `failed` is POSTed there"));
+    t.push_back(Text("WEBHOOK_SECRET", &Config::webhook_secret, "", "text")
+                    .In(S::kWebhooks)
+                    .Secret()
+                    .DefaultText("(none)")
+                    .Doc("the HMAC-SHA256 key of the `X-Vidproc-Signature` header; without it "
+                         "deliveries are sent unsigned (a warning is logged at start)"));
+    t.push_back(
+        Integer("VIDPROC_WEBHOOK_GIVE_UP_HOURS", &Config::webhook_give_up_h, 72, 1, 24 * 365)
+            .In(S::kWebhooks)
+            .Doc("a delivery not accepted (2xx) this long after its event is given up, "
+                 "with a warning in the log"));
+    return t;
+  }();
   return settings;
 }
 
@@ -268,11 +394,6 @@ std::string Trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-std::string Mask(const std::string& secret) {
-  if (secret.empty()) return "";
-  return secret.size() <= 4 ? "****" : secret.substr(0, 2) + "****";
-}
-
 }  // namespace
 
 std::string Config::SqlitePath() const {
@@ -281,47 +402,83 @@ std::string Config::SqlitePath() const {
   return url.substr(9);
 }
 
+Config::Config() {
+  for (const auto& s : Settings()) s.set_default(this);
+}
+
 nlohmann::json Config::ToJson() const {
-  return {
-      {"MAX_VIDEO_PROCESSING_TASKS", max_tasks},
-      {"VIDEO_PROCESSING_TIMEOUT", timeout_s},
-      {"USE_SPACES", use_spaces},
-      {"SPACES_ACCESS_KEY", Mask(spaces_access_key)},
-      {"SPACES_SECRET_KEY", Mask(spaces_secret_key)},
-      {"SPACES_BUCKET_NAME", spaces_bucket},
-      {"SPACES_ENDPOINT_URL", spaces_endpoint},
-      {"SPACES_REGION", spaces_region},
-      {"SPACES_ADDRESSING", spaces_addressing},
-      {"SPACES_PUBLIC_READ", spaces_public_read},
-      {"VIDPROC_S3_PART_MB", s3_part_mb},
-      {"VIDPROC_S3_PARTS_IN_FLIGHT", s3_parts_in_flight},
-      {"VIDPROC_DATA_DIR", data_dir},
-      {"DATABASE_URL", SqlitePath().empty() ? "postgres://****" : "sqlite://" + SqlitePath()},
-      {"KEEP_ORIGINAL", keep_original},
-      {"LOG_FORMAT", log_format},
-      {"LOG_LEVEL", log_level},
-      {"VIDPROC_MAX_ATTEMPTS", max_attempts},
-      {"VIDPROC_TIMEOUT_RETRIES", timeout_retries},
-      {"VIDPROC_RETRY_BACKOFF_SECONDS", retry_backoff_s},
-      {"VIDPROC_LEASE_SECONDS", lease_s},
-      {"VIDPROC_SHUTDOWN_GRACE_SECONDS", shutdown_grace_s},
-      {"VIDPROC_KILL_GRACE_SECONDS", kill_grace_s},
-      {"VIDPROC_CHILD_MEMORY_MB", child_memory_mb},
-      {"VIDPROC_PRESET", preset},
-      {"VIDPROC_VIDEO_BITRATE", video_bitrate},
-      {"VIDPROC_MAX_SIZE", max_size},
-      {"VIDPROC_WORKER_ID", worker_id},
-      {"VIDPROC_LISTEN", listen},
-      {"VIDPROC_API_TOKEN", Mask(api_token)},
-      {"MAX_UPLOAD_BYTES", max_upload_bytes},
-      {"VIDPROC_UPLOAD_EXPIRY_HOURS", upload_expiry_h},
-      {"VIDPROC_HTTP_THREADS", http_threads},
-      {"VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS", http_idle_timeout_s},
-      {"VIDPROC_HTTP_BODY_TIMEOUT_SECONDS", http_body_timeout_s},
-      {"WEBHOOK_URL", webhook_url},
-      {"WEBHOOK_SECRET", Mask(webhook_secret)},
-      {"VIDPROC_WEBHOOK_GIVE_UP_HOURS", webhook_give_up_h},
-  };
+  nlohmann::json shown = nlohmann::json::object();
+  for (const auto& s : Settings()) shown[s.name] = s.show(*this);
+  return shown;
+}
+
+namespace {
+
+std::string DocText(const Setting& s) {
+  std::string text = s.doc;
+  if (s.secret) text += " (masked by `vidproc config`)";
+  return text;
+}
+
+std::string WithoutBackticks(std::string text) {
+  text.erase(std::remove(text.begin(), text.end(), '`'), text.end());
+  return text;
+}
+
+// `text` in lines of at most `width` characters, each after `indent`.
+std::string Wrap(const std::string& text, const std::string& indent, size_t width) {
+  std::string out, line;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    std::string word = text.substr(start, end - start);
+    if (!line.empty() && indent.size() + line.size() + 1 + word.size() > width) {
+      out += indent + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+    start = end + 1;
+  }
+  if (!line.empty()) out += indent + line + "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string SettingsMarkdown() {
+  std::string out;
+  for (const auto& section : kSections) {
+    out += std::string(out.empty() ? "" : "\n") + "### " + section.title + "\n\n";
+    out += "| variable | default | values | meaning |\n| --- | --- | --- | --- |\n";
+    for (const auto& s : Settings()) {
+      if (s.section != section.section) continue;
+      out += "| `" + std::string(s.name) + "` | " + s.default_text + " | " + s.values + " | " +
+             DocText(s) + " |\n";
+    }
+  }
+  return out;
+}
+
+std::string SettingsHelp() {
+  std::string out =
+      "Settings (environment variables, also read from ./.env; docs/CONFIGURATION.md has more):\n";
+  for (const auto& section : kSections) {
+    out += "\n" + WithoutBackticks(section.title) + ":\n";
+    for (const auto& s : Settings()) {
+      if (s.section != section.section) continue;
+      std::string shown_default = s.default_text.empty() ? "empty" : s.default_text;
+      out += "  " + std::string(s.name) + " (default " + WithoutBackticks(shown_default) + "; " +
+             WithoutBackticks(s.values) + ")\n";
+      out += Wrap(WithoutBackticks(DocText(s)), "      ", 96);
+    }
+  }
+  return out;
+}
+
+std::string SettingDefaultText(const std::string& name) {
+  const Setting* s = FindSetting(name);
+  return s ? WithoutBackticks(s->default_text) : "";
 }
 
 Environment ProcessEnvironment() {
@@ -377,7 +534,7 @@ Result<Config> LoadConfig(const Environment& dotenv, const Environment& env,
       }
       continue;
     }
-    RETURN_IF_ERROR(setting->apply(&config, value));
+    RETURN_IF_ERROR(setting->parse(&config, value));
   }
   if (config.use_spaces) {
     for (const auto& [name, value] : {std::pair{"SPACES_ACCESS_KEY", config.spaces_access_key},

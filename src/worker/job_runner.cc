@@ -27,32 +27,6 @@ Status StatusFromJson(const nlohmann::json& event, ErrorCode fallback, const std
 
 }  // namespace
 
-WorkerSettings WorkerSettings::FromConfig(const Config& config,
-                                          const std::string& transcoder_path) {
-  WorkerSettings s;
-  s.worker_id = config.worker_id;
-  s.transcoder_path = transcoder_path;
-  s.scratch_dir = config.data_dir + "/scratch";
-  s.max_tasks = config.max_tasks;
-  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  s.threads_per_job = std::max(1, static_cast<int>(cores) / std::max(1, config.max_tasks));
-  s.timeout_ms = int64_t{config.timeout_s} * 1000;
-  s.kill_grace_ms = int64_t{config.kill_grace_s} * 1000;
-  s.lease_ms = int64_t{config.lease_s} * 1000;
-  s.max_attempts = config.max_attempts;
-  s.timeout_retries = config.timeout_retries;
-  s.retry_backoff_ms = int64_t{config.retry_backoff_s} * 1000;
-  s.keep_original = config.keep_original;
-  s.preset = config.preset;
-  s.video_bitrate = config.video_bitrate;
-  s.max_size = config.max_size;
-  s.limits.address_space_bytes = config.child_memory_mb << 20;
-  s.limits.file_size_bytes = int64_t{64} << 30;
-  s.log_level = config.log_level;
-  s.log_format = config.log_format;
-  return s;
-}
-
 int64_t CpuSafetyNetMs(int64_t remaining_ms, int64_t kill_grace_ms, int cores) {
   return (std::max<int64_t>(remaining_ms, 0) + std::max<int64_t>(kill_grace_ms, 0)) *
              std::max(cores, 1) +
@@ -90,8 +64,8 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                                   "LOG_LEVEL=" + settings_.log_level,
                                   "LOG_FORMAT=" + settings_.log_format};
   ChildLimits limits = settings_.limits;
-  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  limits.cpu_ms = CpuSafetyNetMs(deadline.RemainingMs(), settings_.kill_grace_ms, cores);
+  limits.cpu_ms =
+      CpuSafetyNetMs(deadline.RemainingMs(), settings_.kill_grace_ms, settings_.machine_cores);
   ChildResult result;
   auto child = ChildProcess::Spawn(argv, env, limits);
   if (!child.ok()) {

@@ -13,7 +13,6 @@
 #include <utility>
 
 #include "core/clock.h"
-#include "core/config.h"
 #include "core/deadline.h"
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
@@ -27,6 +26,7 @@ struct WorkerSettings {
   std::string scratch_dir;      // per-job directories are made below it
   int max_tasks = 2;
   int threads_per_job = 1;
+  int machine_cores = 1;  // all of them, not the job's share: the CPU safety net's multiplier
   int64_t timeout_ms = 600'000;  // from the job's start to its upload (see above)
   int64_t kill_grace_ms = 5'000;
   int64_t lease_ms = 30'000;
@@ -41,8 +41,6 @@ struct WorkerSettings {
   ChildLimits limits;  // cpu_ms is set per job by JobRunner (CpuSafetyNetMs)
   std::string log_level = "info";
   std::string log_format = "text";
-
-  static WorkerSettings FromConfig(const Config& config, const std::string& transcoder_path);
 };
 
 // The child's RLIMIT_CPU: a safety net that cannot fire before the deadline does. A process cannot

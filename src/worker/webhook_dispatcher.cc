@@ -37,14 +37,6 @@ nlohmann::json Fields(const queue::WebhookDelivery& d) {
 
 }  // namespace
 
-WebhookOptions WebhookOptions::FromConfig(const Config& config) {
-  WebhookOptions o;
-  o.url = config.webhook_url;
-  o.secret = config.webhook_secret;
-  o.give_up_ms = int64_t{config.webhook_give_up_h} * 3'600'000;
-  return o;
-}
-
 std::string WebhookSignature(std::string_view secret, int64_t unix_seconds, std::string_view body) {
   std::string t = std::to_string(unix_seconds);
   std::string signed_text;

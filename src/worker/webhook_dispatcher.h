@@ -7,7 +7,7 @@
 //
 // Usage (any process that changes job states: `vidproc worker`, `vidproc serve`):
 //   store->EnableWebhookOutbox(true);
-//   worker::WebhookDispatcher hooks(store, worker::WebhookOptions::FromConfig(config),
+//   worker::WebhookDispatcher hooks(store, cli::WebhookOptionsFrom(config),
 //                                   SystemClock::Default());
 //   hooks.Start();
 //   ...
@@ -23,7 +23,6 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "core/config.h"
 #include "queue/job_store.h"
 #include "queue/video_queue.h"
 #include "queue/webhook_outbox.h"
@@ -41,8 +40,6 @@ struct WebhookOptions {
   // A claimed delivery is another dispatcher's after this: longer than a request can take.
   int64_t lease_ms = 60'000;
   int batch = 16;  // deliveries claimed at once
-
-  static WebhookOptions FromConfig(const Config& config);
 };
 
 // The X-Vidproc-Signature header value: "t=<unix_seconds>,v1=<hex HMAC-SHA256(secret,

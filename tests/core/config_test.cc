@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 
 namespace vidproc {
 namespace {
@@ -80,6 +81,54 @@ TEST(ConfigTest, BooleansInTheSpellingsPeopleUse) {
   for (const char* no : {"False", "false", "0", "no", ""}) {
     EXPECT_FALSE(LoadConfig({}, {{"KEEP_ORIGINAL", no}}, {})->keep_original) << no;
   }
+}
+
+TEST(ConfigTest, EveryShownSettingIsDocumented) {
+  Config defaults;
+  std::string help = SettingsHelp();
+  std::string markdown = SettingsMarkdown();
+  const nlohmann::json shown = defaults.ToJson();
+  for (const auto& [name, value] : shown.items()) {
+    EXPECT_NE(help.find("  " + name + " (default"), std::string::npos) << name;
+    EXPECT_NE(markdown.find("| `" + name + "` |"), std::string::npos) << name;
+  }
+}
+
+TEST(ConfigTest, SecretsAreMaskedInTheShownConfiguration) {
+  Environment env = {{"SPACES_ACCESS_KEY", "access-key-value"},
+                     {"SPACES_SECRET_KEY", "secret-key-value"},
+                     {"VIDPROC_API_TOKEN", "api-token-value-1234"},
+                     {"WEBHOOK_SECRET", "webhook-secret-value"},
+                     {"DATABASE_URL", "postgres://user:db-password-value@host/db"}};
+  auto c = LoadConfig({}, env, {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  nlohmann::json shown = c->ToJson();
+  for (const auto& [name, value] : env) {
+    EXPECT_EQ(shown.dump().find(value.substr(2)), std::string::npos) << name;
+  }
+  EXPECT_EQ(shown["SPACES_ACCESS_KEY"], "ac****");
+  EXPECT_EQ(shown["DATABASE_URL"], "postgres://****");
+  EXPECT_EQ(shown["VIDPROC_DATA_DIR"], "data");
+}
+
+// docs/CONFIGURATION.md holds the output of `vidproc config --markdown` between two marker
+// comments; a setting added, removed or changed in the table without the doc fails here.
+TEST(ConfigTest, ConfigurationDocHasTheSettingsTables) {
+  std::ifstream in(VIDPROC_CONFIGURATION_MD);
+  ASSERT_TRUE(in) << VIDPROC_CONFIGURATION_MD;
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const std::string begin = "<!-- settings tables: begin -->\n";
+  const std::string end = "<!-- settings tables: end -->";
+  auto b = doc.find(begin);
+  auto e = doc.find(end);
+  ASSERT_NE(b, std::string::npos) << "no begin marker";
+  ASSERT_NE(e, std::string::npos) << "no end marker";
+  ASSERT_LT(b, e);
+  EXPECT_EQ(doc.substr(b + begin.size(), e - b - begin.size()), SettingsMarkdown())
+      << "docs/CONFIGURATION.md is out of date: put the output of `vidproc config --markdown` "
+         "between its markers";
 }
 
 TEST(DotEnvTest, ParsesTheCommonSyntax) {

@@ -1,0 +1,103 @@
+// The wiring decides the worker slots and what follows from them, from the final configuration,
+// whichever way the slots were set.
+#include "cli/wiring.h"
+
+#include <gtest/gtest.h>
+
+#include "http/api.h"
+#include "http/server.h"
+#include "worker/job_runner.h"
+#include "worker/webhook_dispatcher.h"
+
+namespace vidproc::cli {
+namespace {
+
+Config Load(const Environment& dotenv, const Environment& env, const Environment& flags) {
+  auto config = LoadConfig(dotenv, env, flags);
+  EXPECT_TRUE(config.ok()) << config.status().ToString();
+  return config.ok() ? config.value() : Config();
+}
+
+struct SlotCase {
+  const char* how;
+  Environment dotenv, env, flags;
+  unsigned cores;
+  int slots, threads_per_job;
+};
+
+TEST(WiringTest, SlotsAndThreadsFollowTheFinalSlotCountHoweverItWasSet) {
+  const std::string kSlots = "MAX_VIDEO_PROCESSING_TASKS";
+  // `flags` is what --workers N and --max-tasks N become (service_context maps both to the
+  // variable): the case the old code got wrong, slots from the flag but threads from the rest.
+  for (const SlotCase& c : {
+           SlotCase{"defaults", {}, {}, {}, 8, 2, 4},
+           SlotCase{"environment", {}, {{kSlots, "4"}}, {}, 8, 4, 2},
+           SlotCase{".env", {{kSlots, "1"}}, {}, {}, 8, 1, 8},
+           SlotCase{"environment over .env", {{kSlots, "1"}}, {{kSlots, "8"}}, {}, 8, 8, 1},
+           SlotCase{"flag over environment", {}, {{kSlots, "1"}}, {{kSlots, "4"}}, 8, 4, 2},
+           SlotCase{"flag over .env", {{kSlots, "4"}}, {}, {{kSlots, "1"}}, 8, 1, 8},
+           SlotCase{"more slots than cores", {}, {{kSlots, "6"}}, {}, 4, 6, 1},
+           SlotCase{"unknown core count", {}, {}, {}, 0, 2, 1},
+           SlotCase{"an odd split rounds down", {}, {{kSlots, "3"}}, {}, 8, 3, 2},
+           SlotCase{"0: serve is API-only", {}, {}, {{kSlots, "0"}}, 8, 0, 8},
+       }) {
+    Config config = Load(c.dotenv, c.env, c.flags);
+    worker::WorkerSettings s = WorkerSettingsFrom(config, c.cores, "/bin/vidproc");
+    EXPECT_EQ(s.max_tasks, c.slots) << c.how;
+    EXPECT_EQ(s.threads_per_job, c.threads_per_job) << c.how;
+    // The CPU safety net counts every core of the machine, whatever the job's share.
+    EXPECT_EQ(s.machine_cores, static_cast<int>(std::max(1u, c.cores))) << c.how;
+  }
+}
+
+TEST(WiringTest, WorkerSettingsCarryTheConfiguration) {
+  Config config = Load({},
+                       {{"VIDEO_PROCESSING_TIMEOUT", "90"},
+                        {"VIDPROC_DATA_DIR", "/srv/v"},
+                        {"VIDPROC_CHILD_MEMORY_MB", "512"},
+                        {"VIDPROC_KILL_GRACE_SECONDS", "2"},
+                        {"VIDPROC_RETRY_BACKOFF_SECONDS", "7"},
+                        {"VIDPROC_PRESET", "fast"},
+                        {"VIDPROC_WORKER_ID", "w1"}},
+                       {});
+  worker::WorkerSettings s = WorkerSettingsFrom(config, 4, "/bin/vidproc");
+  EXPECT_EQ(s.worker_id, "w1");
+  EXPECT_EQ(s.transcoder_path, "/bin/vidproc");
+  EXPECT_EQ(s.scratch_dir, "/srv/v/scratch");
+  EXPECT_EQ(s.timeout_ms, 90'000);
+  EXPECT_EQ(s.kill_grace_ms, 2'000);
+  EXPECT_EQ(s.retry_backoff_ms, 7'000);
+  EXPECT_EQ(s.preset, "fast");
+  EXPECT_EQ(s.limits.address_space_bytes, int64_t{512} << 20);
+  EXPECT_EQ(s.machine_cores, 4);
+}
+
+TEST(WiringTest, HttpAndWebhookSettingsCarryTheConfiguration) {
+  Config config = Load({},
+                       {{"VIDPROC_LISTEN", "localhost:0"},
+                        {"VIDPROC_HTTP_THREADS", "3"},
+                        {"VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS", "5"},
+                        {"VIDPROC_HTTP_BODY_TIMEOUT_SECONDS", "6"},
+                        {"MAX_UPLOAD_BYTES", "1000"},
+                        {"VIDPROC_UPLOAD_EXPIRY_HOURS", "2"},
+                        {"WEBHOOK_URL", "https://example.com/hook"},
+                        {"VIDPROC_WEBHOOK_GIVE_UP_HOURS", "1"}},
+                       {});
+  EXPECT_EQ(ListenHost(config), "localhost");
+  http::ServerOptions server = ServerOptionsFrom(config);
+  EXPECT_EQ(server.host, "127.0.0.1");
+  EXPECT_EQ(server.port, 0);
+  EXPECT_EQ(server.io_threads, 3);
+  EXPECT_EQ(server.header_timeout_ms, 5'000);
+  EXPECT_EQ(server.body_timeout_ms, 6'000);
+  EXPECT_EQ(server.write_timeout_ms, 6'000);
+  http::ApiOptions api = ApiOptionsFrom(config);
+  EXPECT_EQ(api.uploads.max_upload_bytes, 1000);
+  EXPECT_EQ(api.uploads.expiry_ms, 2 * 3'600'000);
+  worker::WebhookOptions hooks = WebhookOptionsFrom(config);
+  EXPECT_EQ(hooks.url, "https://example.com/hook");
+  EXPECT_EQ(hooks.give_up_ms, 3'600'000);
+}
+
+}  // namespace
+}  // namespace vidproc::cli
