@@ -277,9 +277,15 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, const std::atomic<bool>& st
     case ChildResult::kCrashed: outcome = Fail(claim, r.error, true); break;
     case ChildResult::kTimeout: outcome = TimedOut(claim, "during the transcode"); break;
     case ChildResult::kStopped:
-      outcome = store_->ReleaseJob(id, claim.lease_token).ok() ? JobOutcome::kReleased
-                                                               : JobOutcome::kLost;
-      LogInfo("released for another worker", {{"video", id}});
+      if (Status released = store_->ReleaseJob(id, claim.lease_token); released.ok()) {
+        outcome = JobOutcome::kReleased;
+        LogInfo("released for another worker", {{"video", id}});
+      } else {
+        // The lease runs out instead and another worker recovers the job.
+        outcome = JobOutcome::kLost;
+        LogWarning("cannot release the job; it is recovered when its lease expires",
+                   {{"video", id}, {"reason", released.message()}});
+      }
       break;
     case ChildResult::kLost: outcome = JobOutcome::kLost; break;
   }

@@ -50,13 +50,7 @@ class JobRunnerTest : public ::testing::Test {
   void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
 
   queue::Claim Claim(const std::string& fixture) {
-    queue::Video v;
-    v.id = NewId();
-    v.filename = fixture;
-    v.status = queue::VideoStatus::kUploading;
-    EXPECT_TRUE(store_->CreateVideo(v).ok());
-    EXPECT_TRUE(blobs_->PutFile(storage::OriginalKey(v.id), Fixture(fixture), "").ok());
-    EXPECT_TRUE(store_->MarkUploaded(v.id, 1).ok());
+    EnqueueFile(store_.get(), blobs_.get(), Fixture(fixture), fixture);
     auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 1);
     EXPECT_TRUE(claim.ok() && claim.value());
     return *claim.value();

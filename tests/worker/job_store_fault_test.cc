@@ -87,16 +87,9 @@ class JobStoreFaultTest : public ::testing::Test {
   }
 
   std::string Enqueue() {
-    queue::Video v;
-    v.id = NewId();
-    v.filename = "clip.mov";
-    v.status = VideoStatus::kUploading;
-    EXPECT_TRUE(store_->CreateVideo(v).ok());
     std::string original = dir_ + "/original";
     std::ofstream(original) << "not really a video";
-    EXPECT_TRUE(blobs_->PutFile(storage::OriginalKey(v.id), original, "").ok());
-    EXPECT_TRUE(store_->MarkUploaded(v.id, 18).ok());
-    return v.id;
+    return EnqueueFile(store_.get(), blobs_.get(), original, "clip.mov");
   }
 
   queue::Claim ClaimOne() {
@@ -197,6 +190,7 @@ TEST_F(JobStoreFaultTest, AFailedCompletionIsRetried) {
 
 TEST_F(JobStoreFaultTest, AFailedCompletionOnTheLastAttemptFailsTheVideoForARetry) {
   settings_.max_attempts = 1;
+  runner_ = std::make_unique<JobRunner>(faulty_.get(), blobs_.get(), settings_, &clock_);
   std::string id = Enqueue();
   faulty_->FailNext("CompleteJob", 1);
   EXPECT_EQ(RunOnce(), JobOutcome::kFailed);

@@ -38,14 +38,7 @@ class WorkerPoolTest : public ::testing::Test {
   }
 
   std::string Enqueue(const std::string& fixture) {
-    queue::Video v;
-    v.id = NewId();
-    v.filename = fixture;
-    v.status = queue::VideoStatus::kUploading;
-    EXPECT_TRUE(store_->CreateVideo(v).ok());
-    EXPECT_TRUE(blobs_->PutFile(storage::OriginalKey(v.id), Fixture(fixture), "").ok());
-    EXPECT_TRUE(store_->MarkUploaded(v.id, 1).ok());
-    return v.id;
+    return EnqueueFile(store_.get(), blobs_.get(), Fixture(fixture), fixture);
   }
 
   void StartPool(const Clock* clock = SystemClock::Default()) {

@@ -12,7 +12,10 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "core/clock.h"
+#include "core/ids.h"
 #include "queue/sqlite_store.h"
 #include "storage/local_store.h"
 
@@ -35,6 +38,19 @@ inline bool WaitFor(const std::function<bool()>& done, int64_t timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return done();
+}
+
+// Queues a new video whose original is a copy of the file at `path`, as an upload would; its id.
+inline std::string EnqueueFile(queue::JobStore* store, storage::BlobStore* blobs,
+                               const std::string& path, const std::string& filename) {
+  queue::Video v;
+  v.id = NewId();
+  v.filename = filename;
+  v.status = queue::VideoStatus::kUploading;
+  EXPECT_TRUE(store->CreateVideo(v).ok());
+  EXPECT_TRUE(blobs->PutFile(storage::OriginalKey(v.id), path, "").ok());
+  EXPECT_TRUE(store->MarkUploaded(v.id, 1).ok());
+  return v.id;
 }
 
 // Pids of the processes whose parent is `parent` and whose command line contains `needle`.
