@@ -74,6 +74,13 @@ std::string SanitizeText(std::string_view bytes, size_t max_bytes) {
   return out;
 }
 
+std::string SanitizeFilename(std::string_view name) {
+  size_t slash = name.find_last_of("/\\");
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  std::string out = SanitizeText(name, kMaxFilenameBytes);
+  return out.empty() ? "upload" : out;
+}
+
 bool IsSafeText(std::string_view text) {
   while (!text.empty()) {
     Utf8Step step = DecodeUtf8(text);

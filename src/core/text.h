@@ -28,6 +28,12 @@ inline constexpr size_t kMaxTextBytes = 4096;
 // Pure and total: any input gives a result, nothing throws (but std::bad_alloc).
 std::string SanitizeText(std::string_view bytes, size_t max_bytes = kMaxTextBytes);
 
+// A file name from a client (an upload, a path given to `vidproc enqueue`) as a label: its last
+// path component (after the last '/' or '\': C:\Users\me\trip.mov is trip.mov) through
+// SanitizeText, at most kMaxFilenameBytes, "upload" when nothing is left. It never names a file.
+inline constexpr size_t kMaxFilenameBytes = 255;
+std::string SanitizeFilename(std::string_view name);
+
 // True if SanitizeText(text, max) == text for a cap that is not reached: valid UTF-8 without
 // unsafe code points.
 bool IsSafeText(std::string_view text);

@@ -321,6 +321,23 @@ TEST(TextTest, TheCapNeverSplitsACodePoint) {
   EXPECT_EQ(SanitizeText(std::string(10'000, 'x'), 255), std::string(255, 'x'));
 }
 
+TEST(TextTest, FileNamesKeepTheirLastComponentCleanedAndCapped) {
+  EXPECT_EQ(SanitizeFilename("holiday.mov"), "holiday.mov");
+  EXPECT_EQ(SanitizeFilename("../../etc/passwd"), "passwd");
+  EXPECT_EQ(SanitizeFilename("C:\\Users\\me\\trip.mov"), "trip.mov");
+  EXPECT_EQ(SanitizeFilename("caf\xE9.mov"), "caf" + kFFFD + ".mov");
+  EXPECT_EQ(SanitizeFilename("\xC0\xAF"
+                             "etc"),
+            kFFFD + kFFFD + "etc");  // an overlong '/' is no '/'
+  EXPECT_EQ(SanitizeFilename(std::string("a\0b.mp4", 7)), "ab.mp4");
+  EXPECT_EQ(SanitizeFilename(""), "upload");
+  EXPECT_EQ(SanitizeFilename("dir/"), "upload");
+  EXPECT_EQ(SanitizeFilename("\r\n\x1b"), "upload");
+  EXPECT_EQ(SanitizeFilename(std::string(254, 'n') + "\xC3\xA9" + std::string(10'000, 'x')),
+            std::string(254, 'n'));
+  EXPECT_EQ(SanitizeFilename(std::string(300, 'n')).size(), kMaxFilenameBytes);
+}
+
 TEST(TextTest, SanitizeJsonCleansEveryStringAndKey) {
   nlohmann::json dirty = {{"name", "caf\xE9"},
                           {"list",
