@@ -1633,6 +1633,9 @@ TEST_F(ApiHostileNameTest, EveryHostileNameThroughEveryUploadPathIsServedCleaned
   EXPECT_NE(log.find("filename=\"x.mp4 video=AAAA level=error\""), std::string::npos);
   EXPECT_EQ(log.find(" level=error"), log.find("filename=\"x.mp4 video=AAAA level=error\"") + 26)
       << "a log field was forged";
+  // Refused uploads are the users' problem: warnings, never errors that page an operator.
+  EXPECT_NE(log.find(" warning failed "), std::string::npos);
+  EXPECT_EQ(log.find("Z error "), std::string::npos) << server().LogTail();
 }
 
 TEST_F(ApiHostileNameTest, ABadNameStoredBeforeTheFixIsServedCleanedEverywhere) {
