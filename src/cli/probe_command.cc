@@ -3,6 +3,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "core/text.h"
 #include "media/input_file.h"
 #include "media/probe.h"
 
@@ -50,7 +51,7 @@ int RunProbe(int argc, char** argv) {
   out["error"] =
       verdict.ok() ? nlohmann::json(nullptr)
                    : nlohmann::json{{"code", verdict.code_name()}, {"message", verdict.message()}};
-  std::printf("%s\n", out.dump(2).c_str());
+  std::printf("%s\n", DumpJson(out, 2).c_str());
   return ExitCodeFor(verdict);
 }
 

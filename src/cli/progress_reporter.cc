@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
+
 namespace vidproc::cli {
 namespace {
 
@@ -53,7 +55,7 @@ void ProgressReporter::Update(double processed_s, double total_s) {
         {"processed_s", std::round(processed_s * 100) / 100},
         {"total_s", std::round(total_s * 100) / 100},
         {"eta_s", eta < 0 ? nlohmann::json(nullptr) : nlohmann::json(std::lround(eta))}};
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", DumpJson(j).c_str());
     std::fflush(stdout);
     return;
   }

@@ -15,6 +15,7 @@
 #include "cli/service_context.h"
 #include "cli/wiring.h"
 #include "core/log.h"
+#include "core/loop_guard.h"
 #include "core/units.h"
 #include "http/api.h"
 #include "http/server.h"
@@ -131,10 +132,15 @@ int RunServe(int argc, char** argv) {
   std::condition_variable wake;
   bool stopping = false;  // GUARDED_BY(mutex)
   std::thread sweeper([&] {
+    LoopGuard guard("expired upload sweeper",
+                    {.first_ms = kExpirySweepMs, .max_ms = kExpirySweepMs});
     std::unique_lock lock(mutex);
     do {
       lock.unlock();
-      api.uploads().RemoveExpired();
+      (void)guard.Run([&api] {
+        api.uploads().RemoveExpired();
+        return Status::Ok();
+      });
       lock.lock();
     } while (!wake.wait_for(lock, std::chrono::milliseconds(kExpirySweepMs),
                             [&stopping] { return stopping; }));

@@ -13,6 +13,7 @@
 #include "cli/service_context.h"
 #include "cli/wiring.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "queue/video_json.h"
 #include "worker/webhook_dispatcher.h"
 #include "worker/worker_pool.h"
@@ -79,7 +80,7 @@ int RunEnqueue(int argc, char** argv) {
     queue::Video video;
     video.id = NewId();
     video.status = queue::VideoStatus::kUploading;
-    video.filename = file.substr(file.rfind('/') + 1);
+    video.filename = SanitizeFilename(file);
     // Recorded first, stored second, queued last: a crash in between leaves an "uploading"
     // record, never a queued job without its file.
     Status s = (*store)->CreateVideo(video);
@@ -106,7 +107,7 @@ int RunStatus(int argc, char** argv) {
   if (!ctx->args.positional().empty()) {
     auto video = (*store)->GetVideo(ctx->args.positional()[0]);
     if (!video.ok()) return Fail("status", video.status());
-    std::printf("%s\n", queue::ToApiJson(video.value()).dump(2).c_str());
+    std::printf("%s\n", DumpJson(queue::ToApiJson(video.value()), 2).c_str());
     return kExitOk;
   }
   auto counts = (*store)->Counts();
@@ -123,7 +124,7 @@ int RunStatus(int argc, char** argv) {
       out["workers"].push_back(queue::ToApiJson(w));
     }
   }
-  std::printf("%s\n", out.dump(2).c_str());
+  std::printf("%s\n", DumpJson(out, 2).c_str());
   return kExitOk;
 }
 
@@ -177,7 +178,7 @@ int RunConfig(int argc, char** argv) {
     std::fputs(SettingsMarkdown().c_str(), stdout);
     return kExitOk;
   }
-  std::printf("%s\n", ctx->config.ToJson().dump(2).c_str());
+  std::printf("%s\n", DumpJson(ctx->config.ToJson(), 2).c_str());
   return kExitOk;
 }
 

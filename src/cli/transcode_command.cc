@@ -9,6 +9,7 @@
 #include "cli/progress_reporter.h"
 #include "core/cancel.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/units.h"
 #include "media/transcoder.h"
 
@@ -69,7 +70,7 @@ Status ApplyOptions(const Args& args, media::TranscodeRequest* request) {
 void PrintError(const Status& s, bool json_only) {
   nlohmann::json j = {{"event", "error"},
                       {"error", {{"code", s.code_name()}, {"message", s.message()}}}};
-  std::printf("%s\n", j.dump().c_str());
+  std::printf("%s\n", DumpJson(j).c_str());
   std::fflush(stdout);
   if (!json_only) std::fprintf(stderr, "vidproc transcode: %s\n", s.ToString().c_str());
 }
@@ -122,7 +123,7 @@ int RunTranscode(int argc, char** argv) {
   summary["event"] = "done";
   summary["output"]["path"] = request.output;
   if (!request.thumbnail.empty()) summary["thumbnail"] = request.thumbnail;
-  std::printf("%s\n", summary.dump().c_str());
+  std::printf("%s\n", DumpJson(summary).c_str());
   return kExitOk;
 }
 

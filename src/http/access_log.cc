@@ -1,6 +1,7 @@
 #include "http/access_log.h"
 
 #include "core/log.h"
+#include "core/loop_guard.h"
 
 namespace vidproc::http {
 
@@ -30,6 +31,9 @@ void AccessLog::Add(const ExchangeRecord& record) {
 }
 
 void AccessLog::Run() {
+  // Writing a batch never throws in practice; if it did (out of memory), the batch is lost and
+  // the writer goes on: the access log never ends the process.
+  LoopGuard guard("access log writer");
   std::unique_lock lock(mutex_);
   int64_t reported_drops = 0;
   while (true) {
@@ -39,17 +43,20 @@ void AccessLog::Run() {
     int64_t drops = dropped_ - reported_drops;
     reported_drops = dropped_;
     lock.unlock();
-    if (drops > 0) {
-      LogWarning("access log lines dropped: the log could not keep up", {{"lines", drops}});
-    }
-    for (const auto& r : batch) {
-      LogInfo("http", {{"method", r.method},
-                       {"route", r.route},
-                       {"status", r.status},
-                       {"bytes", r.bytes_sent},
-                       {"ms", static_cast<int64_t>(r.seconds * 1000 + 0.5)},
-                       {"request_id", r.request_id}});
-    }
+    (void)guard.Run([&batch, drops] {
+      if (drops > 0) {
+        LogWarning("access log lines dropped: the log could not keep up", {{"lines", drops}});
+      }
+      for (const auto& r : batch) {
+        LogInfo("http", {{"method", r.method},
+                         {"route", r.route},
+                         {"status", r.status},
+                         {"bytes", r.bytes_sent},
+                         {"ms", static_cast<int64_t>(r.seconds * 1000 + 0.5)},
+                         {"request_id", r.request_id}});
+      }
+      return Status::Ok();
+    });
     lock.lock();
   }
 }

@@ -1,5 +1,7 @@
 #include "http/api.h"
 
+#include "core/text.h"
+
 namespace vidproc::http {
 
 const std::vector<Route>& ApiRoutes() {
@@ -43,7 +45,7 @@ Api::Api(queue::JobStore* store, storage::BlobStore* blobs, const Clock* clock, 
     : options_(std::move(options)),
       auth_(options_.api_token),
       uploads_(store, blobs, clock, options_.uploads),
-      hub_(store, clock, [this](const queue::Video& v) { return Render(v).dump(); }),
+      hub_(store, clock, [this](const queue::Video& v) { return DumpJson(Render(v)); }),
       services_{store, blobs, clock, &options_, &auth_, &metrics_, &uploads_, &hub_} {
   if (options_.access_log) access_log_ = std::make_unique<AccessLog>();
 }

@@ -1,6 +1,8 @@
 #include "http/event_hub.h"
 
 #include "core/log.h"
+#include "core/loop_guard.h"
+#include "core/text.h"
 
 namespace vidproc::http {
 namespace {
@@ -11,6 +13,8 @@ constexpr int64_t kOverlapMs = 3000;
 constexpr int kBatch = 2000;
 // A client this far behind is cut off; it reconnects with Last-Event-ID and catches up.
 constexpr size_t kMaxQueuedFrames = 2000;
+// The longest wait between polls while the change feed cannot be read.
+constexpr int64_t kMaxBackoffMs = 10'000;
 
 }  // namespace
 
@@ -89,8 +93,8 @@ std::string EventHub::VideoFrame(const queue::Video& video) const {
 }
 
 void EventHub::PublishDeleted(const std::string& id) {
-  Broadcast("id: " + std::to_string(clock_->NowMs()) + "\nevent: deleted\ndata: {\"id\":\"" + id +
-            "\"}\n\n");
+  Broadcast("id: " + std::to_string(clock_->NowMs()) +
+            "\nevent: deleted\ndata: " + DumpJson({{"id", SanitizeText(id)}}) + "\n\n");
 }
 
 void EventHub::Broadcast(const std::string& frame) {
@@ -99,36 +103,51 @@ void EventHub::Broadcast(const std::string& frame) {
 }
 
 void EventHub::PollLoop() {
+  LoopGuard guard("event poller", {.first_ms = poll_ms_, .max_ms = kMaxBackoffMs});
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     if (subscribers_.empty()) {
       wake_.wait(lock, [this] { return stopping_ || !subscribers_.empty(); });
       continue;
     }
-    int64_t since = cursor_ms_ - kOverlapMs;
     lock.unlock();
-    auto changed = store_->ListChangedSince(since, kBatch);
+    (void)guard.Run([this] { return PollOnce(); });  // the guard logs a failure
     lock.lock();
-    if (!changed.ok()) {
-      LogWarning("cannot read the change feed", {{"reason", changed.status().message()}});
-    } else {
-      for (const auto& video : changed.value()) {
-        auto [it, inserted] = sent_.try_emplace(video.id, video.updated_at_ms);
-        if (!inserted) {
-          if (it->second >= video.updated_at_ms) continue;
-          it->second = video.updated_at_ms;
-        }
-        cursor_ms_ = std::max(cursor_ms_, video.updated_at_ms);
-        std::string frame = VideoFrame(video);
-        for (const auto& s : subscribers_) s->Push(frame, kMaxQueuedFrames);
-      }
-      // Forget what can no longer be re-read.
-      for (auto it = sent_.begin(); it != sent_.end();) {
-        it = it->second < cursor_ms_ - 2 * kOverlapMs ? sent_.erase(it) : std::next(it);
-      }
-    }
-    wake_.wait_for(lock, std::chrono::milliseconds(poll_ms_), [this] { return stopping_; });
+    clock_->WaitFor(wake_, lock, guard.failures() ? guard.delay_ms() : poll_ms_,
+                    [this] { return stopping_; });
   }
+}
+
+Status EventHub::PollOnce() {
+  int64_t since;
+  {
+    std::lock_guard lock(mutex_);
+    since = cursor_ms_ - kOverlapMs;
+  }
+  ASSIGN_OR_RETURN(auto changed, store_->ListChangedSince(since, kBatch));
+  std::lock_guard lock(mutex_);
+  for (const auto& video : changed) {
+    auto [it, inserted] = sent_.try_emplace(video.id, video.updated_at_ms);
+    if (!inserted) {
+      if (it->second >= video.updated_at_ms) continue;
+      it->second = video.updated_at_ms;
+    }
+    cursor_ms_ = std::max(cursor_ms_, video.updated_at_ms);
+    // A change that cannot be rendered is skipped (logged with its video), not retried: it
+    // would fail the same way at every poll and hold back every change after it.
+    std::string frame;
+    Status rendered = GuardRecord("event", {{"video", video.id}}, [&] {
+      frame = VideoFrame(video);
+      return Status::Ok();
+    });
+    if (!rendered.ok()) continue;
+    for (const auto& s : subscribers_) s->Push(frame, kMaxQueuedFrames);
+  }
+  // Forget what can no longer be re-read.
+  for (auto it = sent_.begin(); it != sent_.end();) {
+    it = it->second < cursor_ms_ - 2 * kOverlapMs ? sent_.erase(it) : std::next(it);
+  }
+  return Status::Ok();
 }
 
 }  // namespace vidproc::http

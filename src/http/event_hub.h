@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/status.h"
 #include "queue/job_store.h"
 
 namespace vidproc::http {
@@ -68,7 +69,10 @@ class EventHub {
   std::string VideoFrame(const queue::Video& video) const;
 
  private:
+  // Polls under a LoopGuard: a failed or throwing poll is logged and retried with backoff.
   void PollLoop();
+  // One read of the change feed, fanned out.
+  Status PollOnce();
   void Broadcast(const std::string& frame);
 
   queue::JobStore* store_;

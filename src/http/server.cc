@@ -9,6 +9,8 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/loop_guard.h"
+#include "core/text.h"
 #include "core/units.h"
 #include "core/version.h"
 #include "http/errors.h"
@@ -183,7 +185,7 @@ asio::awaitable<void> Exchange::SendText(int status, std::string content_type, s
 
 asio::awaitable<void> Exchange::SendJson(int status, const nlohmann::json& body,
                                          HeaderList headers) {
-  co_await SendText(status, "application/json; charset=utf-8", body.dump() + "\n",
+  co_await SendText(status, "application/json; charset=utf-8", DumpJson(body) + "\n",
                     std::move(headers));
 }
 
@@ -446,7 +448,19 @@ Status HttpServer::Start() {
   }
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, Accept(), asio::detached);
-  for (int i = 0; i < options_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });
+  for (int i = 0; i < options_.io_threads; ++i) {
+    threads_.emplace_back([this] {
+      // An exception that escapes a handler ends io_.run() on this thread, not the process:
+      // logged, and the thread runs the loop again (without a wait: connections are waiting).
+      LoopGuard guard("http I/O thread", {.first_ms = 0, .max_ms = 0});
+      auto run = [this] {
+        io_.run();
+        return Status::Ok();
+      };
+      while (!guard.Run(run).ok()) {
+      }
+    });
+  }
   return Status::Ok();
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace vidproc::http {
 namespace {
@@ -20,20 +21,6 @@ std::string PartKey(const std::string& id, int64_t offset) {
 
 }  // namespace
 
-std::string CleanFilename(std::string name) {
-  std::string out;
-  for (unsigned char c : name) {
-    if (c >= 0x20 && c != 0x7f) out += static_cast<char>(c);
-  }
-  if (out.size() > 255) {
-    out.resize(255);
-    // Do not leave half a UTF-8 sequence at the end.
-    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-    if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0x80)) out.pop_back();
-  }
-  return out.empty() ? "upload" : out;
-}
-
 Result<std::unique_ptr<storage::BlobWriter>> Uploads::OpenOriginal(const std::string& id) {
   return blobs_->OpenWriter(storage::OriginalKey(id), "application/octet-stream");
 }
@@ -43,7 +30,7 @@ Result<queue::Video> Uploads::Record(const std::string& id, const std::string& f
   queue::Video video;
   video.id = id;
   video.status = queue::VideoStatus::kQueued;
-  video.filename = CleanFilename(filename);
+  video.filename = SanitizeFilename(filename);
   video.size_bytes = size;
   if (Status s = store_->CreateVideo(video); !s.ok()) {
     (void)blobs_->Delete(storage::OriginalKey(id));  // nothing half-recorded
@@ -56,7 +43,7 @@ Result<queue::Video> Uploads::CreateResumable(const std::string& filename, int64
   queue::Video video;
   video.id = NewId();
   video.status = queue::VideoStatus::kUploading;
-  video.filename = CleanFilename(filename);
+  video.filename = SanitizeFilename(filename);
   video.size_bytes = length;
   RETURN_IF_ERROR(store_->CreateVideo(video));
   return store_->GetVideo(video.id);

@@ -92,7 +92,4 @@ class Uploads {
   std::set<std::string> locked_;
 };
 
-// A file name as a label: at most 255 bytes, no control characters, never empty.
-std::string CleanFilename(std::string name);
-
 }  // namespace vidproc::http

@@ -1,5 +1,6 @@
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/units.h"
 #include "http/api.h"
 #include "http/handlers.h"
@@ -181,7 +182,7 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
   res.result(bhttp::status::created);
   res.set(bhttp::field::location, "/api/v1/videos/" + id);
   res.set(bhttp::field::content_type, "application/json; charset=utf-8");
-  res.body() = api.Render(video.value()).dump() + "\n";
+  res.body() = DumpJson(api.Render(video.value())) + "\n";
   co_await ex.Send(std::move(res));
 }
 

@@ -1,11 +1,13 @@
 // A JobStore that forwards to another and fails the calls it is told to: the seam for testing how
 // the worker survives database outages (like storage::FaultInjectingStore for BlobStore and
-// LevelDB's FaultInjectionTestEnv). A failed call does not reach the target: nothing changes.
+// LevelDB's FaultInjectionTestEnv). A failed (or throwing) call does not reach the target:
+// nothing changes.
 #pragma once
 
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 #include "queue/job_store.h"
@@ -23,7 +25,13 @@ class FaultInjectingJobStore : public JobStore {
   void FailNext(const std::string& op, int n, ErrorCode code = ErrorCode::kDatabaseError,
                 int skip = 0) {
     std::lock_guard lock(mutex_);
-    rules_[op] = Rule{skip, n, code};
+    rules_[op] = Rule{skip, n, code, false};
+  }
+  // The same, but the next `n` calls throw std::runtime_error instead of returning an error: a
+  // bug or a library that throws, which no background loop may die of.
+  void ThrowNext(const std::string& op, int n, int skip = 0) {
+    std::lock_guard lock(mutex_);
+    rules_[op] = Rule{skip, n, ErrorCode::kInternal, true};
   }
   // Failures injected so far, over all methods.
   int injected() const { return injected_; }
@@ -137,6 +145,7 @@ class FaultInjectingJobStore : public JobStore {
     int skip = 0;       // calls that still pass before the failures
     int remaining = 0;  // failures still to inject
     ErrorCode code = ErrorCode::kDatabaseError;
+    bool throws = false;
   };
 
   // The injected error for this call of `op`, or OK to forward it.
@@ -153,6 +162,7 @@ class FaultInjectingJobStore : public JobStore {
       }
       --rule.remaining;
       ++injected_;
+      if (rule.throws) throw std::runtime_error(std::string("injected exception in ") + op);
       return Status(rule.code, std::string("injected failure of ") + op);
     }
     return Status::Ok();

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "core/text.h"
 #include "core/units.h"
 
 namespace vidproc::queue::store_util {
@@ -29,8 +30,10 @@ bool AllDigits(std::string_view s) {
 
 nlohmann::json ParseJsonColumn(const std::string& text) {
   if (text.empty()) return nullptr;
+  // The parser refuses text that is not UTF-8: such a column is read as its cleaned text again.
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return j.is_discarded() ? nlohmann::json(nullptr) : j;
+  if (j.is_discarded()) j = nlohmann::json::parse(SanitizeText(text, text.size()), nullptr, false);
+  return j.is_discarded() ? nlohmann::json(nullptr) : SanitizeJson(j);
 }
 
 std::string FormatCursor(const Video& last) {
@@ -163,15 +166,17 @@ Video ReadVideo(const Row& row) {
   Video v;
   v.id = row.Text(0);
   v.status = ParseVideoStatus(row.Text(1)).value_or(VideoStatus::kFailed);
-  v.filename = row.Text(2);
+  // Text columns are cleaned as they are read: a row written before strings were cleaned at
+  // the boundary (or by hand) must not reach JSON or a log line as it is.
+  v.filename = SanitizeText(row.Text(2));
   v.created_at_ms = row.Int(3);
   v.updated_at_ms = row.Int(4);
   v.size_bytes = row.Int(5);
   v.progress = row.Double(6);
   if (!row.IsNull(7)) v.eta_seconds = row.Int(7);
   v.attempts = static_cast<int>(row.Int(8));
-  v.error_code = row.Text(9);
-  v.error_message = row.Text(10);
+  v.error_code = SanitizeText(row.Text(9));
+  v.error_message = SanitizeText(row.Text(10));
   v.source = ParseJsonColumn(row.Text(11));
   v.output = ParseJsonColumn(row.Text(12));
   v.has_original = row.Bool(13);
@@ -179,18 +184,18 @@ Video ReadVideo(const Row& row) {
 }
 
 WorkerInfo ReadWorker(const Row& row) {
-  return {row.Text(0),
-          row.Text(1),
+  return {SanitizeText(row.Text(0)),
+          SanitizeText(row.Text(1)),
           static_cast<int>(row.Int(2)),
           static_cast<int>(row.Int(3)),
-          row.Text(4),
+          SanitizeText(row.Text(4)),
           row.Int(5),
           row.Int(6)};
 }
 
 std::optional<std::string> JsonColumn(const nlohmann::json& value) {
   if (value.is_null()) return std::nullopt;
-  return value.dump();
+  return DumpJson(value);
 }
 
 }  // namespace vidproc::queue::store_util

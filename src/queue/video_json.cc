@@ -1,6 +1,7 @@
 #include "queue/video_json.h"
 
 #include "core/clock.h"
+#include "core/text.h"
 
 namespace vidproc::queue {
 namespace {
@@ -47,17 +48,19 @@ nlohmann::json ToApiJson(const Video& v) {
   if (v.status == VideoStatus::kFailed) {
     j["error"] = {{"code", v.error_code}, {"message", v.error_message}};
   }
-  return j;
+  // Rows stored by an older vidproc (or any other writer) may hold bytes that are not UTF-8 or
+  // control characters: served cleaned, never a failed dump.
+  return SanitizeJson(j);
 }
 
 nlohmann::json ToApiJson(const WorkerInfo& w) {
-  return {{"id", w.id},
-          {"host", w.host},
-          {"pid", w.pid},
-          {"slots", w.slots},
-          {"version", w.version},
-          {"started_at", FormatRfc3339(w.started_at_ms)},
-          {"last_seen", FormatRfc3339(w.last_seen_ms)}};
+  return SanitizeJson({{"id", w.id},
+                       {"host", w.host},
+                       {"pid", w.pid},
+                       {"slots", w.slots},
+                       {"version", w.version},
+                       {"started_at", FormatRfc3339(w.started_at_ms)},
+                       {"last_seen", FormatRfc3339(w.last_seen_ms)}});
 }
 
 }  // namespace vidproc::queue

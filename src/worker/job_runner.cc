@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "core/text.h"
 
 namespace vidproc::worker {
 namespace {
@@ -16,11 +17,15 @@ namespace {
 // Above what the deadline allows on every core: the CPU limit never stands in for the deadline.
 constexpr int64_t kCpuSafetyMarginMs = 60'000;
 
+// The child's error event. The child reads the hostile file: what it says is untrusted text.
 Status StatusFromJson(const nlohmann::json& event, ErrorCode fallback, const std::string& text) {
-  if (event.is_object() && event.contains("error")) {
+  if (event.is_object() && event.contains("error") && event["error"].is_object()) {
     const auto& e = event["error"];
-    auto code = CodeFromName(e.value("code", ""));
-    return Status(code.value_or(fallback), e.value("message", text));
+    const auto& code_name = e.contains("code") ? e["code"] : nlohmann::json();
+    const auto& message = e.contains("message") ? e["message"] : nlohmann::json();
+    auto code = code_name.is_string() ? CodeFromName(code_name.get<std::string>()) : std::nullopt;
+    return Status(code.value_or(fallback),
+                  message.is_string() ? SanitizeText(message.get<std::string>()) : text);
   }
   return Status(fallback, text);
 }
@@ -192,11 +197,21 @@ JobOutcome JobRunner::Fail(const queue::Claim& claim, const Status& error, bool 
                                           {"retry_in_s", (*retry_at - clock_->NowMs()) / 1000}});
     return JobOutcome::kRetrying;
   }
-  LogError("failed", {{"video", v.id},
-                      {"code", error.code_name()},
-                      {"message", error.message()},
-                      {"attempts", v.attempts}});
+  // A refused upload is the user's problem (warning); anything else is the service's (error).
+  Log(FailureLogLevel(error.code()), "failed",
+      {{"video", v.id},
+       {"code", error.code_name()},
+       {"message", error.message()},
+       {"attempts", v.attempts}});
   return JobOutcome::kFailed;
+}
+
+JobOutcome JobRunner::Quarantine(const queue::Claim& claim, const Status& error) {
+  return Fail(claim,
+              Status(ErrorCode::kInternal,
+                     "Processing stopped on an internal error (" + error.message() +
+                         "). The original is kept: retry it once the cause is fixed."),
+              /*transient=*/false);
 }
 
 JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_dir,
@@ -207,10 +222,13 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
     s = blobs_->PutFile(storage::ThumbnailKey(id), job_dir + "/thumbnail.jpg", "image/jpeg");
   }
   if (!s.ok()) return Fail(claim, s, /*transient=*/true);
-  nlohmann::json output = summary.value("output", nlohmann::json::object());
+  // What the child says about the file comes from the file: cleaned before it is stored.
+  nlohmann::json output = SanitizeJson(summary.value("output", nlohmann::json::object()));
+  if (!output.is_object()) output = nlohmann::json::object();
   output.erase("path");  // the scratch copy, gone after this job; the video is at VideoKey(id)
-  output["warnings"] = summary.value("warnings", nlohmann::json::array());
-  s = store_->CompleteJob(id, claim.lease_token, summary.value("source", nlohmann::json()), output,
+  output["warnings"] = SanitizeJson(summary.value("warnings", nlohmann::json::array()));
+  s = store_->CompleteJob(id, claim.lease_token,
+                          SanitizeJson(summary.value("source", nlohmann::json())), output,
                           settings_.keep_original);
   if (s.code() == ErrorCode::kLeaseLost) {
     LogWarning("result refused: the lease was lost", {{"video", id}});

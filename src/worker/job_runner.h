@@ -61,6 +61,9 @@ class JobRunner {
   // `stop` asks for a graceful stop: the child is stopped and the job released for another
   // worker. Blocks until the job is finished one way or another.
   JobOutcome Run(const queue::Claim& claim, const std::atomic<bool>& stop);
+  // Fails the claimed job for good with kInternal and `error`'s text: for a job whose run threw
+  // (a job that fails that way would throw again on every retry).
+  JobOutcome Quarantine(const queue::Claim& claim, const Status& error);
 
  private:
   struct ChildResult;

@@ -5,12 +5,17 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/loop_guard.h"
+#include "core/text.h"
 #include "queue/video_json.h"
 #include "storage/http_client.h"
 #include "storage/sigv4.h"
 
 namespace vidproc::worker {
 namespace {
+
+// The longest wait between passes while the outbox cannot be read.
+constexpr int64_t kMaxIdleMs = 30'000;
 
 double Jitter() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -28,7 +33,7 @@ Result<std::string> BuildBody(queue::VideoQueue* videos, const queue::WebhookDel
   } else {
     return v.status();
   }
-  return nlohmann::json{{"event", d.event}, {"video", std::move(video)}}.dump();
+  return DumpJson(nlohmann::json{{"event", d.event}, {"video", std::move(video)}});
 }
 
 nlohmann::json Fields(const queue::WebhookDelivery& d) {
@@ -77,30 +82,59 @@ void WebhookDispatcher::Stop() {
 }
 
 void WebhookDispatcher::Loop() {
+  LoopGuard guard("webhook dispatcher",
+                  {.first_ms = options_.poll_ms, .max_ms = std::max(options_.poll_ms, kMaxIdleMs)});
   while (!stopping_) {
-    int claimed = RunOnce();
-    if (claimed >= options_.batch) continue;  // more may be due right now
+    int claimed = 0;
+    Status s = guard.Run([this, &claimed]() -> Status {
+      ASSIGN_OR_RETURN(claimed, SendDue());
+      return Status::Ok();
+    });
+    if (s.ok() && claimed >= options_.batch) continue;  // more may be due right now
     std::unique_lock lock(mutex_);
-    clock_->WaitFor(wake_, lock, options_.poll_ms, [this] { return stopping_.load(); });
+    clock_->WaitFor(wake_, lock, s.ok() ? options_.poll_ms : guard.delay_ms(),
+                    [this] { return stopping_.load(); });
   }
 }
 
 int WebhookDispatcher::RunOnce() {
-  auto claimed = outbox_->ClaimWebhookDeliveries(options_.batch, options_.lease_ms);
-  if (!claimed.ok()) {
-    LogWarning("cannot read the webhook outbox", {{"error", claimed.status().ToString()}});
+  auto sent = SendDue();
+  if (!sent.ok()) {
+    LogWarning("cannot read the webhook outbox", {{"error", sent.status().ToString()}});
     return 0;
   }
-  for (const queue::WebhookDelivery& d : claimed.value()) {
+  return sent.value();
+}
+
+Result<int> WebhookDispatcher::SendDue() {
+  ASSIGN_OR_RETURN(auto claimed,
+                   outbox_->ClaimWebhookDeliveries(options_.batch, options_.lease_ms));
+  for (const queue::WebhookDelivery& d : claimed) {
     if (stopping_) {
       // Not attempted: due again at once for whoever runs next, instead of after the lease.
       (void)outbox_->RecordWebhookFailure(d.id, d.lease_token, clock_->NowMs(),
                                           "not attempted: the sender stopped");
       continue;
     }
-    Attempt(d);
+    Status attempted = GuardRecord("webhook delivery", Fields(d), [this, &d] {
+      Attempt(d);
+      return Status::Ok();
+    });
+    if (!attempted.ok()) Quarantine(d, attempted);
   }
-  return static_cast<int>(claimed->size());
+  return static_cast<int>(claimed.size());
+}
+
+void WebhookDispatcher::Quarantine(const queue::WebhookDelivery& d, const Status& error) {
+  // An attempt that throws would throw again at every retry (a record the body cannot be made
+  // of): the delivery is given up at once, with the reason kept in the outbox.
+  const std::string reason = "cannot be sent: " + error.message();
+  Status s = outbox_->GiveUpWebhook(d.id, d.lease_token, SanitizeText(reason));
+  nlohmann::json f = Fields(d);
+  f["error"] = reason;
+  if (!s.ok()) f["store_error"] = s.ToString();
+  ++given_up_;
+  LogError("webhook delivery quarantined", f);
 }
 
 void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {

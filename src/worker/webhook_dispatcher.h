@@ -80,8 +80,12 @@ class WebhookDispatcher {
   int64_t given_up() const { return given_up_; }
 
  private:
+  // Passes under a LoopGuard: a pass that fails or throws is logged and the next one waits with
+  // backoff; a delivery whose attempt throws is quarantined (given up with the reason).
   void Loop();
+  Result<int> SendDue();
   void Attempt(const queue::WebhookDelivery& delivery);
+  void Quarantine(const queue::WebhookDelivery& delivery, const Status& error);
 
   queue::WebhookOutbox* outbox_;
   queue::VideoQueue* videos_;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/loop_guard.h"
 #include "core/version.h"
 
 namespace vidproc::worker {
@@ -10,6 +11,8 @@ namespace {
 
 constexpr int64_t kIdlePollMs = 1000;
 constexpr int64_t kStatusLogMs = 60'000;
+// The longest wait of a slot after failures in a row (a database that stays down).
+constexpr int64_t kMaxBackoffMs = 30'000;
 
 }  // namespace
 
@@ -67,26 +70,63 @@ bool WorkerPool::SleepUnlessWoken(int64_t ms) {
 }
 
 void WorkerPool::SlotLoop(int slot) {
+  LoopGuard guard("worker slot", {.first_ms = kIdlePollMs, .max_ms = kMaxBackoffMs});
   while (!stopping_) {
-    auto claim = store_->ClaimNext(settings_.worker_id, settings_.lease_ms, settings_.max_tasks);
-    if (!claim.ok()) {
-      LogWarning("cannot claim a job", {{"slot", slot}, {"reason", claim.status().message()}});
-      SleepUnlessWoken(kIdlePollMs);
-      continue;
-    }
-    if (!claim.value()) {
-      // Woken at once by stores that notify (PostgreSQL LISTEN/NOTIFY); a poll otherwise.
-      store_->WaitForJobs(kIdlePollMs);
-      continue;
-    }
-    int64_t started_ms = clock_->MonotonicMs();
-    JobOutcome outcome = runner_.Run(*claim.value(), abort_jobs_);
-    outcomes_[static_cast<int>(outcome)]++;
-    if (observer_) observer_(outcome, (clock_->MonotonicMs() - started_ms) / 1000.0);
+    Status s = guard.Run([this, slot] { return ClaimAndRun(slot); },
+                         {{"worker", settings_.worker_id}, {"slot", slot}});
+    if (!s.ok()) SleepUnlessWoken(guard.delay_ms());
   }
 }
 
+Status WorkerPool::ClaimAndRun(int slot) {
+  auto claim = store_->ClaimNext(settings_.worker_id, settings_.lease_ms, settings_.max_tasks);
+  if (!claim.ok()) return claim.status();
+  if (!claim.value()) {
+    // Woken at once by stores that notify (PostgreSQL LISTEN/NOTIFY); a poll otherwise.
+    store_->WaitForJobs(kIdlePollMs);
+    return Status::Ok();
+  }
+  const queue::Claim& job = *claim.value();
+  int64_t started_ms = clock_->MonotonicMs();
+  JobOutcome outcome = JobOutcome::kLost;
+  // A job whose run throws would throw again on every retry: it is failed for good with the
+  // reason, and the slot goes on with the next one.
+  Status run = GuardRecord("job", {{"video", job.video.id}, {"slot", slot}}, [&] {
+    outcome = runner_.Run(job, abort_jobs_);
+    return Status::Ok();
+  });
+  if (!run.ok()) outcome = runner_.Quarantine(job, run);
+  outcomes_[static_cast<int>(outcome)]++;
+  if (observer_) observer_(outcome, (clock_->MonotonicMs() - started_ms) / 1000.0);
+  return Status::Ok();
+}
+
+Status WorkerPool::Housekeeping(const queue::WorkerInfo& me, int64_t* last_status_ms) {
+  Status result = store_->Heartbeat(me);
+  if (!result.ok()) {
+    LogWarning("cannot report to the worker registry", {{"reason", result.message()}});
+  }
+  auto recovered = store_->RecoverExpiredLeases(settings_.max_attempts);
+  if (!recovered.ok()) {
+    result = recovered.status();
+  } else if (recovered.value() > 0) {
+    LogWarning("jobs of stopped workers put back in the queue", {{"count", recovered.value()}});
+  }
+  int64_t now_ms = clock_->MonotonicMs();
+  if (now_ms - *last_status_ms >= kStatusLogMs) {
+    *last_status_ms = now_ms;
+    if (auto c = store_->Counts(); c.ok()) {
+      LogInfo("queue: " + std::to_string(c->queued) + " queued, " + std::to_string(c->processing) +
+              "/" + std::to_string(settings_.max_tasks) + " processing, " +
+              std::to_string(c->failed) + " failed");
+    }
+  }
+  return result;
+}
+
 void WorkerPool::HousekeepingLoop() {
+  const int64_t interval_ms = std::min<int64_t>(settings_.lease_ms / 2, 5000);
+  LoopGuard guard("worker housekeeping", {.first_ms = interval_ms, .max_ms = 4 * interval_ms});
   int64_t last_status_ms = clock_->MonotonicMs() - kStatusLogMs;
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -94,23 +134,9 @@ void WorkerPool::HousekeepingLoop() {
       settings_.worker_id, host, static_cast<int>(getpid()), settings_.max_tasks, kVersion,
       clock_->NowMs(),     0};
   while (!stopping_) {
-    if (Status s = store_->Heartbeat(me); !s.ok()) {
-      LogWarning("cannot report to the worker registry", {{"reason", s.message()}});
-    }
-    auto recovered = store_->RecoverExpiredLeases(settings_.max_attempts);
-    if (recovered.ok() && recovered.value() > 0) {
-      LogWarning("jobs of stopped workers put back in the queue", {{"count", recovered.value()}});
-    }
-    int64_t now_ms = clock_->MonotonicMs();
-    if (now_ms - last_status_ms >= kStatusLogMs) {
-      last_status_ms = now_ms;
-      if (auto c = store_->Counts(); c.ok()) {
-        LogInfo("queue: " + std::to_string(c->queued) + " queued, " +
-                std::to_string(c->processing) + "/" + std::to_string(settings_.max_tasks) +
-                " processing, " + std::to_string(c->failed) + " failed");
-      }
-    }
-    SleepUnlessWoken(std::min<int64_t>(settings_.lease_ms / 2, 5000));
+    (void)guard.Run([&] { return Housekeeping(me, &last_status_ms); },
+                    {{"worker", settings_.worker_id}});
+    SleepUnlessWoken(guard.failures() ? guard.delay_ms() : interval_ms);
   }
 }
 

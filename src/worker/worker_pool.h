@@ -34,8 +34,12 @@ class WorkerPool {
   int64_t finished(JobOutcome outcome) const { return outcomes_[static_cast<int>(outcome)]; }
 
  private:
+  // Each loop runs its iterations under a LoopGuard (core/loop_guard.h): no exception ends a
+  // thread, and a job whose run throws is quarantined (JobRunner::Quarantine).
   void SlotLoop(int slot);
+  Status ClaimAndRun(int slot);
   void HousekeepingLoop();
+  Status Housekeeping(const queue::WorkerInfo& me, int64_t* last_status_ms);
   bool SleepUnlessWoken(int64_t ms);
   // Wakes the housekeeping thread (on Stop).
   void Notify();

@@ -20,8 +20,11 @@
 #include <string>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "http/http_test_util.h"
 #include "support/http_receiver.h"
+#include "support/shell.h"
 
 namespace vidproc::http::testing {
 namespace {
@@ -1377,6 +1380,319 @@ TEST_F(ApiWebhookTest, EventsWhileTheReceiverIsDownArriveAfterItComesUp) {
   auto body = delivery->Json();
   EXPECT_EQ(body["video"]["status"], "failed");
   EXPECT_EQ(body["video"]["error"]["code"], "not_a_video");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile names (every class of bad text) through every upload path, with an SSE client attached
+// and webhooks on: the process lives, every document is valid JSON, the name is shown cleaned.
+
+const std::string kFFFD = "\xEF\xBF\xBD";
+
+struct HostileName {
+  std::string label;
+  std::string bytes;  // as the client sends it (after its path's own encoding is undone)
+  std::string shown;  // as every answer, event and webhook must show it
+};
+
+std::vector<HostileName> HostileNames() {
+  return {
+      {"latin-1", "caf\xE9.mov", "caf" + kFFFD + ".mov"},
+      {"stray continuation bytes",
+       "a\x80\xBF"
+       "b.mp4",
+       "a" + kFFFD + kFFFD + "b.mp4"},
+      {"overlong ../",
+       "\xC0\xAE\xC0\xAE\xC0\xAF"
+       "etc.mp4",
+       kFFFD + kFFFD + kFFFD + kFFFD + kFFFD + kFFFD + "etc.mp4"},
+      {"surrogates", "\xED\xA0\x80\xED\xB0\x80.mp4",
+       kFFFD + kFFFD + kFFFD + kFFFD + kFFFD + kFFFD + ".mp4"},
+      {"truncated sequences", "clip\xF0\x9F\x8E.mp4\xE2\x82", "clip" + kFFFD + ".mp4" + kFFFD},
+      {"bytes F5-FF and past U+10FFFF", "\xF5\xFE\xFF\xF4\x90\x80\x80x.mp4",
+       kFFFD + kFFFD + kFFFD + kFFFD + kFFFD + kFFFD + kFFFD + "x.mp4"},
+      {"NUL", std::string("nul\0byte.mp4", 12), "nulbyte.mp4"},
+      {"ESC, CR, LF, TAB, DEL", "\x1b[31mred\rline\n\tx\x7f.mp4", "[31mredlinex.mp4"},
+      {"C1 controls",
+       "a\xC2\x9B"
+       "b\xC2\x85.mp4",
+       "ab.mp4"},
+      {"bidi override", "evil\xE2\x80\xAEvom.exe", "evilvom.exe"},
+      {"bidi isolates", "\xE2\x81\xA6x\xE2\x81\xA9.mp4\xE2\x80\x8F", "x.mp4"},
+      {"10 KB", std::string(254, 'n') + "\xC3\xA9" + std::string(10'000, 'x'),
+       std::string(254, 'n')},
+      {"path-like", "../../etc/passwd", "passwd"},
+      {"Windows-like", "C:\\Users\\me\\Videos\\trip.mov", "trip.mov"},
+      {"log fields", "x.mp4 video=AAAA level=error", "x.mp4 video=AAAA level=error"},
+      {"JSON and SSE syntax", "\"},{\"id\":\"x\n\ndata: {}\n\nevent: deleted",
+       "\"},{\"id\":\"xdata: {}event: deleted"},
+      {"only controls", "\r\t\n\x1b", "upload"},
+      {"valid UTF-8 stays", "f\xC3\xBCr \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x8E\xAC.mov",
+       "f\xC3\xBCr \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x8E\xAC.mov"},
+  };
+}
+
+std::string PercentEncode(const std::string& bytes) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string Base64(const std::string& bytes) {
+  static const char* kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += kChars[(n >> s) & 63];
+  }
+  if (i + 1 == bytes.size()) {
+    uint32_t n = uint8_t(bytes[i]) << 16;
+    out = out + kChars[(n >> 18) & 63] + kChars[(n >> 12) & 63] + "==";
+  } else if (i + 2 == bytes.size()) {
+    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
+    out = out + kChars[(n >> 18) & 63] + kChars[(n >> 12) & 63] + kChars[(n >> 6) & 63] + "=";
+  }
+  return out;
+}
+
+// True if `pid` still runs.
+bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+// A row written straight into SQLite, as a vidproc from before names were cleaned stored it:
+// a failed video with a bad name and message, and its webhook delivery due now.
+void InsertBadRow(const std::string& db_path, const std::string& id, const std::string& filename,
+                  const std::string& message) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 10'000);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "INSERT INTO videos (id, status, filename, created_at, updated_at, "
+                               "size_bytes, attempts, error_code, error_message) VALUES (?1, "
+                               "'failed', ?2, ?3, ?3, 10, 1, 'not_a_video', ?4)",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, filename.data(), static_cast<int>(filename.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 3, now);
+  sqlite3_bind_text(st, 4, message.data(), static_cast<int>(message.size()), SQLITE_TRANSIENT);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_DONE) << sqlite3_errmsg(db);
+  sqlite3_finalize(st);
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "INSERT INTO webhook_outbox (video_id, event, created_at, "
+                               "next_attempt_at) VALUES (?1, 'video.failed', ?2, ?2)",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 2, now);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_DONE) << sqlite3_errmsg(db);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+class ApiHostileNameTest : public ApiWebhookTest {
+ protected:
+  enum class Path { kMultipart, kRaw, kTus };
+  static const char* Name(Path p) {
+    return p == Path::kMultipart ? "multipart" : p == Path::kRaw ? "raw" : "tus";
+  }
+
+  // Uploads text.mp4 (refused by the transcoder at once: a quick video.failed) under `name`;
+  // the new video's id, "" after a failure (reported).
+  static std::string Upload(Path path, const std::string& name) {
+    const std::string content = ReadFile(Fixture("text.mp4"));
+    Response r;
+    if (path == Path::kMultipart) {
+      std::string quoted;
+      for (char c : name) {
+        if (c == '"' || c == '\\') quoted += '\\';
+        quoted += c;
+      }
+      const std::string boundary = "vidproc-hostile-0123456789";
+      std::string body = "--" + boundary +
+                         "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + quoted +
+                         "\"\r\nContent-Type: video/mp4\r\n\r\n" + content + "\r\n--" + boundary +
+                         "--\r\n";
+      r = Call("POST", "/api/v1/videos",
+               {"Content-Type: multipart/form-data; boundary=" + boundary, "Expect:"}, body);
+    } else if (path == Path::kRaw) {
+      r = Call("POST", "/api/v1/videos",
+               {"Content-Type: video/mp4", "X-Filename: " + PercentEncode(name), "Expect:"},
+               content);
+    } else {
+      Response created =
+          Call("POST", "/api/v1/uploads",
+               {"Tus-Resumable: 1.0.0", "Upload-Length: " + std::to_string(content.size()),
+                "Upload-Metadata: filename " + Base64(name) + ",filetype " +
+                    Base64(std::string("video/mp4\x1b\0", 11))});
+      EXPECT_EQ(created.status, 201) << created;
+      std::string location = created.header("location");
+      std::string id = location.substr(location.rfind('/') + 1);
+      if (id.empty()) return "";
+      Response patched = Call("PATCH", "/api/v1/uploads/" + id,
+                              {"Tus-Resumable: 1.0.0", "Upload-Offset: 0",
+                               "Content-Type: application/offset+octet-stream", "Expect:"},
+                              content);
+      EXPECT_EQ(patched.status, 204) << patched;
+      return id;
+    }
+    EXPECT_EQ(r.status, 201) << r;
+    auto j = r.Json();
+    EXPECT_TRUE(j.is_object()) << "not valid JSON: " << r.body;
+    return j.is_object() ? j.value("id", "") : "";
+  }
+
+  // The process is alive and answers.
+  static void ExpectAlive(const std::string& context) {
+    EXPECT_TRUE(Alive(server().pid())) << context << "\n" << server().LogTail();
+    EXPECT_EQ(Call("GET", "/healthz").status, 200) << context;
+  }
+};
+
+TEST_F(ApiHostileNameTest, EveryHostileNameThroughEveryUploadPathIsServedCleaned) {
+  SseClient sse(server().Url("/api/v1/events"));
+  ASSERT_TRUE(sse.WaitConnected());
+  struct Sent {
+    std::string context;
+    std::string id;
+    std::string shown;
+  };
+  std::vector<Sent> sent;
+  for (const HostileName& name : HostileNames()) {
+    for (Path path : {Path::kMultipart, Path::kRaw, Path::kTus}) {
+      const std::string context = name.label + " via " + Name(path);
+      std::string id = Upload(path, name.bytes);
+      EXPECT_FALSE(id.empty()) << context;
+      ExpectAlive(context);
+      if (!id.empty()) sent.push_back({context, id, name.shown});
+    }
+  }
+
+  for (const Sent& s : sent) {
+    // The video: valid JSON (the client's parser refuses bad UTF-8), the name cleaned.
+    nlohmann::json video = WaitForStatus(s.id, {"failed", "ready"}, 60s);
+    ASSERT_TRUE(video.is_object()) << s.context;
+    EXPECT_EQ(video["filename"], s.shown) << s.context;
+    // The webhook: a valid JSON body with the name cleaned.
+    auto delivery = WaitForDelivery("video.failed", s.id, 30s);
+    ASSERT_TRUE(delivery) << s.context << "\n" << server().LogTail();
+    auto body = delivery->Json();
+    ASSERT_TRUE(body.is_object()) << s.context << ": " << delivery->body;
+    EXPECT_EQ(body["video"]["filename"], s.shown) << s.context;
+  }
+  // The list: valid JSON, every name cleaned.
+  Response list = Call("GET", "/api/v1/videos?limit=100");
+  ASSERT_EQ(list.status, 200) << list;
+  auto page = list.Json();
+  ASSERT_TRUE(page.is_object()) << "not valid JSON: " << list.body.substr(0, 300);
+  std::map<std::string, std::string> listed;
+  for (const auto& v : page["videos"]) listed[v["id"]] = v["filename"];
+  for (const Sent& s : sent) EXPECT_EQ(listed[s.id], s.shown) << s.context;
+  // The event stream: every frame valid JSON, each video's last event shows its name cleaned.
+  for (const Sent& s : sent) {
+    bool seen = sse.WaitFor(
+        [&](const std::vector<SseEvent>& events) {
+          for (const auto& e : events) {
+            auto j = e.Json();
+            if (j.is_object() && j.value("id", "") == s.id && j.value("status", "") == "failed") {
+              return true;
+            }
+          }
+          return false;
+        },
+        10s);
+    EXPECT_TRUE(seen) << s.context;
+  }
+  for (const auto& e : sse.events()) {
+    auto j = e.Json();
+    ASSERT_TRUE(j.is_object()) << "an SSE frame is not valid JSON: " << e.data;
+    for (const Sent& s : sent) {
+      if (j.value("id", "") == s.id) {
+        EXPECT_EQ(j["filename"], s.shown) << s.context;
+      }
+    }
+  }
+  EXPECT_FALSE(sse.ended()) << "the event stream ended";
+  ExpectAlive("after every upload");
+  // The log: one line per record, values quoted, no raw control bytes.
+  const std::string log = server().Log();
+  EXPECT_EQ(log.find('\x1b'), std::string::npos);
+  EXPECT_EQ(log.find(std::string(1, '\0')), std::string::npos);
+  EXPECT_NE(log.find("filename=\"x.mp4 video=AAAA level=error\""), std::string::npos);
+  EXPECT_EQ(log.find(" level=error"), log.find("filename=\"x.mp4 video=AAAA level=error\"") + 26)
+      << "a log field was forged";
+  // Refused uploads are the users' problem: warnings, never errors that page an operator.
+  EXPECT_NE(log.find(" warning failed "), std::string::npos);
+  EXPECT_EQ(log.find("Z error "), std::string::npos) << server().LogTail();
+}
+
+TEST_F(ApiHostileNameTest, ABadNameStoredBeforeTheFixIsServedCleanedEverywhere) {
+  SseClient sse(server().Url("/api/v1/events"));
+  ASSERT_TRUE(sse.WaitConnected());
+  const std::string id = "before-the-fix-0001";
+  const std::string bad_name = "caf\xE9 \x1b[31m\xED\xA0\x80\xE2\x80\xAE.mov";
+  const std::string shown = "caf" + kFFFD + " [31m" + kFFFD + kFFFD + kFFFD + ".mov";
+  InsertBadRow(server().data_dir() + "/vidproc.db", id, bad_name, "bad \xFF\x1b message");
+
+  // The video and the list.
+  Response one = Call("GET", "/api/v1/videos/" + id);
+  ASSERT_EQ(one.status, 200) << one;
+  ASSERT_TRUE(one.Json().is_object()) << one.body;
+  EXPECT_EQ(one.Json()["filename"], shown);
+  EXPECT_EQ(one.Json()["error"]["message"], "bad " + kFFFD + " message");
+  Response list = Call("GET", "/api/v1/videos?limit=100");
+  ASSERT_EQ(list.status, 200) << list;
+  ASSERT_TRUE(list.Json().is_object()) << list.body.substr(0, 300);
+  // SSE: the change feed has the row; its frame is valid JSON.
+  bool seen = sse.WaitFor(
+      [&](const std::vector<SseEvent>& events) {
+        for (const auto& e : events) {
+          auto j = e.Json();
+          if (j.is_object() && j.value("id", "") == id) return j["filename"] == shown;
+        }
+        return false;
+      },
+      10s);
+  EXPECT_TRUE(seen) << sse.raw().substr(0, 2000);
+  // The webhook dispatcher sends it, cleaned, and lives on.
+  auto delivery = WaitForDelivery("video.failed", id, 30s);
+  ASSERT_TRUE(delivery) << server().LogTail();
+  ASSERT_TRUE(delivery->Json().is_object()) << delivery->body;
+  EXPECT_EQ(delivery->Json()["video"]["filename"], shown);
+  // `vidproc status` and `vidproc status ID` on the same database.
+  for (const std::string& arg : {std::string(""), id}) {
+    int code = -1;
+    std::string out = vidproc::testing::Shell(
+        "cd '" + server().dir() + "' && env -i PATH=/usr/bin:/bin '" + Bin() + "' status " + arg +
+            " --data-dir '" + server().data_dir() + "' 2>/dev/null",
+        &code);
+    EXPECT_EQ(code, 0) << "vidproc status " << arg << ": " << out;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << "vidproc status " << arg << ": " << out.substr(0, 500);
+    if (arg.empty()) {
+      bool found = false;
+      for (const auto& v : j["videos"]) {
+        if (v["id"] == id) found = (v["filename"] == shown);
+      }
+      EXPECT_TRUE(found) << out.substr(0, 2000);
+    } else {
+      EXPECT_EQ(j["filename"], shown);
+    }
+  }
+  EXPECT_TRUE(Alive(server().pid())) << server().LogTail();
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
 }
 
 TEST_F(ApiLimitsTest, SlowlorisHeaderIsClosedByTheServer) {

@@ -12,6 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include <sqlite3.h>
+
+#include "queue/fault_injecting_job_store.h"
 #include "queue/sqlite_store.h"
 #include "queue/video_json.h"
 #include "support/http_receiver.h"
@@ -321,6 +324,79 @@ TEST_F(WebhookTest, StopIsPromptEvenDuringASlowRequest) {
   started = std::chrono::steady_clock::now();
   idle.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(500));
+}
+
+// The outbox row of delivery for `video`, read with SQLite directly: gave_up_at set?, last_error.
+std::pair<bool, std::string> OutboxRow(const std::string& db_path, const std::string& video) {
+  sqlite3* db = nullptr;
+  std::pair<bool, std::string> row{false, ""};
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db,
+                       "SELECT gave_up_at IS NOT NULL, coalesce(last_error, '') FROM "
+                       "webhook_outbox WHERE video_id = ?1",
+                       -1, &st, nullptr);
+    sqlite3_bind_text(st, 1, video.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      row = {sqlite3_column_int(st, 0) != 0,
+             reinterpret_cast<const char*>(sqlite3_column_text(st, 1))};
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return row;
+}
+
+TEST_F(WebhookTest, APassThatThrowsIsRetriedAndADeliveryThatThrowsIsQuarantined) {
+  Receiver receiver;
+  queue::FaultInjectingJobStore faulty(store_.get());
+  const std::string poisoned = Finish();
+  // The first two passes throw before claiming anything; then the poisoned delivery's body
+  // cannot be made (its video cannot be read without an exception).
+  faulty.ThrowNext("ClaimWebhookDeliveries", 2);
+  faulty.ThrowNext("GetVideo", 1);
+  WebhookDispatcher dispatcher(&faulty, Options(receiver.url()), SystemClock::Default());
+  dispatcher.Start();
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.given_up() == 1; }, 10'000))
+      << "the thread died, or the delivery was not quarantined";
+  EXPECT_GE(faulty.calls("ClaimWebhookDeliveries"), 3);
+  // The thread goes on: the next event is delivered.
+  const std::string healthy = Finish();
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.delivered() == 1; }, 10'000));
+  dispatcher.Stop();
+
+  auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].Json()["video"]["id"], healthy);
+  auto [gave_up, reason] = OutboxRow(dir_ + "/jobs.db", poisoned);
+  EXPECT_TRUE(gave_up) << "the poisoned delivery is still due";
+  EXPECT_NE(reason.find("injected exception in GetVideo"), std::string::npos) << reason;
+  EXPECT_TRUE(store_->ClaimWebhookDeliveries(10, 1'000).value().empty()) << "left unsettled";
+}
+
+TEST_F(WebhookTest, ABadNameStoredBeforeTheFixIsDeliveredCleaned) {
+  Receiver receiver;
+  const std::string id = Finish();
+  // A row as an older vidproc stored it: the raw bytes of a Latin-1 name with an escape.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/jobs.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "UPDATE videos SET filename = ?1 WHERE id = ?2", -1, &st, nullptr);
+  const std::string bad = "caf\xE9\x1b[2J.mov";
+  sqlite3_bind_text(st, 1, bad.data(), static_cast<int>(bad.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, id.c_str(), -1, SQLITE_TRANSIENT);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+
+  WebhookDispatcher dispatcher(store_.get(), Options(receiver.url()), SystemClock::Default());
+  EXPECT_EQ(dispatcher.RunOnce(), 1);
+  ASSERT_EQ(dispatcher.delivered(), 1);
+  auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 1u);
+  auto body = got[0].Json();
+  ASSERT_TRUE(body.is_object()) << "not valid JSON: " << got[0].body;
+  EXPECT_EQ(body["video"]["filename"], "caf\xEF\xBF\xBD[2J.mov");
 }
 
 }  // namespace
