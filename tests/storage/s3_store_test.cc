@@ -118,6 +118,43 @@ TEST_F(S3StoreTest, AWrongSecretIsStorageAuthFailed) {
   EXPECT_TRUE(store_->CheckBucket().ok());
 }
 
+// SPACES_PUBLIC_READ: the processed video and thumbnail are readable without a signature; the
+// original (an upload nobody reviewed) and everything else stay private.
+TEST_F(S3StoreTest, PublicReadMakesOnlyTheProcessedOutputsPublic) {
+  S3Options o = options_;
+  o.public_read = true;
+  auto store = S3Store::Create(o, SystemClock::Default()).value();
+  ASSERT_TRUE(store->CheckBucket().ok());
+  std::string f = dir_ + "/f";
+  std::ofstream(f) << "some bytes";
+  const std::string id = NewId();
+  auto anonymous_get = [&](const std::string& key) {
+    HttpRequest r;
+    r.method = "GET";
+    r.url = o.endpoint + "/" + o.bucket + "/" + key;
+    auto response = HttpClient().Perform(r);
+    return response.ok() ? response->status : -1;
+  };
+  for (const std::string& key : {VideoKey(id), ThumbnailKey(id)}) {
+    ASSERT_TRUE(store->PutFile(key, f, "").ok()) << key;
+    EXPECT_EQ(anonymous_get(key), 200) << key;
+  }
+  for (const std::string& key : {OriginalKey(id), "uploads/" + id + "/part-1"}) {
+    ASSERT_TRUE(store->PutFile(key, f, "").ok()) << key;
+    EXPECT_EQ(anonymous_get(key), 403) << key;
+  }
+}
+
+TEST(ProcessedOutputKeyTest, OnlyTheVideoAndThumbnailOfAVideo) {
+  EXPECT_TRUE(IsProcessedOutputKey(VideoKey("abc123")));
+  EXPECT_TRUE(IsProcessedOutputKey(ThumbnailKey("abc123")));
+  for (const char* key :
+       {"videos/abc123/original", "videos/video.mp4", "videos//video.mp4", "uploads/abc/video.mp4",
+        "videos/a/b/video.mp4", "videos/abc123/video.mp4.partial", "videos/../x/video.mp4", ""}) {
+    EXPECT_FALSE(IsProcessedOutputKey(key)) << key;
+  }
+}
+
 TEST_F(S3StoreTest, HundredMegabyteMultipartRoundTrip) {
   const int64_t size = 100 << 20;
   std::string path = PatternFile(size);
