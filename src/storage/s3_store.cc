@@ -440,7 +440,11 @@ Result<std::unique_ptr<S3Store>> S3Store::Create(const S3Options& options, const
   return std::unique_ptr<S3Store>(new S3Store(std::move(impl)));
 }
 
-std::string S3Store::Describe() const { return "s3:" + impl_->o.bucket + "@" + impl_->host; }
+std::string S3Store::Describe() const {
+  // Shown in logs and `vidproc config`: never credentials an endpoint URL may carry.
+  const std::string& host = impl_->host;
+  return "s3:" + impl_->o.bucket + "@" + host.substr(host.rfind('@') + 1);
+}
 
 Status S3Store::CheckBucket() {
   ASSIGN_OR_RETURN(HttpResponse r, impl_->Send("HEAD", "", {}, {}, sigv4::Sha256Hex(""), {}));
