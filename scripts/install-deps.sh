@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
   nlohmann-json3-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev
+  libseccomp-dev  # the transcoder child's syscall allowlist (runtime: libseccomp2)
   libgtest-dev libgmock-dev
   libbenchmark-dev   # bench/queue_bench (only built with -DVIDPROC_BUILD_BENCH=ON)
   clang-format

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "media/av_error.h"
+#include "worker/sandbox.h"
 
 namespace {
 
@@ -46,6 +47,9 @@ void ConfigureLogging() {
 int main(int argc, char** argv) {
   ConfigureLogging();
   std::string command = argc > 1 ? argv[1] : "";
+  // The processes that hold the secrets and start transcoder children: a child of the same user
+  // must not read their /proc/<pid>/environ or memory.
+  if (command == "serve" || command == "worker") vidproc::worker::MakeNonDumpable();
   if (command == "transcode") return vidproc::cli::RunTranscode(argc, argv);
   if (command == "probe") return vidproc::cli::RunProbe(argc, argv);
   if (command == "serve") return vidproc::cli::RunServe(argc, argv);
@@ -56,6 +60,7 @@ int main(int argc, char** argv) {
   if (command == "config") return vidproc::cli::RunConfig(argc, argv);
   if (command == "migrate") return vidproc::cli::RunMigrate(argc, argv);
   if (command == "storage") return vidproc::cli::RunStorage(argc, argv);
+  if (command == "sandbox-check") return vidproc::cli::RunSandboxCheck(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("vidproc %s\n", vidproc::kVersion);
     return vidproc::cli::kExitOk;

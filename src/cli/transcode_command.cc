@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -12,6 +13,7 @@
 #include "core/text.h"
 #include "core/units.h"
 #include "media/transcoder.h"
+#include "worker/sandbox.h"
 
 namespace vidproc::cli {
 namespace {
@@ -30,6 +32,9 @@ Options:
   --threads N          thread budget of this job (default: all cores)
   --progress MODE      auto|bar|json|none (default auto: a bar on a terminal)
   --force-encode       re-encode even when the input is already web-ready
+  --sandbox            before reading IN: no network, file access only to IN (read) and the
+                       output directories (write), a system-call allowlist (what a worker does)
+  --sandbox-skip L     leave out layers of --sandbox: a comma list of network, files, syscalls
   --help               this text
 
 Output: progress on stderr (bar) or JSON lines on stdout (json); a final JSON line on stdout:
@@ -75,11 +80,17 @@ void PrintError(const Status& s, bool json_only) {
   if (!json_only) std::fprintf(stderr, "vidproc transcode: %s\n", s.ToString().c_str());
 }
 
+std::string DirectoryOf(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return dir.empty() ? "." : dir;
+}
+
 }  // namespace
 
 int RunTranscode(int argc, char** argv) {
-  ArgSpec spec{{"--thumbnail", "--preset", "--bitrate", "--max-size", "--threads", "--progress"},
-               {"--force-encode"}};
+  ArgSpec spec{{"--thumbnail", "--preset", "--bitrate", "--max-size", "--threads", "--progress",
+                "--sandbox-skip"},
+               {"--force-encode", "--sandbox"}};
   auto args = Args::Parse(argc, argv, 2, spec);
   if (!args.ok()) {
     std::fprintf(stderr, "vidproc transcode: %s\n", args.status().message().c_str());
@@ -106,6 +117,20 @@ int RunTranscode(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (args->has("--sandbox")) {
+    // Before any thread starts (a user namespace needs a single-threaded process) and before the
+    // input is opened: nothing a hostile file makes a decoder do escapes the sandbox.
+    worker::SandboxPolicy policy;
+    if (Status s = worker::SkipSandboxLayers(args->get("--sandbox-skip").value_or(""), &policy);
+        !s.ok()) {
+      std::fprintf(stderr, "vidproc transcode: %s\n", s.message().c_str());
+      return kExitUsage;
+    }
+    policy.read_files = {request.input};
+    policy.write_dirs = {DirectoryOf(request.output)};
+    if (!request.thumbnail.empty()) policy.write_dirs.push_back(DirectoryOf(request.thumbnail));
+    worker::EnterSandbox(policy);
+  }
   // x264 asks for transparent huge pages for its frame buffers; partly used 2 MB pages cost
   // ~10 MB of resident memory per job for no measurable speed (docs/BENCHMARKS.md).
   prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);

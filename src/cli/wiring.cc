@@ -90,6 +90,7 @@ worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
   s.limits.file_size_bytes = int64_t{64} << 30;
   s.log_level = config.log_level;
   s.log_format = config.log_format;
+  s.sandbox_skip = config.sandbox_skip;
   return s;
 }
 
@@ -104,6 +105,8 @@ worker::WebhookOptions WebhookOptionsFrom(const Config& config) {
 http::ApiOptions ApiOptionsFrom(const Config& config) {
   http::ApiOptions o;
   o.api_token = config.api_token;
+  o.url_signing_secret = config.url_signing_secret;
+  o.signed_url_max_s = config.signed_url_max_s;
   o.uploads.max_upload_bytes = config.max_upload_bytes;
   o.uploads.expiry_ms = int64_t{config.upload_expiry_h} * 3600 * 1000;
   return o;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/units.h"
 
 extern char** environ;
@@ -17,8 +18,9 @@ namespace vidproc {
 namespace {
 
 Status Invalid(const std::string& name, const std::string& value, const std::string& expected) {
-  return Status(ErrorCode::kInvalidConfig,
-                name + "='" + value + "' is not valid: expected " + expected + ".");
+  // A URL in a bad value may still carry a password: the message is logged and printed.
+  return Status(ErrorCode::kInvalidConfig, name + "='" + MaskUrlCredentials(value) +
+                                               "' is not valid: expected " + expected + ".");
 }
 
 Status ParseBool(const std::string& name, const std::string& value, bool* out) {
@@ -70,10 +72,8 @@ constexpr SectionInfo kSections[] = {
     {Section::kWebhooks, "Webhooks"},
 };
 
-std::string Mask(const std::string& secret) {
-  if (secret.empty()) return "";
-  return secret.size() <= 4 ? "****" : secret.substr(0, 2) + "****";
-}
+// Nothing of a secret shows: not its first characters, not its length.
+std::string Mask(const std::string& secret) { return MaskSecret(secret); }
 
 // One setting, everything about it in one row: parsing, default, display and documentation come
 // from here only.
@@ -215,6 +215,19 @@ Status HttpUrl(const char* name, const std::string& v) {
   return Status::Ok();
 }
 
+Status SandboxLayers(const char* name, const std::string& v) {
+  size_t start = 0;
+  while (start <= v.size() && !v.empty()) {
+    size_t end = std::min(v.find(',', start), v.size());
+    std::string layer = v.substr(start, end - start);
+    if (layer != "network" && layer != "files" && layer != "syscalls") {
+      return Invalid(name, v, "a comma list of network, files, syscalls");
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
 const std::vector<Setting>& Settings() {
   using S = Section;
   static const std::vector<Setting> settings = [] {
@@ -250,6 +263,9 @@ const std::vector<Setting>& Settings() {
     t.push_back(
         Text("SPACES_ENDPOINT_URL", &Config::spaces_endpoint, "", "a URL")
             .In(S::kContract)
+            .ShownAs([](const Config& c) {
+              return nlohmann::json(MaskUrlCredentials(c.spaces_endpoint));
+            })
             .Doc("the S3 endpoint, with its scheme (`https://nyc3.digitaloceanspaces.com`); "
                  "required when `USE_SPACES` is True"));
     t.push_back(Text("SPACES_REGION", &Config::spaces_region, "", "text")
@@ -264,7 +280,8 @@ const std::vector<Setting>& Settings() {
                  "`*.digitaloceanspaces.com` and `*.amazonaws.com`, path otherwise"));
     t.push_back(Boolean("SPACES_PUBLIC_READ", &Config::spaces_public_read, false)
                     .In(S::kContract)
-                    .Doc("upload with `x-amz-acl: public-read`"));
+                    .Doc("upload the processed video and thumbnail with `x-amz-acl: public-read`; "
+                         "originals and upload parts stay private"));
     t.push_back(Integer("VIDPROC_S3_PART_MB", &Config::s3_part_mb, 8, 5, 5120)
                     .In(S::kContract)
                     .Doc("multipart part size in MiB; files under twice this go up in one PUT"));
@@ -281,9 +298,10 @@ const std::vector<Setting>& Settings() {
                      DatabaseUrl)
                     .DefaultText("`sqlite://<data dir>/vidproc.db`")
                     .ShownAs([](const Config& c) {
-                      // A PostgreSQL URL may hold a password; the SQLite path is only a path.
-                      return nlohmann::json(c.SqlitePath().empty() ? "postgres://****"
-                                                                   : "sqlite://" + c.SqlitePath());
+                      // A PostgreSQL URL may hold a password (user:password@ or ?password=).
+                      return nlohmann::json(c.SqlitePath().empty()
+                                                ? MaskUrlCredentials(c.database_url)
+                                                : "sqlite://" + c.SqlitePath());
                     })
                     .Doc("the job database"));
     t.push_back(Boolean("KEEP_ORIGINAL", &Config::keep_original, false)
@@ -313,6 +331,15 @@ const std::vector<Setting>& Settings() {
     t.push_back(Integer("VIDPROC_CHILD_MEMORY_MB", &Config::child_memory_mb, int64_t{2048}, 256,
                         int64_t{1} << 20)
                     .Doc("address-space limit of each transcoder process, in MiB"));
+    t.push_back(Text("VIDPROC_SANDBOX_SKIP", &Config::sandbox_skip, "",
+                     "a comma list of "
+                     "`network`, `files`, `syscalls`",
+                     SandboxLayers)
+                    .DefaultText("(none: all layers)")
+                    .Doc("layers of the transcoder's sandbox to leave out (no network, file "
+                         "access only to its input and job directory, a system-call allowlist); "
+                         "a layer the kernel lacks is skipped anyway, with a warning. For "
+                         "diagnosis only"));
     t.push_back(Choice("VIDPROC_PRESET", &Config::preset, "veryfast",
                        {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                         "slower", "veryslow"})
@@ -336,6 +363,19 @@ const std::vector<Setting>& Settings() {
                     .DefaultText("(none: no auth)")
                     .Doc("bearer token every `/api/` request and `/metrics` must send; required "
                          "for a non-loopback address unless `--insecure-no-auth`"));
+    t.push_back(
+        Text("VIDPROC_URL_SIGNING_SECRET", &Config::url_signing_secret, "", "16+ characters", Token)
+            .In(S::kHttp)
+            .Secret()
+            .DefaultText("(none: a key derived from the token)")
+            .Doc("the key of signed media URLs (`video_url`, `thumbnail_url`); without "
+                 "it the key is derived from `VIDPROC_API_TOKEN` (PBKDF2), never the "
+                 "token itself. Set a random one to rotate URLs without the token"));
+    t.push_back(Integer("VIDPROC_SIGNED_URL_MAX_SECONDS", &Config::signed_url_max_s,
+                        int64_t{86'400}, 60, int64_t{30} * 86'400)
+                    .In(S::kHttp)
+                    .Doc("the longest a signed media URL lives (rounded up to the hour); a URL "
+                         "whose expiry lies further ahead is refused"));
     t.push_back(Integer("MAX_UPLOAD_BYTES", &Config::max_upload_bytes, int64_t{10} << 30, 1,
                         int64_t{1} << 50)
                     .In(S::kHttp)
@@ -362,6 +402,9 @@ const std::vector<Setting>& Settings() {
     // Webhooks.
     t.push_back(Text("WEBHOOK_URL", &Config::webhook_url, "", "an http:// or https:// URL", HttpUrl)
                     .In(S::kWebhooks)
+                    .ShownAs([](const Config& c) {
+                      return nlohmann::json(MaskUrlCredentials(c.webhook_url));
+                    })
                     .DefaultText("(none: off)")
                     .Doc("each video that becomes `ready` or `failed` is POSTed there"));
     t.push_back(Text("WEBHOOK_SECRET", &Config::webhook_secret, "", "text")

@@ -47,22 +47,25 @@ struct Config {
   int shutdown_grace_s;       // VIDPROC_SHUTDOWN_GRACE_SECONDS
   int kill_grace_s;           // VIDPROC_KILL_GRACE_SECONDS
   int64_t child_memory_mb;    // VIDPROC_CHILD_MEMORY_MB
+  std::string sandbox_skip;   // VIDPROC_SANDBOX_SKIP
   std::string preset;         // VIDPROC_PRESET
   std::string video_bitrate;  // VIDPROC_VIDEO_BITRATE
   std::string max_size;       // VIDPROC_MAX_SIZE
   std::string worker_id;      // VIDPROC_WORKER_ID
 
   // The HTTP service (`vidproc serve`).
-  std::string listen;          // VIDPROC_LISTEN
-  std::string api_token;       // VIDPROC_API_TOKEN
-  int64_t max_upload_bytes;    // MAX_UPLOAD_BYTES
-  int upload_expiry_h;         // VIDPROC_UPLOAD_EXPIRY_HOURS
-  int http_threads;            // VIDPROC_HTTP_THREADS
-  int http_idle_timeout_s;     // VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS
-  int http_body_timeout_s;     // VIDPROC_HTTP_BODY_TIMEOUT_SECONDS
-  std::string webhook_url;     // WEBHOOK_URL
-  std::string webhook_secret;  // WEBHOOK_SECRET
-  int webhook_give_up_h;       // VIDPROC_WEBHOOK_GIVE_UP_HOURS
+  std::string listen;              // VIDPROC_LISTEN
+  std::string api_token;           // VIDPROC_API_TOKEN
+  std::string url_signing_secret;  // VIDPROC_URL_SIGNING_SECRET
+  int64_t signed_url_max_s;        // VIDPROC_SIGNED_URL_MAX_SECONDS
+  int64_t max_upload_bytes;        // MAX_UPLOAD_BYTES
+  int upload_expiry_h;             // VIDPROC_UPLOAD_EXPIRY_HOURS
+  int http_threads;                // VIDPROC_HTTP_THREADS
+  int http_idle_timeout_s;         // VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS
+  int http_body_timeout_s;         // VIDPROC_HTTP_BODY_TIMEOUT_SECONDS
+  std::string webhook_url;         // WEBHOOK_URL
+  std::string webhook_secret;      // WEBHOOK_SECRET
+  int webhook_give_up_h;           // VIDPROC_WEBHOOK_GIVE_UP_HOURS
 
   // The SQLite path when database_url is sqlite://PATH (empty otherwise).
   std::string SqlitePath() const;

@@ -43,7 +43,7 @@ const std::vector<Route>& ApiRoutes() {
 
 Api::Api(queue::JobStore* store, storage::BlobStore* blobs, const Clock* clock, ApiOptions options)
     : options_(std::move(options)),
-      auth_(options_.api_token),
+      auth_(options_.api_token, options_.url_signing_secret, options_.signed_url_max_s),
       uploads_(store, blobs, clock, options_.uploads),
       hub_(store, clock, [this](const queue::Video& v) { return DumpJson(Render(v)); }),
       services_{store, blobs, clock, &options_, &auth_, &metrics_, &uploads_, &hub_} {

@@ -20,7 +20,9 @@
 namespace vidproc::http {
 
 struct ApiOptions {
-  std::string api_token;  // empty: no authentication
+  std::string api_token;           // empty: no authentication
+  std::string url_signing_secret;  // empty: media URL keys derived from the token
+  int64_t signed_url_max_s = Auth::kDefaultMaxUrlTtlS;  // the longest a signed media URL lives
   UploadOptions uploads;
   int presign_expiry_s = 3600;    // redirects to S3
   int64_t keepalive_ms = 15'000;  // SSE comment lines

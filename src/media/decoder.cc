@@ -1,5 +1,7 @@
 #include "media/decoder.h"
 
+#include "media/limits.h"
+
 namespace vidproc::media {
 
 Result<CodecContextPtr> OpenDecoder(const AVStream* stream, const DecoderOptions& options) {
@@ -22,7 +24,11 @@ Result<CodecContextPtr> OpenDecoder(const AVStream* stream, const DecoderOptions
   } else {
     ctx->flags &= ~AV_CODEC_FLAG_OUTPUT_CORRUPT;
   }
-  err = avcodec_open2(ctx.get(), codec, nullptr);
+  // The allowlist once more, where the decoder is opened (limits.h).
+  AVDictionary* open_options = nullptr;
+  av_dict_set(&open_options, "codec_whitelist", AllowedDecoderNames().c_str(), 0);
+  err = avcodec_open2(ctx.get(), codec, &open_options);
+  av_dict_free(&open_options);
   if (err < 0) {
     return FromAvError(err, ErrorCode::kUnsupportedCodec,
                        std::string("Cannot open the ") + codec->name + " decoder");

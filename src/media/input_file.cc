@@ -67,6 +67,18 @@ Status RefusedFormat(std::string_view name) {
           "' is not supported. Use MP4, MOV, MKV, WebM, AVI, MPEG-TS, MPEG-PS, FLV or Ogg.");
 }
 
+// The decoder allowlist (limits.h) for the streams that would be decoded: the video streams (not
+// cover art) and the audio streams. A codec the container does not name is left to CheckLimits.
+Status CheckStreamCodec(const AVStream* st) {
+  const AVCodecParameters* par = st->codecpar;
+  if (par->codec_id == AV_CODEC_ID_NONE) return Status::Ok();
+  if (par->codec_type == AVMEDIA_TYPE_VIDEO && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+    return CheckCodecAllowed(par->codec_id, /*video=*/true);
+  }
+  if (par->codec_type == AVMEDIA_TYPE_AUDIO) return CheckCodecAllowed(par->codec_id, false);
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool IsAllowedContainer(const char* demuxer_name) {
@@ -156,6 +168,8 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path,
   options.Set("format_whitelist", detected->name);
   options.Set("protocol_whitelist", "file");
   options.Set("max_streams", limits.max_streams * 4 + 16);
+  // Also handed to every decoder avformat_find_stream_info opens.
+  options.Set("codec_whitelist", AllowedDecoderNames().c_str());
   err = avformat_open_input(&in->format_, url.c_str(), detected, options.get());
   if (err < 0) {
     // avformat_open_input frees the context on failure.
@@ -170,8 +184,9 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path,
     return FromAvError(err, ErrorCode::kCorruptInput, "The file's container is damaged");
   }
 
-  // Sizes the container declares are checked before any decoder sees a picture.
+  // Codecs and sizes the container declares are checked before any decoder sees a packet.
   for (unsigned i = 0; i < in->format_->nb_streams; ++i) {
+    RETURN_IF_ERROR(CheckStreamCodec(in->format_->streams[i]));
     const AVCodecParameters* par = in->format_->streams[i]->codecpar;
     if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
       RETURN_IF_ERROR(CheckPictureSize(par->width, par->height, limits));
@@ -182,6 +197,7 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path,
   // forged header cannot make find_stream_info allocate a gigapixel frame.
   std::vector<AVDictionary*> stream_options(in->format_->nb_streams, nullptr);
   for (auto& o : stream_options) {
+    av_dict_set(&o, "codec_whitelist", AllowedDecoderNames().c_str(), 0);
     av_dict_set_int(&o, "max_pixels", limits.max_pixels, 0);
     av_dict_set_int(&o, "threads", 1, 0);
   }
@@ -191,6 +207,10 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path,
   if (err < 0) {
     RETURN_IF_ERROR(ReadStopStatus(err, in->io_->error));
     return FromAvError(err, ErrorCode::kCorruptInput, "The file's streams cannot be read");
+  }
+  // Streams that only probing found (MPEG-TS, MPEG-PS).
+  for (unsigned i = 0; i < in->format_->nb_streams; ++i) {
+    RETURN_IF_ERROR(CheckStreamCodec(in->format_->streams[i]));
   }
   return in;
 }

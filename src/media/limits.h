@@ -27,4 +27,14 @@ namespace vidproc::media {
 // too_large_dimensions when a picture of width x height exceeds the limits.
 Status CheckPictureSize(int width, int height, const InputLimits& limits);
 
+// The decoder allowlist: what cameras, phones, screen recorders and editors produce (H.264, HEVC,
+// VP8/VP9, AV1, MPEG-4 part 2, MPEG-1/2, ProRes, DNxHD/HR, MJPEG, DV, H.263, Theora, WMV 9/VC-1;
+// AAC, MP3/MP2, Opus, Vorbis, AC-3/E-AC-3, FLAC, ALAC, PCM, AMR, WMA). Every other decoder
+// FFmpeg has (smc, qtrle, cinepak and a few hundred more) is attack surface no upload needs.
+// unsupported_codec, naming the codec, for a video (`video`) or audio stream outside it.
+Status CheckCodecAllowed(int codec_id, bool video);
+// The libavcodec decoders of the allowlist, comma-separated: the `codec_whitelist` option, so
+// that not even probing (avformat_find_stream_info) opens another decoder.
+const std::string& AllowedDecoderNames();
+
 }  // namespace vidproc::media

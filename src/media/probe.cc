@@ -150,6 +150,7 @@ Status CheckLimits(const MediaInfo& info, const InputLimits& limits) {
                       std::to_string(limits.max_streams) + " are accepted.");
   }
   const VideoStreamInfo& v = *info.video;
+  RETURN_IF_ERROR(CheckCodecAllowed(v.codec_id, /*video=*/true));
   if (!avcodec_find_decoder(static_cast<AVCodecID>(v.codec_id))) {
     return Status(ErrorCode::kUnsupportedCodec,
                   "The video codec '" + v.codec + "' is not supported.");

@@ -74,5 +74,8 @@ bool IsValidKey(const std::string& key);
 std::string OriginalKey(const std::string& video_id);
 std::string VideoKey(const std::string& video_id);
 std::string ThumbnailKey(const std::string& video_id);
+// True for the processed outputs (VideoKey, ThumbnailKey): the only blobs that SPACES_PUBLIC_READ
+// makes public. Originals and upload parts stay private whatever the setting.
+bool IsProcessedOutputKey(const std::string& key);
 
 }  // namespace vidproc::storage

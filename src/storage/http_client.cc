@@ -1,5 +1,7 @@
 #include "storage/http_client.h"
 
+#include "core/redact.h"
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -176,14 +178,16 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   CURLcode rc = curl_easy_perform(curl);
   if (rc != CURLE_OK) {
     if (rc == CURLE_ABORTED_BY_CALLBACK && request.cancel && request.cancel->load()) {
-      return Status(ErrorCode::kCancelled, request.method + " " + request.url + " was cancelled.");
+      return Status(ErrorCode::kCancelled,
+                    request.method + " " + MaskUrlCredentials(request.url) + " was cancelled.");
     }
     if (t.out_failed) {
       return Status(ErrorCode::kStorageFull,
                     "Cannot write " + request.response_file + " (disk full?).");
     }
-    return Status(ErrorCode::kStorageUnavailable,
-                  request.method + " " + request.url + " failed: " + curl_easy_strerror(rc) + ".");
+    return Status(ErrorCode::kStorageUnavailable, request.method + " " +
+                                                      MaskUrlCredentials(request.url) +
+                                                      " failed: " + curl_easy_strerror(rc) + ".");
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

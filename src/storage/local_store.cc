@@ -112,6 +112,14 @@ std::string OriginalKey(const std::string& id) { return "videos/" + id + "/origi
 std::string VideoKey(const std::string& id) { return "videos/" + id + "/video.mp4"; }
 std::string ThumbnailKey(const std::string& id) { return "videos/" + id + "/thumbnail.jpg"; }
 
+bool IsProcessedOutputKey(const std::string& key) {
+  auto slash = key.rfind('/');
+  if (!IsValidKey(key) || key.rfind("videos/", 0) != 0 || slash == std::string::npos) return false;
+  std::string id = key.substr(7, slash - 7);
+  return !id.empty() && id.find('/') == std::string::npos &&
+         (key == VideoKey(id) || key == ThumbnailKey(id));
+}
+
 Result<std::unique_ptr<LocalStore>> LocalStore::Open(const std::string& root) {
   std::string clean = root;
   while (clean.size() > 1 && clean.back() == '/') clean.pop_back();

@@ -212,17 +212,17 @@ class S3Store::Impl {
     return o.region.empty() ? RegionFromEndpoint(o.endpoint) : o.region;
   }
 
-  Headers UploadHeaders(const std::string& content_type) const {
+  Headers UploadHeaders(const std::string& key, const std::string& content_type) const {
     Headers h;
     if (!content_type.empty()) h.emplace_back("content-type", content_type);
     if (!o.cache_control.empty()) h.emplace_back("cache-control", o.cache_control);
-    if (o.public_read) h.emplace_back("x-amz-acl", "public-read");
+    if (o.public_read && IsProcessedOutputKey(key)) h.emplace_back("x-amz-acl", "public-read");
     return h;
   }
 
   Status PutSingle(const std::string& key, const HttpRequest& body, const FileHashes& hashes,
                    const std::string& content_type) {
-    Headers h = UploadHeaders(content_type);
+    Headers h = UploadHeaders(key, content_type);
     h.emplace_back("content-md5", hashes.md5_base64);
     ASSIGN_OR_RETURN(HttpResponse r, Send("PUT", key, {}, h, hashes.sha256_hex, body));
     if (r.status != 200) return ErrorFrom(r, "PUT " + key);
@@ -231,7 +231,7 @@ class S3Store::Impl {
 
   Result<std::string> StartMultipart(const std::string& key, const std::string& content_type) {
     ASSIGN_OR_RETURN(HttpResponse r,
-                     Send("POST", key, {{"uploads", ""}}, UploadHeaders(content_type),
+                     Send("POST", key, {{"uploads", ""}}, UploadHeaders(key, content_type),
                           sigv4::Sha256Hex(""), HttpRequest{}));
     std::string id = XmlValue(r.body, "UploadId");
     if (r.status != 200 || id.empty())
@@ -440,7 +440,11 @@ Result<std::unique_ptr<S3Store>> S3Store::Create(const S3Options& options, const
   return std::unique_ptr<S3Store>(new S3Store(std::move(impl)));
 }
 
-std::string S3Store::Describe() const { return "s3:" + impl_->o.bucket + "@" + impl_->host; }
+std::string S3Store::Describe() const {
+  // Shown in logs and `vidproc config`: never credentials an endpoint URL may carry.
+  const std::string& host = impl_->host;
+  return "s3:" + impl_->o.bucket + "@" + host.substr(host.rfind('@') + 1);
+}
 
 Status S3Store::CheckBucket() {
   ASSIGN_OR_RETURN(HttpResponse r, impl_->Send("HEAD", "", {}, {}, sigv4::Sha256Hex(""), {}));

@@ -20,7 +20,7 @@ struct S3Options {
   std::string secret_key;
   std::string region;               // empty: from the endpoint (nyc3), else us-east-1
   std::string addressing = "auto";  // auto | path | virtual
-  bool public_read = false;         // x-amz-acl: public-read on uploads
+  bool public_read = false;         // x-amz-acl: public-read on the processed outputs only
   std::string cache_control = "public, max-age=31536000, immutable";
   int64_t part_size = int64_t{8} << 20;             // multipart part size (at least 5 MiB)
   int64_t multipart_threshold = int64_t{16} << 20;  // single PUT below this

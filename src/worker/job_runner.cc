@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/text.h"
+#include "worker/sandbox.h"
 
 namespace vidproc::worker {
 namespace {
@@ -63,11 +64,15 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                                    "--bitrate",
                                    settings_.video_bitrate,
                                    "--max-size",
-                                   settings_.max_size};
-  // A minimal environment: nothing of the worker's (secrets, database URLs) reaches the child.
-  std::vector<std::string> env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8",
-                                  "LOG_LEVEL=" + settings_.log_level,
-                                  "LOG_FORMAT=" + settings_.log_format};
+                                   settings_.max_size,
+                                   "--sandbox"};
+  if (!settings_.sandbox_skip.empty()) {
+    argv.insert(argv.end(), {"--sandbox-skip", settings_.sandbox_skip});
+  }
+  // From an allowlist: nothing of the worker's (token, storage keys, URLs) reaches the child.
+  std::vector<std::string> env =
+      ChildEnvironment(CurrentEnvironment(),
+                       {"LOG_LEVEL=" + settings_.log_level, "LOG_FORMAT=" + settings_.log_format});
   ChildLimits limits = settings_.limits;
   limits.cpu_ms =
       CpuSafetyNetMs(deadline.RemainingMs(), settings_.kill_grace_ms, settings_.machine_cores);

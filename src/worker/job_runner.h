@@ -39,6 +39,9 @@ struct WorkerSettings {
   std::string video_bitrate = "1500k";
   std::string max_size = "1280x720";
   ChildLimits limits;  // cpu_ms is set per job by JobRunner (CpuSafetyNetMs)
+  // Layers of the child's sandbox left out (sandbox.h): "" for all of them, or a comma list of
+  // network, files, syscalls (checked when the configuration is loaded).
+  std::string sandbox_skip;
   std::string log_level = "info";
   std::string log_format = "text";
 };

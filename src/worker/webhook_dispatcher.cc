@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/loop_guard.h"
 #include "core/text.h"
+#include "core/redact.h"
 #include "queue/video_json.h"
 #include "storage/http_client.h"
 #include "storage/sigv4.h"
@@ -68,7 +69,7 @@ void WebhookDispatcher::Start() {
   if (options_.secret.empty()) {
     LogWarning("WEBHOOK_SECRET is not set: webhook deliveries are sent unsigned");
   }
-  LogInfo("webhook dispatcher started", {{"url", options_.url}});
+  LogInfo("webhook dispatcher started", {{"url", MaskUrlCredentials(options_.url)}});
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -185,7 +186,8 @@ void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
         LogInfo("webhook delivery interrupted by shutdown", Fields(d));
         return;
       }
-      error = response.status().message();
+      // Stored in webhook_outbox.last_error and logged: never the URL's credentials.
+      error = MaskUrlCredentials(response.status().message());
     } else {
       http_status = response->status;
       if (http_status >= 200 && http_status < 300) {

@@ -1,4 +1,5 @@
 #include "core/config.h"
+#include "core/redact.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -106,9 +107,63 @@ TEST(ConfigTest, SecretsAreMaskedInTheShownConfiguration) {
   for (const auto& [name, value] : env) {
     EXPECT_EQ(shown.dump().find(value.substr(2)), std::string::npos) << name;
   }
-  EXPECT_EQ(shown["SPACES_ACCESS_KEY"], "ac****");
-  EXPECT_EQ(shown["DATABASE_URL"], "postgres://****");
+  // A mask shows nothing of the secret: not its first characters, not its length.
+  EXPECT_EQ(shown["SPACES_ACCESS_KEY"], "****");
+  EXPECT_EQ(shown["VIDPROC_API_TOKEN"], "****");
+  EXPECT_EQ(shown["DATABASE_URL"], "postgres://****@host/db");
   EXPECT_EQ(shown["VIDPROC_DATA_DIR"], "data");
+  EXPECT_EQ(shown["WEBHOOK_SECRET"], "****");
+  EXPECT_EQ(Config().ToJson()["WEBHOOK_SECRET"], "");  // "not set" stays visible
+}
+
+TEST(ConfigTest, UrlCredentialsAreMaskedInTheShownConfigurationAndInErrors) {
+  Environment env = {{"WEBHOOK_URL", "https://hook-user:hook-pass-value@hooks.example/in?a=1"},
+                     {"SPACES_ENDPOINT_URL", "https://ep-user:ep-pass-value@s3.example"},
+                     {"DATABASE_URL",
+                      "postgresql://db.example/app?sslmode=require&password=pq-"
+                      "pass-value"}};
+  auto c = LoadConfig({}, env, {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  nlohmann::json shown = c->ToJson();
+  for (const char* secret : {"hook-user", "hook-pass", "ep-user", "ep-pass", "pq-pass"}) {
+    EXPECT_EQ(shown.dump().find(secret), std::string::npos) << secret << " in " << shown.dump();
+  }
+  EXPECT_EQ(shown["WEBHOOK_URL"], "https://****@hooks.example/in?a=1");
+  EXPECT_EQ(shown["SPACES_ENDPOINT_URL"], "https://****@s3.example");
+  EXPECT_EQ(shown["DATABASE_URL"], "postgresql://db.example/app?sslmode=require&password=****");
+  // A refused value is echoed in the error, masked.
+  auto bad = LoadConfig({}, {{"DATABASE_URL", "mysql://root:my-db-pass@db/x"}}, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().find("my-db-pass"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("mysql://****@db/x"), std::string::npos)
+      << bad.status().message();
+}
+
+TEST(RedactTest, MaskUrlCredentialsInAnyText) {
+  EXPECT_EQ(MaskUrlCredentials("POST https://u:p@h.example:8443/x failed: timeout."),
+            "POST https://****@h.example:8443/x failed: timeout.");
+  EXPECT_EQ(MaskUrlCredentials("a http://token@h/ and ftp://x:y@z"),
+            "a http://****@h/ and ftp://****@z");
+  EXPECT_EQ(MaskUrlCredentials("https://h/p?X-Amz-Signature=abc&X-Amz-Credential=AK%2F1&n=2"),
+            "https://h/p?X-Amz-Signature=****&X-Amz-Credential=****&n=2");
+  EXPECT_EQ(MaskUrlCredentials("/video?expires=1&sig=deadbeef"), "/video?expires=1&sig=deadbeef")
+      << "not a URL: left alone";
+  EXPECT_EQ(MaskUrlCredentials("no url here: a@b, c?d=e"), "no url here: a@b, c?d=e");
+  EXPECT_EQ(MaskUrlCredentials("https://h/a@b"), "https://h/a@b");  // '@' in the path
+  EXPECT_EQ(MaskUrlCredentials(""), "");
+  EXPECT_EQ(MaskSecret("abcdefgh"), "****");
+  EXPECT_EQ(MaskSecret("ab"), "****");
+  EXPECT_EQ(MaskSecret(""), "");
+}
+
+TEST(ConfigTest, SandboxSkipAndSignedUrlSettingsAreChecked) {
+  EXPECT_EQ(LoadConfig({}, {{"VIDPROC_SANDBOX_SKIP", "network,files"}}, {})->sandbox_skip,
+            "network,files");
+  EXPECT_FALSE(LoadConfig({}, {{"VIDPROC_SANDBOX_SKIP", "seccomp"}}, {}).ok());
+  EXPECT_FALSE(LoadConfig({}, {{"VIDPROC_SANDBOX_SKIP", "network,"}}, {}).ok());
+  EXPECT_EQ(Config().signed_url_max_s, 86'400);
+  EXPECT_FALSE(LoadConfig({}, {{"VIDPROC_SIGNED_URL_MAX_SECONDS", "0"}}, {}).ok());
+  EXPECT_FALSE(LoadConfig({}, {{"VIDPROC_URL_SIGNING_SECRET", "short"}}, {}).ok());
 }
 
 // docs/CONFIGURATION.md holds the output of `vidproc config --markdown` between two marker

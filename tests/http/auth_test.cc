@@ -30,6 +30,24 @@ std::string HexHmac(const std::string& key, const std::string& message) {
   return hex;
 }
 
+std::string RawHmac(const std::string& key, const std::string& message) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+// The media URL key derived from a token: PBKDF2-HMAC-SHA256, a fixed label as salt.
+std::string DerivedKey(const std::string& token) {
+  const std::string label = "vidproc media URL signing key v1";
+  unsigned char key[32];
+  PKCS5_PBKDF2_HMAC(token.data(), static_cast<int>(token.size()),
+                    reinterpret_cast<const unsigned char*>(label.data()),
+                    static_cast<int>(label.size()), 100'000, EVP_sha256(), sizeof key, key);
+  return std::string(reinterpret_cast<const char*>(key), sizeof key);
+}
+
 // "?expires=T&sig=S" into {expires: T, sig: S}.
 std::map<std::string, std::string> Query(const std::string& q) {
   std::map<std::string, std::string> out;
@@ -78,7 +96,39 @@ TEST(AuthTest, SignedUrlIsAnHmacOfPathAndExpiry) {
   EXPECT_GE(expires, kNow + 3600);
   EXPECT_LT(expires, kNow + 3600 + 3600);
   EXPECT_EQ(expires % 3600, 0);  // rounded to the hour: stable URLs for caches
-  EXPECT_EQ(q["sig"], HexHmac(kToken, path + "\n" + q["expires"]));
+  EXPECT_EQ(q["sig"], HexHmac(DerivedKey(kToken), path + "\n" + q["expires"]));
+  // Never keyed with the token itself: a leaked URL is no cheap offline check of the token.
+  EXPECT_NE(q["sig"], HexHmac(kToken, path + "\n" + q["expires"]));
+}
+
+TEST(AuthTest, AUrlSigningSecretKeysTheSignaturesInsteadOfTheToken) {
+  const std::string secret = "url-signing-secret-0123456789";
+  Auth auth(kToken, secret);
+  const std::string path = "/api/v1/videos/abc/thumbnail";
+  auto q = Query(auth.SignQuery(path, kNow));
+  EXPECT_EQ(q["sig"], HexHmac(RawHmac(secret, "vidproc media URL signing key v1"),
+                              path + "\n" + q["expires"]));
+  EXPECT_TRUE(auth.VerifySignature(path, q["expires"], q["sig"], kNow));
+  // URLs signed before the secret was set (keyed from the token) no longer verify.
+  Auth before(kToken);
+  auto old = Query(before.SignQuery(path, kNow));
+  EXPECT_FALSE(auth.VerifySignature(path, old["expires"], old["sig"], kNow));
+}
+
+TEST(AuthTest, SignedUrlsLiveAtMostTheMaximumLifetime) {
+  Auth auth(kToken, "", 7200);
+  const std::string path = "/api/v1/videos/abc/video";
+  // Asked for a week, signed for the maximum (rounded up to the hour).
+  auto q = Query(auth.SignQuery(path, kNow, 7 * 86'400));
+  EXPECT_LE(std::stoll(q["expires"]), kNow + 7200 + 3600);
+  EXPECT_TRUE(auth.VerifySignature(path, q["expires"], q["sig"], kNow));
+  // A validly signed URL whose expiry lies beyond the maximum (a key that leaked, a maximum
+  // lowered since) is refused.
+  std::string far = std::to_string(kNow + 30 * 86'400);
+  std::string far_sig = HexHmac(DerivedKey(kToken), path + "\n" + far);
+  EXPECT_FALSE(auth.VerifySignature(path, far, far_sig, kNow));
+  Auth lenient(kToken, "", 60 * 86'400);
+  EXPECT_TRUE(lenient.VerifySignature(path, far, far_sig, kNow));  // the same URL, within it
 }
 
 TEST(AuthTest, SignedUrlVerifies) {

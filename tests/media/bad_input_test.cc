@@ -2,6 +2,7 @@
 // and leaves nothing behind.
 #include <gtest/gtest.h>
 
+#include "media/limits.h"
 #include "media/transcoder.h"
 #include "media_test_util.h"
 
@@ -47,7 +48,8 @@ INSTANTIATE_TEST_SUITE_P(Files, BadInputTest,
                                            BadCase{"hls_playlist.mp4",
                                                    ErrorCode::kUnsupportedFormat},
                                            BadCase{"hls_media.mp4", ErrorCode::kUnsupportedFormat},
-                                           BadCase{"ffconcat.mov", ErrorCode::kUnsupportedFormat}),
+                                           BadCase{"ffconcat.mov", ErrorCode::kUnsupportedFormat},
+                                           BadCase{"qtrle.mov", ErrorCode::kUnsupportedCodec}),
                          [](const auto& info) {
                            std::string n = info.param.fixture;
                            for (char& ch : n) {
@@ -105,6 +107,41 @@ TEST(InputFileTest, OnlyRealVideoContainersAreAllowed) {
   for (const char* refused :
        {"hls", "concat", "image2", "png_pipe", "tty", "data", "dash", "subfile", "lavfi"}) {
     EXPECT_FALSE(IsAllowedContainer(refused)) << refused;
+  }
+}
+
+TEST(InputFileTest, AnOffListCodecIsRefusedWhenOpenedBeforeAnyDecoding) {
+  // qtrle decodes fine in FFmpeg; it is refused because no camera or editor upload needs it.
+  auto in = InputFile::Open(Fixture("qtrle.mov"), InputLimits{}, nullptr);
+  ASSERT_FALSE(in.ok());
+  EXPECT_EQ(in.status().code(), ErrorCode::kUnsupportedCodec);
+  EXPECT_NE(in.status().message().find("qtrle"), std::string::npos) << in.status().message();
+}
+
+TEST(CodecAllowlistTest, CameraAndEditorCodecsPassObscureOnesAreRefused) {
+  for (AVCodecID ok : {AV_CODEC_ID_H264, AV_CODEC_ID_HEVC, AV_CODEC_ID_VP9, AV_CODEC_ID_AV1,
+                       AV_CODEC_ID_PRORES, AV_CODEC_ID_MPEG2VIDEO, AV_CODEC_ID_MJPEG}) {
+    EXPECT_TRUE(CheckCodecAllowed(ok, /*video=*/true).ok()) << avcodec_get_name(ok);
+  }
+  for (AVCodecID ok : {AV_CODEC_ID_AAC, AV_CODEC_ID_OPUS, AV_CODEC_ID_PCM_S16LE, AV_CODEC_ID_AMR_NB,
+                       AV_CODEC_ID_EAC3, AV_CODEC_ID_ALAC}) {
+    EXPECT_TRUE(CheckCodecAllowed(ok, /*video=*/false).ok()) << avcodec_get_name(ok);
+  }
+  for (AVCodecID refused : {AV_CODEC_ID_SMC, AV_CODEC_ID_QTRLE, AV_CODEC_ID_CINEPAK,
+                            AV_CODEC_ID_PNG, AV_CODEC_ID_GIF, AV_CODEC_ID_AAC}) {
+    Status s = CheckCodecAllowed(refused, /*video=*/true);
+    EXPECT_EQ(s.code(), ErrorCode::kUnsupportedCodec) << avcodec_get_name(refused);
+  }
+  EXPECT_EQ(CheckCodecAllowed(AV_CODEC_ID_ADPCM_MS, false).code(), ErrorCode::kUnsupportedCodec);
+  EXPECT_EQ(CheckCodecAllowed(AV_CODEC_ID_H264, false).code(), ErrorCode::kUnsupportedCodec);
+
+  // The decoders libavcodec may open: those of the list, and only those.
+  std::string names = "," + AllowedDecoderNames() + ",";
+  for (const char* present : {",h264,", ",hevc,", ",aac,", ",prores,"}) {
+    EXPECT_NE(names.find(present), std::string::npos) << present << " missing from " << names;
+  }
+  for (const char* absent : {",qtrle,", ",smc,", ",cinepak,", ",png,"}) {
+    EXPECT_EQ(names.find(absent), std::string::npos) << absent << " in " << names;
   }
 }
 

@@ -14,6 +14,7 @@
 #include "core/ids.h"
 #include "storage/http_client.h"
 #include "support/server_env.h"
+#include "support/shell.h"
 
 namespace vidproc::storage {
 namespace {
@@ -116,6 +117,50 @@ TEST_F(S3StoreTest, AWrongSecretIsStorageAuthFailed) {
   EXPECT_EQ(put.code(), ErrorCode::kStorageAuthFailed) << put.ToString();
   EXPECT_NE(put.message().find("SignatureDoesNotMatch"), std::string::npos) << put.message();
   EXPECT_TRUE(store_->CheckBucket().ok());
+}
+
+// SPACES_PUBLIC_READ: the processed video and thumbnail get the public-read grant; the original
+// (an upload nobody reviewed) and everything else stay private. The grants are read back with a
+// standard S3 client (the test gateway serves anonymous reads whatever the ACL, so a plain GET
+// would prove nothing).
+TEST_F(S3StoreTest, PublicReadMakesOnlyTheProcessedOutputsPublic) {
+  S3Options o = options_;
+  o.public_read = true;
+  auto store = S3Store::Create(o, SystemClock::Default()).value();
+  ASSERT_TRUE(store->CheckBucket().ok());
+  std::string f = dir_ + "/f";
+  std::ofstream(f) << "some bytes";
+  const std::string id = NewId();
+  auto public_grants = [&](const std::string& key) {
+    std::string cmd = "env -i PATH=/usr/bin:/bin HOME=" + dir_ +
+                      " AWS_ACCESS_KEY_ID=" + o.access_key +
+                      " AWS_SECRET_ACCESS_KEY=" + o.secret_key +
+                      " AWS_DEFAULT_REGION=" + (o.region.empty() ? "us-east-1" : o.region) +
+                      " /usr/bin/aws --endpoint-url " + o.endpoint + " s3api get-object-acl" +
+                      " --bucket " + o.bucket + " --key " + key +
+                      " --query \"Grants[?Grantee.URI=='http://acs.amazonaws.com/groups/global/"
+                      "AllUsers'].Permission\" --output text";
+    int code = 0;
+    std::string out = vidproc::testing::Shell(cmd, &code);
+    EXPECT_EQ(code, 0) << out;
+    while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+    return out;
+  };
+  // One key of each kind (a client call takes seconds); IsProcessedOutputKey is tested below.
+  ASSERT_TRUE(store->PutFile(VideoKey(id), f, "video/mp4").ok());
+  EXPECT_EQ(public_grants(VideoKey(id)), "READ");
+  ASSERT_TRUE(store->PutFile(OriginalKey(id), f, "").ok());
+  EXPECT_EQ(public_grants(OriginalKey(id)), "");
+}
+
+TEST(ProcessedOutputKeyTest, OnlyTheVideoAndThumbnailOfAVideo) {
+  EXPECT_TRUE(IsProcessedOutputKey(VideoKey("abc123")));
+  EXPECT_TRUE(IsProcessedOutputKey(ThumbnailKey("abc123")));
+  for (const char* key :
+       {"videos/abc123/original", "videos/video.mp4", "videos//video.mp4", "uploads/abc/video.mp4",
+        "videos/a/b/video.mp4", "videos/abc123/video.mp4.partial", "videos/../x/video.mp4", ""}) {
+    EXPECT_FALSE(IsProcessedOutputKey(key)) << key;
+  }
 }
 
 TEST_F(S3StoreTest, HundredMegabyteMultipartRoundTrip) {

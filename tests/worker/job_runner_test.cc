@@ -123,5 +123,37 @@ TEST(CpuSafetyNetTest, CannotBeReachedBeforeTheDeadlineAndTheKillGraceRunOut) {
   }
 }
 
+// The child runs sandboxed (sandbox.h): reading the original in place from local storage, or a
+// downloaded copy in its scratch directory, and writing its outputs there, is all it needs.
+TEST_F(JobRunnerTest, ASandboxedChildReadsItsOriginalInPlaceOrDownloaded) {
+  JobRunner local(store_.get(), blobs_.get(), settings_, &clock_);
+  queue::Claim in_place = Claim("one_frame.mp4");
+  EXPECT_EQ(local.Run(in_place, stop_), JobOutcome::kReady) << Get(in_place.video.id).error_message;
+
+  SlowRemoteStore remote(blobs_.get(), &clock_, 0);
+  JobRunner downloading(store_.get(), &remote, settings_, &clock_);
+  queue::Claim downloaded = Claim("vp9_opus.webm");
+  EXPECT_EQ(downloading.Run(downloaded, stop_), JobOutcome::kReady)
+      << Get(downloaded.video.id).error_message;
+  EXPECT_EQ(remote.downloads, 1);
+}
+
+// The degraded path: a kernel without some layers (here: left out by the setting) still runs jobs.
+TEST_F(JobRunnerTest, WithSandboxLayersLeftOutJobsStillRun) {
+  settings_.sandbox_skip = "network,files,syscalls";
+  JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
+  queue::Claim claim = Claim("one_frame.mp4");
+  EXPECT_EQ(runner.Run(claim, stop_), JobOutcome::kReady) << Get(claim.video.id).error_message;
+}
+
+TEST_F(JobRunnerTest, AnOffListCodecFailsAtOnceWithUnsupportedCodec) {
+  JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
+  queue::Claim claim = Claim("qtrle.mov");
+  EXPECT_EQ(runner.Run(claim, stop_), JobOutcome::kFailed);
+  queue::Video v = Get(claim.video.id);
+  EXPECT_EQ(v.error_code, "unsupported_codec") << v.error_message;
+  EXPECT_NE(v.error_message.find("qtrle"), std::string::npos) << v.error_message;
+}
+
 }  // namespace
 }  // namespace vidproc::worker

@@ -5,6 +5,7 @@
 #include "worker/webhook_dispatcher.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <map>
@@ -217,6 +218,39 @@ TEST_F(WebhookTest, AReceiverThatIsDownFirstGetsEveryEventLater) {
   EXPECT_EQ(got, (std::set<std::string>{a, b}));
   EXPECT_EQ(receiver.count(), 2u);
   EXPECT_EQ(dispatcher.delivered(), 2);
+}
+
+TEST_F(WebhookTest, UrlCredentialsNeverReachTheLogOrTheStoredError) {
+  ManualClock clock;
+  store_ = OpenStore(&clock);
+  // Nobody listens there: the attempt fails with libcurl's error, which names the URL.
+  std::string url = "http://hook-user:hook-password-xyz@127.0.0.1:" + std::to_string(FreePort()) +
+                    "/hooks?token=hook-query-token";
+  Finish();
+  ::testing::internal::CaptureStderr();
+  WebhookDispatcher dispatcher(store_.get(), Options(url), &clock);
+  dispatcher.Start();
+  bool failed = WaitFor([&] { return dispatcher.failed_attempts() >= 1; }, 10'000);
+  dispatcher.Stop();
+  std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(failed);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/jobs.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT last_error FROM webhook_outbox", -1, &q, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  std::string stored = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+
+  for (const char* secret : {"hook-user", "hook-password-xyz", "hook-query-token"}) {
+    EXPECT_EQ(stored.find(secret), std::string::npos) << stored;
+    EXPECT_EQ(log.find(secret), std::string::npos) << log;
+  }
+  EXPECT_NE(stored.find("****@127.0.0.1"), std::string::npos) << stored;
+  EXPECT_NE(log.find("****@127.0.0.1"), std::string::npos) << log;
 }
 
 TEST_F(WebhookTest, ADeliveryPastTheGiveUpTimeIsGivenUpAndNeverSent) {
