@@ -53,13 +53,18 @@ struct Config {
   std::string worker_id;      // VIDPROC_WORKER_ID
 
   // The HTTP service (`vidproc serve`).
-  std::string listen;                 // VIDPROC_LISTEN
-  std::string api_token;              // VIDPROC_API_TOKEN
-  int64_t max_upload_bytes;           // MAX_UPLOAD_BYTES
-  int upload_expiry_h;                // VIDPROC_UPLOAD_EXPIRY_HOURS
-  int http_threads;                   // VIDPROC_HTTP_THREADS
-  int http_idle_timeout_s;            // VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS
-  int http_body_timeout_s;            // VIDPROC_HTTP_BODY_TIMEOUT_SECONDS
+  std::string listen;          // VIDPROC_LISTEN
+  std::string api_token;       // VIDPROC_API_TOKEN
+  int64_t max_upload_bytes;    // MAX_UPLOAD_BYTES
+  int upload_expiry_h;         // VIDPROC_UPLOAD_EXPIRY_HOURS
+  int http_threads;            // VIDPROC_HTTP_THREADS
+  int http_idle_timeout_s;     // VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS
+  int http_body_timeout_s;     // VIDPROC_HTTP_BODY_TIMEOUT_SECONDS
+  std::string webhook_url;     // WEBHOOK_URL
+  std::string webhook_secret;  // WEBHOOK_SECRET
+  int webhook_give_up_h;       // VIDPROC_WEBHOOK_GIVE_UP_HOURS
+
+  // The HTTP service's limits and browser checks.
   std::string allowed_hosts;          // VIDPROC_ALLOWED_HOSTS
   int max_connections;                // VIDPROC_MAX_CONNECTIONS (0: from RLIMIT_NOFILE)
   int max_connections_per_client;     // VIDPROC_MAX_CONNECTIONS_PER_CLIENT
@@ -70,9 +75,6 @@ struct Config {
   int64_t max_queued_videos;          // VIDPROC_MAX_QUEUED_VIDEOS
   int64_t max_reserved_upload_bytes;  // VIDPROC_MAX_RESERVED_UPLOAD_BYTES
   int64_t disk_reserve_mb;            // VIDPROC_DISK_RESERVE_MB
-  std::string webhook_url;            // WEBHOOK_URL
-  std::string webhook_secret;         // WEBHOOK_SECRET
-  int webhook_give_up_h;              // VIDPROC_WEBHOOK_GIVE_UP_HOURS
 
   // The SQLite path when database_url is sqlite://PATH (empty otherwise).
   std::string SqlitePath() const;
