@@ -88,8 +88,15 @@ int RunServe(int argc, char** argv) {
   auto blobs = OpenBlobStore(config);
   if (!blobs.ok()) return Fail("serve", blobs.status());
 
+  // Descriptors: as many as the system allows, and the connections kept to what leaves the
+  // jobs theirs.
+  const int64_t file_limit = RaiseFileLimit();
+  http::ServerOptions server_options = ServerOptionsFrom(config);
+  if (server_options.max_connections == 0) {
+    server_options.max_connections = DefaultMaxConnections(config, file_limit);
+  }
   http::Api api(store->get(), blobs->get(), SystemClock::Default(), ApiOptionsFrom(config));
-  http::HttpServer server(ServerOptionsFrom(config), &api);
+  http::HttpServer server(server_options, &api);
 
   std::unique_ptr<worker::WorkerPool> pool;
   if (workers > 0) {
@@ -118,6 +125,7 @@ int RunServe(int argc, char** argv) {
                           std::to_string(server.port()) + "/";
   LogInfo("listening", {{"url", url},
                         {"workers", workers},
+                        {"max_connections", server_options.max_connections},
                         {"auth", config.api_token.empty() ? "off" : "bearer token"},
                         {"storage", (*blobs)->Describe()}});
   if (auto file = ctx->args.get("--port-file")) {

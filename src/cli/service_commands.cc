@@ -30,6 +30,7 @@ int RunWorker(int argc, char** argv) {
               "VIDPROC_SHUTDOWN_GRACE_SECONDS, and puts unfinished ones back in the queue.\n",
               &code);
   if (!ctx) return code;
+  RaiseFileLimit();  // jobs (children, pipes, storage connections) get every descriptor allowed
   auto store = OpenJobStore(ctx->config);
   if (!store.ok()) return Fail("worker", store.status());
   auto blobs = OpenBlobStore(ctx->config);

@@ -1,5 +1,6 @@
 #include "cli/wiring.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -109,7 +110,47 @@ http::ApiOptions ApiOptionsFrom(const Config& config) {
   o.signed_url_max_s = config.signed_url_max_s;
   o.uploads.max_upload_bytes = config.max_upload_bytes;
   o.uploads.expiry_ms = int64_t{config.upload_expiry_h} * 3600 * 1000;
+  o.admission.max_uploads = config.max_uploads;
+  o.admission.max_uploads_per_client = config.max_uploads_per_client;
+  o.admission.max_queued_videos = config.max_queued_videos;
+  o.admission.max_reserved_upload_bytes = config.max_reserved_upload_bytes;
+  o.admission.disk_reserve_bytes = config.disk_reserve_mb << 20;
+  o.admission.disk_path = config.data_dir;
+  size_t start = 0;
+  while (start <= config.allowed_hosts.size()) {
+    size_t end = config.allowed_hosts.find(',', start);
+    if (end == std::string::npos) end = config.allowed_hosts.size();
+    std::string host = config.allowed_hosts.substr(start, end - start);
+    host.erase(0, host.find_first_not_of(" \t"));
+    host.erase(host.find_last_not_of(" \t") + 1);
+    if (!host.empty()) o.allowed_hosts.push_back(host);
+    start = end + 1;
+  }
+  // A specific address to listen on is a name browsers reach this server by.
+  const std::string listen_host = ListenHost(config);
+  if (listen_host != "0.0.0.0" && listen_host != "::" && listen_host != "[::]") {
+    o.allowed_hosts.push_back(listen_host);
+  }
   return o;
+}
+
+int64_t RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  constexpr int64_t kCap = int64_t{1} << 30;  // RLIM_INFINITY, or absurdly high
+  return limit.rlim_cur == RLIM_INFINITY
+             ? kCap
+             : std::min<int64_t>(static_cast<int64_t>(limit.rlim_cur), kCap);
+}
+
+int DefaultMaxConnections(const Config& config, int64_t file_limit) {
+  const int64_t reserve = 128 + int64_t{16} * config.max_tasks + int64_t{2} * config.max_uploads;
+  return static_cast<int>(std::clamp<int64_t>(file_limit - reserve, 16, 1'000'000));
 }
 
 std::string ListenHost(const Config& config) {
@@ -126,6 +167,10 @@ http::ServerOptions ServerOptionsFrom(const Config& config) {
   o.header_timeout_ms = int64_t{config.http_idle_timeout_s} * 1000;
   o.body_timeout_ms = int64_t{config.http_body_timeout_s} * 1000;
   o.write_timeout_ms = int64_t{config.http_body_timeout_s} * 1000;
+  o.max_connections = config.max_connections;  // 0: serve decides from the descriptor limit
+  o.max_connections_per_client = config.max_connections_per_client;
+  o.min_body_bytes_per_s = config.min_upload_rate;
+  o.body_rate_window_ms = int64_t{config.upload_rate_window_s} * 1000;
   return o;
 }
 

@@ -37,6 +37,11 @@ worker::WebhookOptions WebhookOptionsFrom(const Config& config);
 http::ApiOptions ApiOptionsFrom(const Config& config);
 http::ServerOptions ServerOptionsFrom(const Config& config);
 std::string ListenHost(const Config& config);
+// Raises the soft RLIMIT_NOFILE to the hard limit; the soft limit in force afterwards.
+int64_t RaiseFileLimit();
+// VIDPROC_MAX_CONNECTIONS when it is 0: what `file_limit` descriptors leave after the reserve
+// for jobs (128 + 16 per slot), for uploads (a file or S3 connection each) and a floor of 16.
+int DefaultMaxConnections(const Config& config, int64_t file_limit);
 // The cores this machine has (at least 1).
 unsigned MachineCores();
 

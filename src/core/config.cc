@@ -399,6 +399,65 @@ const std::vector<Setting>& Settings() {
             .In(S::kHttp)
             .Doc("an upload that sends no byte for this long is dropped; so is a client "
                  "that takes no byte of a response"));
+    t.push_back(
+        Text("VIDPROC_ALLOWED_HOSTS", &Config::allowed_hosts, "", "host names, comma-separated")
+            .In(S::kHttp)
+            .DefaultText("(none: loopback only)")
+            .Doc("with auth off, the `Host` names (`name` or `name:port`) accepted besides "
+                 "`localhost`, 127.0.0.0/8 and `[::1]`: the name browsers use to reach this "
+                 "server (a specific `VIDPROC_LISTEN` address counts too); any other `Host` "
+                 "gets `403 host_not_allowed`, which stops DNS rebinding"));
+    t.push_back(
+        Integer("VIDPROC_MAX_CONNECTIONS", &Config::max_connections, 0, 0, 1'000'000)
+            .In(S::kHttp)
+            .DefaultText("0 (from the descriptor limit)")
+            .Doc("connections at once; more get `503 server_busy` with `Retry-After`, then wait "
+                 "in the backlog. 0 = the file descriptor limit (raised to its hard limit at "
+                 "start) less a reserve for the workers, the database and storage (128 + 16 "
+                 "per slot) and for uploads (2 each), so a flood never starves a job"));
+    t.push_back(Integer("VIDPROC_MAX_CONNECTIONS_PER_CLIENT", &Config::max_connections_per_client,
+                        256, 0, 1'000'000)
+                    .In(S::kHttp)
+                    .Doc("connections at once from one IP address (`429 too_many_connections`); "
+                         "room for a busy office behind one NAT, not for one client to take "
+                         "all; 0 = no cap"));
+    t.push_back(Integer("VIDPROC_MAX_UPLOADS", &Config::max_uploads, 64, 0, 100'000)
+                    .In(S::kHttp)
+                    .Doc("upload bodies (POST and tus PATCH) received at once; more get `429 "
+                         "too_many_uploads`. Each holds a file or an S3 part buffer; 0 = no cap"));
+    t.push_back(
+        Integer("VIDPROC_MAX_UPLOADS_PER_CLIENT", &Config::max_uploads_per_client, 8, 0, 100'000)
+            .In(S::kHttp)
+            .Doc("upload bodies at once from one IP address (`429 too_many_uploads`); 0 = no cap"));
+    t.push_back(Integer("VIDPROC_MIN_UPLOAD_RATE", &Config::min_upload_rate, int64_t{1024}, 0,
+                        int64_t{1} << 30)
+                    .In(S::kHttp)
+                    .Doc("bytes per second a request body must average over each window, or it "
+                         "is cut like a dropped connection (a tus upload keeps what arrived and "
+                         "resumes); 1 KiB/s is far below any real uplink. 0 = off"));
+    t.push_back(
+        Integer("VIDPROC_UPLOAD_RATE_WINDOW_SECONDS", &Config::upload_rate_window_s, 60, 1, 3600)
+            .In(S::kHttp)
+            .Doc("the window of `VIDPROC_MIN_UPLOAD_RATE`: long enough for a network "
+                 "stall, short enough that a trickle frees its upload slot"));
+    t.push_back(Integer("VIDPROC_MAX_QUEUED_VIDEOS", &Config::max_queued_videos, int64_t{10000}, 0,
+                        int64_t{1} << 40)
+                    .In(S::kHttp)
+                    .Doc("new uploads get `429 queue_full` while this many videos wait to be "
+                         "processed (a backlog nobody will see done soon); 0 = no cap"));
+    t.push_back(Integer("VIDPROC_MAX_RESERVED_UPLOAD_BYTES", &Config::max_reserved_upload_bytes,
+                        int64_t{1} << 40, 0, int64_t{1} << 50)
+                    .In(S::kHttp)
+                    .DefaultText("1099511627776 (1 TiB)")
+                    .Doc("the `Upload-Length`s of unfinished tus uploads together; a new one "
+                         "over it gets `429 upload_quota_exceeded` (lengths are promises anyone "
+                         "can make); 0 = no cap"));
+    t.push_back(Integer("VIDPROC_DISK_RESERVE_MB", &Config::disk_reserve_mb, int64_t{1024}, 0,
+                        int64_t{1} << 30)
+                    .In(S::kHttp)
+                    .Doc("free space (MiB) kept on the data directory's disk for running jobs' "
+                         "scratch files; below it new uploads get `507 storage_full` with "
+                         "`Retry-After`; 0 = not checked"));
     // Webhooks.
     t.push_back(Text("WEBHOOK_URL", &Config::webhook_url, "", "an http:// or https:// URL", HttpUrl)
                     .In(S::kWebhooks)

@@ -67,6 +67,18 @@ struct Config {
   std::string webhook_secret;      // WEBHOOK_SECRET
   int webhook_give_up_h;           // VIDPROC_WEBHOOK_GIVE_UP_HOURS
 
+  // The HTTP service's limits and browser checks.
+  std::string allowed_hosts;          // VIDPROC_ALLOWED_HOSTS
+  int max_connections;                // VIDPROC_MAX_CONNECTIONS (0: from RLIMIT_NOFILE)
+  int max_connections_per_client;     // VIDPROC_MAX_CONNECTIONS_PER_CLIENT
+  int max_uploads;                    // VIDPROC_MAX_UPLOADS
+  int max_uploads_per_client;         // VIDPROC_MAX_UPLOADS_PER_CLIENT
+  int64_t min_upload_rate;            // VIDPROC_MIN_UPLOAD_RATE (bytes/s)
+  int upload_rate_window_s;           // VIDPROC_UPLOAD_RATE_WINDOW_SECONDS
+  int64_t max_queued_videos;          // VIDPROC_MAX_QUEUED_VIDEOS
+  int64_t max_reserved_upload_bytes;  // VIDPROC_MAX_RESERVED_UPLOAD_BYTES
+  int64_t disk_reserve_mb;            // VIDPROC_DISK_RESERVE_MB
+
   // The SQLite path when database_url is sqlite://PATH (empty otherwise).
   std::string SqlitePath() const;
   // The effective configuration, secrets masked, for `vidproc config` and start-up logs.

@@ -1,8 +1,88 @@
 #include "http/api.h"
 
+#include <algorithm>
+
 #include "core/text.h"
+#include "core/units.h"
 
 namespace vidproc::http {
+namespace {
+
+// The name or address of a Host header value, lower case, without its port and brackets;
+// nullopt when the value is not a host[:port].
+std::optional<std::string> HostName(std::string_view host) {
+  std::string_view name = host;
+  std::string_view port;
+  if (host.starts_with('[')) {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    name = host.substr(1, close - 1);
+    std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(':')) return std::nullopt;
+    port = rest.empty() ? rest : rest.substr(1);
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+    port = host.substr(colon + 1);
+    if (name.find(':') != std::string_view::npos) return std::nullopt;  // IPv6 needs brackets
+  }
+  if (name.empty() || port.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string out = AsciiLower(name);
+  if (out.size() > 1 && out.back() == '.') out.pop_back();  // "localhost." is localhost
+  return out;
+}
+
+bool IsLoopbackName(const std::string& name) {
+  if (name == "localhost") return true;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(name, ec);
+  if (ec) return false;
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
+  }
+  return address.is_loopback();
+}
+
+bool HostAllowed(std::string_view host, const std::vector<std::string>& allowed_hosts) {
+  auto name = HostName(host);
+  if (!name) return false;
+  if (IsLoopbackName(*name)) return true;
+  const std::string full = AsciiLower(host);
+  return std::any_of(allowed_hosts.begin(), allowed_hosts.end(), [&](const std::string& a) {
+    const std::string allowed = AsciiLower(a);
+    return allowed == full || allowed == *name;
+  });
+}
+
+bool ChangesState(bhttp::verb method) {
+  using enum bhttp::verb;
+  return method == post || method == put || method == patch || method == delete_;
+}
+
+}  // namespace
+
+std::optional<HttpError> BrowserRefusal(bhttp::verb method, std::string_view host,
+                                        std::string_view origin, std::string_view fetch_site,
+                                        const std::vector<std::string>& allowed_hosts) {
+  if (!HostAllowed(host, allowed_hosts)) {
+    return HttpError{403, "host_not_allowed",
+                     "This server answers only to its loopback names and VIDPROC_ALLOWED_HOSTS; "
+                     "the request named another host."};
+  }
+  if (!ChangesState(method)) return std::nullopt;
+  const std::string site = AsciiLower(fetch_site);
+  const std::string from = AsciiLower(origin);
+  const std::string self = AsciiLower(host);
+  const bool other_site = site == "cross-site" || site == "same-site";
+  const bool other_origin = !from.empty() && from != "http://" + self && from != "https://" + self;
+  if (other_site || other_origin) {
+    return HttpError{403, "cross_origin_refused",
+                     "Requests that change something must come from this server's own page (or "
+                     "from a client that is not a browser)."};
+  }
+  return std::nullopt;
+}
 
 const std::vector<Route>& ApiRoutes() {
   using enum bhttp::verb;
@@ -44,9 +124,10 @@ const std::vector<Route>& ApiRoutes() {
 Api::Api(queue::JobStore* store, storage::BlobStore* blobs, const Clock* clock, ApiOptions options)
     : options_(std::move(options)),
       auth_(options_.api_token, options_.url_signing_secret, options_.signed_url_max_s),
+      admission_(options_.admission),
       uploads_(store, blobs, clock, options_.uploads),
       hub_(store, clock, [this](const queue::Video& v) { return DumpJson(Render(v)); }),
-      services_{store, blobs, clock, &options_, &auth_, &metrics_, &uploads_, &hub_} {
+      services_{store, blobs, clock, &options_, &auth_, &metrics_, &uploads_, &hub_, &admission_} {
   if (options_.access_log) access_log_ = std::make_unique<AccessLog>();
 }
 
@@ -72,6 +153,15 @@ bool Api::Admits(Access access, const Exchange& ex) const {
 asio::awaitable<void> Api::Handle(Exchange& ex) {
   const RouteMatch match = MatchRoute(ApiRoutes(), ex.method(), ex.path());
   ex.set_route(match.label);
+  if (!auth_.enabled()) {
+    auto refusal =
+        BrowserRefusal(ex.method(), ex.header(bhttp::field::host), ex.header(bhttp::field::origin),
+                       ex.header("Sec-Fetch-Site"), options_.allowed_hosts);
+    if (refusal) {
+      ex.close_after();  // a body is not read
+      co_return co_await ex.SendError(*refusal);
+    }
+  }
   if (!Admits(match.access, ex)) {
     ex.set_route(match.refused_label);
     HeaderList challenge = {{"WWW-Authenticate", "Bearer realm=\"vidproc\""}};

@@ -3,10 +3,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "http/access_log.h"
+#include "http/admission.h"
 #include "http/auth.h"
 #include "http/event_hub.h"
 #include "http/handlers.h"
@@ -27,7 +31,19 @@ struct ApiOptions {
   int presign_expiry_s = 3600;    // redirects to S3
   int64_t keepalive_ms = 15'000;  // SSE comment lines
   bool access_log = true;
+  AdmissionOptions admission;
+  // With auth off, the Host names (a name, or name:port) requests may carry besides loopback
+  // ones: what a browser uses to reach this server (VIDPROC_ALLOWED_HOSTS).
+  std::vector<std::string> allowed_hosts;
 };
+
+// With auth off, what keeps other web pages out (DNS rebinding, cross-site requests): a Host that
+// is neither a loopback name or address nor in `allowed_hosts` (403 host_not_allowed), and a
+// state-changing request (POST, PUT, PATCH, DELETE) from another origin (403
+// cross_origin_refused). Pure, so that it is tested without a server.
+std::optional<HttpError> BrowserRefusal(bhttp::verb method, std::string_view host,
+                                        std::string_view origin, std::string_view fetch_site,
+                                        const std::vector<std::string>& allowed_hosts);
 
 // Every route of the API, in the order a 405's Allow header lists a path's methods.
 const std::vector<Route>& ApiRoutes();
@@ -55,6 +71,7 @@ class Api : public Handler {
   const ApiOptions options_;
   Auth auth_;
   Metrics metrics_;
+  Admission admission_;
   Uploads uploads_;
   EventHub hub_;
   ApiServices services_;

@@ -53,13 +53,20 @@ std::string Auth::Mac(std::string_view message) const {
 
 bool Auth::Allows(std::string_view authorization) const {
   if (!enabled()) return true;
-  constexpr std::string_view kScheme = "Bearer ";
+  // The scheme is case-insensitive (RFC 9110 11.1): "bearer" and "BEARER" are "Bearer".
+  constexpr std::string_view kScheme = "bearer ";
   if (authorization.size() <= kScheme.size()) return false;
+  bool scheme_matches = true;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    const char c = authorization[i];
+    scheme_matches = scheme_matches && (c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c) == kScheme[i];
+  }
   std::string_view given = authorization.substr(kScheme.size());
+  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
   // Compare MACs of equal length: neither the token's length nor its content leaks by timing.
   return ConstantTimeEquals(Mac(std::string("token:") + std::string(given)),
                             Mac(std::string("token:") + token_)) &&
-         authorization.substr(0, kScheme.size()) == kScheme;
+         scheme_matches;
 }
 
 std::string Auth::SignQuery(std::string_view path, int64_t now_s, int64_t ttl_s) const {

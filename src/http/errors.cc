@@ -1,5 +1,7 @@
 #include "http/errors.h"
 
+#include <nlohmann/json.hpp>
+
 namespace vidproc::http {
 
 int HttpStatusFor(ErrorCode code) {
@@ -39,7 +41,31 @@ int HttpStatusFor(ErrorCode code) {
 }
 
 HttpError ToHttpError(const Status& status) {
-  return {HttpStatusFor(status.code()), std::string(status.code_name()), status.message()};
+  HttpError error{HttpStatusFor(status.code()), std::string(status.code_name()), status.message()};
+  error.internal_detail = true;
+  return error;
+}
+
+std::string GenericServerMessage(int status, std::string_view request_id) {
+  std::string sentence;
+  switch (status) {
+    case 503:
+      sentence = "A service the server depends on is unavailable; try again shortly.";
+      break;
+    case 504: sentence = "The server took too long; try again."; break;
+    case 507: sentence = "The server is out of storage space; try again later."; break;
+    default: sentence = "Something went wrong on the server; try again."; break;
+  }
+  return sentence + " The server's log has the details under request id " +
+         std::string(request_id) + ".";
+}
+
+std::string ErrorBody(std::string_view code, std::string_view message,
+                      std::string_view request_id) {
+  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+  if (!request_id.empty()) body["error"]["request_id"] = request_id;
+  // Never throws: the message may hold bytes from a request (error_handler_t::replace).
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace vidproc::http

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -16,7 +17,19 @@ struct HttpError {
   int status = 500;
   std::string code;
   std::string message;
+  // A limit that passes: the Retry-After header, in seconds (0: none).
+  int retry_after_s = 0;
+  // The message came from a backend (a libpq or S3 text, a path, a bucket URL): for the log, not
+  // for the client, when the status is 5xx. Errors the HTTP layer words itself leave it false.
+  bool internal_detail = false;
 };
 HttpError ToHttpError(const Status& status);
+
+// What a client sees of a 5xx that came from a backend: a generic sentence for the status, and
+// the request id under which the log has the details.
+std::string GenericServerMessage(int status, std::string_view request_id);
+
+// The error envelope: {"error": {"code", "message", "request_id"}} and a newline.
+std::string ErrorBody(std::string_view code, std::string_view message, std::string_view request_id);
 
 }  // namespace vidproc::http

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "http/admission.h"
 #include "http/auth.h"
 #include "http/event_hub.h"
 #include "http/metrics.h"
@@ -38,6 +39,7 @@ struct ApiServices {
   Metrics* metrics;
   Uploads* uploads;
   EventHub* hub;
+  Admission* admission;
 
   int64_t NowS() const { return clock->NowMs() / 1000; }
   // The video resource with its URLs (signed when auth is on).

@@ -70,7 +70,9 @@ asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::stri
   if (!r) {
     HeaderList unsatisfiable = {{"Content-Range", "bytes */" + std::to_string(found.size)},
                                 {"Accept-Ranges", "bytes"}};
-    co_return co_await ex.SendEmpty(416, std::move(unsatisfiable));
+    co_return co_await ex.SendError(416, "range_not_satisfiable",
+                                    "The Range asked for starts past the end of the file.",
+                                    std::move(unsatisfiable));
   }
   if (r->partial) {
     headers.push_back({"Content-Range", "bytes " + std::to_string(r->offset) + "-" +

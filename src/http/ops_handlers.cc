@@ -1,3 +1,4 @@
+#include "core/log.h"
 #include "http/api.h"
 #include "http/handlers.h"
 #include "http/web_page.h"
@@ -38,7 +39,18 @@ asio::awaitable<void> ServeReady(ApiServices& api, Exchange& ex, const std::stri
     return std::make_pair(ok, out);
   };
   auto checks = co_await ex.Blocking(std::move(check));
-  co_await ex.SendJson(checks.first ? 200 : 503, checks.second);
+  const bool ready = checks.first;
+  if (!ready) {
+    LogWarning("not ready", {{"request_id", ex.request_id()},
+                             {"database", checks.second["database"]},
+                             {"storage", checks.second["storage"]}});
+  }
+  // The backends' own words (hosts, buckets, libpq text) only for a holder of the token.
+  const bool operator_asks =
+      api.auth->enabled() && api.auth->Allows(ex.header(bhttp::field::authorization));
+  nlohmann::json body = {{"status", ready ? "ready" : "not ready"}};
+  if (operator_asks) body["checks"] = checks.second;
+  co_await ex.SendJson(ready ? 200 : 503, body);
 }
 
 asio::awaitable<void> ServeMetrics(ApiServices& api, Exchange& ex, const std::string& /*id*/) {

@@ -40,6 +40,66 @@ class Fd {
   int fd_;
 };
 
+// Sockets kept for answering connections over a limit (503/429); past them, new connections wait
+// in the kernel's backlog, where they cost this process no descriptor.
+constexpr int kRefusalSockets = 32;
+
+// A complete error answer (the JSON envelope, Connection: close) for when there is no request to
+// answer through an Exchange: a header that cannot be parsed, a connection over a limit.
+asio::awaitable<void> WriteBareError(beast::tcp_stream& stream, int status, std::string_view code,
+                                     std::string_view message, const std::string& request_id,
+                                     const HeaderList& headers, int64_t timeout_ms) {
+  bhttp::response<bhttp::string_body> res;
+  res.version(11);
+  res.result(static_cast<unsigned>(status));
+  res.set(bhttp::field::server, std::string("vidproc/") + kVersion);
+  res.set("X-Request-Id", request_id);
+  res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+  res.set(bhttp::field::cache_control, "no-store");
+  for (const auto& [name, value] : headers) res.set(name, value);
+  res.keep_alive(false);
+  res.body() = ErrorBody(code, message, request_id);
+  res.prepare_payload();
+  beast::error_code ec;
+  stream.expires_after(std::chrono::milliseconds(timeout_ms));
+  co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// Request framing that could let a body be read as a request of its own (smuggling): a
+// Transfer-Encoding other than exactly "chunked", more than one, one next to a Content-Length,
+// or one in HTTP/1.0. Refused before anything reads the body; the connection then closes.
+std::optional<HttpError> FramingError(const bhttp::request<bhttp::buffer_body>& request) {
+  int encodings = 0;
+  std::string value;
+  for (const auto& field : request) {
+    if (field.name() != bhttp::field::transfer_encoding) continue;
+    ++encodings;
+    value = ToString(field.value());
+  }
+  if (encodings == 0) return std::nullopt;
+  if (encodings > 1 || request.find(bhttp::field::content_length) != request.end() ||
+      request.version() < 11) {
+    return HttpError{400, "bad_framing",
+                     "Send the body with either a Content-Length or one 'Transfer-Encoding: "
+                     "chunked' (HTTP/1.1), never both."};
+  }
+  const size_t begin = value.find_first_not_of(" \t");
+  const size_t end = value.find_last_not_of(" \t");
+  value = begin == std::string::npos ? "" : value.substr(begin, end - begin + 1);
+  if (!beast::iequals(value, "chunked")) {
+    return HttpError{501, "unsupported_transfer_encoding",
+                     "The only Transfer-Encoding accepted is 'chunked'."};
+  }
+  return std::nullopt;
+}
+
+// A request header that is not HTTP/1.1 (as opposed to a client that went away or stalled).
+bool IsMalformedRequest(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+         ec != bhttp::error::need_more && ec != bhttp::error::need_buffer;
+}
+
 }  // namespace
 
 std::optional<std::string> Exchange::query(const std::string& name) const {
@@ -107,22 +167,55 @@ asio::awaitable<Result<int64_t>> Exchange::StreamBody(
   auto in_flight = std::make_shared<InFlight>();
   auto strand = stream_.get_executor();
   asio::steady_timer finished(strand, std::chrono::steady_clock::time_point::max());
+  // The minimum rate: each window must bring its share of bytes, or the body is cut at its end
+  // (a trickle of one byte before each body timeout would otherwise hold the upload forever).
+  using Clock = std::chrono::steady_clock;
+  const bool rate_limited = options_.min_body_bytes_per_s > 0 && options_.body_rate_window_ms > 0;
+  const auto window = std::chrono::milliseconds(options_.body_rate_window_ms);
+  const int64_t window_need = options_.min_body_bytes_per_s * options_.body_rate_window_ms / 1000;
+  Clock::time_point window_start = Clock::now();
+  int64_t window_bytes = 0;
+  bool too_slow = false;
   beast::error_code ec;
   while (true) {
     body.data = chunks[current].data();
     body.size = chunk_size;
     // Fill the chunk (one storage call per chunk, not per TCP read); each read must make progress
     // within the body timeout.
-    while (!ec && body.size > 0 && !parser_.is_done()) {
-      stream_.expires_after(std::chrono::milliseconds(options_.body_timeout_ms));
+    while (!ec && !too_slow && body.size > 0 && !parser_.is_done()) {
+      Clock::time_point deadline =
+          Clock::now() + std::chrono::milliseconds(options_.body_timeout_ms);
+      // The current window must still get its share, or (if it has) the next one must.
+      const Clock::time_point rate_deadline =
+          window_start + (window_bytes < window_need ? window : 2 * window);
+      const bool window_deadline = rate_limited && rate_deadline < deadline;
+      if (window_deadline) deadline = rate_deadline;
+      stream_.expires_at(deadline);
+      const size_t room = body.size;
       co_await bhttp::async_read_some(stream_, buffer_, parser_,
                                       asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::need_buffer) ec = {};
+      window_bytes += static_cast<int64_t>(room - body.size);
+      if (!rate_limited) continue;
+      if (ec == beast::error::timeout && window_deadline) {
+        too_slow = true;
+        break;
+      }
+      for (const auto now = Clock::now(); !too_slow && now >= window_start + window;) {
+        too_slow = window_bytes < window_need;
+        window_start += window;
+        window_bytes = 0;
+      }
     }
     const size_t n = chunk_size - body.size;
-    while (in_flight->busy) {
-      beast::error_code wait_ec;
-      co_await finished.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+    if (in_flight->busy) {
+      while (in_flight->busy) {
+        beast::error_code wait_ec;
+        co_await finished.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+      }
+      // Time spent waiting for storage is not the client's.
+      window_start = Clock::now();
+      window_bytes = 0;
     }
     if (!in_flight->result.ok()) break;
     total += std::exchange(in_flight->bytes, 0);
@@ -140,7 +233,7 @@ asio::awaitable<Result<int64_t>> Exchange::StreamBody(
       });
       current ^= 1;
     }
-    if (ec || parser_.is_done()) break;
+    if (ec || too_slow || parser_.is_done()) break;
   }
   while (in_flight->busy) {
     beast::error_code wait_ec;
@@ -151,6 +244,17 @@ asio::awaitable<Result<int64_t>> Exchange::StreamBody(
     co_return in_flight->result;
   }
   total += in_flight->bytes;
+  if (too_slow) {
+    // Cut as if the client had gone: it resumes (tus) or sends again on a new connection.
+    beast::error_code close_ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, close_ec);
+    stream_.socket().close(close_ec);
+    close_after();
+    co_return Status(ErrorCode::kInputReadFailed,
+                     "The request body arrived slower than " +
+                         std::to_string(options_.min_body_bytes_per_s) +
+                         " bytes/s; it was cut after " + std::to_string(total) + " bytes.");
+  }
   if (ec) {
     close_after();
     co_return Status(ErrorCode::kInputReadFailed, "The request body ended early, after " +
@@ -196,18 +300,31 @@ asio::awaitable<void> Exchange::SendEmpty(int status, HeaderList headers) {
   co_await Send(std::move(res));
 }
 
-asio::awaitable<void> Exchange::SendError(const Status& status) {
-  co_await SendError(ToHttpError(status));
+asio::awaitable<void> Exchange::SendError(const Status& status, HeaderList headers) {
+  co_await SendError(ToHttpError(status), std::move(headers));
 }
 
 asio::awaitable<void> Exchange::SendError(const HttpError& error, HeaderList headers) {
-  co_await SendError(error.status, error.code, error.message, std::move(headers));
+  std::string message = error.message;
+  if (error.status >= 500 && error.internal_detail) {
+    // Backend text (libpq, S3, paths) is for operators: the log has it under the request id.
+    LogError("request failed", {{"request_id", request_id_},
+                                {"route", route_},
+                                {"status", error.status},
+                                {"code", error.code},
+                                {"reason", error.message}});
+    message = GenericServerMessage(error.status, request_id_);
+  }
+  if (error.retry_after_s > 0) {
+    headers.push_back({"Retry-After", std::to_string(error.retry_after_s)});
+  }
+  co_await SendError(error.status, error.code, message, std::move(headers));
 }
 
 asio::awaitable<void> Exchange::SendError(int http_status, std::string_view code,
                                           std::string_view message, HeaderList headers) {
-  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
-  co_await SendJson(http_status, body, std::move(headers));
+  co_await SendText(http_status, "application/json; charset=utf-8",
+                    ErrorBody(code, message, request_id_), std::move(headers));
 }
 
 asio::awaitable<void> Exchange::SendFile(int status, const std::string& path, int64_t offset,
@@ -303,7 +420,8 @@ asio::awaitable<bool> Exchange::WriteChunk(std::string data) {
 // One connection: requests read and answered in turn (keep-alive), until either side ends it.
 class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Session> {
  public:
-  Session(HttpServer* server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+  Session(HttpServer* server, tcp::socket socket, std::string client)
+      : server_(server), stream_(std::move(socket)), client_(std::move(client)) {}
 
   asio::awaitable<void> Run();
   // Closes the connection if it is between requests or streaming (called on its executor).
@@ -325,6 +443,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
 
   HttpServer* server_;
   beast::tcp_stream stream_;
+  const std::string client_;  // the peer's address
   bool busy_ = false;
   bool streaming_ = false;
 };
@@ -357,7 +476,7 @@ asio::awaitable<void> HttpServer::Session::Run() {
     }
   }
   stream_.socket().close(ec);
-  server_->Unregister(this);
+  server_->Unregister(this, client_);
 }
 
 asio::awaitable<void> HttpServer::Session::Serve(beast::flat_buffer& buffer, bool* keep_going) {
@@ -372,12 +491,16 @@ asio::awaitable<void> HttpServer::Session::Serve(beast::flat_buffer& buffer, boo
                                     asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     *keep_going = false;
-    if (ec == bhttp::error::header_limit) {
-      static constexpr char k431[] =
-          "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n"
-          "Connection: close\r\n\r\n";
-      co_await asio::async_write(stream_, asio::buffer(k431, sizeof(k431) - 1),
-                                 asio::redirect_error(asio::use_awaitable, ec));
+    const std::string id = server_->request_prefix_ + std::to_string(server_->next_request_++);
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+      co_await WriteBareError(
+          stream_, 431, "header_too_large",
+          "The request header is over " + std::to_string(options.header_limit / 1024) + " KiB.", id,
+          {}, options.write_timeout_ms);
+    } else if (IsMalformedRequest(ec)) {
+      co_await WriteBareError(stream_, 400, "bad_request",
+                              "The request is not valid HTTP/1.1 (" + ec.message() + ").", id, {},
+                              options.write_timeout_ms);
     }
     co_return;
   }
@@ -387,7 +510,7 @@ asio::awaitable<void> HttpServer::Session::Serve(beast::flat_buffer& buffer, boo
   if (!IsPlainWord(request_id, "-_.")) {
     request_id = server_->request_prefix_ + std::to_string(server_->next_request_++);
   }
-  Exchange exchange(stream_, buffer, parser, server_->pool_, options, request_id);
+  Exchange exchange(stream_, buffer, parser, server_->pool_, options, request_id, client_);
   std::string target = ToString(parser.get().target());
   size_t q = target.find('?');
   exchange.path_ = target.substr(0, q);
@@ -395,11 +518,16 @@ asio::awaitable<void> HttpServer::Session::Serve(beast::flat_buffer& buffer, boo
   if (server_->stopping_) exchange.close_after();
 
   server_->handler_->InFlight(1);
-  try {
-    co_await server_->handler_->Handle(exchange);
-  } catch (const std::exception& e) {
-    LogError("request failed", {{"request_id", request_id}, {"reason", e.what()}});
-    exchange.close_after();
+  if (auto framing = FramingError(parser.get())) {
+    exchange.close_after();  // the body is never parsed, as a body or as a request
+    co_await exchange.SendError(*framing);
+  } else {
+    try {
+      co_await server_->handler_->Handle(exchange);
+    } catch (const std::exception& e) {
+      LogError("request failed", {{"request_id", request_id}, {"reason", e.what()}});
+      exchange.close_after();
+    }
   }
   server_->handler_->InFlight(-1);
   if (exchange.status_sent() == 0) {
@@ -422,6 +550,8 @@ HttpServer::HttpServer(ServerOptions options, Handler* handler)
       handler_(handler),
       pool_(static_cast<size_t>(options_.blocking_threads)),
       acceptor_(io_),
+      accept_strand_(asio::make_strand(io_)),
+      slot_freed_(accept_strand_),
       request_prefix_(NewId().substr(0, 8) + "-") {}
 
 HttpServer::~HttpServer() {
@@ -447,7 +577,7 @@ Status HttpServer::Start() {
                                                  ec.message() + ").");
   }
   port_ = acceptor_.local_endpoint().port();
-  asio::co_spawn(io_, Accept(), asio::detached);
+  asio::co_spawn(accept_strand_, Accept(), asio::detached);
   for (int i = 0; i < options_.io_threads; ++i) {
     threads_.emplace_back([this] {
       // An exception that escapes a handler ends io_.run() on this thread, not the process:
@@ -467,6 +597,12 @@ Status HttpServer::Start() {
 asio::awaitable<void> HttpServer::Accept() {
   while (!stopping_) {
     beast::error_code ec;
+    // Every connection and every refusal socket taken: leave new ones in the backlog until one
+    // closes (woken by WakeAcceptor; the timeout covers a wake-up that came before the wait).
+    while (!stopping_ && refusing_ >= kRefusalSockets && Admit("") == Admission::kServerFull) {
+      slot_freed_.expires_after(std::chrono::milliseconds(100));
+      co_await slot_freed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     tcp::socket socket = co_await acceptor_.async_accept(
         asio::make_strand(io_), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
@@ -477,10 +613,63 @@ asio::awaitable<void> HttpServer::Accept() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(this, std::move(socket));
+    std::string client = socket.remote_endpoint(ec).address().to_string();
+    if (ec) continue;  // already gone
+    if (Admission admission = Admit(client); admission != Admission::kAdmitted) {
+      if (refusing_ >= kRefusalSockets) continue;  // closed unanswered
+      ++refusing_;
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, Refuse(std::move(socket), admission), asio::detached);
+      continue;
+    }
+    auto session = std::make_shared<Session>(this, std::move(socket), std::move(client));
     asio::co_spawn(
         session->executor(), [session] { return session->Run(); }, asio::detached);
   }
+}
+
+HttpServer::Admission HttpServer::Admit(const std::string& client) {
+  std::lock_guard lock(mutex_);
+  if (options_.max_connections > 0 && connections_ >= options_.max_connections) {
+    return Admission::kServerFull;
+  }
+  if (client.empty()) return Admission::kAdmitted;  // a question only: nothing counted
+  int& from_client = per_client_[client];
+  if (options_.max_connections_per_client > 0 &&
+      from_client >= options_.max_connections_per_client) {
+    return Admission::kClientFull;
+  }
+  ++from_client;
+  ++connections_;
+  return Admission::kAdmitted;
+}
+
+asio::awaitable<void> HttpServer::Refuse(tcp::socket socket, Admission why) {
+  beast::tcp_stream stream(std::move(socket));
+  const bool server_full = why == Admission::kServerFull;
+  const std::string id = request_prefix_ + std::to_string(next_request_++);
+  const HeaderList headers = {{"Retry-After", std::to_string(options_.retry_after_s)}};
+  co_await WriteBareError(
+      stream, server_full ? 503 : 429, server_full ? "server_busy" : "too_many_connections",
+      server_full ? "The server has as many connections as it takes; try again shortly."
+                  : "You have as many connections open as one client may; close some or wait.",
+      id, headers, 2'000);
+  // A short lingering close, so that a request already sent does not turn our answer into a
+  // reset; bounded, since this socket is one of the few kept for refusals.
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec) {
+    std::array<char, 4096> sink;
+    size_t drained = 0;
+    stream.expires_after(std::chrono::milliseconds(500));
+    while (!ec && drained < (64u << 10)) {
+      drained += co_await stream.async_read_some(asio::buffer(sink),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+  stream.socket().close(ec);
+  --refusing_;
+  WakeAcceptor();
 }
 
 void HttpServer::Register(Session* session) {
@@ -488,9 +677,20 @@ void HttpServer::Register(Session* session) {
   sessions_.insert(session);
 }
 
-void HttpServer::Unregister(Session* session) {
-  std::lock_guard lock(mutex_);
-  sessions_.erase(session);
+void HttpServer::Unregister(Session* session, const std::string& client) {
+  {
+    std::lock_guard lock(mutex_);
+    sessions_.erase(session);
+    --connections_;
+    if (auto it = per_client_.find(client); it != per_client_.end() && --it->second <= 0) {
+      per_client_.erase(it);
+    }
+  }
+  WakeAcceptor();
+}
+
+void HttpServer::WakeAcceptor() {
+  asio::post(accept_strand_, [this] { slot_freed_.cancel(); });
 }
 
 void HttpServer::Stop(int64_t grace_ms) {

@@ -49,6 +49,17 @@ struct ServerOptions {
   int64_t header_timeout_ms = 30'000;  // idle keep-alive plus the whole request header
   int64_t body_timeout_ms = 60'000;    // without a single byte of the body arriving
   int64_t write_timeout_ms = 60'000;   // without the client taking a byte of the response
+  // Connections at once, in all and from one client address (0: no limit). Past them a new
+  // connection is answered 503 (server full) or 429 (that client) with Retry-After and closed;
+  // when even the few sockets kept for those answers are taken, new connections wait in the
+  // kernel's backlog. Either way the server never holds more descriptors than it was given.
+  int max_connections = 0;
+  int max_connections_per_client = 0;
+  int retry_after_s = 5;
+  // A request body arriving slower than this on average over each window is cut (0: off), as if
+  // the client had gone: a tus upload keeps what arrived and resumes.
+  int64_t min_body_bytes_per_s = 0;
+  int64_t body_rate_window_ms = 60'000;
 };
 
 // One request and the means to answer it. Handlers are coroutines that get an Exchange, read the
@@ -57,13 +68,14 @@ class Exchange {
  public:
   Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
            bhttp::request_parser<bhttp::buffer_body>& parser, asio::thread_pool& pool,
-           const ServerOptions& options, std::string request_id)
+           const ServerOptions& options, std::string request_id, std::string client)
       : stream_(stream),
         buffer_(buffer),
         parser_(parser),
         pool_(pool),
         options_(options),
-        request_id_(std::move(request_id)) {}
+        request_id_(std::move(request_id)),
+        client_(std::move(client)) {}
 
   bhttp::verb method() const { return parser_.get().method(); }
   std::string_view path() const { return path_; }
@@ -71,6 +83,8 @@ class Exchange {
   std::string header(bhttp::field field) const;
   std::string header(std::string_view name) const;
   const std::string& request_id() const { return request_id_; }
+  // The client's IP address ("127.0.0.1", "::1"), for per-client limits.
+  const std::string& client() const { return client_; }
   std::optional<uint64_t> content_length() const;
 
   // The route the request matched, for logs and metrics ("/api/v1/videos/{id}").
@@ -97,8 +111,10 @@ class Exchange {
   asio::awaitable<void> SendText(int status, std::string content_type, std::string body,
                                  HeaderList headers = {});
   asio::awaitable<void> SendEmpty(int status, HeaderList headers = {});
-  // The error envelope ({"error": {"code", "message"}}): every error answer goes through here.
-  asio::awaitable<void> SendError(const Status& status);
+  // The error envelope ({"error": {"code", "message", "request_id"}}): every error answer goes
+  // through here. A 5xx whose message came from a backend (HttpError::internal_detail, every
+  // Status) is logged with the request id, and the client gets a generic sentence with that id.
+  asio::awaitable<void> SendError(const Status& status, HeaderList headers = {});
   asio::awaitable<void> SendError(const HttpError& error, HeaderList headers = {});
   asio::awaitable<void> SendError(int http_status, std::string_view code, std::string_view message,
                                   HeaderList headers = {});
@@ -126,6 +142,7 @@ class Exchange {
   asio::thread_pool& pool_;
   const ServerOptions& options_;
   std::string request_id_;
+  std::string client_;
   std::string path_;
   std::string query_string_;
   std::string route_ = "other";
@@ -186,9 +203,15 @@ class HttpServer {
 
  private:
   class Session;
+  enum class Admission { kAdmitted, kServerFull, kClientFull };
   asio::awaitable<void> Accept();
+  // Counts a new connection from `client` in, unless a limit says no.
+  Admission Admit(const std::string& client);
+  // Answers a connection that was not admitted and closes it.
+  asio::awaitable<void> Refuse(asio::ip::tcp::socket socket, Admission why);
   void Register(Session* session);
-  void Unregister(Session* session);
+  void Unregister(Session* session, const std::string& client);
+  void WakeAcceptor();
 
   ServerOptions options_;
   Handler* handler_;
@@ -200,6 +223,12 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::set<Session*> sessions_;
+  int connections_ = 0;                    // GUARDED_BY(mutex_): admitted, not yet closed
+  std::map<std::string, int> per_client_;  // GUARDED_BY(mutex_)
+  std::atomic<int> refusing_ = 0;          // sockets being answered 503/429
+  // The acceptor's coroutine and the timer it waits on while every socket is taken.
+  asio::strand<asio::io_context::executor_type> accept_strand_;
+  asio::steady_timer slot_freed_;
   const std::string request_prefix_;  // request ids: this process's prefix and a counter
   std::atomic<uint64_t> next_request_ = 0;
 };

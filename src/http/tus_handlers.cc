@@ -48,6 +48,10 @@ asio::awaitable<void> TusCreate(ApiServices& api, Exchange& ex, const std::strin
     co_return co_await ex.SendError(400, "invalid_argument",
                                     "Create the upload with an empty POST, then PATCH its bytes.");
   }
+  auto check = [&api, n = *length] { return api.admission->CheckNewVideo(api.store, n); };
+  if (auto refusal = co_await ex.Blocking(std::move(check))) {
+    co_return co_await ex.SendError(*refusal, TusHeaders());
+  }
   std::string metadata = ex.header("Upload-Metadata");
   std::string filename = MetadataValue(metadata, "filename");
   if (filename.empty()) filename = MetadataValue(metadata, "name");
@@ -65,9 +69,7 @@ asio::awaitable<void> TusCreate(ApiServices& api, Exchange& ex, const std::strin
 asio::awaitable<void> TusHead(ApiServices& api, Exchange& ex, const std::string& id) {
   auto find = [&api, id] { return api.uploads->Find(id); };
   auto state = co_await ex.Blocking(std::move(find));
-  if (!state.ok()) {
-    co_return co_await ex.SendEmpty(HttpStatusFor(state.status().code()), TusHeaders());
-  }
+  if (!state.ok()) co_return co_await ex.SendError(state.status(), TusHeaders());
   HeaderList headers = OffsetHeaders(state->offset);
   headers.push_back({"Upload-Length", std::to_string(state->video.size_bytes)});
   co_await ex.SendEmpty(200, std::move(headers));
@@ -169,6 +171,16 @@ asio::awaitable<void> TusPatch(ApiServices& api, Exchange& ex, const std::string
     ex.close_after();
     co_return co_await ex.SendError(400, "invalid_argument", "Upload-Offset is missing.");
   }
+  auto admitted = api.admission->TryUpload(ex.client());
+  if (admitted.second) {
+    ex.close_after();
+    co_return co_await ex.SendError(*admitted.second, TusHeaders());
+  }
+  auto check_disk = [&api] { return api.admission->CheckDisk(); };
+  if (auto refusal = co_await ex.Blocking(std::move(check_disk))) {
+    ex.close_after();
+    co_return co_await ex.SendError(*refusal, TusHeaders());
+  }
   PatchReply reply;
   {
     // Released before the reply goes out: a client sends its next PATCH the moment it has the
@@ -181,6 +193,7 @@ asio::awaitable<void> TusPatch(ApiServices& api, Exchange& ex, const std::string
           ex, {409, "upload_locked", "Another request is writing this upload; wait and resume."});
     }
   }
+  admitted.first.reset();  // like the lock: free before the client has the answer
   if (reply.error) co_return co_await ex.SendError(*reply.error);
   co_await ex.SendEmpty(204, std::move(reply.headers));
 }
@@ -191,9 +204,7 @@ asio::awaitable<void> TusDelete(ApiServices& api, Exchange& ex, const std::strin
     co_return co_await ex.SendError(409, "upload_locked",
                                     "Another request is writing this upload; try again.");
   }
-  if (!removed->ok()) {
-    co_return co_await ex.SendEmpty(HttpStatusFor(removed->code()), TusHeaders());
-  }
+  if (!removed->ok()) co_return co_await ex.SendError(*removed, TusHeaders());
   co_await ex.SendEmpty(204, TusHeaders());
 }
 

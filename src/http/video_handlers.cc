@@ -106,6 +106,17 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
     ex.close_after();
     co_return co_await ex.SendError(TooLargeUpload(max));
   }
+  // Admitted before any byte is read: a refused body is never stored.
+  auto admitted = api.admission->TryUpload(ex.client());
+  if (admitted.second) {
+    ex.close_after();
+    co_return co_await ex.SendError(*admitted.second);
+  }
+  auto check = [&api] { return api.admission->CheckNewVideo(api.store, 0); };
+  if (auto refusal = co_await ex.Blocking(std::move(check))) {
+    ex.close_after();
+    co_return co_await ex.SendError(*refusal);
+  }
   std::string type = AsciiLower(ex.header(bhttp::field::content_type));
   std::string filename;
   std::string boundary;
@@ -165,6 +176,7 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
       return 0;
     };
     co_await ex.Blocking(std::move(abandon));
+    admitted.first.reset();  // before the answer: the client may send its next upload at once
     if (result.code() == ErrorCode::kInputReadFailed) {
       LogInfo("upload cut off", {{"bytes", stored}, {"request_id", ex.request_id()}});
     }
@@ -175,6 +187,7 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
     return api.uploads->Record(id, filename, stored);
   };
   auto video = co_await ex.Blocking(std::move(commit));
+  admitted.first.reset();  // before the answer: the client may send its next upload at once
   api.metrics->UploadFinished(video.ok());
   if (!video.ok()) co_return co_await ex.SendError(video.status());
   LogInfo("queued", {{"video", id}, {"filename", video->filename}, {"bytes", stored}});

@@ -99,5 +99,39 @@ TEST(WiringTest, HttpAndWebhookSettingsCarryTheConfiguration) {
   EXPECT_EQ(hooks.give_up_ms, 3'600'000);
 }
 
+TEST(WiringTest, LimitsCarryTheConfigurationAndKeepTheJobsReserve) {
+  Config config = Load({},
+                       {{"VIDPROC_LISTEN", "192.0.2.7:8080"},
+                        {"VIDPROC_ALLOWED_HOSTS", " videos.example.com , tv.local:8080,"},
+                        {"VIDPROC_MAX_CONNECTIONS_PER_CLIENT", "7"},
+                        {"VIDPROC_MAX_UPLOADS", "5"},
+                        {"VIDPROC_MAX_UPLOADS_PER_CLIENT", "2"},
+                        {"VIDPROC_MIN_UPLOAD_RATE", "300"},
+                        {"VIDPROC_UPLOAD_RATE_WINDOW_SECONDS", "4"},
+                        {"VIDPROC_MAX_QUEUED_VIDEOS", "9"},
+                        {"VIDPROC_MAX_RESERVED_UPLOAD_BYTES", "1234"},
+                        {"VIDPROC_DISK_RESERVE_MB", "3"},
+                        {"MAX_VIDEO_PROCESSING_TASKS", "4"}},
+                       {});
+  http::ServerOptions server = ServerOptionsFrom(config);
+  EXPECT_EQ(server.max_connections, 0);  // serve derives it from the descriptor limit
+  EXPECT_EQ(server.max_connections_per_client, 7);
+  EXPECT_EQ(server.min_body_bytes_per_s, 300);
+  EXPECT_EQ(server.body_rate_window_ms, 4'000);
+  http::ApiOptions api = ApiOptionsFrom(config);
+  EXPECT_EQ(api.admission.max_uploads, 5);
+  EXPECT_EQ(api.admission.max_uploads_per_client, 2);
+  EXPECT_EQ(api.admission.max_queued_videos, 9);
+  EXPECT_EQ(api.admission.max_reserved_upload_bytes, 1234);
+  EXPECT_EQ(api.admission.disk_reserve_bytes, int64_t{3} << 20);
+  EXPECT_EQ(api.allowed_hosts,
+            (std::vector<std::string>{"videos.example.com", "tv.local:8080", "192.0.2.7"}));
+  // 4096 descriptors less 128, 16 per slot and 2 per upload.
+  EXPECT_EQ(DefaultMaxConnections(config, 4096), 4096 - 128 - 4 * 16 - 5 * 2);
+  EXPECT_EQ(DefaultMaxConnections(config, 100), 16);  // a floor, however few there are
+  EXPECT_EQ(ServerOptionsFrom(Load({}, {{"VIDPROC_MAX_CONNECTIONS", "50"}}, {})).max_connections,
+            50);
+}
+
 }  // namespace
 }  // namespace vidproc::cli

@@ -209,10 +209,10 @@ TEST_F(ApiTest, HealthzAndReadyzAnswer200) {
   EXPECT_TRUE(health.Json().is_object());
   EXPECT_EQ(health.header("X-Request-Id"), "my-request-42");
 
+  // Without a token (none exists here) only the verdict; the details are for operators.
   Response ready = Call("GET", "/readyz");
   ASSERT_EQ(ready.status, 200) << ready;
-  EXPECT_EQ(ready.Json()["database"], "ok");
-  EXPECT_EQ(ready.Json()["storage"], "ok");
+  EXPECT_EQ(ready.Json(), nlohmann::json({{"status", "ready"}}));
 }
 
 TEST_F(ApiTest, MetricsArePrometheusText) {

@@ -87,6 +87,20 @@ TEST(AuthTest, BearerTokenMustMatchExactly) {
   EXPECT_FALSE(auth.Allows(kToken));  // no scheme
 }
 
+TEST(AuthTest, BearerSchemeIsCaseInsensitive) {
+  Auth auth(kToken);
+  auto with = [](std::string value, std::string_view credentials) {
+    value.append(credentials);
+    return value;
+  };
+  for (const char* scheme : {"bearer ", "BEARER ", "bEaReR ", "Bearer  "}) {
+    EXPECT_TRUE(auth.Allows(with(scheme, kToken))) << scheme;
+    EXPECT_FALSE(auth.Allows(with(scheme, "wrong-token-0123456789"))) << scheme;
+  }
+  EXPECT_FALSE(auth.Allows(with("Bearer_", kToken)));
+  EXPECT_FALSE(auth.Allows(with("Bearers ", kToken)));
+}
+
 TEST(AuthTest, SignedUrlIsAnHmacOfPathAndExpiry) {
   Auth auth(kToken);
   const std::string path = "/api/v1/videos/abc/video";

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -77,11 +78,12 @@ inline std::string MakeTempDir() {
 
 // A `vidproc` command run in its own temporary directory (its cwd, so no .env of the caller's
 // leaks in), with a clean environment: none of the caller's VIDPROC_*, WEBHOOK_*, SPACES_* or
-// other settings, only `env`. Output goes to DIR/<name>.log.
+// other settings, only `env`. Output goes to DIR/<name>.log. `file_limit` > 0 sets the child's
+// RLIMIT_NOFILE, soft and hard (a machine with few descriptors).
 class ChildProcess {
  public:
   ChildProcess(const std::string& dir, const std::string& name, std::vector<std::string> args,
-               const std::vector<std::pair<std::string, std::string>>& env)
+               const std::vector<std::pair<std::string, std::string>>& env, rlim_t file_limit = 0)
       : log_path_(dir + "/" + name + ".log") {
     std::vector<std::string> argv_strings = {Bin()};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
@@ -112,6 +114,10 @@ class ChildProcess {
         dup2(log, 2);
       }
       if (chdir(dir.c_str()) != 0) _exit(127);
+      if (file_limit > 0) {
+        rlimit limit{file_limit, file_limit};
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(127);
+      }
       execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
@@ -170,6 +176,7 @@ class ChildProcess {
 struct ServeOptions {
   int workers = 0;
   std::vector<std::pair<std::string, std::string>> env;
+  rlim_t file_limit = 0;  // RLIMIT_NOFILE of the server (0: the test's)
 };
 
 // `vidproc serve --listen 127.0.0.1:0 --port-file F --data-dir D --workers N` in a fresh
@@ -184,7 +191,7 @@ class ServeProcess {
         std::vector<std::string>{"serve", "--listen", "127.0.0.1:0", "--port-file", port_file,
                                  "--data-dir", data_dir_, "--workers",
                                  std::to_string(options.workers)},
-        options.env);
+        options.env, options.file_limit);
     bool listening = WaitUntil(
         [&] {
           if (child_->Exited()) return true;

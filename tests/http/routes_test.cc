@@ -123,3 +123,53 @@ TEST(RoutesTest, IdsAreVidprocsOwn) {
 
 }  // namespace
 }  // namespace vidproc::http
+
+// With auth off (Api::Handle): the Host and Origin checks that keep other web pages out.
+namespace vidproc::http {
+namespace {
+
+std::string Refusal(bhttp::verb method, std::string_view host, std::string_view origin = "",
+                    std::string_view site = "", std::vector<std::string> allowed = {}) {
+  auto refusal = BrowserRefusal(method, host, origin, site, allowed);
+  return refusal ? refusal->code : "";
+}
+
+TEST(RoutesBrowserTest, OnlyLoopbackAndAllowedHostsAreServed) {
+  using enum bhttp::verb;
+  for (const char* host : {"localhost", "localhost:8080", "LocalHost.", "127.0.0.1", "127.9.9.9:1",
+                           "[::1]", "[::1]:8080", "[::ffff:127.0.0.1]:80"}) {
+    EXPECT_EQ(Refusal(get, host), "") << host;
+  }
+  for (const char* host : {"", "evil.example", "evil.example:8080", "127.0.0.1.nip.io",
+                           "localhost.evil.example", "[::2]", "::1", "0.0.0.0", "192.168.1.2",
+                           "127.0.0.1:x", "[::1]x", "localhost:8080:1", "[::1"}) {
+    EXPECT_EQ(Refusal(get, host), "host_not_allowed") << host;
+  }
+  const std::vector<std::string> allowed = {"videos.example.com", "tv.local:8080"};
+  EXPECT_EQ(Refusal(get, "videos.example.com", "", "", allowed), "");
+  EXPECT_EQ(Refusal(get, "Videos.Example.com:443", "", "", allowed), "");
+  EXPECT_EQ(Refusal(get, "tv.local:8080", "", "", allowed), "");
+  EXPECT_EQ(Refusal(get, "tv.local:9090", "", "", allowed), "host_not_allowed");
+  EXPECT_EQ(Refusal(get, "example.com", "", "", allowed), "host_not_allowed");
+}
+
+TEST(RoutesBrowserTest, ChangesFromOtherOriginsAreRefused) {
+  using enum bhttp::verb;
+  const std::string host = "127.0.0.1:8080";
+  for (bhttp::verb method : {post, put, patch, delete_}) {
+    EXPECT_EQ(Refusal(method, host), "");
+    EXPECT_EQ(Refusal(method, host, "http://127.0.0.1:8080", "same-origin"), "");
+    EXPECT_EQ(Refusal(method, host, "http://evil.example"), "cross_origin_refused");
+    EXPECT_EQ(Refusal(method, host, "null"), "cross_origin_refused");
+    EXPECT_EQ(Refusal(method, host, "http://127.0.0.1:9090"), "cross_origin_refused");
+    EXPECT_EQ(Refusal(method, host, "", "cross-site"), "cross_origin_refused");
+    EXPECT_EQ(Refusal(method, host, "http://127.0.0.1:8080", "same-site"), "cross_origin_refused");
+  }
+  // Reads are not changes (a browser keeps a cross-origin answer from the page without CORS).
+  for (bhttp::verb method : {get, head, options}) {
+    EXPECT_EQ(Refusal(method, host, "http://evil.example", "cross-site"), "");
+  }
+}
+
+}  // namespace
+}  // namespace vidproc::http
