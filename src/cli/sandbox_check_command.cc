@@ -17,6 +17,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "core/text.h"
 #include "core/units.h"
 #include "worker/sandbox.h"
 
@@ -109,7 +110,7 @@ int RunSandboxCheck(int argc, char** argv) {
       {"write_outside", WriteFile(args->positional()[2])},
       {"read_outside", ReadFile("/etc/hostname")},
   };
-  std::printf("%s\n", report.dump().c_str());
+  std::printf("%s\n", DumpJson(report).c_str());
   return kExitOk;
 }
 

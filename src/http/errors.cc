@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
+
 namespace vidproc::http {
 
 int HttpStatusFor(ErrorCode code) {
@@ -65,7 +67,7 @@ std::string ErrorBody(std::string_view code, std::string_view message,
   nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
   if (!request_id.empty()) body["error"]["request_id"] = request_id;
   // Never throws: the message may hold bytes from a request (error_handler_t::replace).
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return DumpJson(body) + "\n";
 }
 
 }  // namespace vidproc::http
