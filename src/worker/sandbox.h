@@ -22,9 +22,10 @@ namespace vidproc::worker {
 // secrets and starts children.
 void MakeNonDumpable();
 
-// The environment of a transcoder child: PATH, LANG, LC_*, TZ from `parent` (PATH defaulted),
-// plus `extra` ("NAME=value"). Nothing else of the worker's reaches the child: the token, storage
-// keys, webhook and database URLs and every other setting stay out.
+// The environment of a transcoder child: PATH, LANG, LC_*, TZ (and a sanitizer build's
+// ASAN_/LSAN_/UBSAN_OPTIONS) from `parent` (PATH defaulted), plus `extra` ("NAME=value"). Nothing
+// else of the worker's reaches the child: the token, storage keys, webhook and database URLs and
+// every other setting stay out.
 std::vector<std::string> ChildEnvironment(const std::map<std::string, std::string>& parent,
                                           const std::vector<std::string>& extra);
 // The process environment, for ChildEnvironment.

@@ -61,23 +61,19 @@ class ServerTest : public ::testing::Test {
   static Response Call(const std::string& method, const std::string& path,
                        std::vector<std::string> headers = {},
                        std::optional<std::string> body = std::nullopt) {
-    Request r;
-    r.method = method;
-    r.url = server().Url(path);
-    r.headers = WithAuth(std::move(headers));
-    r.body = std::move(body);
-    return Perform(r);
+    return Perform({.method = method,
+                    .url = server().Url(path),
+                    .headers = WithAuth(std::move(headers)),
+                    .body = std::move(body)});
   }
   // The same without the suite's token.
   static Response CallWithout(const std::string& method, const std::string& path,
                               std::vector<std::string> headers = {},
                               std::optional<std::string> body = std::nullopt) {
-    Request r;
-    r.method = method;
-    r.url = server().Url(path);
-    r.headers = std::move(headers);
-    r.body = std::move(body);
-    return Perform(r);
+    return Perform({.method = method,
+                    .url = server().Url(path),
+                    .headers = std::move(headers),
+                    .body = std::move(body)});
   }
 
   // POST /api/v1/videos with the file's bytes as the body.

@@ -41,12 +41,10 @@ class BoundaryTest : public ::testing::Test {
   static Response Call(const std::string& method, const std::string& path,
                        std::vector<std::string> headers = {},
                        std::optional<std::string> body = std::nullopt) {
-    Request r;
-    r.method = method;
-    r.url = server().Url(path);
-    r.headers = std::move(headers);
-    r.body = std::move(body);
-    return Perform(r);
+    return Perform({.method = method,
+                    .url = server().Url(path),
+                    .headers = std::move(headers),
+                    .body = std::move(body)});
   }
   // POST /api/v1/videos with `bytes` as the raw body.
   static Response Upload(const std::string& bytes, std::vector<std::string> headers = {}) {
