@@ -225,8 +225,11 @@ constexpr const char* kAllowedSyscalls[] = {"read",
 
 #if defined(__SANITIZE_ADDRESS__)
 // A sanitizer build (tests only) also runs the sanitizer runtime inside the sandbox: it gives each
-// new thread an alternate signal stack (a refused sigaltstack aborts the process).
-constexpr const char* kSanitizerSyscalls[] = {"sigaltstack", "getrlimit", "prlimit64"};
+// new thread an alternate signal stack (a refused sigaltstack aborts the process), checks that
+// memory is readable by writing it to a pipe (refused, UBSan's vptr check reports every object as
+// invalid) and names the executable in reports.
+constexpr const char* kSanitizerSyscalls[] = {"sigaltstack", "getrlimit", "prlimit64", "pipe",
+                                              "pipe2",       "readlink",  "readlinkat"};
 
 // LeakSanitizer's check at exit stops the world with ptrace and reads /proc/self/maps, neither of
 // which a sandboxed child can do, so a sandboxed child skips it (LeakSanitizer calls this hook).

@@ -6,8 +6,8 @@
 
 #include "core/log.h"
 #include "core/loop_guard.h"
-#include "core/text.h"
 #include "core/redact.h"
+#include "core/text.h"
 #include "queue/video_json.h"
 #include "storage/http_client.h"
 #include "storage/sigv4.h"
