@@ -51,8 +51,9 @@ TEST_F(EventHubTest, ThrowingPollsAndAnUnrenderableChangeDoNotStopTheStream) {
     if (v.id == poisoned_id) throw std::runtime_error("cannot render this record");
     return "{\"id\":\"" + v.id + "\"}";
   };
-  EventHub hub(&faulty, SystemClock::Default(), render, /*poll_ms=*/10);
+  // Before the hub: the hub holds the subscriber, whose timer must go before its io_context.
   boost::asio::io_context io;
+  EventHub hub(&faulty, SystemClock::Default(), render, /*poll_ms=*/10);
   auto subscriber = hub.Subscribe(io.get_executor());
   faulty.ThrowNext("ListChangedSince", 3);
   hub.Start();
