@@ -56,12 +56,17 @@ void EventHub::Start() {
 }
 
 void EventHub::Stop() {
+  // The hub lets go of its subscribers: each stream still holds its own, and releases it (and the
+  // timer bound to its io_context) on that context, before the context itself is destroyed.
+  std::set<std::shared_ptr<Subscriber>> closing;
   {
     std::lock_guard lock(mutex_);
     if (stopping_ && !poller_.joinable()) return;
     stopping_ = true;
-    for (const auto& s : subscribers_) s->Close();
+    closing.swap(subscribers_);
   }
+  for (const auto& s : closing) s->Close();
+  closing.clear();
   wake_.notify_all();
   if (poller_.joinable()) poller_.join();
 }

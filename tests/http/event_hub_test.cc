@@ -51,9 +51,8 @@ TEST_F(EventHubTest, ThrowingPollsAndAnUnrenderableChangeDoNotStopTheStream) {
     if (v.id == poisoned_id) throw std::runtime_error("cannot render this record");
     return "{\"id\":\"" + v.id + "\"}";
   };
-  // Before the hub: the hub holds the subscriber, whose timer must go before its io_context.
-  boost::asio::io_context io;
   EventHub hub(&faulty, SystemClock::Default(), render, /*poll_ms=*/10);
+  boost::asio::io_context io;
   auto subscriber = hub.Subscribe(io.get_executor());
   faulty.ThrowNext("ListChangedSince", 3);
   hub.Start();
