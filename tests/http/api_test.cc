@@ -31,26 +31,15 @@ namespace {
 
 // Every test suite has one server; its options come from the suite (CRTP).
 template <typename Suite>
-class ServerTest : public ::testing::Test {
+class ServerTest : public OneServerPerSuite<Suite> {
  public:
-  static void SetUpTestSuite() { server_ = std::make_unique<ServeProcess>(Suite::Options()); }
   static void TearDownTestSuite() {
-    if (!server_) return;
-    if (server_->ok()) {
-      int code = server_->Stop();
-      EXPECT_EQ(code, 0) << "vidproc serve did not exit cleanly on SIGTERM:\n"
-                         << server_->LogTail();
-    }
-    server_.reset();
+    OneServerPerSuite<Suite>::TearDownTestSuite();
     ready_id_.clear();
   }
 
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(server_ && server_->ok()) << (server_ ? server_->error() : "no server");
-  }
-
-  static ServeProcess& server() { return *server_; }
+  using OneServerPerSuite<Suite>::server;
   static std::string Token() { return ""; }
   static std::vector<std::string> WithAuth(std::vector<std::string> headers = {}) {
     if (!Suite::Token().empty()) headers.push_back("Authorization: Bearer " + Suite::Token());
@@ -167,7 +156,6 @@ class ServerTest : public ::testing::Test {
     return out;
   }
 
-  static inline std::unique_ptr<ServeProcess> server_;
   static inline std::string ready_id_;
 };
 

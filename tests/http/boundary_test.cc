@@ -22,21 +22,9 @@ namespace {
 
 // One server per suite; its options come from the suite (CRTP).
 template <typename Suite>
-class BoundaryTest : public ::testing::Test {
- public:
-  static void SetUpTestSuite() { server_ = std::make_unique<ServeProcess>(Suite::Options()); }
-  static void TearDownTestSuite() {
-    if (server_ && server_->ok()) {
-      EXPECT_EQ(server_->Stop(), 0) << server_->LogTail();
-    }
-    server_.reset();
-  }
-
+class BoundaryTest : public OneServerPerSuite<Suite> {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(server_ && server_->ok()) << (server_ ? server_->error() : "no server");
-  }
-  static ServeProcess& server() { return *server_; }
+  using OneServerPerSuite<Suite>::server;
 
   static Response Call(const std::string& method, const std::string& path,
                        std::vector<std::string> headers = {},
@@ -65,8 +53,6 @@ class BoundaryTest : public ::testing::Test {
     EXPECT_TRUE(c.Send(request));
     return c.ReadUntilClosed(10s, closed);
   }
-
-  static inline std::unique_ptr<ServeProcess> server_;
 };
 
 // The JSON body of a raw response (after its header block); null if there is none.

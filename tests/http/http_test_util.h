@@ -351,4 +351,29 @@ inline std::map<std::string, double> ParseMetrics(const std::string& text) {
   return out;
 }
 
+// One `vidproc serve` per test suite, started with the suite's options (CRTP: Suite::Options()).
+// A test fails at once when the server did not start; the suite's end stops it with SIGTERM and
+// expects a clean exit.
+template <typename Suite>
+class OneServerPerSuite : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() { server_ = std::make_unique<ServeProcess>(Suite::Options()); }
+  static void TearDownTestSuite() {
+    if (server_ && server_->ok()) {
+      EXPECT_EQ(server_->Stop(), 0) << "vidproc serve did not exit cleanly on SIGTERM:\n"
+                                    << server_->LogTail();
+    }
+    server_.reset();
+  }
+
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_ && server_->ok()) << (server_ ? server_->error() : "no server");
+  }
+  static ServeProcess& server() { return *server_; }
+
+ private:
+  static inline std::unique_ptr<ServeProcess> server_;
+};
+
 }  // namespace vidproc::http::testing

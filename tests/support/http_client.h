@@ -78,12 +78,13 @@ struct MimeField {
   std::string content_type;  // of a file field
 };
 
+// Every member has an initializer, so designated initializers may name only what they set.
 struct Request {
   std::string method = "GET";
-  std::string url;
-  std::vector<std::string> headers;  // "Name: value"
-  std::optional<std::string> body;
-  std::vector<MimeField> form;  // multipart/form-data when not empty
+  std::string url{};
+  std::vector<std::string> headers{};  // "Name: value"
+  std::optional<std::string> body{};
+  std::vector<MimeField> form{};  // multipart/form-data when not empty
   long timeout_s = 60;
 };
 
