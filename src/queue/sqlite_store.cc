@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <thread>
+#include <unordered_map>
 
 #include "core/log.h"
 #include "queue/store_common.h"
@@ -90,13 +91,67 @@ Status FromSqlite(int rc, sqlite3* db, const std::string& what) {
                                    rc == SQLITE_FULL);
 }
 
-// One prepared statement, finalized on every path.
+}  // namespace
+
+// The connection's prepared statements, kept between calls: parsing and planning a statement
+// cost more than running it for the API's reads (a status request is one indexed lookup).
+// Keyed by SQL text; a statement is taken out while in use, so a nested use of the same SQL
+// prepares its own. Used only under the store's mutex.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache() {
+    for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+  }
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  sqlite3* db() const { return db_; }
+
+  // A statement for `sql`, reset and unbound, or nullptr with *rc set.
+  sqlite3_stmt* Take(const std::string& sql, int* rc) {
+    auto it = idle_.find(sql);
+    if (it != idle_.end()) {
+      sqlite3_stmt* stmt = it->second;
+      idle_.erase(it);
+      *rc = SQLITE_OK;
+      return stmt;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    *rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                             SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    return stmt;
+  }
+
+  // Gives `stmt` back for the next caller (or finalizes it when one is already kept or the
+  // cache is full: the SQL built from filters has a bounded but not tiny set of shapes).
+  void Return(std::string sql, sqlite3_stmt* stmt) {
+    if (stmt == nullptr) return;
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (idle_.size() >= kMaxStatements || idle_.count(sql) != 0) {
+      sqlite3_finalize(stmt);
+      return;
+    }
+    idle_.emplace(std::move(sql), stmt);
+  }
+
+ private:
+  static constexpr size_t kMaxStatements = 128;
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> idle_;
+};
+
+namespace {
+
+// One prepared statement from the connection's cache, reset and given back on every path.
 class Stmt : public store_util::Row {
  public:
-  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  Stmt(StatementCache& cache, std::string sql)
+      : cache_(cache), db_(cache.db()), sql_(std::move(sql)) {
+    stmt_ = cache_.Take(sql_, &rc_);
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt() { cache_.Return(std::move(sql_), stmt_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -143,7 +198,9 @@ class Stmt : public store_util::Row {
     if (rc != SQLITE_OK && rc_ == SQLITE_OK) rc_ = rc;
     return *this;
   }
+  StatementCache& cache_;
   sqlite3* db_;
+  std::string sql_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_ = SQLITE_OK;
 };
@@ -158,8 +215,9 @@ Status Exec(sqlite3* db, const char* sql, const std::string& what) {
 }
 
 // Writes a delivery of `event` about `video_id`, due now. Runs inside the caller's transaction.
-Status InsertOutbox(sqlite3* db, const std::string& video_id, std::string_view event, int64_t now) {
-  Stmt s(db,
+Status InsertOutbox(StatementCache& statements, const std::string& video_id, std::string_view event,
+                    int64_t now) {
+  Stmt s(statements,
          "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at) "
          "VALUES (?, ?, ?, ?)");
   return s.Bind(1, video_id)
@@ -171,14 +229,14 @@ Status InsertOutbox(sqlite3* db, const std::string& video_id, std::string_view e
 
 // Sets `column` to `value` and last_error to `error` on delivery `id` and drops its lease, if
 // `lease_token` still holds it and it is not settled yet.
-Status SettleDelivery(sqlite3* db, int64_t id, const std::string& lease_token, const char* column,
-                      int64_t value, const std::optional<std::string>& error,
+Status SettleDelivery(StatementCache& statements, int64_t id, const std::string& lease_token,
+                      const char* column, int64_t value, const std::optional<std::string>& error,
                       const std::string& what) {
-  Stmt s(db, "UPDATE webhook_outbox SET " + std::string(column) + " = ?1, last_error = ?2, " +
-                 std::string(kDropDeliveryLease) + " WHERE id = ?3 AND lease_token = ?4 AND " +
-                 std::string(kDeliveryOpen));
+  Stmt s(statements, "UPDATE webhook_outbox SET " + std::string(column) +
+                         " = ?1, last_error = ?2, " + std::string(kDropDeliveryLease) +
+                         " WHERE id = ?3 AND lease_token = ?4 AND " + std::string(kDeliveryOpen));
   RETURN_IF_ERROR(s.Bind(1, value).Bind(2, error).Bind(3, id).Bind(4, lease_token).Run(what));
-  return sqlite3_changes(db) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
+  return sqlite3_changes(statements.db()) == 1 ? Status::Ok() : store_util::WebhookLeaseLost(id);
 }
 
 }  // namespace
@@ -205,7 +263,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
   return store;
 }
 
-SqliteStore::~SqliteStore() { sqlite3_close_v2(db_); }
+SqliteStore::SqliteStore(sqlite3* db, const Clock* clock)
+    : db_(db), statements_(std::make_unique<StatementCache>(db)), clock_(clock) {}
+
+SqliteStore::~SqliteStore() {
+  statements_.reset();
+  sqlite3_close_v2(db_);
+}
 
 template <typename Body>
 Status SqliteStore::Transaction(Body&& body) {
@@ -222,7 +286,7 @@ Status SqliteStore::Migrate() {
                        "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
                        "Cannot create the migrations table"));
   return Transaction([&]() -> Status {
-    Stmt q(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    Stmt q(*statements_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
     if (q.Step() != SQLITE_ROW) return q.status("Cannot read the schema version");
     int version = static_cast<int>(q.Int(0));
     if (version > static_cast<int>(kMigrations.size())) {
@@ -230,7 +294,7 @@ Status SqliteStore::Migrate() {
     }
     for (int v = version; v < static_cast<int>(kMigrations.size()); ++v) {
       RETURN_IF_ERROR(Exec(db_, kMigrations[v], "Migration " + std::to_string(v + 1) + " failed"));
-      Stmt mark(db_, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+      Stmt mark(*statements_, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
       RETURN_IF_ERROR(
           mark.Bind(1, v + 1).Bind(2, clock_->NowMs()).Run("Cannot record a migration"));
       LogInfo("database migrated", {{"version", v + 1}});
@@ -244,7 +308,7 @@ Status SqliteStore::CreateVideo(const Video& video) {
   RETURN_IF_ERROR(store_util::CheckNewVideo(video));
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
-  Stmt s(db_,
+  Stmt s(*statements_,
          "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
          "available_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
   s.Bind(1, video.id)
@@ -262,7 +326,7 @@ Status SqliteStore::CreateVideo(const Video& video) {
 Status SqliteStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
-  Stmt s(db_,
+  Stmt s(*statements_,
          "UPDATE videos SET status = 'queued', size_bytes = ?, updated_at = ?, available_at = ? "
          "WHERE id = ? AND status = 'uploading'");
   RETURN_IF_ERROR(s.Bind(1, size_bytes).Bind(2, now).Bind(3, now).Bind(4, id).Run("Cannot queue"));
@@ -271,7 +335,7 @@ Status SqliteStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
 
 Result<Video> SqliteStore::GetVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, SelectVideos("WHERE id = ?"));
+  Stmt s(*statements_, SelectVideos("WHERE id = ?"));
   s.Bind(1, id);
   int rc = s.Step();
   if (rc == SQLITE_DONE) return NoSuchVideo(id);
@@ -285,7 +349,8 @@ Result<VideoPage> SqliteStore::ListVideos(std::optional<VideoStatus> status, int
   std::lock_guard lock(mutex_);
   std::string where = after ? "(created_at < ?1 OR (created_at = ?1 AND id < ?2))" : "1";
   if (status) where += " AND status = ?3";
-  Stmt s(db_, SelectVideos("WHERE " + where + " ORDER BY created_at DESC, id DESC LIMIT ?4"));
+  Stmt s(*statements_,
+         SelectVideos("WHERE " + where + " ORDER BY created_at DESC, id DESC LIMIT ?4"));
   if (after) s.Bind(1, after->created_at_ms).Bind(2, after->id);
   if (status) s.Bind(3, std::string(StatusName(*status)));
   s.Bind(4, limit + 1);
@@ -298,7 +363,7 @@ Result<VideoPage> SqliteStore::ListVideos(std::optional<VideoStatus> status, int
 
 Result<std::vector<Video>> SqliteStore::ListChangedSince(int64_t since_ms, int limit) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, SelectVideos("WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?"));
+  Stmt s(*statements_, SelectVideos("WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?"));
   s.Bind(1, since_ms).Bind(2, int64_t{limit});
   std::vector<Video> videos;
   int rc;
@@ -309,7 +374,7 @@ Result<std::vector<Video>> SqliteStore::ListChangedSince(int64_t since_ms, int l
 
 Result<QueueCounts> SqliteStore::Counts() {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT status, COUNT(*) FROM videos GROUP BY status");
+  Stmt s(*statements_, "SELECT status, COUNT(*) FROM videos GROUP BY status");
   QueueCounts c;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) store_util::AddCount(&c, s.Text(0), s.Int(1));
@@ -322,13 +387,13 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
   std::lock_guard lock(mutex_);
   std::optional<Claim> claim;
   Status s = Transaction([&]() -> Status {
-    Stmt running(db_,
+    Stmt running(*statements_,
                  "SELECT COUNT(*) FROM videos WHERE status = 'processing' AND lease_owner = ?");
     running.Bind(1, worker_id);
     if (running.Step() != SQLITE_ROW) return running.status("Cannot count running jobs");
     if (running.Int(0) >= max_processing) return Status::Ok();
     int64_t now = clock_->NowMs();
-    Stmt next(db_,
+    Stmt next(*statements_,
               "SELECT id FROM videos WHERE status = 'queued' AND available_at <= ? "
               "ORDER BY available_at, created_at, id LIMIT 1");
     next.Bind(1, now);
@@ -339,7 +404,7 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
     Claim c;
     c.lease_token = store_util::NewLeaseToken();
     c.lease_expires_ms = now + lease_ms;
-    Stmt take(db_,
+    Stmt take(*statements_,
               "UPDATE videos SET status = 'processing', attempts = attempts + 1, progress = 0, "
               "eta_seconds = NULL, lease_owner = ?, lease_token = ?, lease_expires_at = ?, "
               "updated_at = ? WHERE id = ?");
@@ -349,7 +414,7 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
                         .Bind(4, now)
                         .Bind(5, id)
                         .Run("Cannot claim the job"));
-    Stmt read(db_, SelectVideos("WHERE id = ?"));
+    Stmt read(*statements_, SelectVideos("WHERE id = ?"));
     read.Bind(1, id);
     if (read.Step() != SQLITE_ROW) return read.status("Cannot read the claimed job");
     c.video = store_util::ReadVideo(read);
@@ -364,7 +429,7 @@ Status SqliteStore::RenewLease(const std::string& id, const std::string& token, 
                                double progress, std::optional<int64_t> eta_seconds) {
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
-  Stmt s(db_,
+  Stmt s(*statements_,
          "UPDATE videos SET lease_expires_at = ?, progress = ?, eta_seconds = ?, updated_at = ? "
          "WHERE id = ? AND status = 'processing' AND lease_token = ?");
   RETURN_IF_ERROR(s.Bind(1, now + lease_ms)
@@ -383,7 +448,7 @@ Status SqliteStore::CompleteJob(const std::string& id, const std::string& token,
   std::lock_guard lock(mutex_);
   return Transaction([&]() -> Status {
     int64_t now = clock_->NowMs();
-    Stmt s(db_,
+    Stmt s(*statements_,
            "UPDATE videos SET status = 'ready', progress = 1, eta_seconds = NULL, "
            "error_code = NULL, error_message = NULL, source = ?, output = ?, has_original = ?, " +
                std::string(kDropLease) +
@@ -396,7 +461,7 @@ Status SqliteStore::CompleteJob(const std::string& id, const std::string& token,
                         .Bind(6, token)
                         .Run("Cannot complete the job"));
     if (sqlite3_changes(db_) != 1) return LeaseLost(id);
-    if (outbox_enabled_) RETURN_IF_ERROR(InsertOutbox(db_, id, kEventVideoReady, now));
+    if (outbox_enabled_) RETURN_IF_ERROR(InsertOutbox(*statements_, id, kEventVideoReady, now));
     return Status::Ok();
   });
 }
@@ -406,7 +471,7 @@ Status SqliteStore::FailJob(const std::string& id, const std::string& token, con
   std::lock_guard lock(mutex_);
   return Transaction([&]() -> Status {
     int64_t now = clock_->NowMs();
-    Stmt s(db_,
+    Stmt s(*statements_,
            "UPDATE videos SET status = ?, error_code = ?, error_message = ?, progress = 0, "
            "eta_seconds = NULL, available_at = ?, " +
                std::string(kDropLease) +
@@ -421,7 +486,7 @@ Status SqliteStore::FailJob(const std::string& id, const std::string& token, con
                         .Run("Cannot record the failure"));
     if (sqlite3_changes(db_) != 1) return LeaseLost(id);
     if (!retry_at_ms && outbox_enabled_) {
-      RETURN_IF_ERROR(InsertOutbox(db_, id, kEventVideoFailed, now));
+      RETURN_IF_ERROR(InsertOutbox(*statements_, id, kEventVideoFailed, now));
     }
     return Status::Ok();
   });
@@ -430,7 +495,7 @@ Status SqliteStore::FailJob(const std::string& id, const std::string& token, con
 Status SqliteStore::ReleaseJob(const std::string& id, const std::string& token) {
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
-  Stmt s(db_,
+  Stmt s(*statements_,
          "UPDATE videos SET status = 'queued', attempts = MAX(attempts - 1, 0), progress = 0, "
          "eta_seconds = NULL, available_at = ?, " +
              std::string(kDropLease) +
@@ -448,7 +513,7 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
     const Status crashed = store_util::Crashed();
     if (outbox_enabled_) {
       // The same rows as the update below, in the same transaction.
-      Stmt events(db_,
+      Stmt events(*statements_,
                   "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at) "
                   "SELECT id, ?1, ?2, ?2 FROM videos WHERE status = 'processing' "
                   "AND lease_expires_at < ?2 AND attempts >= ?3 ORDER BY id");
@@ -457,7 +522,7 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
                           .Bind(3, max_attempts)
                           .Run("Cannot record the webhook deliveries"));
     }
-    Stmt fail(db_,
+    Stmt fail(*statements_,
               "UPDATE videos SET status = 'failed', error_code = ?4, error_message = ?5, "
               "progress = 0, " +
                   std::string(kDropLease) +
@@ -470,7 +535,7 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
                         .Bind(5, crashed.message())
                         .Run("Cannot recover"));
     moved += sqlite3_changes(db_);
-    Stmt requeue(db_,
+    Stmt requeue(*statements_,
                  "UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "
                  "available_at = ?, " +
                      std::string(kDropLease) +
@@ -486,13 +551,13 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
 Status SqliteStore::RetryVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
-  Stmt s(db_,
+  Stmt s(*statements_,
          "UPDATE videos SET status = 'queued', attempts = 0, error_code = NULL, "
          "error_message = NULL, progress = 0, available_at = ?, updated_at = ? "
          "WHERE id = ? AND status = 'failed'");
   RETURN_IF_ERROR(s.Bind(1, now).Bind(2, now).Bind(3, id).Run("Cannot queue the video again"));
   if (sqlite3_changes(db_) == 1) return Status::Ok();
-  Stmt exists(db_, "SELECT status FROM videos WHERE id = ?");
+  Stmt exists(*statements_, "SELECT status FROM videos WHERE id = ?");
   exists.Bind(1, id);
   if (exists.Step() != SQLITE_ROW) return NoSuchVideo(id);
   return store_util::NotRetryable(id, exists.Text(0));
@@ -500,7 +565,7 @@ Status SqliteStore::RetryVideo(const std::string& id) {
 
 Status SqliteStore::DeleteVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "DELETE FROM videos WHERE id = ?");
+  Stmt s(*statements_, "DELETE FROM videos WHERE id = ?");
   RETURN_IF_ERROR(s.Bind(1, id).Run("Cannot delete the video"));
   return sqlite3_changes(db_) == 1 ? Status::Ok() : NoSuchVideo(id);
 }
@@ -513,7 +578,7 @@ bool SqliteStore::WaitForJobs(int64_t timeout_ms) {
 
 Status SqliteStore::Heartbeat(const WorkerInfo& w) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_,
+  Stmt s(*statements_,
          "INSERT INTO workers (id, host, pid, slots, version, started_at, last_seen) "
          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET host = ?2, pid = ?3, "
          "slots = ?4, version = ?5, started_at = ?6, last_seen = ?7");
@@ -529,8 +594,8 @@ Status SqliteStore::Heartbeat(const WorkerInfo& w) {
 
 Result<std::vector<WorkerInfo>> SqliteStore::ListWorkers(int64_t seen_within_ms) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT " + std::string(store_util::kWorkerColumns) +
-                  " FROM workers WHERE last_seen >= ? ORDER BY id");
+  Stmt s(*statements_, "SELECT " + std::string(store_util::kWorkerColumns) +
+                           " FROM workers WHERE last_seen >= ? ORDER BY id");
   s.Bind(1, clock_->NowMs() - seen_within_ms);
   std::vector<WorkerInfo> workers;
   int rc;
@@ -541,7 +606,7 @@ Result<std::vector<WorkerInfo>> SqliteStore::ListWorkers(int64_t seen_within_ms)
 
 Status SqliteStore::RemoveWorker(const std::string& id) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "DELETE FROM workers WHERE id = ?");
+  Stmt s(*statements_, "DELETE FROM workers WHERE id = ?");
   return s.Bind(1, id).Run("Cannot remove the worker");
 }
 
@@ -552,7 +617,7 @@ Result<std::vector<WebhookDelivery>> SqliteStore::ClaimWebhookDeliveries(int lim
   Status s = Transaction([&]() -> Status {
     int64_t now = clock_->NowMs();
     std::string token = store_util::NewLeaseToken();
-    Stmt due(db_,
+    Stmt due(*statements_,
              "SELECT id, video_id, event, attempts, created_at FROM webhook_outbox "
              "WHERE " +
                  std::string(kDeliveryOpen) +
@@ -567,7 +632,7 @@ Result<std::vector<WebhookDelivery>> SqliteStore::ClaimWebhookDeliveries(int lim
     }
     if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot find due webhook deliveries");
     for (const WebhookDelivery& d : claimed) {
-      Stmt take(db_,
+      Stmt take(*statements_,
                 "UPDATE webhook_outbox SET attempts = attempts + 1, lease_token = ?, "
                 "lease_expires_at = ? WHERE id = ?");
       RETURN_IF_ERROR(take.Bind(1, token)
@@ -585,21 +650,21 @@ Status SqliteStore::MarkWebhookDelivered(int64_t id, const std::string& lease_to
   std::lock_guard lock(mutex_);
   // A named empty error: GCC 12 warns (falsely) about a temporary std::optional<std::string>.
   static const std::optional<std::string> kNoError;
-  return SettleDelivery(db_, id, lease_token, "delivered_at", clock_->NowMs(), kNoError,
+  return SettleDelivery(*statements_, id, lease_token, "delivered_at", clock_->NowMs(), kNoError,
                         "Cannot record the webhook delivery");
 }
 
 Status SqliteStore::RecordWebhookFailure(int64_t id, const std::string& lease_token,
                                          int64_t next_attempt_ms, const std::string& error) {
   std::lock_guard lock(mutex_);
-  return SettleDelivery(db_, id, lease_token, "next_attempt_at", next_attempt_ms, error,
+  return SettleDelivery(*statements_, id, lease_token, "next_attempt_at", next_attempt_ms, error,
                         "Cannot record the webhook failure");
 }
 
 Status SqliteStore::GiveUpWebhook(int64_t id, const std::string& lease_token,
                                   const std::string& error) {
   std::lock_guard lock(mutex_);
-  return SettleDelivery(db_, id, lease_token, "gave_up_at", clock_->NowMs(), error,
+  return SettleDelivery(*statements_, id, lease_token, "gave_up_at", clock_->NowMs(), error,
                         "Cannot give up the webhook delivery");
 }
 

@@ -17,6 +17,8 @@ struct sqlite3;
 
 namespace vidproc::queue {
 
+class StatementCache;
+
 class SqliteStore : public JobStore {
  public:
   // Opens (creating if needed) the database at `path` and applies pending migrations.
@@ -59,14 +61,15 @@ class SqliteStore : public JobStore {
   int schema_version() const { return schema_version_; }
 
  private:
-  SqliteStore(sqlite3* db, const Clock* clock) : db_(db), clock_(clock) {}
+  SqliteStore(sqlite3* db, const Clock* clock);
   Status Migrate();
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). REQUIRES: mutex_ held.
   template <typename Body>
   Status Transaction(Body&& body);
 
   std::mutex mutex_;
-  sqlite3* db_;  // GUARDED_BY(mutex_); owned
+  sqlite3* db_;                                 // GUARDED_BY(mutex_); owned
+  std::unique_ptr<StatementCache> statements_;  // GUARDED_BY(mutex_); of db_
   const Clock* clock_;
   std::atomic<bool> outbox_enabled_{false};
   int schema_version_ = 0;
