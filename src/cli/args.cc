@@ -23,6 +23,7 @@ Result<Args> Args::Parse(int argc, char** argv, int first, const ArgSpec& spec) 
       has_inline_value = true;
     }
     if (name == "-h") name = "--help";
+    if (auto alias = spec.aliases.find(name); alias != spec.aliases.end()) name = alias->second;
     if (spec.flags.count(name) || name == "--help") {
       if (has_inline_value) {
         return Status(ErrorCode::kInvalidArgument, "Option " + name + " takes no value.");

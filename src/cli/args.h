@@ -12,8 +12,9 @@
 namespace vidproc::cli {
 
 struct ArgSpec {
-  std::set<std::string> valued;  // options that take a value ("--preset")
-  std::set<std::string> flags;   // options that do not ("--force-encode")
+  std::set<std::string> valued;                     // options that take a value ("--preset")
+  std::set<std::string> flags;                      // options that do not ("--force-encode")
+  std::map<std::string, std::string> aliases = {};  // short spellings ("-y" -> "--overwrite")
 };
 
 class Args {

@@ -67,6 +67,7 @@ int RunServe(int argc, char** argv) {
   extra.valued = {{"--listen", "VIDPROC_LISTEN"}, {"--port-file", ""}};
   extra.flags = {"--insecure-no-auth"};
   extra.help = ServeOptionsHelp().c_str();
+  extra.runs_jobs = true;
   auto ctx = Prepare(argc, argv, "serve", kHelp, &code, extra);
   if (!ctx) return code;
   const Config& config = ctx->config;

@@ -24,6 +24,7 @@ struct ExtraOptions {
   std::set<std::string> flags;
   const char* help = "";    // after the usage, before the common options
   const char* footer = "";  // after the common options
+  bool runs_jobs = false;   // serve and worker: --workers/--max-tasks and --timeout too
 };
 
 // Parses the command line and loads the configuration; nullopt after printing the problem (or
@@ -34,6 +35,10 @@ std::optional<Context> Prepare(int argc, char** argv, const char* name, const ch
 // starting threads), then wait for one of them.
 void InstallStopSignals();
 void WaitForStopSignal();
+
+// Prints a usage problem in one line ("missing ID") with where the usage is, and returns
+// kExitUsage.
+int UsageError(const char* name, const std::string& problem);
 
 // Prints the failure and returns the exit status for it.
 int Fail(const char* name, const Status& s);

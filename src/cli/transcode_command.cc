@@ -1,13 +1,18 @@
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
+#include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/progress_reporter.h"
+#include "cli/service_context.h"
 #include "core/cancel.h"
 #include "core/log.h"
 #include "core/text.h"
@@ -32,12 +37,15 @@ Options:
   --threads N          thread budget of this job (default: all cores)
   --progress MODE      auto|bar|json|none (default auto: a bar on a terminal)
   --force-encode       re-encode even when the input is already web-ready
+  -y, --overwrite      replace OUT (and T) if they exist (without it, an existing file is kept
+                       and the command refuses); OUT is never allowed to be IN
   --sandbox            before reading IN: no network, file access only to IN (read) and the
                        output directories (write), a system-call allowlist (what a worker does)
   --sandbox-skip L     leave out layers of --sandbox: a comma list of network, files, syscalls
   --help               this text
 
-Output: progress on stderr (bar) or JSON lines on stdout (json); a final JSON line on stdout:
+Output: progress on stderr (bar) or JSON lines on stdout (json). At the end, on a terminal,
+one line saying what was made; otherwise (piped, or --progress json) a JSON line on stdout:
 {"event":"done",...} or {"event":"error","error":{"code":...,"message":...}}.
 Exit status: 0 done, 1 input refused, 2 usage, 3 failed, 4 cancelled.
 )";
@@ -80,6 +88,74 @@ void PrintError(const Status& s, bool json_only) {
   if (!json_only) std::fprintf(stderr, "vidproc transcode: %s\n", s.ToString().c_str());
 }
 
+// True if `a` and `b` name the same file: the same inode when both exist, else the same
+// normalized absolute path (a file about to be created).
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa {
+  }, sb{};
+  if (::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0) {
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  }
+  std::error_code ec;
+  auto ca = std::filesystem::weakly_canonical(a, ec);
+  auto cb = std::filesystem::weakly_canonical(b, ec);
+  return !ec && ca == cb;
+}
+
+// What ffmpeg refuses too: writing over the input, and (without -y) over an existing file.
+Status CheckOutputs(const media::TranscodeRequest& request, bool overwrite) {
+  std::vector<std::pair<std::string, std::string>> outputs = {{"OUT", request.output}};
+  if (!request.thumbnail.empty()) outputs.emplace_back("the thumbnail", request.thumbnail);
+  for (const auto& [what, path] : outputs) {
+    if (SameFile(path, request.input)) {
+      return Status(ErrorCode::kInvalidArgument,
+                    what + " (" + path + ") is the input file itself; write the output elsewhere.");
+    }
+    std::error_code ec;
+    if (!overwrite && std::filesystem::exists(path, ec)) {
+      return Status(ErrorCode::kInvalidArgument,
+                    what + " (" + path + ") exists; pass -y (--overwrite) to replace it.");
+    }
+  }
+  if (!request.thumbnail.empty() && SameFile(request.thumbnail, request.output)) {
+    return Status(ErrorCode::kInvalidArgument, "OUT and the thumbnail are the same file.");
+  }
+  return Status::Ok();
+}
+
+std::string ShortSize(int64_t bytes) {
+  char buf[32];
+  if (bytes < 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%.0f kB", static_cast<double>(bytes) / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  }
+  return buf;
+}
+
+// The one line a person at a terminal reads when the job is done.
+std::string HumanSummary(const media::TranscodeResult& r, const media::TranscodeRequest& request) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%s %s: %dx%d %s%s, %.1f s, %s (from %s, %dx%d %s) in %.1f s",
+                r.passthrough ? "Remuxed (already web-ready)" : "Encoded", request.output.c_str(),
+                r.output.width, r.output.height, r.output.video_codec.c_str(),
+                r.output.audio_codec.empty() ? "" : ("+" + r.output.audio_codec).c_str(),
+                r.output.duration_s, ShortSize(r.output.size_bytes).c_str(),
+                ShortSize(r.source.size_bytes).c_str(),
+                r.source.video ? r.source.video->display_width() : 0,
+                r.source.video ? r.source.video->display_height() : 0,
+                r.source.video ? r.source.video->codec.c_str() : "", r.elapsed_s);
+  std::string out = SanitizeText(line, sizeof line);
+  if (r.elapsed_s > 0 && r.source.duration_s > 0) {
+    char speed[32];
+    std::snprintf(speed, sizeof speed, " (%.1fx real time)", r.source.duration_s / r.elapsed_s);
+    out += speed;
+  }
+  if (!request.thumbnail.empty()) out += "; thumbnail " + SanitizeText(request.thumbnail);
+  if (!r.warnings.empty()) out += "; " + std::to_string(r.warnings.size()) + " warning(s)";
+  return out + ".";
+}
+
 std::string DirectoryOf(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   return dir.empty() ? "." : dir;
@@ -90,7 +166,8 @@ std::string DirectoryOf(const std::string& path) {
 int RunTranscode(int argc, char** argv) {
   ArgSpec spec{{"--thumbnail", "--preset", "--bitrate", "--max-size", "--threads", "--progress",
                 "--sandbox-skip"},
-               {"--force-encode", "--sandbox"}};
+               {"--force-encode", "--sandbox", "--overwrite"},
+               {{"-y", "--overwrite"}}};
   auto args = Args::Parse(argc, argv, 2, spec);
   if (!args.ok()) {
     std::fprintf(stderr, "vidproc transcode: %s\n", args.status().message().c_str());
@@ -100,9 +177,11 @@ int RunTranscode(int argc, char** argv) {
     std::fputs(kTranscodeHelp, stdout);
     return kExitOk;
   }
-  if (args->positional().size() != 2) {
-    std::fputs(kTranscodeHelp, stderr);
-    return kExitUsage;
+  if (args->positional().empty()) return UsageError("transcode", "missing IN and OUT");
+  if (args->positional().size() == 1) return UsageError("transcode", "missing OUT");
+  if (args->positional().size() > 2) {
+    return UsageError("transcode", "one IN and one OUT, not " +
+                                       std::to_string(args->positional().size()) + " files");
   }
   ProgressMode mode;
   if (!ParseProgressMode(args->get("--progress").value_or("auto"), &mode)) {
@@ -114,6 +193,10 @@ int RunTranscode(int argc, char** argv) {
   request.output = args->positional()[1];
   if (Status s = ApplyOptions(*args, &request); !s.ok()) {
     std::fprintf(stderr, "vidproc transcode: %s\n", s.message().c_str());
+    return kExitUsage;
+  }
+  if (Status s = CheckOutputs(request, args->has("--overwrite")); !s.ok()) {
+    PrintError(s, mode == ProgressMode::kJson);
     return kExitUsage;
   }
 
@@ -143,6 +226,10 @@ int RunTranscode(int argc, char** argv) {
   if (!result.ok()) {
     PrintError(result.status(), mode == ProgressMode::kJson);
     return ExitCodeFor(result.status());
+  }
+  if (mode != ProgressMode::kJson && isatty(STDOUT_FILENO)) {
+    std::printf("%s\n", HumanSummary(result.value(), request).c_str());
+    return kExitOk;
   }
   nlohmann::json summary = media::ToJson(result.value());
   summary["event"] = "done";

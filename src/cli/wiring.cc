@@ -20,15 +20,16 @@
 
 namespace vidproc::cli {
 
-Result<Config> LoadAndApplyConfig(const Environment& flags) {
-  ASSIGN_OR_RETURN(Config config, LoadConfigFromProcess(flags));
+Result<Config> LoadAndApplyConfig(const Environment& flags, const std::string& env_file) {
+  ASSIGN_OR_RETURN(Config config, LoadConfigFromProcess(flags, env_file));
   LogLevel level;
   if (ParseLogLevel(config.log_level, &level)) SetLogLevel(level);
   SetLogFormat(config.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  for (const std::string& warning : config.warnings) LogWarning(warning);
   return config;
 }
 
-Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config) {
+Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config, StoreOpening opening) {
   std::string path = config.SqlitePath();
   if (path.empty()) {
     ASSIGN_OR_RETURN(auto store,
@@ -36,6 +37,16 @@ Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config) {
     return std::unique_ptr<queue::JobStore>(std::move(store));
   }
   std::error_code ec;
+  if (opening == StoreOpening::kExistingOnly && !std::filesystem::exists(path, ec)) {
+    // Run from the wrong directory, a reader would otherwise create an empty queue and report
+    // it as the truth.
+    return Status(ErrorCode::kInvalidConfig,
+                  "No job database at " + std::filesystem::absolute(path, ec).string() +
+                      " (data directory " + config.data_dir + ", env file " +
+                      (config.env_file.empty() ? "none" : config.env_file) +
+                      "). Run this where the service runs, or give --data-dir DIR or "
+                      "--env-file FILE.");
+  }
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   ASSIGN_OR_RETURN(auto store, queue::SqliteStore::Open(path, SystemClock::Default()));
   return std::unique_ptr<queue::JobStore>(std::move(store));

@@ -22,8 +22,12 @@ namespace vidproc::cli {
 
 // Loads the configuration (.env < environment < flags), applies its logging settings, and
 // prints a clear error naming the variable on failure.
-Result<Config> LoadAndApplyConfig(const Environment& flags);
-Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config);
+Result<Config> LoadAndApplyConfig(const Environment& flags, const std::string& env_file = "");
+// kCreate: the database (and its directory) is made if missing, as a service does on its first
+// start. kExistingOnly: a missing SQLite database is an error naming where it was looked for.
+enum class StoreOpening { kCreate, kExistingOnly };
+Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config,
+                                                      StoreOpening opening = StoreOpening::kCreate);
 Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config);
 // The worker slots of `vidproc worker` and `vidproc serve`, decided here only, from the final
 // slot count: MAX_VIDEO_PROCESSING_TASKS, which `--workers`, `--max-tasks`, the environment and

@@ -4,12 +4,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <vector>
 
 #include "core/log.h"
 #include "core/redact.h"
+#include "core/text.h"
 #include "core/units.h"
 
 extern char** environ;
@@ -489,6 +493,18 @@ const Setting* FindSetting(const std::string& name) {
   return nullptr;
 }
 
+const std::vector<std::string>& SettingNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& s : Settings()) n.emplace_back(s.name);
+    return n;
+  }();
+  return names;
+}
+
+// Shorter names outside our namespace (HOME, LANG, TERM) are left alone: too many near-misses.
+constexpr size_t kMinSuggestedNameLength = 6;
+
 std::string Trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r");
   if (b == std::string::npos) return "";
@@ -629,10 +645,16 @@ Result<Config> LoadConfig(const Environment& dotenv, const Environment& env,
   for (const auto& [name, value] : merged) {
     const Setting* setting = FindSetting(name);
     if (!setting) {
-      // Other programs' variables are none of our business; a misspelt one of ours is.
+      // Other programs' variables are none of our business; a misspelt one of ours is: an
+      // error in our namespace, a warning elsewhere (the environment is shared with others).
+      std::string suggestion = ClosestName(name, SettingNames());
+      std::string hint = suggestion.empty() ? "" : " (did you mean " + suggestion + "?)";
       if (name.rfind("VIDPROC_", 0) == 0) {
         return Status(ErrorCode::kInvalidConfig,
-                      "Unknown setting " + name + " (see `vidproc config --help`).");
+                      "Unknown setting " + name + hint + "; `vidproc config --help` lists them.");
+      }
+      if (!suggestion.empty() && name.size() >= kMinSuggestedNameLength) {
+        config.warnings.push_back(name + " is not a vidproc setting" + hint + ".");
       }
       continue;
     }
@@ -662,9 +684,35 @@ Result<Config> LoadConfig(const Environment& dotenv, const Environment& env,
   return config;
 }
 
-Result<Config> LoadConfigFromProcess(const Environment& flags) {
-  ASSIGN_OR_RETURN(Environment dotenv, ReadDotEnv(".env"));
-  return LoadConfig(dotenv, ProcessEnvironment(), flags);
+Result<std::string> FindEnvFile(const std::string& chosen) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!chosen.empty()) {
+    if (!fs::is_regular_file(chosen, ec)) {
+      return Status(ErrorCode::kInvalidConfig, "No env file at " + chosen + ".");
+    }
+    return chosen;
+  }
+  if (fs::exists(".env", ec)) return std::string(".env");
+  if (fs::exists(kPackagedEnvFile, ec)) return std::string(kPackagedEnvFile);
+  return std::string();
+}
+
+Result<Config> LoadConfigFromProcess(const Environment& flags, const std::string& env_file) {
+  ASSIGN_OR_RETURN(std::string path, FindEnvFile(env_file));
+  Environment dotenv;
+  if (!path.empty()) {
+    // A file that is there but unreadable is a configuration we would silently miss.
+    if (::access(path.c_str(), R_OK) != 0) {
+      return Status(ErrorCode::kInvalidConfig,
+                    "Cannot read the env file " + path + ": " + std::strerror(errno) +
+                        " (run as its owner or the service's user, or give --env-file).");
+    }
+    ASSIGN_OR_RETURN(dotenv, ReadDotEnv(path));
+  }
+  ASSIGN_OR_RETURN(Config config, LoadConfig(dotenv, ProcessEnvironment(), flags));
+  config.env_file = path;
+  return config;
 }
 
 }  // namespace vidproc

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -79,6 +80,11 @@ struct Config {
   int64_t max_reserved_upload_bytes;  // VIDPROC_MAX_RESERVED_UPLOAD_BYTES
   int64_t disk_reserve_mb;            // VIDPROC_DISK_RESERVE_MB
 
+  // Where the settings came from beyond the environment: the env file read (empty: none), and
+  // what a person should hear about them (names that look like a mistyped setting).
+  std::string env_file;
+  std::vector<std::string> warnings;
+
   // The SQLite path when database_url is sqlite://PATH (empty otherwise).
   std::string SqlitePath() const;
   // The effective configuration, secrets masked, for `vidproc config` and start-up logs.
@@ -102,7 +108,15 @@ Result<Environment> ReadDotEnv(const std::string& path);
 // Builds the configuration: `dotenv` < `env` < `flags` (each maps variable names to values).
 Result<Config> LoadConfig(const Environment& dotenv, const Environment& env,
                           const Environment& flags);
-// The usual start-up: ./.env, the process environment, and `flags`.
-Result<Config> LoadConfigFromProcess(const Environment& flags);
+// The env file of an installed package (the service's EnvironmentFile): read by every command
+// run elsewhere, so `vidproc status` in a home directory sees what the service sees.
+inline constexpr char kPackagedEnvFile[] = "/etc/vidproc/vidproc.env";
+
+// The env file to read: `chosen` (--env-file) if given, which must exist; else ./.env if it
+// exists; else kPackagedEnvFile if it exists; else none (empty).
+Result<std::string> FindEnvFile(const std::string& chosen);
+
+// The usual start-up: the env file (FindEnvFile), the process environment, and `flags`.
+Result<Config> LoadConfigFromProcess(const Environment& flags, const std::string& env_file = "");
 
 }  // namespace vidproc

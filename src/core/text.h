@@ -46,6 +46,18 @@ nlohmann::json SanitizeJson(const nlohmann::json& value, size_t max_bytes = kMax
 // where they enter): every JSON document vidproc writes goes through this.
 std::string DumpJson(const nlohmann::json& value, int indent = -1);
 
+// --- Suggestions for mistyped names (commands, settings).
+
+// The optimal string alignment distance of `a` and `b`: insertions, deletions, substitutions and
+// transpositions of adjacent characters each cost one, compared case-insensitively (ASCII).
+size_t EditDistance(std::string_view a, std::string_view b);
+
+// Of `candidates`, the one closest to `typed` if it is close enough to be what was meant (a
+// distance of at most one for names up to 4 characters, two up to 12, three beyond) and not
+// `typed` itself; empty otherwise. Ties go to the first candidate.
+template <typename Range>
+std::string ClosestName(std::string_view typed, const Range& candidates);
+
 // --- The decoder under SanitizeText, for code that renders text its own way (log quoting).
 
 // The first code point of non-empty `bytes`: its value and its length in bytes when `valid`;
@@ -63,5 +75,23 @@ Utf8Step DecodeUtf8(std::string_view bytes);
 // to some viewers), and the Bidi_Control characters (U+061C, U+200E, U+200F, U+202A-U+202E,
 // U+2066-U+2069).
 bool IsUnsafeCodePoint(char32_t c);
+
+size_t SuggestionDistanceLimit(std::string_view typed);
+
+template <typename Range>
+std::string ClosestName(std::string_view typed, const Range& candidates) {
+  std::string best;
+  size_t best_distance = SuggestionDistanceLimit(typed) + 1;
+  for (const auto& candidate : candidates) {
+    std::string_view c(candidate);
+    if (c == typed) continue;
+    size_t d = EditDistance(typed, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = std::string(c);
+    }
+  }
+  return best;
+}
 
 }  // namespace vidproc

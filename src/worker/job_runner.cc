@@ -65,6 +65,7 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                                    settings_.video_bitrate,
                                    "--max-size",
                                    settings_.max_size,
+                                   "--overwrite",  // a retried job's scratch may hold a try
                                    "--sandbox"};
   if (!settings_.sandbox_skip.empty()) {
     argv.insert(argv.end(), {"--sandbox-skip", settings_.sandbox_skip});

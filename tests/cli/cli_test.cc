@@ -1,5 +1,6 @@
 // `vidproc` run as a program, the way a user at a terminal or a worker slot runs it.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,6 +9,8 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,6 +37,57 @@ RunResult RunVidproc(const std::string& args) {
   int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// The command's stderr (stdout discarded), run in `dir` when given.
+RunResult RunVidprocStderr(const std::string& args, const std::string& dir = "") {
+  RunResult r;
+  std::string cmd =
+      (dir.empty() ? "" : "cd '" + dir + "' && ") + Bin() + " " + args + " 2>&1 >/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// The command run on a pseudo-terminal (util-linux `script`), as a person at a terminal runs it:
+// what it printed there (stdout and stderr), as lines.
+RunResult RunVidprocOnTerminal(const std::string& args, const std::string& dir = "") {
+  std::string inner = (dir.empty() ? "" : "cd '" + dir + "' && ") + Bin() + " " + args;
+  RunResult r;
+  FILE* p = popen(("script -qec \"" + inner + "\" /dev/null").c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  // CR LF ends a line; a lone CR (a progress bar redrawing itself) starts the line again.
+  std::string text;
+  for (size_t i = 0; i < r.out.size(); ++i) {
+    if (r.out[i] != '\r') {
+      text += r.out[i];
+    } else if (i + 1 >= r.out.size() || r.out[i + 1] != '\n') {
+      text += '\n';
+    }
+  }
+  r.out = text;
+  return r;
+}
+
+size_t LineCount(const std::string& text) {
+  size_t lines = 0;
+  for (char c : text) lines += c == '\n';
+  return lines;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 std::vector<nlohmann::json> JsonLines(const std::string& text) {
@@ -159,6 +213,188 @@ TEST(CliTest, SigtermCancelsCleanly) {
   EXPECT_EQ(WEXITSTATUS(status), 4);
   EXPECT_NE(access(out.c_str(), F_OK), 0);
   EXPECT_NE(access((out + ".partial").c_str(), F_OK), 0);
+}
+
+TEST(CliTest, AnUnknownCommandIsNamedInOneLineWithTheClosestCommand) {
+  RunResult r = RunVidprocStderr("stauts");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(LineCount(r.out), 1u) << r.out;
+  EXPECT_NE(r.out.find("unknown command 'stauts'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("did you mean 'status'?"), std::string::npos) << r.out;
+  RunResult far = RunVidprocStderr("frobnicate");
+  EXPECT_EQ(far.exit_code, 2);
+  EXPECT_EQ(LineCount(far.out), 1u) << far.out;
+  EXPECT_EQ(far.out.find("did you mean"), std::string::npos) << far.out;
+}
+
+TEST(CliTest, HelpCommandShowsEachCommandsOwnOptions) {
+  for (const char* command : {"transcode", "probe", "enqueue", "status", "retry", "serve", "worker",
+                              "config", "storage", "migrate"}) {
+    RunResult help = RunVidproc(std::string("help ") + command);
+    RunResult flag = RunVidproc(std::string(command) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << command;
+    EXPECT_EQ(help.out, flag.out) << command;
+    EXPECT_NE(help.out.find(std::string("Usage: vidproc ") + command), std::string::npos)
+        << command << ": " << help.out;
+  }
+  // Only the commands that run jobs list the job options.
+  for (const char* command : {"enqueue", "status", "retry", "storage", "migrate"}) {
+    RunResult help = RunVidproc(std::string("help ") + command);
+    EXPECT_EQ(help.out.find("--workers"), std::string::npos) << command;
+    EXPECT_EQ(help.out.find("--timeout"), std::string::npos) << command;
+    EXPECT_NE(help.out.find("--env-file"), std::string::npos) << command;
+    EXPECT_EQ(RunVidproc(std::string(command) + " --workers 2").exit_code, 2) << command;
+  }
+  for (const char* command : {"serve", "worker"}) {
+    RunResult help = RunVidproc(std::string("help ") + command);
+    EXPECT_NE(help.out.find("--workers"), std::string::npos) << command;
+    EXPECT_NE(help.out.find("--timeout"), std::string::npos) << command;
+  }
+  EXPECT_EQ(RunVidproc("help status").out.find("--threads"), std::string::npos);
+  EXPECT_NE(RunVidproc("help status").out.find("--json"), std::string::npos);
+  RunResult unknown = RunVidprocStderr("help trancode");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.out.find("did you mean 'transcode'?"), std::string::npos) << unknown.out;
+}
+
+TEST(CliTest, AMissingArgumentIsNamedInOneLine) {
+  std::string dir = TempDir();
+  for (const auto& [args, missing] :
+       {std::pair{"transcode", "missing IN and OUT"}, std::pair{"transcode in.mp4", "missing OUT"},
+        std::pair{"retry", "missing ID"}, std::pair{"enqueue", "missing FILE"},
+        std::pair{"storage", "missing the action"}, std::pair{"storage get", "takes KEY FILE"}}) {
+    RunResult r = RunVidprocStderr(args, dir);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    EXPECT_EQ(LineCount(r.out), 1u) << args << ": " << r.out;
+    EXPECT_NE(r.out.find(missing), std::string::npos) << args << ": " << r.out;
+  }
+}
+
+TEST(CliTest, CommandsThatReadTheQueueNeverCreateADatabase) {
+  std::string dir = TempDir();
+  for (const char* args : {"status", "status --json", "status 1234", "retry 1234"}) {
+    RunResult r = RunVidprocStderr(args, dir);
+    EXPECT_NE(r.exit_code, 0) << args;
+    // It says where it looked: the data directory and the database's absolute path.
+    EXPECT_NE(r.out.find("No job database at " + dir + "/data/vidproc.db"), std::string::npos)
+        << args << ": " << r.out;
+    EXPECT_NE(r.out.find("--env-file"), std::string::npos) << r.out;
+  }
+  EXPECT_NE(access((dir + "/data").c_str(), F_OK), 0) << "a reader created the data directory";
+}
+
+TEST(CliTest, TheEnvFileIsReadFromAnyDirectory) {
+  std::string service = TempDir();
+  std::string elsewhere = TempDir();
+  std::string env_file = service + "/vidproc.env";
+  std::ofstream(env_file) << "# the service's settings\nVIDPROC_DATA_DIR=" << service
+                          << "/state\nLOG_LEVEL=warning\n";
+  RunResult queued = RunVidproc("enqueue " + Fixture("rot90.mp4") + " --env-file " + env_file);
+  ASSERT_EQ(queued.exit_code, 0);
+  std::string id = queued.out.substr(0, queued.out.find('\n'));
+  // From another directory, the same env file finds the same queue.
+  RunResult status = RunVidprocOnTerminal("status --json --env-file " + env_file, elsewhere);
+  ASSERT_EQ(status.exit_code, 0) << status.out;
+  nlohmann::json q = nlohmann::json::parse(status.out);
+  EXPECT_EQ(q["queued"], 1);
+  EXPECT_EQ(q["videos"][0]["id"], id);
+  EXPECT_NE(access((elsewhere + "/data").c_str(), F_OK), 0);
+  RunResult missing = RunVidprocStderr("status --env-file " + service + "/nope.env", elsewhere);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.out.find("No env file at " + service + "/nope.env"), std::string::npos)
+      << missing.out;
+}
+
+TEST(CliTest, StatusIsATableOnATerminalAndJsonWhenPiped) {
+  std::string dir = TempDir();
+  std::string env_file = dir + "/vidproc.env";
+  std::ofstream(env_file) << "VIDPROC_DATA_DIR=" << dir << "/state\nLOG_LEVEL=warning\n";
+  RunResult queued = RunVidproc("enqueue " + Fixture("rot90.mp4") + " " + Fixture("text.mp4") +
+                                " --env-file " + env_file);
+  ASSERT_EQ(queued.exit_code, 0);
+  std::string first = queued.out.substr(0, queued.out.find('\n'));
+
+  RunResult table = RunVidprocOnTerminal("status --env-file " + env_file);
+  ASSERT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_NE(table.out.find("Queue: 0 uploading, 2 queued, 0 processing, 0 ready, 0 failed"),
+            std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("rot90.mp4"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find(first), std::string::npos) << table.out;
+  EXPECT_EQ(table.out.find('{'), std::string::npos) << table.out;
+
+  RunResult one = RunVidprocOnTerminal("status " + first + " --env-file " + env_file);
+  ASSERT_EQ(one.exit_code, 0) << one.out;
+  EXPECT_NE(one.out.find("status: queued"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find("filename: rot90.mp4"), std::string::npos) << one.out;
+
+  // Piped (popen) or asked for: JSON.
+  nlohmann::json piped = nlohmann::json::parse(RunVidproc("status --env-file " + env_file).out);
+  EXPECT_EQ(piped["queued"], 2);
+  RunResult asked = RunVidprocOnTerminal("status --json --env-file " + env_file);
+  EXPECT_EQ(nlohmann::json::parse(asked.out)["queued"], 2) << asked.out;
+}
+
+TEST(CliTest, EnqueueQueuesEveryFileItCanAndNamesEachFailure) {
+  std::string dir = TempDir();
+  std::string env_file = dir + "/vidproc.env";
+  std::ofstream(env_file) << "VIDPROC_DATA_DIR=" << dir << "/state\nLOG_LEVEL=warning\n";
+  std::string args = "enqueue " + Fixture("rot90.mp4") + " " + dir + "/missing-one.mp4 " + dir +
+                     " " + Fixture("text.mp4") + " --env-file " + env_file;
+  RunResult ids = RunVidproc(args);
+  RunResult errors = RunVidprocStderr(args);
+  EXPECT_NE(ids.exit_code, 0);
+  EXPECT_EQ(LineCount(ids.out), 2u) << ids.out;  // one id per queued file
+  EXPECT_NE(errors.out.find(dir + "/missing-one.mp4: input_not_found"), std::string::npos)
+      << errors.out;
+  EXPECT_NE(errors.out.find(dir + ": input_not_found"), std::string::npos) << errors.out;
+  EXPECT_NE(errors.out.find("2 of 4 files not queued"), std::string::npos) << errors.out;
+  nlohmann::json q = nlohmann::json::parse(RunVidproc("status --env-file " + env_file).out);
+  EXPECT_EQ(q["queued"], 4);  // the two runs above queued two files each
+}
+
+TEST(CliTest, TranscodeNeverWritesOverItsInputNorAnExistingFileUnlessTold) {
+  std::string dir = TempDir();
+  std::string in = dir + "/in.mp4";
+  std::filesystem::copy_file(Fixture("rot90.mp4"), in);
+  ASSERT_EQ(link(in.c_str(), (dir + "/hard-link.mp4").c_str()), 0);
+  ASSERT_EQ(symlink(in.c_str(), (dir + "/sym-link.mp4").c_str()), 0);
+  std::string original = Slurp(in);
+  for (const std::string& out : {in, dir + "/./in.mp4", dir + "/hard-link.mp4",
+                                 dir + "/sym-link.mp4", std::string("in.mp4")}) {
+    for (const char* overwrite : {"", " -y", " --overwrite"}) {
+      RunResult r = RunVidprocStderr("transcode in.mp4 " + out + overwrite, dir);
+      EXPECT_EQ(r.exit_code, 2) << out << overwrite;
+      EXPECT_NE(r.out.find("is the input file itself"), std::string::npos) << r.out;
+    }
+  }
+  RunResult thumb = RunVidprocStderr("transcode in.mp4 out.mp4 --thumbnail in.mp4 -y", dir);
+  EXPECT_EQ(thumb.exit_code, 2);
+  EXPECT_NE(thumb.out.find("the thumbnail (in.mp4) is the input file itself"), std::string::npos)
+      << thumb.out;
+  EXPECT_EQ(Slurp(in), original);
+
+  std::string existing = dir + "/existing.mp4";
+  std::ofstream(existing) << "keep me";
+  RunResult refused = RunVidprocStderr("transcode in.mp4 " + existing + " --threads 1", dir);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.out.find("exists; pass -y (--overwrite)"), std::string::npos) << refused.out;
+  EXPECT_EQ(Slurp(existing), "keep me");
+  RunResult replaced = RunVidproc("transcode " + in + " " + existing + " -y --threads 1");
+  EXPECT_EQ(replaced.exit_code, 0);
+  EXPECT_NE(Slurp(existing), "keep me");
+}
+
+TEST(CliTest, TranscodeOnATerminalEndsWithOneLineForAPerson) {
+  std::string dir = TempDir();
+  RunResult r = RunVidprocOnTerminal("transcode " + Fixture("rot90.mp4") + " " + dir +
+                                     "/out.mp4 --thumbnail " + dir + "/t.jpg --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  EXPECT_EQ(last.find('{'), std::string::npos) << last;
+  EXPECT_LT(last.size(), 300u) << last;
+  EXPECT_NE(last.find(dir + "/out.mp4"), std::string::npos) << last;
+  EXPECT_NE(last.find("thumbnail " + dir + "/t.jpg"), std::string::npos) << last;
 }
 
 }  // namespace

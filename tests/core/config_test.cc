@@ -58,6 +58,45 @@ TEST(ConfigTest, UnknownVidprocVariablesAreErrorsOthersAreIgnored) {
       LoadConfig({}, {{"DJANGO_SETTINGS_MODULE", "site.settings"}, {"HOME", "/root"}}, {}).ok());
 }
 
+TEST(ConfigTest, MistypedSettingsGetTheClosestName) {
+  // In our namespace: an error that names the setting meant.
+  for (const auto& [typed, meant] : {std::pair{"VIDPROC_LISTN", "VIDPROC_LISTEN"},
+                                     std::pair{"VIDPROC_DATADIR", "VIDPROC_DATA_DIR"},
+                                     std::pair{"VIDPROC_API_TOKNE", "VIDPROC_API_TOKEN"}}) {
+    auto r = LoadConfig({}, {{typed, "x"}}, {});
+    ASSERT_FALSE(r.ok()) << typed;
+    EXPECT_NE(r.status().message().find(std::string("did you mean ") + meant + "?"),
+              std::string::npos)
+        << r.status().message();
+  }
+  // Elsewhere (the contract's names, or any other prefix): a warning, and the setting is not
+  // applied.
+  for (const auto& [typed, meant] :
+       {std::pair{"USE_SPACE", "USE_SPACES"},
+        std::pair{"MAX_VIDEO_PROCESING_TASKS", "MAX_VIDEO_PROCESSING_TASKS"},
+        std::pair{"SPACES_ACESS_KEY", "SPACES_ACCESS_KEY"},
+        std::pair{"VIDEO_PROCESSING_TIMEOUTS", "VIDEO_PROCESSING_TIMEOUT"},
+        std::pair{"WEBHOOK_URI", "WEBHOOK_URL"}}) {
+    Environment dotenv = {{typed, "5"}};
+    auto r = LoadConfig(dotenv, {}, {});
+    ASSERT_TRUE(r.ok()) << typed;
+    ASSERT_EQ(r->warnings.size(), 1u) << typed;
+    EXPECT_NE(r->warnings[0].find(typed), std::string::npos) << r->warnings[0];
+    EXPECT_NE(r->warnings[0].find(std::string("did you mean ") + meant + "?"), std::string::npos)
+        << r->warnings[0];
+  }
+  // Other programs' variables, short or far from every setting, are nobody's mistake.
+  auto others = LoadConfig({},
+                           {{"HOME", "/root"},
+                            {"LANG", "C.UTF-8"},
+                            {"DJANGO_SETTINGS_MODULE", "site.settings"},
+                            {"SECRET_KEY", "x"},
+                            {"PATH", "/usr/bin"}},
+                           {});
+  ASSERT_TRUE(others.ok());
+  EXPECT_TRUE(others->warnings.empty()) << others->warnings[0];
+}
+
 TEST(ConfigTest, SpacesNeedsAllItsSettings) {
   Environment env = {{"USE_SPACES", "True"},
                      {"SPACES_ACCESS_KEY", "AK"},

@@ -364,4 +364,30 @@ TEST(TextTest, DumpJsonNeverThrowsOnBadBytes) {
 }
 
 }  // namespace
+TEST(TextTest, EditDistanceCountsEachKindOfSlipOnce) {
+  EXPECT_EQ(EditDistance("status", "status"), 0u);
+  EXPECT_EQ(EditDistance("status", "STATUS"), 0u);   // case does not count
+  EXPECT_EQ(EditDistance("statu", "status"), 1u);    // deletion
+  EXPECT_EQ(EditDistance("statuss", "status"), 1u);  // insertion
+  EXPECT_EQ(EditDistance("statis", "status"), 1u);   // substitution
+  EXPECT_EQ(EditDistance("stauts", "status"), 1u);   // adjacent transposition
+  EXPECT_EQ(EditDistance("", "abc"), 3u);
+  EXPECT_EQ(EditDistance("abc", ""), 3u);
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
+  EXPECT_EQ(EditDistance("ca", "abc"), 3u);  // optimal string alignment: no edit of a moved pair
+}
+
+TEST(TextTest, ClosestNameSuggestsOnlyWhatIsCloseEnough) {
+  std::vector<std::string> commands = {"transcode", "probe", "status", "serve", "worker"};
+  EXPECT_EQ(ClosestName("stauts", commands), "status");
+  EXPECT_EQ(ClosestName("trancode", commands), "transcode");
+  EXPECT_EQ(ClosestName("serv", commands), "serve");
+  EXPECT_EQ(ClosestName("status", commands), "");  // itself is no suggestion
+  EXPECT_EQ(ClosestName("xyz", commands), "");
+  EXPECT_EQ(ClosestName("frobnicate", commands), "");
+  EXPECT_EQ(ClosestName("", commands), "");
+  // Short names allow one slip only: "top" is not "probe".
+  EXPECT_EQ(ClosestName("top", commands), "");
+}
+
 }  // namespace vidproc
