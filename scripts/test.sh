@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-promtool.sh
 
 echo "== format (clang-format, .clang-format)"
 sources=$(find src tests -name '*.cc' -o -name '*.h')

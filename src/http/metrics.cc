@@ -1,14 +1,79 @@
 #include "http/metrics.h"
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/version.h"
 
 namespace vidproc::http {
 namespace {
 
+// The shortest text that reads back as `v` exactly: bucket bounds print as written in the code
+// (le="0.0025", not le="0.0025000000000000001").
 std::string Number(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : "NaN";
+}
+
+struct ProcessStats {
+  double cpu_seconds = 0;
+  int64_t resident_bytes = 0;
+  int64_t virtual_bytes = 0;
+  int64_t open_fds = 0;
+  int64_t max_fds = 0;
+  double start_time_seconds = 0;  // since the epoch
+};
+
+// This process (not its transcoder children, which are processes of their own) from /proc.
+ProcessStats ReadProcessStats() {
+  ProcessStats p;
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    p.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                    static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  }
+  const int64_t page = sysconf(_SC_PAGESIZE);
+  int64_t size_pages = 0, resident_pages = 0;
+  if (std::ifstream statm("/proc/self/statm"); statm >> size_pages >> resident_pages) {
+    p.virtual_bytes = size_pages * page;
+    p.resident_bytes = resident_pages * page;
+  }
+  if (DIR* fds = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(fds)) p.open_fds += e->d_name[0] != '.';
+    closedir(fds);
+    p.open_fds -= 1;  // the directory stream's own descriptor
+  }
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0) p.max_fds = static_cast<int64_t>(files.rlim_cur);
+  // Field 22 of /proc/self/stat: the start, in clock ticks after boot; field 2 (the command) may
+  // hold spaces and parentheses, so fields are counted after its closing parenthesis.
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  int64_t boot_time = 0;
+  std::ifstream machine("/proc/stat");
+  for (std::string line; std::getline(machine, line);) {
+    if (line.rfind("btime ", 0) == 0) boot_time = std::atoll(line.c_str() + 6);
+  }
+  if (size_t close = stat.rfind(')'); close != std::string::npos && boot_time > 0) {
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && fields >> field; ++i) {
+      if (i == 22) {
+        p.start_time_seconds =
+            static_cast<double>(boot_time) + static_cast<double>(std::atoll(field.c_str())) /
+                                                 static_cast<double>(sysconf(_SC_CLK_TCK));
+      }
+    }
+  }
+  return p;
 }
 
 void Help(std::string* out, const char* name, const char* type, const char* help) {
@@ -44,7 +109,15 @@ void Metrics::RecordRequest(const std::string& method, const std::string& route,
     std::lock_guard lock(mutex_);
     requests_[{method, route}][status]++;
   }
-  if (route != "/api/v1/events") request_seconds_.Observe(seconds);
+  if (route == "/api/v1/events") return;  // a stream lasts as long as its client stays
+  Histogram* histogram;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = request_seconds_[route];
+    if (!slot) slot = std::make_unique<Histogram>(Histogram::kRequestBuckets);
+    histogram = slot.get();
+  }
+  histogram->Observe(seconds);
 }
 
 void Metrics::JobFinished(const std::string& outcome, double seconds) {
@@ -55,9 +128,31 @@ void Metrics::JobFinished(const std::string& outcome, double seconds) {
   if (outcome == "ready" || outcome == "failed") processing_seconds_.Observe(seconds);
 }
 
-std::string Metrics::Render(const queue::QueueCounts* counts) const {
+std::string Metrics::Render(const queue::QueueCounts* counts, int64_t now_ms) const {
   std::string out;
+  const ProcessStats process = ReadProcessStats();
+  Help(&out, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
+  out += "process_cpu_seconds_total " + Number(process.cpu_seconds) + "\n";
+  Help(&out, "process_resident_memory_bytes", "gauge", "Resident memory of this process.");
+  out += "process_resident_memory_bytes " + std::to_string(process.resident_bytes) + "\n";
+  Help(&out, "process_virtual_memory_bytes", "gauge", "Virtual memory of this process.");
+  out += "process_virtual_memory_bytes " + std::to_string(process.virtual_bytes) + "\n";
+  Help(&out, "process_open_fds", "gauge", "Open file descriptors of this process.");
+  out += "process_open_fds " + std::to_string(process.open_fds) + "\n";
+  Help(&out, "process_max_fds", "gauge", "The file descriptor limit of this process.");
+  out += "process_max_fds " + std::to_string(process.max_fds) + "\n";
+  Help(&out, "process_start_time_seconds", "gauge", "When this process started, since the epoch.");
+  out += "process_start_time_seconds " + Number(process.start_time_seconds) + "\n";
+  Help(&out, "vidproc_build_info", "gauge", "Always 1; the build's version as a label.");
+  out += std::string("vidproc_build_info{version=\"") + kVersion + "\"} 1\n";
   if (counts) {
+    Help(&out, "vidproc_queue_oldest_queued_seconds", "gauge",
+         "How long the longest-waiting queued video has waited (0 when none is queued).");
+    double waited =
+        counts->oldest_queued_ms > 0
+            ? std::max<double>(0, static_cast<double>(now_ms - counts->oldest_queued_ms) / 1000)
+            : 0;
+    out += "vidproc_queue_oldest_queued_seconds " + Number(waited) + "\n";
     Help(&out, "vidproc_queue_videos", "gauge", "Videos in the database by status.");
     const std::pair<const char*, int64_t> rows[] = {{"uploading", counts->uploading},
                                                     {"queued", counts->queued},
@@ -92,8 +187,13 @@ std::string Metrics::Render(const queue::QueueCounts* counts) const {
        "Wall time of jobs that ended ready or failed.");
   processing_seconds_.Render("vidproc_job_processing_seconds", "", &out);
   Help(&out, "vidproc_http_request_duration_seconds", "histogram",
-       "Time to answer an HTTP request (event streams excluded).");
-  request_seconds_.Render("vidproc_http_request_duration_seconds", "", &out);
+       "Time to answer an HTTP request, by route (event streams excluded).");
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [route, histogram] : request_seconds_) {
+      histogram->Render("vidproc_http_request_duration_seconds", "route=\"" + route + "\",", &out);
+    }
+  }
   Help(&out, "vidproc_http_requests_in_flight", "gauge", "HTTP requests being answered.");
   out += "vidproc_http_requests_in_flight " + std::to_string(in_flight_.load()) + "\n";
   Help(&out, "vidproc_upload_bytes_total", "counter", "Bytes of uploads received.");

@@ -1,12 +1,16 @@
-// The numbers /metrics exposes in Prometheus' text format: HTTP requests by route and status,
-// requests in flight, upload bytes, jobs finished by outcome with a processing-time histogram,
-// and (read from the database at scrape time) the queue's depth by status.
+// The numbers /metrics exposes in Prometheus' text format: HTTP requests by route and status and
+// their duration by route, requests in flight, upload bytes, jobs finished by outcome with a
+// processing-time histogram, (read from the database at scrape time) the queue's depth by status
+// and the wait of its oldest video, and what an operator of a small box watches first: the
+// process's memory, CPU, descriptors and start time (Prometheus' standard process_* names),
+// and the build.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -43,14 +47,15 @@ class Metrics {
   void JobFinished(const std::string& outcome, double seconds);
   void EventClients(int delta) { event_clients_ += delta; }
 
-  // The exposition; `counts` is the queue read just now (nullptr if the database failed).
-  std::string Render(const queue::QueueCounts* counts) const;
+  // The exposition; `counts` is the queue read just now (nullptr if the database failed) at
+  // `now_ms` (the clock of the queue's timestamps).
+  std::string Render(const queue::QueueCounts* counts, int64_t now_ms) const;
 
  private:
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, std::map<int, uint64_t>> requests_;
   std::map<std::string, uint64_t> jobs_;
-  Histogram request_seconds_{Histogram::kRequestBuckets};
+  std::map<std::string, std::unique_ptr<Histogram>> request_seconds_;  // by route
   Histogram processing_seconds_{Histogram::kProcessingBuckets};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> upload_bytes_{0};

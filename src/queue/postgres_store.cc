@@ -334,10 +334,12 @@ Result<std::vector<Video>> PostgresStore::ListChangedSince(int64_t since_ms, int
 
 Result<QueueCounts> PostgresStore::Counts() {
   std::lock_guard lock(mutex_);
-  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT status, COUNT(*) FROM videos GROUP BY status"));
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT status, COUNT(*), MIN(updated_at) FROM videos "
+                                           "GROUP BY status"));
   QueueCounts c;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
-    store_util::AddCount(&c, PQgetvalue(r.get(), i, 0), std::atoll(PQgetvalue(r.get(), i, 1)));
+    store_util::AddCount(&c, PQgetvalue(r.get(), i, 0), std::atoll(PQgetvalue(r.get(), i, 1)),
+                         std::atoll(PQgetvalue(r.get(), i, 2)));
   }
   return c;
 }

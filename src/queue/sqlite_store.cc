@@ -374,10 +374,10 @@ Result<std::vector<Video>> SqliteStore::ListChangedSince(int64_t since_ms, int l
 
 Result<QueueCounts> SqliteStore::Counts() {
   std::lock_guard lock(mutex_);
-  Stmt s(*statements_, "SELECT status, COUNT(*) FROM videos GROUP BY status");
+  Stmt s(*statements_, "SELECT status, COUNT(*), MIN(updated_at) FROM videos GROUP BY status");
   QueueCounts c;
   int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) store_util::AddCount(&c, s.Text(0), s.Int(1));
+  while ((rc = s.Step()) == SQLITE_ROW) store_util::AddCount(&c, s.Text(0), s.Int(1), s.Int(2));
   if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot count videos");
   return c;
 }

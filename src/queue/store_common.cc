@@ -104,9 +104,13 @@ VideoStatus StatusAfterFailure(const std::optional<int64_t>& retry_at_ms) {
 
 std::string NewLeaseToken() { return NewId() + NewId(); }
 
-void AddCount(QueueCounts* c, std::string_view status_name, int64_t n) {
+void AddCount(QueueCounts* c, std::string_view status_name, int64_t n, int64_t oldest_ms) {
   auto status = ParseVideoStatus(status_name);
   if (!status) return;
+  if (*status == VideoStatus::kQueued && n > 0 &&
+      (c->oldest_queued_ms == 0 || oldest_ms < c->oldest_queued_ms)) {
+    c->oldest_queued_ms = oldest_ms;
+  }
   switch (*status) {
     case VideoStatus::kUploading: c->uploading += n; break;
     case VideoStatus::kQueued: c->queued += n; break;

@@ -42,8 +42,9 @@ Status CheckNewVideo(const Video& video);
 VideoStatus StatusAfterFailure(const std::optional<int64_t>& retry_at_ms);
 
 std::string NewLeaseToken();
-// Adds `n` videos of the status named `status` (as stored) to `counts`; unknown names are skipped.
-void AddCount(QueueCounts* counts, std::string_view status, int64_t n);
+// Adds `n` videos of the status named `status` (as stored) to `counts`, the one changed longest ago
+// at `oldest_ms`; unknown names are skipped.
+void AddCount(QueueCounts* counts, std::string_view status, int64_t n, int64_t oldest_ms);
 
 // --- Paging of ListVideos: newest first, by (created_at, id) descending.
 // A position in the list: after the video created at `created_at_ms` with `id`.

@@ -57,6 +57,8 @@ struct QueueCounts {
   int64_t processing = 0;
   int64_t ready = 0;
   int64_t failed = 0;
+  // When the longest-waiting queued video entered the queue (its last change); 0: none queued.
+  int64_t oldest_queued_ms = 0;
 };
 
 class VideoQueue {

@@ -15,6 +15,8 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <ctime>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -22,6 +24,7 @@
 
 #include <sqlite3.h>
 
+#include "core/version.h"
 #include "http/http_test_util.h"
 #include "support/http_receiver.h"
 #include "support/shell.h"
@@ -227,6 +230,34 @@ TEST_F(ApiTest, MetricsArePrometheusText) {
       1);
   EXPECT_GE(m["vidproc_upload_bytes_total"], static_cast<double>(bytes.size()));
   EXPECT_EQ(m["vidproc_database_up"], 1);
+
+  // What an operator of a small box watches: the server process itself, and the build.
+  EXPECT_GT(m["process_resident_memory_bytes"], 1 << 20);
+  EXPECT_GE(m["process_virtual_memory_bytes"], m["process_resident_memory_bytes"]);
+  EXPECT_GT(m["process_cpu_seconds_total"], 0);
+  EXPECT_GE(m["process_open_fds"], 3);
+  EXPECT_GE(m["process_max_fds"], m["process_open_fds"]);
+  const double now_s = static_cast<double>(time(nullptr));
+  EXPECT_LE(m["process_start_time_seconds"], now_s + 1);
+  EXPECT_GT(m["process_start_time_seconds"], now_s - 3600);
+  EXPECT_EQ(m[std::string("vidproc_build_info{version=\"") + vidproc::kVersion + "\"}"], 1)
+      << r.body;
+  EXPECT_TRUE(m.count("vidproc_queue_oldest_queued_seconds"));
+  EXPECT_GE(m["vidproc_queue_oldest_queued_seconds"], 0);
+  // Durations by route; bucket bounds as written, not as float noise.
+  EXPECT_GE(m["vidproc_http_request_duration_seconds_count{route=\"/healthz\"}"], 1);
+  EXPECT_TRUE(
+      m.count("vidproc_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.0025\"}"))
+      << r.body;
+  EXPECT_EQ(r.body.find("00000000"), std::string::npos) << r.body;
+
+  // Prometheus' own linter accepts the exposition.
+  const std::string file = server().dir() + "/metrics.txt";
+  std::ofstream(file) << r.body;
+  int code = -1;
+  std::string lint = vidproc::testing::Shell("promtool check metrics < '" + file + "' 2>&1", &code);
+  EXPECT_EQ(code, 0) << "promtool check metrics (scripts/install-promtool.sh installs it): "
+                     << lint;
   WaitIdle();
 }
 

@@ -610,19 +610,44 @@ TYPED_TEST_P(JobStoreTest, OutboxSurvivesARestart) {
   EXPECT_EQ(attempts[due], 2);
 }
 
+TYPED_TEST_P(JobStoreTest, CountsNameTheLongestWaitingQueuedVideo) {
+  auto counts = this->store_->Counts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->oldest_queued_ms, 0) << "nothing is queued";
+  this->Add("uploading.mov", VideoStatus::kUploading);  // not waiting for a worker yet
+  const int64_t first_queued_at = this->clock_.NowMs();
+  std::string first = this->Add("first.mov");
+  const int64_t second_queued_at = this->clock_.NowMs();
+  this->Add("second.mov");
+  counts = this->store_->Counts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->queued, 2);
+  EXPECT_EQ(counts->uploading, 1);
+  EXPECT_EQ(counts->oldest_queued_ms, first_queued_at);
+  EXPECT_EQ(this->MustClaim().video.id, first);  // no longer waiting
+  counts = this->store_->Counts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->oldest_queued_ms, second_queued_at);
+  this->MustClaim();
+  counts = this->store_->Counts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->oldest_queued_ms, 0);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
-    JobStoreTest, CreatedVideoReadsBack, DuplicateIdIsRefused,
-    UploadingVideosAreNotClaimedUntilUploaded, ClaimsOldestFirstAndCountsAttempts,
-    ClaimRespectsTheCap, ConcurrentClaimsNeverShareAJobOrExceedTheCap,
-    CompletionRecordsOutputAndClearsTheLease, AWrongTokenIsRefusedEverywhere,
-    LateCompletionFromAnExpiredLeaseIsRejected, RenewedLeasesAreNotRecovered,
-    ExpiredLeasesFailAfterMaxAttempts, TransientFailureRequeuesWhenDue,
-    PermanentFailureKeepsTheOriginalAndCanBeRetried, OnlyFailedVideosCanBeRetried,
-    ReleasedJobIsClaimableWithoutCountingTheAttempt, ListsNewestFirstInPages,
-    MalformedCursorsAreRefusedAlike, ChangeFeedListsChangesInOrderSinceATime,
-    DeleteRemovesTheVideoAndItsLease, EverythingSurvivesARestart, OutboxIsOffByDefault,
-    OutboxRecordsReadyAndFailedTransitionsOnly, TransientFailureWritesNoDelivery,
-    RecoveredLeaseThatFailsWritesADelivery, AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
+    JobStoreTest, CountsNameTheLongestWaitingQueuedVideo, CreatedVideoReadsBack,
+    DuplicateIdIsRefused, UploadingVideosAreNotClaimedUntilUploaded,
+    ClaimsOldestFirstAndCountsAttempts, ClaimRespectsTheCap,
+    ConcurrentClaimsNeverShareAJobOrExceedTheCap, CompletionRecordsOutputAndClearsTheLease,
+    AWrongTokenIsRefusedEverywhere, LateCompletionFromAnExpiredLeaseIsRejected,
+    RenewedLeasesAreNotRecovered, ExpiredLeasesFailAfterMaxAttempts,
+    TransientFailureRequeuesWhenDue, PermanentFailureKeepsTheOriginalAndCanBeRetried,
+    OnlyFailedVideosCanBeRetried, ReleasedJobIsClaimableWithoutCountingTheAttempt,
+    ListsNewestFirstInPages, MalformedCursorsAreRefusedAlike,
+    ChangeFeedListsChangesInOrderSinceATime, DeleteRemovesTheVideoAndItsLease,
+    EverythingSurvivesARestart, OutboxIsOffByDefault, OutboxRecordsReadyAndFailedTransitionsOnly,
+    TransientFailureWritesNoDelivery, RecoveredLeaseThatFailsWritesADelivery,
+    AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
     ConcurrentDeliveryClaimsNeverShareADelivery, FailedDeliveryAttemptsAreRetriedWhenDue,
     DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain, OutboxSurvivesARestart);
 

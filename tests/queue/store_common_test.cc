@@ -154,11 +154,12 @@ TEST(StatusAfterFailureTest, ARetryTimeQueuesTheJobAgain) {
 
 TEST(AddCountTest, CountsByStatusNameAndSkipsUnknownNames) {
   QueueCounts c;
-  AddCount(&c, "queued", 2);
-  AddCount(&c, "ready", 3);
-  AddCount(&c, "queued", 1);
-  AddCount(&c, "archived", 9);
+  AddCount(&c, "queued", 2, 500);
+  AddCount(&c, "ready", 3, 100);
+  AddCount(&c, "queued", 1, 700);
+  AddCount(&c, "archived", 9, 50);
   EXPECT_EQ(c.queued, 3);
+  EXPECT_EQ(c.oldest_queued_ms, 500);  // of the queued rows only
   EXPECT_EQ(c.ready, 3);
   EXPECT_EQ(c.uploading + c.processing + c.failed, 0);
 }
