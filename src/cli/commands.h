@@ -13,6 +13,7 @@ int RunRetry(int argc, char** argv);
 int RunConfig(int argc, char** argv);
 int RunMigrate(int argc, char** argv);
 int RunStorage(int argc, char** argv);
+int RunBackup(int argc, char** argv);
 // Not for users: the sandbox's escape attempts, for tests (sandbox_check_command.cc).
 int RunSandboxCheck(int argc, char** argv);
 

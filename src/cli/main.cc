@@ -27,6 +27,7 @@ Commands:
   retry ID           queue a failed video again
   config             print the effective configuration (secrets masked)
   storage ...        put, get, list, delete or locate files in the configured store
+  backup DIR         a consistent copy of the SQLite job database, taken while the service runs
   version            print the version
 
 Run 'vidproc help COMMAND' (or 'vidproc COMMAND --help') for a command's options.
@@ -54,17 +55,12 @@ struct Command {
 
 // Every command, in the order of the help. `sandbox-check` is for tests and not listed there.
 constexpr Command kCommands[] = {
-    {"transcode", vidproc::cli::RunTranscode},
-    {"probe", vidproc::cli::RunProbe},
-    {"enqueue", vidproc::cli::RunEnqueue},
-    {"migrate", vidproc::cli::RunMigrate},
-    {"serve", vidproc::cli::RunServe},
-    {"worker", vidproc::cli::RunWorker},
-    {"status", vidproc::cli::RunStatus},
-    {"retry", vidproc::cli::RunRetry},
-    {"config", vidproc::cli::RunConfig},
-    {"storage", vidproc::cli::RunStorage},
-    {"sandbox-check", vidproc::cli::RunSandboxCheck},
+    {"transcode", vidproc::cli::RunTranscode}, {"probe", vidproc::cli::RunProbe},
+    {"enqueue", vidproc::cli::RunEnqueue},     {"migrate", vidproc::cli::RunMigrate},
+    {"serve", vidproc::cli::RunServe},         {"worker", vidproc::cli::RunWorker},
+    {"status", vidproc::cli::RunStatus},       {"retry", vidproc::cli::RunRetry},
+    {"config", vidproc::cli::RunConfig},       {"storage", vidproc::cli::RunStorage},
+    {"backup", vidproc::cli::RunBackup},       {"sandbox-check", vidproc::cli::RunSandboxCheck},
 };
 
 const Command* FindCommand(const std::string& name) {

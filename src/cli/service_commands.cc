@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "cli/wiring.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "queue/sqlite_store.h"
 #include "queue/video_json.h"
 #include "worker/webhook_dispatcher.h"
 #include "worker/worker_pool.h"
@@ -298,6 +300,50 @@ int RunConfig(int argc, char** argv) {
     return kExitOk;
   }
   std::printf("%s\n", DumpJson(ctx->config.ToJson(), 2).c_str());
+  return kExitOk;
+}
+
+int RunBackup(int argc, char** argv) {
+  int code = 0;
+  ExtraOptions extra;
+  extra.flags = {"--overwrite"};
+  extra.help = "\n  -y, --overwrite      replace DIR/vidproc.db if it exists\n";
+  auto ctx = Prepare(argc, argv, "backup",
+                     "Usage: vidproc backup DIR [options]\n\nCopies the SQLite job database to "
+                     "DIR/vidproc.db with SQLite's online backup API: a\nconsistent snapshot, "
+                     "taken while the service keeps running. DIR can then serve as a\n"
+                     "data directory (vidproc status --data-dir DIR). Stored files are not "
+                     "copied: see\ndocs/DEPLOY.md. With PostgreSQL, use pg_dump.\n",
+                     &code, extra);
+  if (!ctx) return code;
+  if (ctx->args.positional().empty()) return UsageError("backup", "missing DIR");
+  if (ctx->args.positional().size() > 1) return UsageError("backup", "name one directory");
+  const std::string source = ctx->config.SqlitePath();
+  if (source.empty()) {
+    return Fail("backup", Status(ErrorCode::kInvalidConfig,
+                                 "The job database is PostgreSQL: back it up with pg_dump."));
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(source, ec)) {
+    // Opening the store would create an empty database and back that up.
+    auto store = OpenJobStore(ctx->config, StoreOpening::kExistingOnly);
+    return Fail("backup", store.status());
+  }
+  const std::string dir = ctx->args.positional()[0];
+  const std::string destination = dir + "/vidproc.db";
+  std::filesystem::create_directories(dir, ec);
+  if (std::filesystem::equivalent(source, destination, ec)) {
+    return Fail("backup",
+                Status(ErrorCode::kInvalidArgument, destination + " is the database itself."));
+  }
+  if (std::filesystem::exists(destination, ec) && !ctx->args.has("--overwrite")) {
+    return Fail("backup", Status(ErrorCode::kInvalidArgument,
+                                 destination + " exists; pass -y (--overwrite) to replace it."));
+  }
+  if (Status s = queue::BackupSqliteDatabase(source, destination); !s.ok()) {
+    return Fail("backup", s);
+  }
+  std::printf("%s\n", destination.c_str());
   return kExitOk;
 }
 

@@ -71,6 +71,7 @@ std::optional<Context> Prepare(int argc, char** argv, const char* name, const ch
   for (const auto& [flag, variable] : variables) spec.valued.insert(flag);
   spec.valued.insert("--env-file");
   spec.flags.insert(extra.flags.begin(), extra.flags.end());
+  if (extra.flags.count("--overwrite")) spec.aliases["-y"] = "--overwrite";  // as transcode
   auto args = Args::Parse(argc, argv, 2, spec);
   if (!args.ok()) {
     std::fprintf(stderr, "vidproc %s: %s\n", name, args.status().message().c_str());

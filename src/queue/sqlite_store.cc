@@ -3,7 +3,10 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <thread>
 #include <unordered_map>
 
@@ -240,6 +243,46 @@ Status SettleDelivery(StatementCache& statements, int64_t id, const std::string&
 }
 
 }  // namespace
+
+Status BackupSqliteDatabase(const std::string& source, const std::string& destination) {
+  struct Connection {
+    sqlite3* db = nullptr;
+    ~Connection() { sqlite3_close_v2(db); }
+  } from, to;
+  int rc = sqlite3_open_v2(source.c_str(), &from.db, SQLITE_OPEN_READONLY, nullptr);
+  if (rc != SQLITE_OK) return FromSqlite(rc, from.db, "Cannot open the database " + source);
+  sqlite3_busy_timeout(from.db, kBusyTimeoutMs);
+  const std::string partial = destination + ".partial";
+  std::remove(partial.c_str());
+  rc =
+      sqlite3_open_v2(partial.c_str(), &to.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) return FromSqlite(rc, to.db, "Cannot create " + partial);
+  sqlite3_backup* backup = sqlite3_backup_init(to.db, "main", from.db, "main");
+  if (backup == nullptr)
+    return FromSqlite(sqlite3_errcode(to.db), to.db, "Cannot start the backup");
+  // All pages in one step: one read transaction, so one consistent snapshot. Under WAL it does
+  // not block the service's writers; a busy source (a checkpoint) is waited for.
+  do {
+    rc = sqlite3_backup_step(backup, -1);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(50);
+  } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+  sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    Status s = FromSqlite(rc, to.db, "The backup failed");
+    std::remove(partial.c_str());
+    return s;
+  }
+  // The copy keeps the source's journal mode; as a single file it must not need a -wal beside it.
+  RETURN_IF_ERROR(Exec(to.db, "PRAGMA journal_mode=DELETE", "Cannot finish the backup"));
+  sqlite3_close_v2(to.db);
+  to.db = nullptr;
+  if (std::rename(partial.c_str(), destination.c_str()) != 0) {
+    std::remove(partial.c_str());
+    return Status(ErrorCode::kDatabaseError,
+                  "Cannot move the backup to " + destination + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                        const Clock* clock) {

@@ -19,6 +19,11 @@ namespace vidproc::queue {
 
 class StatementCache;
 
+// Copies the database at `source` to `destination` (which must not exist) with SQLite's online
+// backup API: a consistent snapshot taken while other processes keep reading and writing (WAL
+// readers do not block writers), written beside `destination` and renamed into place when whole.
+Status BackupSqliteDatabase(const std::string& source, const std::string& destination);
+
 class SqliteStore : public JobStore {
  public:
   // Opens (creating if needed) the database at `path` and applies pending migrations.

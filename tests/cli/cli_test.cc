@@ -238,7 +238,7 @@ TEST(CliTest, HelpCommandShowsEachCommandsOwnOptions) {
         << command << ": " << help.out;
   }
   // Only the commands that run jobs list the job options.
-  for (const char* command : {"enqueue", "status", "retry", "storage", "migrate"}) {
+  for (const char* command : {"enqueue", "status", "retry", "storage", "migrate", "backup"}) {
     RunResult help = RunVidproc(std::string("help ") + command);
     EXPECT_EQ(help.out.find("--workers"), std::string::npos) << command;
     EXPECT_EQ(help.out.find("--timeout"), std::string::npos) << command;
@@ -395,6 +395,40 @@ TEST(CliTest, TranscodeOnATerminalEndsWithOneLineForAPerson) {
   EXPECT_LT(last.size(), 300u) << last;
   EXPECT_NE(last.find(dir + "/out.mp4"), std::string::npos) << last;
   EXPECT_NE(last.find("thumbnail " + dir + "/t.jpg"), std::string::npos) << last;
+}
+
+TEST(CliTest, BackupIsAConsistentDatabaseThatServesAsADataDirectory) {
+  std::string dir = TempDir();
+  std::string env_file = dir + "/vidproc.env";
+  std::ofstream(env_file) << "VIDPROC_DATA_DIR=" << dir << "/state\nLOG_LEVEL=warning\n";
+  RunResult nothing = RunVidprocStderr("backup " + dir + "/copy --env-file " + env_file);
+  EXPECT_NE(nothing.exit_code, 0);
+  EXPECT_NE(nothing.out.find("No job database at"), std::string::npos) << nothing.out;
+  EXPECT_NE(access((dir + "/copy/vidproc.db").c_str(), F_OK), 0);
+
+  ASSERT_EQ(RunVidproc("enqueue " + Fixture("rot90.mp4") + " " + Fixture("text.mp4") +
+                       " --env-file " + env_file)
+                .exit_code,
+            0);
+  RunResult copied = RunVidproc("backup " + dir + "/copy --env-file " + env_file);
+  ASSERT_EQ(copied.exit_code, 0);
+  EXPECT_EQ(copied.out, dir + "/copy/vidproc.db\n");
+  // A single file (no -wal beside it) that vidproc reads as a data directory.
+  EXPECT_NE(access((dir + "/copy/vidproc.db-wal").c_str(), F_OK), 0);
+  EXPECT_NE(access((dir + "/copy/vidproc.db.partial").c_str(), F_OK), 0);
+  nlohmann::json q =
+      nlohmann::json::parse(RunVidproc("status --json --data-dir " + dir + "/copy").out);
+  EXPECT_EQ(q["queued"], 2);
+
+  RunResult again = RunVidprocStderr("backup " + dir + "/copy --env-file " + env_file);
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.out.find("exists; pass -y"), std::string::npos) << again.out;
+  EXPECT_EQ(RunVidproc("backup " + dir + "/copy -y --env-file " + env_file).exit_code, 0);
+  RunResult itself = RunVidprocStderr("backup " + dir + "/state -y --env-file " + env_file);
+  EXPECT_NE(itself.exit_code, 0);
+  EXPECT_NE(itself.out.find("is the database itself"), std::string::npos) << itself.out;
+  q = nlohmann::json::parse(RunVidproc("status --json --env-file " + env_file).out);
+  EXPECT_EQ(q["queued"], 2) << "the source is intact";
 }
 
 }  // namespace
