@@ -18,6 +18,8 @@ packages=(
   libboost-dev  # Boost.Beast and Asio (header-only): the HTTP server
   chromium      # the web page's browser test (driven by playwright-core from npm)
   wrk           # bench/http_bench.sh
+  nginx-light   # the tests check docs/DEPLOY.md's nginx block with nginx -t; the HTTP benchmark's baseline
+  openssl       # a self-signed certificate for that check
 )
 
 # Node.js: Debian's nodejs + npm, unless a Node.js with npm is installed already (another
