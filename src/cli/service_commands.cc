@@ -287,8 +287,11 @@ int RunConfig(int argc, char** argv) {
   static const std::string settings_help = "\n" + SettingsHelp();
   ExtraOptions extra;
   extra.runs_jobs = true;
-  extra.flags = {"--markdown"};
-  extra.help = "\n  --markdown           print the settings tables of docs/CONFIGURATION.md\n";
+  extra.flags = {"--markdown", "--env-file-template"};
+  extra.help =
+      "\n  --markdown           print the settings tables of docs/CONFIGURATION.md\n"
+      "  --env-file-template  print an env file with every setting and its default, commented\n"
+      "                       out (the --data-dir given is set in it)\n";
   extra.footer = settings_help.c_str();
   auto ctx = Prepare(argc, argv, "config",
                      "Usage: vidproc config [options]\n\nPrints the effective configuration "
@@ -297,6 +300,12 @@ int RunConfig(int argc, char** argv) {
   if (!ctx) return code;
   if (ctx->args.has("--markdown")) {
     std::fputs(SettingsMarkdown().c_str(), stdout);
+    return kExitOk;
+  }
+  if (ctx->args.has("--env-file-template")) {
+    std::map<std::string, std::string> values;
+    if (auto dir = ctx->args.get("--data-dir")) values["VIDPROC_DATA_DIR"] = *dir;
+    std::fputs(SettingsEnvFile(values).c_str(), stdout);
     return kExitOk;
   }
   std::printf("%s\n", DumpJson(ctx->config.ToJson(), 2).c_str());

@@ -578,6 +578,30 @@ std::string SettingsMarkdown() {
   return out;
 }
 
+std::string SettingsEnvFile(const Environment& values) {
+  std::string out =
+      "# vidproc's settings, read by the service (systemd's EnvironmentFile=) and by every "
+      "vidproc\n"
+      "# command run on this machine. Comments only on lines of their own: systemd keeps a\n"
+      "# trailing \"# ...\" as part of the value. Each setting is shown with its default; remove "
+      "the\n"
+      "# \"#\" in front of a line to set it. docs/CONFIGURATION.md explains them all.\n";
+  for (const auto& section : kSections) {
+    out += "\n# ---- " + WithoutBackticks(section.title) + "\n";
+    for (const auto& s : Settings()) {
+      if (s.section != section.section) continue;
+      std::string shown_default = s.default_text.empty() ? "empty" : s.default_text;
+      out += "\n" + Wrap(WithoutBackticks(DocText(s)) + " (" + WithoutBackticks(s.values) +
+                             "; default " + WithoutBackticks(shown_default) + ")",
+                         "# ", 96);
+      auto set = values.find(s.name);
+      out += set != values.end() ? std::string(s.name) + "=" + set->second + "\n"
+                                 : "#" + std::string(s.name) + "=\n";
+    }
+  }
+  return out;
+}
+
 std::string SettingsHelp() {
   std::string out =
       "Settings (environment variables, also read from ./.env; docs/CONFIGURATION.md has more):\n";
@@ -688,7 +712,7 @@ Result<std::string> FindEnvFile(const std::string& chosen) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!chosen.empty()) {
-    if (!fs::is_regular_file(chosen, ec)) {
+    if (!fs::exists(chosen, ec) || fs::is_directory(chosen, ec)) {  // /dev/null is fine
       return Status(ErrorCode::kInvalidConfig, "No env file at " + chosen + ".");
     }
     return chosen;

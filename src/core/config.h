@@ -94,6 +94,9 @@ struct Config {
 // Every setting for people, from the same table: `vidproc config --help` (plain text) and the
 // settings tables of docs/CONFIGURATION.md (Markdown, between its marker comments).
 std::string SettingsHelp();
+// An env file listing every setting, commented out with its default and meaning, except those
+// in `values`, which are set: the package's /etc/vidproc/vidproc.env.
+std::string SettingsEnvFile(const std::map<std::string, std::string>& values);
 std::string SettingsMarkdown();
 // The default of setting `name` as written in the help ("2", "data"); empty for an unknown name.
 std::string SettingDefaultText(const std::string& name);
