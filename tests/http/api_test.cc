@@ -1601,7 +1601,7 @@ class ApiHostileNameTest : public ApiWebhookTest {
 };
 
 TEST_F(ApiHostileNameTest, EveryHostileNameThroughEveryUploadPathIsServedCleaned) {
-  SseClient sse(server().Url("/api/v1/events"));
+  SseClient sse(server().Url("/api/v1/events"), WithAuth());
   ASSERT_TRUE(sse.WaitConnected());
   struct Sent {
     std::string context;
@@ -1678,7 +1678,7 @@ TEST_F(ApiHostileNameTest, EveryHostileNameThroughEveryUploadPathIsServedCleaned
 }
 
 TEST_F(ApiHostileNameTest, ABadNameStoredBeforeTheFixIsServedCleanedEverywhere) {
-  SseClient sse(server().Url("/api/v1/events"));
+  SseClient sse(server().Url("/api/v1/events"), WithAuth());
   ASSERT_TRUE(sse.WaitConnected());
   const std::string id = "before-the-fix-0001";
   const std::string bad_name = "caf\xE9 \x1b[31m\xED\xA0\x80\xE2\x80\xAE.mov";
