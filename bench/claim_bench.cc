@@ -1,13 +1,14 @@
 // claim_bench: how many jobs per second N concurrent workers can claim and complete from one
 // queue, and whether any job is ever handed out twice.
 //
-//   claim_bench DATABASE_URL [--seconds 10] [--workers 1,4,16] [--jobs 20000]
+//   claim_bench VIDPROC_DATABASE_URL [--seconds 10] [--workers 1,4,16] [--jobs 20000]
 //
 // Each worker is a thread with its own store (its own database connection), claiming under its
 // own worker id as separate `vidproc worker` processes do, in a loop: ClaimNext then CompleteJob.
 // The queue is filled with --jobs queued videos first (so the queue is never empty). Every claimed
-// id is recorded; a duplicate is any id claimed twice. DATABASE_URL is postgres://... or
-// sqlite://PATH. Not a test: scripts/test.sh does not run it (bench/claim_bench.sh does).
+// id is recorded; a duplicate is any id claimed twice. The URL is postgres://... or
+// sqlite:///PATH (as VIDPROC_DATABASE_URL: sqlite:////absolute/path). Not a test: scripts/test.sh
+// does not run it (bench/claim_bench.sh does).
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -36,8 +37,8 @@ namespace {
 }
 
 std::unique_ptr<JobStore> Open(const std::string& url) {
-  if (url.rfind("sqlite://", 0) == 0) {
-    auto store = SqliteStore::Open(url.substr(9), SystemClock::Default());
+  if (url.rfind("sqlite:///", 0) == 0) {
+    auto store = SqliteStore::Open(url.substr(10), SystemClock::Default());
     if (!store.ok()) Die("open " + url, store.status());
     return std::move(store).value();
   }
@@ -130,8 +131,9 @@ Round Run(const std::string& url, int workers, double seconds, int jobs) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: claim_bench DATABASE_URL [--seconds S] [--workers 1,4,16] [--jobs N]\n");
+    std::fprintf(
+        stderr,
+        "usage: claim_bench VIDPROC_DATABASE_URL [--seconds S] [--workers 1,4,16] [--jobs N]\n");
     return 2;
   }
   vidproc::SetLogLevel(vidproc::LogLevel::kWarning);

@@ -37,5 +37,5 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "## SQLite (SqliteStore, WAL, synchronous=FULL), same machine, for reference"
   echo
-  build-bench/bench/claim_bench "sqlite://$WORK/claims.db" --seconds "$SECONDS_PER_ROUND" --jobs 40000
+  build-bench/bench/claim_bench "sqlite:///$WORK/claims.db" --seconds "$SECONDS_PER_ROUND" --jobs 40000
 } | tee "$OUT"

@@ -59,7 +59,7 @@ for n in 1 2 3; do
   psql -q "postgres://postgres@127.0.0.1:$PG_TEST_PORT/postgres" \
     -c "CREATE DATABASE scaleout_$n OWNER vidproc" >/dev/null
   db="${PG_TEST_URL%/*}/scaleout_$n"
-  env_vars=(DATABASE_URL="$db" USE_SPACES=True SPACES_ACCESS_KEY="$S3_TEST_ACCESS_KEY"
+  env_vars=(VIDPROC_DATABASE_URL="$db" USE_SPACES=True SPACES_ACCESS_KEY="$S3_TEST_ACCESS_KEY"
             SPACES_SECRET_KEY="$S3_TEST_SECRET_KEY" SPACES_BUCKET_NAME="$bucket"
             SPACES_ENDPOINT_URL="$S3_TEST_ENDPOINT" SPACES_REGION="$S3_TEST_REGION"
             LOG_LEVEL=warning MAX_VIDEO_PROCESSING_TASKS=1)

@@ -128,7 +128,7 @@ declare -A FOREIGN_PCT=()
 NOTES=()
 
 # ---------------------------------------------------------------- vidproc, isolated
-# vidproc runs with only these variables (no DATABASE_URL, VIDPROC_* or .env of the caller's),
+# vidproc runs with only these variables (no VIDPROC_DATABASE_URL, VIDPROC_* or .env of the caller's),
 # with the production defaults spelled out, in a working directory of its own.
 VP_ENV=(PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 LOG_FORMAT=json LOG_LEVEL=info
         "MAX_VIDEO_PROCESSING_TASKS=$SLOTS" VIDPROC_PRESET=veryfast VIDPROC_VIDEO_BITRATE=1500k

@@ -271,7 +271,7 @@ int RunMigrate(int argc, char** argv) {
   int code = 0;
   auto ctx = Prepare(argc, argv, "migrate",
                      "Usage: vidproc migrate [options]\n\nBrings the job database "
-                     "(DATABASE_URL) to this version's schema and exits. Every command\n"
+                     "(VIDPROC_DATABASE_URL) to this version's schema and exits. Every command\n"
                      "does the same when it opens the database (under an advisory lock on "
                      "PostgreSQL);\nrun this first to migrate before starting new versions.\n",
                      &code);

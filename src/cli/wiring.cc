@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include "core/clock.h"
@@ -26,6 +27,7 @@ Result<Config> LoadAndApplyConfig(const Environment& flags, const std::string& e
   if (ParseLogLevel(config.log_level, &level)) SetLogLevel(level);
   SetLogFormat(config.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   for (const std::string& warning : config.warnings) LogWarning(warning);
+  for (const std::string& note : config.startup_notes) LogInfo(note, {});
   return config;
 }
 
@@ -111,6 +113,14 @@ worker::WebhookOptions WebhookOptionsFrom(const Config& config) {
   o.url = config.webhook_url;
   o.secret = config.webhook_secret;
   o.give_up_ms = int64_t{config.webhook_give_up_h} * 3'600'000;
+  // The API's own renderer, with the API's signing key and public URL, so that a body carries
+  // the video exactly as GET /api/v1/videos/{id} renders it.
+  auto auth = std::make_shared<const http::Auth>(config.api_token, config.url_signing_secret,
+                                                 config.signed_url_max_s);
+  o.render = [auth, public_url = config.public_url](nlohmann::json record, int64_t now_s) {
+    return http::RenderVideo(std::move(record), *auth, public_url, now_s);
+  };
+  o.absolute_links = !config.public_url.empty();
   return o;
 }
 
@@ -142,6 +152,7 @@ http::ApiOptions ApiOptionsFrom(const Config& config) {
   if (listen_host != "0.0.0.0" && listen_host != "::" && listen_host != "[::]") {
     o.allowed_hosts.push_back(listen_host);
   }
+  o.public_url = config.public_url;
   return o;
 }
 

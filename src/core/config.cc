@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <string_view>
 #include <vector>
 
 #include "core/log.h"
@@ -181,10 +182,21 @@ Status NotEmptyDirectory(const char* name, const std::string& v) {
   return v.empty() ? Invalid(name, v, "a directory") : Status::Ok();
 }
 
+// SQLite URLs are read as dj-database-url reads them (a Django `.env` and vidproc's may hold the
+// same line): `sqlite:///` then the path, so `sqlite:///db.sqlite3` is relative to the working
+// directory and `sqlite:////var/lib/x.db` absolute.
+constexpr std::string_view kSqliteScheme = "sqlite:///";
+
 Status DatabaseUrl(const char* name, const std::string& v) {
-  if (!v.empty() && !StartsWith(v, "sqlite://") && !StartsWith(v, "postgres://") &&
-      !StartsWith(v, "postgresql://")) {
-    return Invalid(name, v, "sqlite://PATH or postgres://...");
+  if (StartsWith(v, "sqlite://")) {
+    if (!StartsWith(v, kSqliteScheme.data()) || v.size() == kSqliteScheme.size()) {
+      return Invalid(name, v,
+                     "sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH (as dj-database-url)");
+    }
+    return Status::Ok();
+  }
+  if (!v.empty() && !StartsWith(v, "postgres://") && !StartsWith(v, "postgresql://")) {
+    return Invalid(name, v, "sqlite:///PATH or postgres://...");
   }
   return Status::Ok();
 }
@@ -215,6 +227,23 @@ Status Token(const char* name, const std::string& v) {
 Status HttpUrl(const char* name, const std::string& v) {
   if (!v.empty() && !StartsWith(v, "http://") && !StartsWith(v, "https://")) {
     return Invalid(name, v, "an http:// or https:// URL");
+  }
+  return Status::Ok();
+}
+
+// The origin clients reach vidproc by, with an optional path prefix (vidproc mounted under a
+// sub-path of the platform's site): links are this plus the API's path, so no query, fragment
+// or credentials.
+Status PublicUrl(const char* name, const std::string& v) {
+  if (v.empty()) return Status::Ok();
+  const char* expected =
+      "an http:// or https:// URL with no query, fragment or user, like "
+      "https://example.com/video";
+  size_t scheme_end = v.find("://");
+  if ((!StartsWith(v, "http://") && !StartsWith(v, "https://")) ||
+      v.find_first_of("?#@ ") != std::string::npos || scheme_end + 3 >= v.size() ||
+      v[scheme_end + 3] == '/') {
+    return Invalid(name, v, expected);
   }
   return Status::Ok();
 }
@@ -298,16 +327,18 @@ const std::vector<Setting>& Settings() {
         Text("VIDPROC_DATA_DIR", &Config::data_dir, "data", "a directory", NotEmptyDirectory)
             .Doc("the database (`vidproc.db`), local storage (`storage/`), scratch space "
                  "(`scratch/`) (`--data-dir`)"));
-    t.push_back(Text("DATABASE_URL", &Config::database_url, "", "`sqlite://PATH`, `postgres://...`",
+    t.push_back(Text("VIDPROC_DATABASE_URL", &Config::database_url, "",
+                     "`sqlite:///relative/path`, `sqlite:////absolute/path`, `postgres://...`",
                      DatabaseUrl)
-                    .DefaultText("`sqlite://<data dir>/vidproc.db`")
+                    .DefaultText("`sqlite:///<data dir>/vidproc.db`")
                     .ShownAs([](const Config& c) {
                       // A PostgreSQL URL may hold a password (user:password@ or ?password=).
                       return nlohmann::json(c.SqlitePath().empty()
                                                 ? MaskUrlCredentials(c.database_url)
-                                                : "sqlite://" + c.SqlitePath());
+                                                : std::string(kSqliteScheme) + c.SqlitePath());
                     })
-                    .Doc("the job database"));
+                    .Doc("the job database. SQLite URLs as dj-database-url reads them. A "
+                         "`DATABASE_URL` (a web framework's) is never read"));
     t.push_back(Boolean("KEEP_ORIGINAL", &Config::keep_original, false)
                     .Doc("keep the uploaded original next to the processed video instead of "
                          "replacing it"));
@@ -462,6 +493,15 @@ const std::vector<Setting>& Settings() {
                     .Doc("free space (MiB) kept on the data directory's disk for running jobs' "
                          "scratch files; below it new uploads get `507 storage_full` with "
                          "`Retry-After`; 0 = not checked"));
+    t.push_back(
+        Text("VIDPROC_PUBLIC_URL", &Config::public_url, "", "an http:// or https:// URL", PublicUrl)
+            .In(S::kHttp)
+            .DefaultText("(none: relative links)")
+            .Doc("the URL clients reach vidproc at, a path prefix included when it is "
+                 "mounted under one (`https://example.com/video`): the base of every "
+                 "absolute link (`video_url`, `thumbnail_url` in responses, events and "
+                 "webhooks). Unset, links are paths relative to the server's origin and "
+                 "webhooks carry them so (logged at start)"));
     // Webhooks.
     t.push_back(Text("WEBHOOK_URL", &Config::webhook_url, "", "an http:// or https:// URL", HttpUrl)
                     .In(S::kWebhooks)
@@ -469,7 +509,8 @@ const std::vector<Setting>& Settings() {
                       return nlohmann::json(MaskUrlCredentials(c.webhook_url));
                     })
                     .DefaultText("(none: off)")
-                    .Doc("each video that becomes `ready` or `failed` is POSTed there"));
+                    .Doc("each video that becomes `ready` or `failed`, and each deletion, is "
+                         "POSTed there"));
     t.push_back(Text("WEBHOOK_SECRET", &Config::webhook_secret, "", "text")
                     .In(S::kWebhooks)
                     .Secret()
@@ -515,9 +556,9 @@ std::string Trim(const std::string& s) {
 }  // namespace
 
 std::string Config::SqlitePath() const {
-  std::string url = database_url.empty() ? "sqlite://" + data_dir + "/vidproc.db" : database_url;
-  if (url.rfind("sqlite://", 0) != 0) return "";
-  return url.substr(9);
+  if (database_url.empty()) return data_dir + "/vidproc.db";
+  if (!StartsWith(database_url, kSqliteScheme.data())) return "";
+  return database_url.substr(kSqliteScheme.size());
 }
 
 Config::Config() {
@@ -699,6 +740,15 @@ Result<Config> LoadConfig(const Environment& dotenv, const Environment& env,
     return Status(ErrorCode::kInvalidConfig,
                   "SPACES_ENDPOINT_URL='" + config.spaces_endpoint +
                       "' needs a scheme, like https://nyc3.digitaloceanspaces.com.");
+  }
+  // The most common line of a web framework's .env: another program's database, never ours
+  // (vidproc would create its tables in it). Said once, since a deployment may expect it read.
+  if (merged.count("DATABASE_URL") && !merged.count("VIDPROC_DATABASE_URL")) {
+    config.startup_notes.push_back(
+        "DATABASE_URL is set but is not vidproc's setting (VIDPROC_DATABASE_URL is): the job "
+        "database is " +
+        (config.SqlitePath().empty() ? std::string("PostgreSQL")
+                                     : std::string(kSqliteScheme) + config.SqlitePath()));
   }
   if (config.worker_id.empty()) {
     char host[256] = {};

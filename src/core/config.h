@@ -37,7 +37,7 @@ struct Config {
 
   // vidproc's own.
   std::string data_dir;       // VIDPROC_DATA_DIR
-  std::string database_url;   // DATABASE_URL
+  std::string database_url;   // VIDPROC_DATABASE_URL
   bool keep_original;         // KEEP_ORIGINAL
   std::string log_format;     // LOG_FORMAT
   std::string log_level;      // LOG_LEVEL
@@ -64,6 +64,7 @@ struct Config {
   int http_threads;                // VIDPROC_HTTP_THREADS
   int http_idle_timeout_s;         // VIDPROC_HTTP_IDLE_TIMEOUT_SECONDS
   int http_body_timeout_s;         // VIDPROC_HTTP_BODY_TIMEOUT_SECONDS
+  std::string public_url;          // VIDPROC_PUBLIC_URL
   std::string webhook_url;         // WEBHOOK_URL
   std::string webhook_secret;      // WEBHOOK_SECRET
   int webhook_give_up_h;           // VIDPROC_WEBHOOK_GIVE_UP_HOURS
@@ -85,7 +86,12 @@ struct Config {
   std::string env_file;
   std::vector<std::string> warnings;
 
-  // The SQLite path when database_url is sqlite://PATH (empty otherwise).
+  // Not a setting: what LoadConfig noticed about the environment that an operator should hear
+  // of, logged once each at start-up (LoadAndApplyConfig).
+  std::vector<std::string> startup_notes;
+
+  // The SQLite path when database_url is sqlite:///PATH (relative) or sqlite:////PATH
+  // (absolute), or unset (the data directory's vidproc.db); empty for PostgreSQL.
   std::string SqlitePath() const;
   // The effective configuration, secrets masked, for `vidproc config` and start-up logs.
   nlohmann::json ToJson() const;

@@ -53,6 +53,10 @@ std::string_view CodeName(ErrorCode code);
 std::optional<ErrorCode> CodeFromName(std::string_view name);
 // True for codes that describe the input file itself: retrying cannot help.
 bool IsInputError(ErrorCode code);
+// True for codes a retry can fix (`retryable` in error objects; docs/ERRORS.md): storage,
+// database, timeout and other transient failures of the service. False for the user's file and
+// for what needs a person to change something first.
+bool IsRetryable(ErrorCode code);
 
 class [[nodiscard]] Status {
  public:

@@ -35,7 +35,17 @@ struct ApiOptions {
   // With auth off, the Host names (a name, or name:port) requests may carry besides loopback
   // ones: what a browser uses to reach this server (VIDPROC_ALLOWED_HOSTS).
   std::vector<std::string> allowed_hosts;
+  // VIDPROC_PUBLIC_URL: the base of absolute links; empty: links are origin-relative paths.
+  std::string public_url;
 };
+
+// The video resource as every client gets it: GET /api/v1/videos/{id}, the list, SSE events and
+// webhook bodies (the dispatcher is given this function by the wiring). `record` is the row's
+// JSON (queue::ToApiJson, or a snapshot of it kept for a deleted video); when it is ready,
+// `video_url` and `thumbnail_url` are added: signed by `auth` (when on) as of `now_s`, and
+// absolute on `public_url` (which may end in a path prefix) when it is set.
+nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, std::string_view public_url,
+                           int64_t now_s);
 
 // With auth off, what keeps other web pages out (DNS rebinding, cross-site requests): a Host that
 // is neither a loopback name or address nor in `allowed_hosts` (403 host_not_allowed), and a

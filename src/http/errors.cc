@@ -62,9 +62,26 @@ std::string GenericServerMessage(int status, std::string_view request_id) {
          std::string(request_id) + ".";
 }
 
-std::string ErrorBody(std::string_view code, std::string_view message,
+bool IsRetryableAnswer(int http_status, std::string_view code) {
+  if (auto known = CodeFromName(code)) return IsRetryable(*known);
+  switch (http_status) {
+    case 408:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+    case 507: return true;
+    default: return false;
+  }
+}
+
+std::string ErrorBody(int http_status, std::string_view code, std::string_view message,
                       std::string_view request_id) {
-  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+  nlohmann::json body = {{"error",
+                          {{"code", code},
+                           {"message", message},
+                           {"retryable", IsRetryableAnswer(http_status, code)}}}};
   if (!request_id.empty()) body["error"]["request_id"] = request_id;
   // Never throws: the message may hold bytes from a request (error_handler_t::replace).
   return DumpJson(body) + "\n";

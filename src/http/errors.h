@@ -29,7 +29,12 @@ HttpError ToHttpError(const Status& status);
 // the request id under which the log has the details.
 std::string GenericServerMessage(int status, std::string_view request_id);
 
-// The error envelope: {"error": {"code", "message", "request_id"}} and a newline.
-std::string ErrorBody(std::string_view code, std::string_view message, std::string_view request_id);
+// Whether the same request can succeed later unchanged: the code's own `retryable` for the core's
+// codes (IsRetryable), else from the HTTP status (a limit or an outage: 408, 429, 5xx but 501).
+bool IsRetryableAnswer(int http_status, std::string_view code);
+
+// The error envelope: {"error": {"code", "message", "retryable", "request_id"}} and a newline.
+std::string ErrorBody(int http_status, std::string_view code, std::string_view message,
+                      std::string_view request_id);
 
 }  // namespace vidproc::http

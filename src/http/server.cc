@@ -58,7 +58,7 @@ asio::awaitable<void> WriteBareError(beast::tcp_stream& stream, int status, std:
   res.set(bhttp::field::cache_control, "no-store");
   for (const auto& [name, value] : headers) res.set(name, value);
   res.keep_alive(false);
-  res.body() = ErrorBody(code, message, request_id);
+  res.body() = ErrorBody(status, code, message, request_id);
   res.prepare_payload();
   beast::error_code ec;
   stream.expires_after(std::chrono::milliseconds(timeout_ms));
@@ -324,7 +324,7 @@ asio::awaitable<void> Exchange::SendError(const HttpError& error, HeaderList hea
 asio::awaitable<void> Exchange::SendError(int http_status, std::string_view code,
                                           std::string_view message, HeaderList headers) {
   co_await SendText(http_status, "application/json; charset=utf-8",
-                    ErrorBody(code, message, request_id_), std::move(headers));
+                    ErrorBody(http_status, code, message, request_id_), std::move(headers));
 }
 
 asio::awaitable<void> Exchange::SendFile(int status, const std::string& path, int64_t offset,

@@ -9,14 +9,25 @@
 
 namespace vidproc::http {
 
-nlohmann::json ApiServices::Render(const queue::Video& video) const {
-  nlohmann::json out = queue::ToApiJson(video);
-  if (video.status == queue::VideoStatus::kReady) {
-    std::string base = "/api/v1/videos/" + video.id;
-    out["video_url"] = base + "/video" + auth->SignQuery(base + "/video", NowS());
-    out["thumbnail_url"] = base + "/thumbnail" + auth->SignQuery(base + "/thumbnail", NowS());
+nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, std::string_view public_url,
+                           int64_t now_s) {
+  if (!record.is_object() || record.value("status", "") != "ready" ||
+      !record.value("id", nlohmann::json()).is_string()) {
+    return record;
   }
-  return out;
+  // The signature covers the path this server sees; a proxy in front strips the prefix.
+  std::string origin(public_url);
+  while (!origin.empty() && origin.back() == '/') origin.pop_back();
+  const std::string base = "/api/v1/videos/" + record["id"].get<std::string>();
+  for (const char* media : {"video", "thumbnail"}) {
+    const std::string path = base + "/" + media;
+    record[std::string(media) + "_url"] = origin + path + auth.SignQuery(path, now_s);
+  }
+  return record;
+}
+
+nlohmann::json ApiServices::Render(const queue::Video& video) const {
+  return RenderVideo(queue::ToApiJson(video), *auth, options->public_url, NowS());
 }
 
 Status TooLargeUpload(int64_t max_bytes) {

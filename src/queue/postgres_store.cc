@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/text.h"
 #include "queue/store_common.h"
+#include "queue/video_json.h"
 
 namespace vidproc::queue {
 namespace {
@@ -27,7 +29,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -83,6 +85,14 @@ CREATE TABLE webhook_outbox (
 );
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id)
   WHERE delivered_at IS NULL AND gave_up_at IS NULL;
+)sql",
+    // Delivery ids receivers can deduplicate by across databases (a volatile default: rows
+    // already there get one each too), and the snapshot of a deleted video.
+    R"sql(
+ALTER TABLE webhook_outbox ADD COLUMN event_id TEXT NOT NULL
+  DEFAULT ('evt_' || replace(gen_random_uuid()::text, '-', ''));
+ALTER TABLE webhook_outbox ADD COLUMN video_snapshot TEXT;
+CREATE UNIQUE INDEX webhook_outbox_event_id ON webhook_outbox (event_id);
 )sql",
 };
 
@@ -484,8 +494,23 @@ Status PostgresStore::RetryVideo(const std::string& id) {
 
 Status PostgresStore::DeleteVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
-  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("DELETE FROM videos WHERE id = $1", {id}));
-  return Affected(r.get()) == 1 ? Status::Ok() : NoSuchVideo(id);
+  if (!outbox_enabled_) {
+    ASSIGN_OR_RETURN(PgResult r, conn_->Exec("DELETE FROM videos WHERE id = $1", {id}));
+    return Affected(r.get()) == 1 ? Status::Ok() : NoSuchVideo(id);
+  }
+  return conn_->Transaction([&]() -> Status {
+    ASSIGN_OR_RETURN(
+        PgResult last,
+        conn_->Exec("SELECT " + Columns() + " FROM videos v WHERE v.id = $1 FOR UPDATE", {id}));
+    if (PQntuples(last.get()) == 0) return NoSuchVideo(id);
+    const std::string snapshot = DumpJson(ToApiJson(ReadVideo(last.get(), 0)));
+    RETURN_IF_ERROR(Check(conn_->Exec(
+        "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at, video_snapshot) "
+        "VALUES ($1, $2, $3, $3, $4)",
+        {id, std::string(kEventVideoDeleted), S(clock_->NowMs()), snapshot})));
+    ASSIGN_OR_RETURN(PgResult r, conn_->Exec("DELETE FROM videos WHERE id = $1", {id}));
+    return Affected(r.get()) == 1 ? Status::Ok() : NoSuchVideo(id);
+  });
 }
 
 bool PostgresStore::WaitForJobs(int64_t timeout_ms) {
@@ -561,7 +586,7 @@ Result<std::vector<WebhookDelivery>> PostgresStore::ClaimWebhookDeliveries(int l
                       "UPDATE webhook_outbox o SET attempts = o.attempts + 1, lease_token = $3, "
                       "lease_expires_at = $4 FROM due WHERE o.id = due.id "
                       "RETURNING o.id, o.video_id, o.event, o.attempts, o.created_at, "
-                      "o.next_attempt_at",
+                      "o.next_attempt_at, o.event_id, COALESCE(o.video_snapshot, '')",
                   {S(now), S(limit), token, S(now + lease_ms)}));
   struct Row {
     int64_t next_attempt_at;
@@ -572,7 +597,7 @@ Result<std::vector<WebhookDelivery>> PostgresStore::ClaimWebhookDeliveries(int l
     auto v = [&](int c) { return std::string(PQgetvalue(r.get(), i, c)); };
     rows.push_back({std::atoll(v(5).c_str()),
                     {std::atoll(v(0).c_str()), v(1), v(2), std::atoi(v(3).c_str()),
-                     std::atoll(v(4).c_str()), token}});
+                     std::atoll(v(4).c_str()), token, v(6), v(7)}});
   }
   // RETURNING does not keep the CTE's order.
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {

@@ -11,7 +11,9 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "core/text.h"
 #include "queue/store_common.h"
+#include "queue/video_json.h"
 
 namespace vidproc::queue {
 namespace {
@@ -26,7 +28,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
@@ -82,7 +84,18 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id)
   WHERE delivered_at IS NULL AND gave_up_at IS NULL;
 )sql",
+    // Delivery ids receivers can deduplicate by across databases (rows already there get one
+    // too), and the snapshot of a deleted video.
+    R"sql(
+ALTER TABLE webhook_outbox ADD COLUMN event_id TEXT;
+ALTER TABLE webhook_outbox ADD COLUMN video_snapshot TEXT;
+UPDATE webhook_outbox SET event_id = 'evt_' || lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX webhook_outbox_event_id ON webhook_outbox (event_id);
+)sql",
 };
+
+// A new delivery's event id, per row (SQLite cannot add a column with a volatile default).
+constexpr std::string_view kNewEventId = "'evt_' || lower(hex(randomblob(16)))";
 
 // "SELECT <the video columns> FROM videos <rest>".
 std::string SelectVideos(std::string_view rest) {
@@ -217,16 +230,19 @@ Status Exec(sqlite3* db, const char* sql, const std::string& what) {
   return store_util::DatabaseError(what, detail, rc == SQLITE_FULL);
 }
 
-// Writes a delivery of `event` about `video_id`, due now. Runs inside the caller's transaction.
+// Writes a delivery of `event` about `video_id`, due now, with the video's `snapshot` if given.
+// Runs inside the caller's transaction.
 Status InsertOutbox(StatementCache& statements, const std::string& video_id, std::string_view event,
-                    int64_t now) {
+                    int64_t now, const std::optional<std::string>& snapshot = std::nullopt) {
   Stmt s(statements,
-         "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at) "
-         "VALUES (?, ?, ?, ?)");
+         "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at, event_id, "
+         "video_snapshot) VALUES (?, ?, ?, ?, " +
+             std::string(kNewEventId) + ", ?)");
   return s.Bind(1, video_id)
       .Bind(2, std::string(event))
       .Bind(3, now)
       .Bind(4, now)
+      .Bind(5, snapshot)
       .Run("Cannot record the webhook delivery");
 }
 
@@ -557,9 +573,11 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
     if (outbox_enabled_) {
       // The same rows as the update below, in the same transaction.
       Stmt events(*statements_,
-                  "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at) "
-                  "SELECT id, ?1, ?2, ?2 FROM videos WHERE status = 'processing' "
-                  "AND lease_expires_at < ?2 AND attempts >= ?3 ORDER BY id");
+                  "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at, "
+                  "event_id) SELECT id, ?1, ?2, ?2, " +
+                      std::string(kNewEventId) +
+                      " FROM videos WHERE status = 'processing' "
+                      "AND lease_expires_at < ?2 AND attempts >= ?3 ORDER BY id");
       RETURN_IF_ERROR(events.Bind(1, std::string(kEventVideoFailed))
                           .Bind(2, now)
                           .Bind(3, max_attempts)
@@ -608,9 +626,20 @@ Status SqliteStore::RetryVideo(const std::string& id) {
 
 Status SqliteStore::DeleteVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
-  Stmt s(*statements_, "DELETE FROM videos WHERE id = ?");
-  RETURN_IF_ERROR(s.Bind(1, id).Run("Cannot delete the video"));
-  return sqlite3_changes(db_) == 1 ? Status::Ok() : NoSuchVideo(id);
+  return Transaction([&]() -> Status {
+    if (outbox_enabled_) {
+      Stmt last(*statements_, SelectVideos("WHERE id = ?"));
+      last.Bind(1, id);
+      int rc = last.Step();
+      if (rc == SQLITE_DONE) return NoSuchVideo(id);
+      if (rc != SQLITE_ROW) return FromSqlite(rc, db_, "Cannot read the video");
+      RETURN_IF_ERROR(InsertOutbox(*statements_, id, kEventVideoDeleted, clock_->NowMs(),
+                                   DumpJson(ToApiJson(store_util::ReadVideo(last)))));
+    }
+    Stmt s(*statements_, "DELETE FROM videos WHERE id = ?");
+    RETURN_IF_ERROR(s.Bind(1, id).Run("Cannot delete the video"));
+    return sqlite3_changes(db_) == 1 ? Status::Ok() : NoSuchVideo(id);
+  });
 }
 
 bool SqliteStore::WaitForJobs(int64_t timeout_ms) {
@@ -661,7 +690,8 @@ Result<std::vector<WebhookDelivery>> SqliteStore::ClaimWebhookDeliveries(int lim
     int64_t now = clock_->NowMs();
     std::string token = store_util::NewLeaseToken();
     Stmt due(*statements_,
-             "SELECT id, video_id, event, attempts, created_at FROM webhook_outbox "
+             "SELECT id, video_id, event, attempts, created_at, event_id, "
+             "COALESCE(video_snapshot, '') FROM webhook_outbox "
              "WHERE " +
                  std::string(kDeliveryOpen) +
                  " AND next_attempt_at <= ?1 "
@@ -671,7 +701,7 @@ Result<std::vector<WebhookDelivery>> SqliteStore::ClaimWebhookDeliveries(int lim
     int rc;
     while ((rc = due.Step()) == SQLITE_ROW) {
       claimed.push_back({due.Int(0), due.Text(1), due.Text(2), static_cast<int>(due.Int(3)) + 1,
-                         due.Int(4), token});
+                         due.Int(4), token, due.Text(5), due.Text(6)});
     }
     if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot find due webhook deliveries");
     for (const WebhookDelivery& d : claimed) {

@@ -1,6 +1,7 @@
 #include "queue/video_json.h"
 
 #include "core/clock.h"
+#include "core/status.h"
 #include "core/text.h"
 
 namespace vidproc::queue {
@@ -46,7 +47,10 @@ nlohmann::json ToApiJson(const Video& v) {
       {"output", v.output.is_object() ? v.output : nlohmann::json(nullptr)},
   };
   if (v.status == VideoStatus::kFailed) {
-    j["error"] = {{"code", v.error_code}, {"message", v.error_message}};
+    auto code = CodeFromName(v.error_code);
+    j["error"] = {{"code", v.error_code},
+                  {"message", v.error_message},
+                  {"retryable", code.has_value() && IsRetryable(*code)}};
   }
   // Rows stored by an older vidproc (or any other writer) may hold bytes that are not UTF-8 or
   // control characters: served cleaned, never a failed dump.

@@ -12,18 +12,26 @@
 
 namespace vidproc::queue {
 
-// A delivery in the outbox. `id` is stable and unique: receivers deduplicate by it.
+// A delivery in the outbox. `id` is the row (for the store's calls); `event_id` is what receivers
+// see and deduplicate by: "evt_" and 32 random hex digits, written with the row, the same on
+// every retry, unique across databases (a row number is not: two installations, or one restored
+// from a backup, repeat them).
 struct WebhookDelivery {
   int64_t id = 0;
   std::string video_id;
-  std::string event;  // "video.ready" | "video.failed"
+  std::string event;  // "video.ready" | "video.failed" | "video.deleted"
   int attempts = 0;   // sends started so far, counting the one this claim is for
   int64_t created_at_ms = 0;
   std::string lease_token;  // proves the claim to MarkWebhookDelivered and friends
+  std::string event_id;
+  // The video's API JSON (ToApiJson) when the event was written, for an event about a video that
+  // no longer exists when it is sent (video.deleted); empty for the others.
+  std::string video_snapshot;
 };
 
 inline constexpr std::string_view kEventVideoReady = "video.ready";
 inline constexpr std::string_view kEventVideoFailed = "video.failed";
+inline constexpr std::string_view kEventVideoDeleted = "video.deleted";
 
 class WebhookOutbox {
  public:
@@ -32,7 +40,8 @@ class WebhookOutbox {
   // When enabled (off by default; a process turns it on when WEBHOOK_URL is set), every
   // transition to kReady (CompleteJob) or kFailed (FailJob without retry_at_ms,
   // RecoverExpiredLeases) also writes a delivery, in the same transaction: an event is never lost
-  // nor invented. Every process that changes job states must enable it, workers included.
+  // nor invented. So does DeleteVideo (video.deleted, with the video's last state as its
+  // snapshot). Every process that changes job states must enable it, workers included.
   virtual void EnableWebhookOutbox(bool enabled) = 0;
   // Leases up to `limit` deliveries that are due (next attempt at or before now), neither
   // delivered nor given up, and not leased by another claimer (or whose lease expired), for

@@ -1,6 +1,7 @@
 #include "worker/webhook_dispatcher.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -23,22 +24,27 @@ double Jitter() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
-// The body: the video as it is now; only its id if it was deleted since the event.
-Result<std::string> BuildBody(queue::VideoQueue* videos, const queue::WebhookDelivery& d) {
-  nlohmann::json video;
-  auto v = videos->GetVideo(d.video_id);
-  if (v.ok()) {
-    video = queue::ToApiJson(v.value());
-  } else if (v.status().code() == ErrorCode::kNotFound) {
-    video = {{"id", d.video_id}};
-  } else {
-    return v.status();
+// The row's JSON the body's video is rendered from: the video as it is now, or for video.deleted
+// as it was when deleted. nullopt when a video.ready or video.failed is about a video deleted
+// since: its video.deleted (written with the deletion) tells the receiver what became of it.
+Result<std::optional<nlohmann::json>> VideoRecord(queue::VideoQueue* videos,
+                                                  const queue::WebhookDelivery& d) {
+  if (!d.video_snapshot.empty()) {
+    auto snapshot = nlohmann::json::parse(d.video_snapshot, nullptr, /*allow_exceptions=*/false);
+    if (snapshot.is_discarded() || !snapshot.is_object()) {
+      return Status(ErrorCode::kInternal, "the stored video snapshot is not a JSON object");
+    }
+    return std::optional<nlohmann::json>(std::move(snapshot));
   }
-  return DumpJson(nlohmann::json{{"event", d.event}, {"video", std::move(video)}});
+  auto v = videos->GetVideo(d.video_id);
+  if (v.ok()) return std::optional<nlohmann::json>(queue::ToApiJson(v.value()));
+  if (v.status().code() == ErrorCode::kNotFound) return std::optional<nlohmann::json>();
+  return v.status();
 }
 
 nlohmann::json Fields(const queue::WebhookDelivery& d) {
-  return {{"delivery", d.id}, {"video", d.video_id}, {"event", d.event}, {"attempt", d.attempts}};
+  return {
+      {"delivery", d.event_id}, {"video", d.video_id}, {"event", d.event}, {"attempt", d.attempts}};
 }
 
 }  // namespace
@@ -68,6 +74,11 @@ WebhookDispatcher::~WebhookDispatcher() { Stop(); }
 void WebhookDispatcher::Start() {
   if (options_.secret.empty()) {
     LogWarning("WEBHOOK_SECRET is not set: webhook deliveries are sent unsigned");
+  }
+  if (!options_.absolute_links) {
+    LogInfo(
+        "VIDPROC_PUBLIC_URL is not set: webhooks carry video_url and thumbnail_url as paths "
+        "relative to the API's origin");
   }
   LogInfo("webhook dispatcher started", {{"url", MaskUrlCredentials(options_.url)}});
   thread_ = std::thread([this] { Loop(); });
@@ -126,6 +137,16 @@ Result<int> WebhookDispatcher::SendDue() {
   return static_cast<int>(claimed.size());
 }
 
+std::string WebhookDispatcher::BuildBody(const queue::WebhookDelivery& d,
+                                         nlohmann::json record) const {
+  const int64_t now_s = clock_->NowMs() / 1000;
+  nlohmann::json video = options_.render ? options_.render(std::move(record), now_s) : record;
+  return DumpJson(nlohmann::json{{"id", d.event_id},
+                                 {"event", d.event},
+                                 {"created_at", FormatRfc3339(d.created_at_ms)},
+                                 {"video", std::move(video)}});
+}
+
 void WebhookDispatcher::Quarantine(const queue::WebhookDelivery& d, const Status& error) {
   // An attempt that throws would throw again at every retry (a record the body cannot be made
   // of): the delivery is given up at once, with the reason kept in the outbox.
@@ -157,7 +178,13 @@ void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
   const int64_t started_ms = clock_->MonotonicMs();
   std::string error;
   int http_status = 0;
-  auto body = BuildBody(videos_, d);
+  auto record = VideoRecord(videos_, d);
+  if (record.ok() && !record->has_value()) {
+    give_up("the video was deleted before this event was sent (its video.deleted follows)");
+    return;
+  }
+  Result<std::string> body = record.ok() ? Result<std::string>(BuildBody(d, **record))
+                                         : Result<std::string>(record.status());
   if (!body.ok()) {
     error = body.status().ToString();
   } else {
@@ -170,7 +197,7 @@ void WebhookDispatcher::Attempt(const queue::WebhookDelivery& d) {
     request.headers = {{"Content-Type", "application/json"},
                        {"User-Agent", "vidproc-webhooks"},
                        {"X-Vidproc-Event", d.event},
-                       {"X-Vidproc-Delivery", std::to_string(d.id)}};
+                       {"X-Vidproc-Delivery", d.event_id}};
     if (!options_.secret.empty()) {
       request.headers.emplace_back(
           "X-Vidproc-Signature",

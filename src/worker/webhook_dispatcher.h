@@ -1,9 +1,12 @@
 // Sends the webhook outbox (queue::WebhookOutbox) to WEBHOOK_URL: a background thread
 // claims due deliveries with a lease, POSTs each as
-//   {"event": "video.ready" | "video.failed", "video": {...the API's video resource, as it is now}}
-// signed in X-Vidproc-Signature, and records the outcome: a 2xx settles it; anything else is
-// retried with exponential backoff and jitter until `give_up_ms` after the event, then given up
-// with a warning. At-least-once: a receiver deduplicates by X-Vidproc-Delivery.
+//   {"id": "evt_...", "event": "video.ready" | "video.failed" | "video.deleted",
+//    "created_at": "...", "video": {...}}
+// where `video` is rendered by `render` (the API's renderer: what GET /api/v1/videos/{id} answers
+// now; for video.deleted, the video as it was when deleted), signed in X-Vidproc-Signature, and
+// records the outcome: a 2xx settles it; anything else is retried with exponential backoff and
+// jitter until `give_up_ms` after the event, then given up with a warning. At-least-once: a
+// receiver deduplicates by the event id (also in X-Vidproc-Delivery).
 //
 // Usage (any process that changes job states: `vidproc worker`, `vidproc serve`):
 //   store->EnableWebhookOutbox(true);
@@ -17,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -40,6 +44,12 @@ struct WebhookOptions {
   // A claimed delivery is another dispatcher's after this: longer than a request can take.
   int64_t lease_ms = 60'000;
   int batch = 16;  // deliveries claimed at once
+  // The video resource from the row's JSON (queue::ToApiJson) at `now_s`: http::RenderVideo as
+  // the wiring binds it (signing key, VIDPROC_PUBLIC_URL). Unset: the row's JSON as it is.
+  std::function<nlohmann::json(nlohmann::json record, int64_t now_s)> render;
+  // Whether `render` makes absolute links (VIDPROC_PUBLIC_URL is set); if not, Start says once
+  // that bodies carry links relative to the API's origin.
+  bool absolute_links = false;
 };
 
 // The X-Vidproc-Signature header value: "t=<unix_seconds>,v1=<hex HMAC-SHA256(secret,
@@ -86,6 +96,8 @@ class WebhookDispatcher {
   Result<int> SendDue();
   void Attempt(const queue::WebhookDelivery& delivery);
   void Quarantine(const queue::WebhookDelivery& delivery, const Status& error);
+  // The body of `delivery`, its video rendered from `record`.
+  std::string BuildBody(const queue::WebhookDelivery& delivery, nlohmann::json record) const;
 
   queue::WebhookOutbox* outbox_;
   queue::VideoQueue* videos_;

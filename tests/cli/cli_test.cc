@@ -116,6 +116,47 @@ TEST(CliTest, VersionAndHelp) {
   }
 }
 
+// A Django project's .env (DATABASE_URL) in the working directory: vidproc keeps its own database
+// and says so once in the log; VIDPROC_DATABASE_URL is the one it reads.
+TEST(CliTest, ADjangoDatabaseUrlIsNotVidprocsAndIsNoticedOnce) {
+  const std::string dir = TempDir();
+  {
+    std::FILE* env = std::fopen((dir + "/.env").c_str(), "w");
+    ASSERT_NE(env, nullptr);
+    std::fputs("DATABASE_URL=postgres://django:django-db-pass@db.internal/site\n", env);
+    std::fclose(env);
+  }
+  auto run = [&](const std::string& extra_env) {
+    RunResult r;
+    std::string cmd = "cd '" + dir + "' && env -u VIDPROC_DATABASE_URL -u DATABASE_URL " +
+                      "-u VIDPROC_DATA_DIR -u LOG_LEVEL LOG_FORMAT=text " + extra_env + " " +
+                      Bin() + " config 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    int status = pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  };
+  const std::string notice = "DATABASE_URL is set but is not vidproc";
+  RunResult alone = run("");
+  ASSERT_EQ(alone.exit_code, 0) << alone.out;
+  size_t at = alone.out.find(notice);
+  ASSERT_NE(at, std::string::npos) << alone.out;
+  EXPECT_EQ(alone.out.find(notice, at + 1), std::string::npos) << "said twice:\n" << alone.out;
+  EXPECT_NE(alone.out.find("\"VIDPROC_DATABASE_URL\": \"sqlite:///data/vidproc.db\""),
+            std::string::npos)
+      << alone.out;
+  EXPECT_EQ(alone.out.find("django-db-pass"), std::string::npos) << alone.out;
+
+  RunResult ours = run("VIDPROC_DATABASE_URL=sqlite:///jobs.db");
+  ASSERT_EQ(ours.exit_code, 0) << ours.out;
+  EXPECT_EQ(ours.out.find(notice), std::string::npos) << ours.out;
+  EXPECT_NE(ours.out.find("\"sqlite:///jobs.db\""), std::string::npos) << ours.out;
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 TEST(CliTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(RunVidproc("").exit_code, 2);
   EXPECT_EQ(RunVidproc("frobnicate").exit_code, 2);

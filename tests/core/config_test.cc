@@ -39,15 +39,79 @@ TEST(ConfigTest, BadValuesNameTheVariable) {
     const char* name;
     const char* value;
   };
-  for (Case c : {Case{"MAX_VIDEO_PROCESSING_TASKS", "two"}, Case{"VIDEO_PROCESSING_TIMEOUT", "-5"},
-                 Case{"USE_SPACES", "maybe"}, Case{"KEEP_ORIGINAL", "2"}, Case{"LOG_FORMAT", "xml"},
-                 Case{"DATABASE_URL", "mysql://x"}, Case{"VIDPROC_PRESET", "warp"},
-                 Case{"VIDPROC_VIDEO_BITRATE", "lots"}}) {
+  for (Case c :
+       {Case{"MAX_VIDEO_PROCESSING_TASKS", "two"}, Case{"VIDEO_PROCESSING_TIMEOUT", "-5"},
+        Case{"USE_SPACES", "maybe"}, Case{"KEEP_ORIGINAL", "2"}, Case{"LOG_FORMAT", "xml"},
+        Case{"VIDPROC_DATABASE_URL", "mysql://x"},
+        Case{"VIDPROC_DATABASE_URL", "sqlite://host-not-path.db"},
+        Case{"VIDPROC_DATABASE_URL", "sqlite:///"}, Case{"VIDPROC_PUBLIC_URL", "example.com/video"},
+        Case{"VIDPROC_PUBLIC_URL", "https://example.com/video?x=1"},
+        Case{"VIDPROC_PUBLIC_URL", "https://user:pw@example.com"},
+        Case{"VIDPROC_PUBLIC_URL", "https:///video"}, Case{"VIDPROC_PRESET", "warp"},
+        Case{"VIDPROC_VIDEO_BITRATE", "lots"}}) {
     auto r = LoadConfig({}, {{c.name, c.value}}, {});
     ASSERT_FALSE(r.ok()) << c.name << "=" << c.value << " was accepted";
     EXPECT_EQ(r.status().code(), ErrorCode::kInvalidConfig);
     EXPECT_NE(r.status().message().find(c.name), std::string::npos) << r.status().message();
   }
+}
+
+// SQLite URLs as dj-database-url reads them, so one line means one file in both programs.
+TEST(ConfigTest, SqliteUrlsFollowDjDatabaseUrl) {
+  struct Case {
+    const char* url;
+    const char* path;
+  };
+  for (Case c :
+       {Case{"sqlite:///db.sqlite3", "db.sqlite3"}, Case{"sqlite:///var/jobs.db", "var/jobs.db"},
+        Case{"sqlite:////var/lib/vidproc/jobs.db", "/var/lib/vidproc/jobs.db"},
+        Case{"postgres://u@h/db", ""}, Case{"postgresql://h/db", ""}}) {
+    auto config = LoadConfig({}, {{"VIDPROC_DATABASE_URL", c.url}}, {});
+    ASSERT_TRUE(config.ok()) << c.url << ": " << config.status().ToString();
+    EXPECT_EQ(config->SqlitePath(), c.path) << c.url;
+  }
+  // The default follows the data directory, relative or absolute, and is shown as a URL that
+  // means the same file when given back.
+  for (const char* dir : {"data", "/srv/vidproc"}) {
+    auto config = LoadConfig({}, {{"VIDPROC_DATA_DIR", dir}}, {});
+    ASSERT_TRUE(config.ok());
+    std::string shown = config->ToJson()["VIDPROC_DATABASE_URL"];
+    auto again = LoadConfig({}, {{"VIDPROC_DATABASE_URL", shown}}, {});
+    ASSERT_TRUE(again.ok()) << shown;
+    EXPECT_EQ(again->SqlitePath(), std::string(dir) + "/vidproc.db") << shown;
+  }
+}
+
+TEST(ConfigTest, PublicUrlMayCarryASubPath) {
+  for (const char* url :
+       {"https://example.com", "http://127.0.0.1:8080/", "https://platform.example/media/videos"}) {
+    auto c = LoadConfig({}, {{"VIDPROC_PUBLIC_URL", url}}, {});
+    ASSERT_TRUE(c.ok()) << url << ": " << c.status().ToString();
+    EXPECT_EQ(c->public_url, url);
+  }
+  EXPECT_EQ(Config().public_url, "");
+}
+
+// A web framework's DATABASE_URL (from its .env or the environment) is not vidproc's database.
+TEST(ConfigTest, ForeignDatabaseUrlIsIgnoredAndNoticedOnce) {
+  const Environment django = {{"DATABASE_URL", "postgres://django:pw@db/site"}};
+  for (const auto& [dotenv, env] :
+       {std::pair{django, Environment{}}, std::pair{Environment{}, django}}) {
+    auto config = LoadConfig(dotenv, env, {});
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    EXPECT_TRUE(config->database_url.empty());
+    EXPECT_EQ(config->SqlitePath(), "data/vidproc.db");
+    ASSERT_EQ(config->startup_notes.size(), 1u);
+    EXPECT_NE(config->startup_notes[0].find("DATABASE_URL"), std::string::npos);
+    EXPECT_NE(config->startup_notes[0].find("VIDPROC_DATABASE_URL"), std::string::npos);
+    EXPECT_EQ(config->startup_notes[0].find("pw"), std::string::npos);
+  }
+  // With vidproc's own setting there, the other one is simply someone else's: nothing to say.
+  auto both = LoadConfig(django, {{"VIDPROC_DATABASE_URL", "sqlite:///jobs.db"}}, {});
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->SqlitePath(), "jobs.db");
+  EXPECT_TRUE(both->startup_notes.empty());
+  EXPECT_TRUE(LoadConfig({}, {}, {})->startup_notes.empty());
 }
 
 TEST(ConfigTest, UnknownVidprocVariablesAreErrorsOthersAreIgnored) {
@@ -139,7 +203,7 @@ TEST(ConfigTest, SecretsAreMaskedInTheShownConfiguration) {
                      {"SPACES_SECRET_KEY", "secret-key-value"},
                      {"VIDPROC_API_TOKEN", "api-token-value-1234"},
                      {"WEBHOOK_SECRET", "webhook-secret-value"},
-                     {"DATABASE_URL", "postgres://user:db-password-value@host/db"}};
+                     {"VIDPROC_DATABASE_URL", "postgres://user:db-password-value@host/db"}};
   auto c = LoadConfig({}, env, {});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   nlohmann::json shown = c->ToJson();
@@ -149,7 +213,7 @@ TEST(ConfigTest, SecretsAreMaskedInTheShownConfiguration) {
   // A mask shows nothing of the secret: not its first characters, not its length.
   EXPECT_EQ(shown["SPACES_ACCESS_KEY"], "****");
   EXPECT_EQ(shown["VIDPROC_API_TOKEN"], "****");
-  EXPECT_EQ(shown["DATABASE_URL"], "postgres://****@host/db");
+  EXPECT_EQ(shown["VIDPROC_DATABASE_URL"], "postgres://****@host/db");
   EXPECT_EQ(shown["VIDPROC_DATA_DIR"], "data");
   EXPECT_EQ(shown["WEBHOOK_SECRET"], "****");
   EXPECT_EQ(Config().ToJson()["WEBHOOK_SECRET"], "");  // "not set" stays visible
@@ -158,7 +222,7 @@ TEST(ConfigTest, SecretsAreMaskedInTheShownConfiguration) {
 TEST(ConfigTest, UrlCredentialsAreMaskedInTheShownConfigurationAndInErrors) {
   Environment env = {{"WEBHOOK_URL", "https://hook-user:hook-pass-value@hooks.example/in?a=1"},
                      {"SPACES_ENDPOINT_URL", "https://ep-user:ep-pass-value@s3.example"},
-                     {"DATABASE_URL",
+                     {"VIDPROC_DATABASE_URL",
                       "postgresql://db.example/app?sslmode=require&password=pq-"
                       "pass-value"}};
   auto c = LoadConfig({}, env, {});
@@ -169,9 +233,10 @@ TEST(ConfigTest, UrlCredentialsAreMaskedInTheShownConfigurationAndInErrors) {
   }
   EXPECT_EQ(shown["WEBHOOK_URL"], "https://****@hooks.example/in?a=1");
   EXPECT_EQ(shown["SPACES_ENDPOINT_URL"], "https://****@s3.example");
-  EXPECT_EQ(shown["DATABASE_URL"], "postgresql://db.example/app?sslmode=require&password=****");
+  EXPECT_EQ(shown["VIDPROC_DATABASE_URL"],
+            "postgresql://db.example/app?sslmode=require&password=****");
   // A refused value is echoed in the error, masked.
-  auto bad = LoadConfig({}, {{"DATABASE_URL", "mysql://root:my-db-pass@db/x"}}, {});
+  auto bad = LoadConfig({}, {{"VIDPROC_DATABASE_URL", "mysql://root:my-db-pass@db/x"}}, {});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message().find("my-db-pass"), std::string::npos) << bad.status().message();
   EXPECT_NE(bad.status().message().find("mysql://****@db/x"), std::string::npos)

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
+#include <regex>
+#include <string>
+
 namespace vidproc {
 namespace {
 
@@ -36,6 +41,43 @@ TEST(StatusTest, InputErrorsArePermanentOthersAreNot) {
   EXPECT_TRUE(IsInputError(ErrorCode::kTooLong));
   EXPECT_FALSE(IsInputError(ErrorCode::kOutputWriteFailed));
   EXPECT_FALSE(IsInputError(ErrorCode::kCancelled));
+}
+
+TEST(StatusTest, RetryableIsTrueOnlyForTransientFailures) {
+  for (ErrorCode c : {ErrorCode::kStorageUnavailable, ErrorCode::kDatabaseError,
+                      ErrorCode::kTimeout, ErrorCode::kProcessCrashed}) {
+    EXPECT_TRUE(IsRetryable(c)) << CodeName(c);
+  }
+  for (ErrorCode c : {ErrorCode::kStorageAuthFailed, ErrorCode::kInvalidConfig,
+                      ErrorCode::kInvalidArgument, ErrorCode::kNotFound, ErrorCode::kOk}) {
+    EXPECT_FALSE(IsRetryable(c)) << CodeName(c);
+  }
+  // The user's file gives the same answer every time.
+  for (int i = 1; i <= static_cast<int>(ErrorCode::kInvalidConfig); ++i) {
+    auto c = static_cast<ErrorCode>(i);
+    if (IsInputError(c)) {
+      EXPECT_FALSE(IsRetryable(c)) << CodeName(c);
+    }
+  }
+}
+
+// docs/ERRORS.md lists every code with its `retryable` column; the code's table is the truth.
+TEST(StatusTest, ErrorsDocListsEveryCodeWithItsRetryable) {
+  std::ifstream in(VIDPROC_ERRORS_MD);
+  ASSERT_TRUE(in) << VIDPROC_ERRORS_MD;
+  std::map<std::string, bool> documented;
+  const std::regex row(R"(^\| `([a-z_]+)` \| (yes|no) \|)");
+  std::smatch m;
+  for (std::string line; std::getline(in, line);) {
+    if (std::regex_search(line, m, row)) documented[m[1]] = m[2] == "yes";
+  }
+  for (int i = 1; i <= static_cast<int>(ErrorCode::kInvalidConfig); ++i) {
+    auto c = static_cast<ErrorCode>(i);
+    std::string name(CodeName(c));
+    ASSERT_TRUE(documented.count(name)) << name << " is not in docs/ERRORS.md";
+    EXPECT_EQ(documented[name], IsRetryable(c)) << name << ": docs/ERRORS.md says otherwise";
+  }
+  EXPECT_EQ(documented.size(), static_cast<size_t>(ErrorCode::kInvalidConfig));
 }
 
 Result<int> Half(int v) {

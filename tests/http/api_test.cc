@@ -15,9 +15,11 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -1319,11 +1321,16 @@ class ApiWebhookTest : public ServerTest<ApiWebhookTest> {
     ServerTest<ApiWebhookTest>::TearDownTestSuite();
     receiver_.reset();
   }
+  static std::string Token() { return "webhook-suite-token-0123456789"; }
   static ServeOptions Options() {
     return {.workers = 1,
             .env = {{"WEBHOOK_URL", "http://127.0.0.1:" + std::to_string(port_) + "/hooks"},
-                    {"WEBHOOK_SECRET", kWebhookSecret}}};
+                    {"WEBHOOK_SECRET", kWebhookSecret},
+                    {"VIDPROC_API_TOKEN", Token()},
+                    {"VIDPROC_PUBLIC_URL", kPublicUrl}}};
   }
+  // vidproc as the platform mounts it: under a sub-path of another origin.
+  static constexpr char kPublicUrl[] = "https://platform.example/media";
 
  protected:
   // The first delivery of `event` for video `id` answered with a 2xx, if one arrived in time.
@@ -1366,6 +1373,52 @@ TEST_F(ApiWebhookTest, ReadyVideoIsDeliveredSigned) {
   auto body = delivery->Json();
   EXPECT_EQ(body["video"]["status"], "ready");
   EXPECT_TRUE(body["video"]["output"].is_object());
+
+  // A delivery id no other database repeats, the same in the header and the body.
+  const std::string event_id = body.value("id", "");
+  EXPECT_TRUE(std::regex_match(event_id, std::regex("evt_[0-9a-f]{32}"))) << event_id;
+  EXPECT_EQ(delivery->header("x-vidproc-delivery"), event_id);
+
+  // The video exactly as the API renders it, links absolute on VIDPROC_PUBLIC_URL; the
+  // signatures' expiry is rounded to the hour, so only it may differ across an hour boundary.
+  auto without_expiry = [](nlohmann::json v) {
+    for (const char* link : {"video_url", "thumbnail_url"}) {
+      if (v.contains(link))
+        v[link] = v[link].get<std::string>().substr(0, v[link].get<std::string>().find('?'));
+    }
+    return v;
+  };
+  const nlohmann::json api = GetVideo(id);
+  EXPECT_EQ(without_expiry(body["video"]), without_expiry(api));
+  for (const char* link : {"video_url", "thumbnail_url"}) {
+    const std::string url = body["video"].value(link, "");
+    const std::string media = std::string(link) == "video_url" ? "/video?" : "/thumbnail?";
+    ASSERT_EQ(url.rfind(std::string(kPublicUrl) + "/api/v1/videos/" + id + media, 0), 0u) << url;
+    // Behind the platform's proxy (which strips the prefix) the signed link works with no token.
+    Response fetched = CallWithout("HEAD", url.substr(std::strlen(kPublicUrl)));
+    EXPECT_EQ(fetched.status, 200) << url << "\n" << fetched;
+  }
+}
+
+TEST_F(ApiWebhookTest, DeletedVideoIsDeliveredAsItWas) {
+  const std::string id = UploadId("compliant_720p.mp4");
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(WaitForStatus(id, {"ready", "failed"})["status"], "ready");
+  auto ready = WaitForDelivery("video.ready", id, 20s);
+  ASSERT_TRUE(ready) << server().LogTail();
+  ASSERT_EQ(Call("DELETE", "/api/v1/videos/" + id).status, 204);
+  auto deleted = WaitForDelivery("video.deleted", id, 20s);
+  ASSERT_TRUE(deleted) << "no video.deleted delivery\n" << server().LogTail();
+  EXPECT_EQ(deleted->header("x-vidproc-event"), "video.deleted");
+  EXPECT_TRUE(vidproc::testing::SignedWith(*deleted, kWebhookSecret));
+  auto body = deleted->Json();
+  EXPECT_EQ(body["video"]["id"], id);
+  EXPECT_EQ(body["video"]["status"], "ready");
+  EXPECT_EQ(body["video"]["filename"], ready->Json()["video"]["filename"]);
+  EXPECT_EQ(body["video"].value("video_url", "").rfind(kPublicUrl, 0), 0u);
+  // Two events, two ids; the deleted video is gone from the API.
+  EXPECT_NE(body["id"], ready->Json()["id"]);
+  EXPECT_EQ(Call("GET", "/api/v1/videos/" + id).status, 404);
 }
 
 TEST_F(ApiWebhookTest, EventsWhileTheReceiverIsDownArriveAfterItComesUp) {
@@ -1395,6 +1448,8 @@ TEST_F(ApiWebhookTest, EventsWhileTheReceiverIsDownArriveAfterItComesUp) {
   auto body = delivery->Json();
   EXPECT_EQ(body["video"]["status"], "failed");
   EXPECT_EQ(body["video"]["error"]["code"], "not_a_video");
+  // The user's file: a retry cannot help, and the receiver is told so.
+  EXPECT_EQ(body["video"]["error"]["retryable"], false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1577,7 +1632,7 @@ class ApiHostileNameTest : public ApiWebhookTest {
 };
 
 TEST_F(ApiHostileNameTest, EveryHostileNameThroughEveryUploadPathIsServedCleaned) {
-  SseClient sse(server().Url("/api/v1/events"));
+  SseClient sse(server().Url("/api/v1/events"), WithAuth());
   ASSERT_TRUE(sse.WaitConnected());
   struct Sent {
     std::string context;
@@ -1654,7 +1709,7 @@ TEST_F(ApiHostileNameTest, EveryHostileNameThroughEveryUploadPathIsServedCleaned
 }
 
 TEST_F(ApiHostileNameTest, ABadNameStoredBeforeTheFixIsServedCleanedEverywhere) {
-  SseClient sse(server().Url("/api/v1/events"));
+  SseClient sse(server().Url("/api/v1/events"), WithAuth());
   ASSERT_TRUE(sse.WaitConnected());
   const std::string id = "before-the-fix-0001";
   const std::string bad_name = "caf\xE9 \x1b[31m\xED\xA0\x80\xE2\x80\xAE.mov";

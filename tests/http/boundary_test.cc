@@ -174,6 +174,9 @@ TEST_F(ApiBoundaryTest, EveryErrorStatusHasTheJsonEnvelope) {
       EXPECT_FALSE(ErrorField(body, field).empty())
           << what << " (" << status << ") has no " << field << ": " << body.dump();
     }
+    ASSERT_TRUE(body.is_object() && body.contains("error")) << body.dump();
+    EXPECT_TRUE(body["error"].value("retryable", nlohmann::json()).is_boolean())
+        << what << " (" << status << ") has no boolean retryable: " << body.dump();
   };
   Response r405 = Call("POST", "/readyz", {}, "");
   EXPECT_EQ(r405.status, 405);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "http/api.h"
+#include "http/errors.h"
 
 namespace vidproc::http {
 namespace {
@@ -169,6 +170,52 @@ TEST(RoutesBrowserTest, ChangesFromOtherOriginsAreRefused) {
   for (bhttp::verb method : {get, head, options}) {
     EXPECT_EQ(Refusal(method, host, "http://evil.example", "cross-site"), "");
   }
+}
+
+// The one renderer of the video resource (API answers, SSE, webhooks): links only when ready,
+// relative without VIDPROC_PUBLIC_URL, absolute on it (a sub-path and a trailing slash included),
+// and signed over the path vidproc itself serves.
+TEST(RenderVideoTest, LinksAreRelativeOrAbsoluteOnThePublicUrlAndSignedOverTheServedPath) {
+  const Auth auth("render-test-token-0123456789");
+  const int64_t now_s = 1'700'000'000;
+  const nlohmann::json ready = {{"id", "AbC_12-x"}, {"status", "ready"}, {"filename", "a.mov"}};
+  const nlohmann::json relative = RenderVideo(ready, auth, "", now_s);
+  const std::string path = "/api/v1/videos/AbC_12-x/video";
+  ASSERT_EQ(relative.value("video_url", "").rfind(path + "?expires=", 0), 0u) << relative.dump();
+  EXPECT_EQ(relative.value("thumbnail_url", "").rfind("/api/v1/videos/AbC_12-x/thumbnail?", 0), 0u);
+  EXPECT_EQ(relative["filename"], "a.mov");
+  for (const char* base : {"https://example.com/video", "https://example.com/video/"}) {
+    const nlohmann::json absolute = RenderVideo(ready, auth, base, now_s);
+    const std::string url = absolute.value("video_url", "");
+    ASSERT_EQ(url.rfind("https://example.com/video" + path + "?", 0), 0u) << url;
+    // The same signature as the relative link: it covers what the server sees behind a proxy.
+    EXPECT_EQ(url.substr(url.find('?')),
+              relative["video_url"].get<std::string>().substr(path.size()));
+  }
+  const std::string query = relative["video_url"].get<std::string>().substr(path.size() + 1);
+  const std::string expires = query.substr(8, query.find('&') - 8);
+  const std::string sig = query.substr(query.find("sig=") + 4);
+  EXPECT_TRUE(auth.VerifySignature(path, expires, sig, now_s));
+  for (const char* status : {"queued", "processing", "failed", "uploading"}) {
+    nlohmann::json other = ready;
+    other["status"] = status;
+    EXPECT_EQ(RenderVideo(other, auth, "https://example.com", now_s), other) << status;
+  }
+}
+
+TEST(ErrorEnvelopeTest, RetryableComesFromTheCodeElseFromTheStatus) {
+  EXPECT_TRUE(IsRetryableAnswer(503, "storage_unavailable"));
+  EXPECT_TRUE(IsRetryableAnswer(503, "database_error"));
+  EXPECT_FALSE(IsRetryableAnswer(422, "not_a_video"));
+  EXPECT_FALSE(IsRetryableAnswer(413, "too_large_file"));
+  EXPECT_FALSE(IsRetryableAnswer(503, "storage_auth_failed"));  // the code decides, not 503
+  EXPECT_TRUE(IsRetryableAnswer(429, "queue_full"));
+  EXPECT_TRUE(IsRetryableAnswer(503, "server_busy"));
+  EXPECT_FALSE(IsRetryableAnswer(401, "unauthorized"));
+  EXPECT_FALSE(IsRetryableAnswer(501, "unsupported_transfer_encoding"));
+  const auto body = nlohmann::json::parse(ErrorBody(404, "not_found", "No such video.", "r1"));
+  EXPECT_EQ(body["error"]["retryable"], false);
+  EXPECT_EQ(body["error"]["request_id"], "r1");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -570,13 +571,16 @@ TYPED_TEST_P(JobStoreTest, DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain) {
             ErrorCode::kLeaseLost);
   EXPECT_EQ(this->store_->GiveUpWebhook(claimed[0].id, claimed[0].lease_token, "x").code(),
             ErrorCode::kLeaseLost);
-  // A deleted video's delivery stays in the outbox (the sender reports the id).
+  // A deleted video's deliveries stay in the outbox: its video.ready, and its video.deleted.
   std::string c = this->Add();
   this->Finish(c);
   ASSERT_TRUE(this->store_->DeleteVideo(c).ok());
   auto orphan = this->ClaimAll();
-  ASSERT_EQ(orphan.size(), 1u);
+  ASSERT_EQ(orphan.size(), 2u);
   EXPECT_EQ(orphan[0].video_id, c);
+  EXPECT_EQ(orphan[0].event, "video.ready");
+  EXPECT_EQ(orphan[1].video_id, c);
+  EXPECT_EQ(orphan[1].event, "video.deleted");
 }
 
 TYPED_TEST_P(JobStoreTest, OutboxSurvivesARestart) {
@@ -634,9 +638,69 @@ TYPED_TEST_P(JobStoreTest, CountsNameTheLongestWaitingQueuedVideo) {
   EXPECT_EQ(counts->oldest_queued_ms, 0);
 }
 
+// Receivers deduplicate by the event id: random, so two databases never repeat one, and the same
+// for a delivery on every claim.
+TYPED_TEST_P(JobStoreTest, DeliveriesHaveRandomEventIdsKeptAcrossClaims) {
+  this->store_->EnableWebhookOutbox(true);
+  std::vector<std::string> videos;
+  for (int i = 0; i < 4; ++i) {
+    videos.push_back(this->Add());
+    this->Finish(videos.back(),
+                 i % 2 ? std::optional(Status(ErrorCode::kCorruptInput, "bad")) : std::nullopt);
+  }
+  // Two recovered in one statement (RecoverExpiredLeases writes its events in bulk).
+  for (int i = 0; i < 2; ++i) this->Add();
+  this->MustClaim();
+  this->MustClaim();
+  this->clock_.Advance(31'000);
+  ASSERT_EQ(this->store_->RecoverExpiredLeases(1).value(), 2);
+  auto first = this->ClaimAll(1'000);
+  ASSERT_EQ(first.size(), 6u);
+  std::set<std::string> ids;
+  const std::regex shape("evt_[0-9a-f]{32}");
+  for (const auto& d : first) {
+    EXPECT_TRUE(std::regex_match(d.event_id, shape)) << d.event_id;
+    ids.insert(d.event_id);
+  }
+  EXPECT_EQ(ids.size(), first.size());
+  this->clock_.Advance(1'000);
+  auto again = this->ClaimAll();
+  ASSERT_EQ(again.size(), first.size());
+  std::map<int64_t, std::string> by_row;
+  for (const auto& d : first) by_row[d.id] = d.event_id;
+  for (const auto& d : again) EXPECT_EQ(d.event_id, by_row[d.id]);
+}
+
+TYPED_TEST_P(JobStoreTest, DeletionWritesADeliveryWithTheVideoAsItWas) {
+  std::string quiet = this->Add();
+  ASSERT_TRUE(this->store_->DeleteVideo(quiet).ok());
+  EXPECT_TRUE(this->ClaimAll().empty()) << "a delivery was written with the outbox off";
+
+  this->store_->EnableWebhookOutbox(true);
+  std::string id = this->Add("holiday.mov");
+  this->Finish(id);
+  ASSERT_EQ(this->ClaimAll().size(), 1u);  // its video.ready, leased for the next 60 s
+  this->clock_.Advance(1'000);
+  int64_t t_deleted = this->clock_.NowMs();
+  ASSERT_TRUE(this->store_->DeleteVideo(id).ok());
+  EXPECT_EQ(this->store_->DeleteVideo(id).code(), ErrorCode::kNotFound);
+  auto claimed = this->ClaimAll();
+  ASSERT_EQ(claimed.size(), 1u) << "one video.deleted; a second delete of nothing writes none";
+  EXPECT_EQ(claimed[0].event, "video.deleted");
+  EXPECT_EQ(claimed[0].video_id, id);
+  EXPECT_EQ(claimed[0].created_at_ms, t_deleted);
+  auto snapshot = nlohmann::json::parse(claimed[0].video_snapshot, nullptr, false);
+  ASSERT_TRUE(snapshot.is_object()) << claimed[0].video_snapshot;
+  EXPECT_EQ(snapshot["id"], id);
+  EXPECT_EQ(snapshot["status"], "ready");
+  EXPECT_EQ(snapshot["filename"], "holiday.mov");
+  EXPECT_EQ(this->store_->GetVideo(id).status().code(), ErrorCode::kNotFound);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
-    JobStoreTest, CountsNameTheLongestWaitingQueuedVideo, CreatedVideoReadsBack,
-    DuplicateIdIsRefused, UploadingVideosAreNotClaimedUntilUploaded,
+    JobStoreTest, CountsNameTheLongestWaitingQueuedVideo,
+    DeliveriesHaveRandomEventIdsKeptAcrossClaims, DeletionWritesADeliveryWithTheVideoAsItWas,
+    CreatedVideoReadsBack, DuplicateIdIsRefused, UploadingVideosAreNotClaimedUntilUploaded,
     ClaimsOldestFirstAndCountsAttempts, ClaimRespectsTheCap,
     ConcurrentClaimsNeverShareAJobOrExceedTheCap, CompletionRecordsOutputAndClearsTheLease,
     AWrongTokenIsRefusedEverywhere, LateCompletionFromAnExpiredLeaseIsRejected,

@@ -185,7 +185,7 @@ class ScaleOutTest : public ::testing::Test {
 
     env_ = {"PATH=/usr/bin:/bin",
             "HOME=" + dir_,
-            "DATABASE_URL=" + database_url_,
+            "VIDPROC_DATABASE_URL=" + database_url_,
             "USE_SPACES=True",
             "SPACES_ACCESS_KEY=" + o.access_key,
             "SPACES_SECRET_KEY=" + o.secret_key,

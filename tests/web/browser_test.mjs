@@ -7,7 +7,7 @@
 // usage: node browser_test.mjs PATH_TO_VIDPROC PATH_TO_FIXTURE_VIDEO
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { check, getJson, parseArgs, run, startServer, tempDir, TestFailure } from './lib.mjs';
+import { call, check, getJson, parseArgs, run, startServer, tempDir, TestFailure } from './lib.mjs';
 
 const { bin, fixture } = parseArgs();
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -135,6 +135,17 @@ run('web_browser', async () => {
     page = await openPage(a, '/tmp/vidproc-page.png');
     await pass(page, a, 'no auth');
     await screenshot(page, '/tmp/vidproc-page.png');
+    // A permanent failure (the file itself: error.retryable false) offers no Retry.
+    const notVideo = await call(a, 'POST', '/api/v1/videos', { headers: { 'Content-Type': 'application/octet-stream', 'X-Filename': 'notes.mp4' }, body: 'not a video\n'.repeat(200) });
+    check(notVideo.status === 201, `upload of a text file: ${notVideo.status}`);
+    const bad = await notVideo.json();
+    const failedRow = page.locator(`[data-video-id="${bad.id}"][data-status="failed"]`);
+    await failedRow.waitFor({ state: 'attached', timeout: 60_000 })
+      .catch(() => { throw new TestFailure(`the row of ${bad.id} never showed failed`); });
+    const failed = await getJson(a, `/api/v1/videos/${bad.id}`);
+    check(failed.json.error && failed.json.error.retryable === false, `not_a_video is retryable? ${failed.text}`);
+    check(await failedRow.locator('.retry').isHidden(), 'a permanent failure offers Retry');
+    console.log('no auth: a permanent failure shows no Retry');
     await closeBrowser();
     await a.stop();
 

@@ -1,15 +1,19 @@
 // docs/openapi.json is a valid OpenAPI 3.1 document (swagger-parser), names every endpoint of
 // docs/API.md, and what a running `vidproc serve` answers matches its schemas (Ajv, JSON Schema
 // 2020-12): a video queued, ready (with its output and URLs) and failed (with its error), a page
-// of videos, the queue, readiness, and errors.
+// of videos, the queue, readiness, and errors. Every operation has an operationId and every one
+// that needs the token lists 401; every webhook the server sends to a receiver in this process
+// (video.ready, video.failed, video.deleted) matches the document's `webhooks` section, and a
+// video.ready carries the video exactly as GET /api/v1/videos/{id} renders it.
 // usage: node openapi_test.mjs PATH_TO_VIDPROC PATH_TO_FIXTURE_VIDEO
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { call, check, getJson, parseArgs, run, startServer, waitForStatus } from './lib.mjs';
+import { call, check, getJson, parseArgs, run, sleep, startServer, waitForStatus } from './lib.mjs';
 
 const { bin, fixture } = parseArgs();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,6 +34,24 @@ await run('openapi', async () => {
     }
   }
 
+  // Generated clients name their methods after operationIds; a token-protected operation that
+  // did not list 401 would leave that answer untyped.
+  const operationIds = new Set();
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      if (method === 'parameters') continue;
+      check(op.operationId, `${method.toUpperCase()} ${path} has no operationId`);
+      check(!operationIds.has(op.operationId), `operationId ${op.operationId} is used twice`);
+      operationIds.add(op.operationId);
+      const isPublic = Array.isArray(op.security) && op.security.length === 0;
+      if (path.startsWith('/api/') && !isPublic) {
+        check(op.responses['401'], `${method.toUpperCase()} ${path} does not list 401`);
+      }
+    }
+  }
+  const events = ['video.ready', 'video.failed', 'video.deleted'];
+  for (const e of events) check(doc.webhooks?.[e]?.post, `docs/openapi.json has no webhook ${e}`);
+
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
   ajv.addSchema(doc, 'openapi');
@@ -38,7 +60,38 @@ await run('openapi', async () => {
     check(v(value), `${what} does not match ${name}: ${ajv.errorsText(v.errors)}\n${JSON.stringify(value)}`);
   };
 
-  const server = await startServer(bin, { workers: 1, name: 'openapi' });
+  const validateHook = (body, what) => {
+    const ref = doc.webhooks[body.event]?.post.requestBody.content['application/json'].schema.$ref;
+    check(ref, `${what}: an event the document does not list: ${body.event}`);
+    const v = ajv.getSchema(`openapi${ref}`);
+    check(v(body), `${what} does not match ${ref}: ${ajv.errorsText(v.errors)}\n${JSON.stringify(body)}`);
+  };
+
+  // A webhook receiver: every body it gets is kept (and all are checked at the end).
+  const hooks = [];
+  const receiver = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      hooks.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  const publicUrl = 'https://platform.example/media';  // mounted under a sub-path
+  const hookFor = async (event, id) => {
+    for (let i = 0; i < 600; i++) {
+      const h = hooks.find((x) => x.body.event === event && x.body.video?.id === id);
+      if (h) return h;
+      await sleep(100);
+    }
+    throw new Error(`no ${event} webhook for ${id}`);
+  };
+
+  const server = await startServer(bin, {
+    workers: 1, name: 'openapi',
+    env: { WEBHOOK_URL: `http://127.0.0.1:${receiver.address().port}/hooks`, VIDPROC_PUBLIC_URL: publicUrl },
+  });
   const body = readFileSync(fixture);
   let r = await call(server, 'POST', '/api/v1/videos', { headers: { 'Content-Type': 'video/mp4', 'X-Filename': 'clip.mp4' }, body });
   check(r.status === 201, `upload: ${r.status}`);
@@ -78,6 +131,29 @@ await run('openapi', async () => {
     check(e.status >= 400, `${method} ${path}: expected an error, got ${e.status}`);
     validate('Error', await e.json(), `${method} ${path} (${e.status})`);
   }
+  // Webhooks: the same rendering as the API, absolute links on VIDPROC_PUBLIC_URL.
+  const readyHook = await hookFor('video.ready', created.id);
+  const now = (await getJson(server, `/api/v1/videos/${created.id}`)).json;
+  check(JSON.stringify(readyHook.body.video) === JSON.stringify(now),
+        `video.ready's video differs from GET /api/v1/videos/{id}:\n${JSON.stringify(readyHook.body.video)}\n${JSON.stringify(now)}`);
+  check(now.video_url.startsWith(`${publicUrl}/api/v1/videos/${created.id}/video`), `video_url ${now.video_url}`);
+  check(now.thumbnail_url.startsWith(`${publicUrl}/api/v1/videos/${created.id}/thumbnail`), `thumbnail_url ${now.thumbnail_url}`);
+  const failedHook = await hookFor('video.failed', bad.id);
+  check(failedHook.body.video.error?.retryable === false, `not_a_video is not retryable: ${JSON.stringify(failedHook.body.video.error)}`);
+  r = await call(server, 'DELETE', `/api/v1/videos/${created.id}`);
+  check(r.status === 204, `DELETE: ${r.status}`);
+  const deletedHook = await hookFor('video.deleted', created.id);
+  check(deletedHook.body.video.status === 'ready', 'video.deleted carries the video as it was');
   await server.stop();
-  console.log('responses match docs/openapi.json');
+  receiver.close();
+  check(hooks.length >= 3, `${hooks.length} webhooks`);
+  const seen = new Set();
+  for (const h of hooks) {
+    validateHook(h.body, `webhook ${h.body.event}`);
+    check(h.headers['x-vidproc-delivery'] === h.body.id, 'X-Vidproc-Delivery is the body\'s id');
+    check(h.headers['x-vidproc-event'] === h.body.event, 'X-Vidproc-Event is the body\'s event');
+    check(!seen.has(h.body.id), `delivery id ${h.body.id} used for two events`);
+    seen.add(h.body.id);
+  }
+  console.log(`responses and ${hooks.length} webhooks match docs/openapi.json`);
 });

@@ -58,13 +58,13 @@ class SandboxTest : public ::testing::Test {
     // Secrets in this process's environment, as a worker has them.
     setenv("VIDPROC_API_TOKEN", "sandbox-test-token-0123456789", 1);
     setenv("SPACES_SECRET_KEY", "sandbox-test-spaces-secret", 1);
-    setenv("DATABASE_URL", "postgres://u:sandbox-test-db-password@db/x", 1);
+    setenv("VIDPROC_DATABASE_URL", "postgres://u:sandbox-test-db-password@db/x", 1);
     setenv("WEBHOOK_URL", "https://u:sandbox-test-hook@example.com/", 1);
     setenv("LC_TIME", "C.UTF-8", 1);
   }
   void TearDown() override {
-    for (const char* name :
-         {"VIDPROC_API_TOKEN", "SPACES_SECRET_KEY", "DATABASE_URL", "WEBHOOK_URL", "LC_TIME"}) {
+    for (const char* name : {"VIDPROC_API_TOKEN", "SPACES_SECRET_KEY", "VIDPROC_DATABASE_URL",
+                             "WEBHOOK_URL", "LC_TIME"}) {
       unsetenv(name);
     }
     std::filesystem::remove_all(dir_);
@@ -162,7 +162,8 @@ TEST(SandboxSettingsTest, TheChildEnvironmentIsAnAllowlist) {
                                                {"SPACES_ACCESS_KEY", "a"},
                                                {"SPACES_SECRET_KEY", "s"},
                                                {"WEBHOOK_SECRET", "w"},
-                                               {"DATABASE_URL", "d"},
+                                               {"VIDPROC_DATABASE_URL", "d"},
+                                               {"DATABASE_URL", "django-db"},
                                                {"AWS_SECRET_ACCESS_KEY", "x"},
                                                {"HOME", "/root"},
                                                {"LANG", "C.UTF-8"},

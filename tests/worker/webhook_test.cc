@@ -144,16 +144,32 @@ TEST_F(WebhookTest, ReadyAndFailedVideosAreDeliveredSignedWithTheCurrentResource
   EXPECT_TRUE(store_->ClaimWebhookDeliveries(10, 1'000).value().empty());
 }
 
-TEST_F(WebhookTest, ADeletedVideoIsReportedByItsId) {
+// A deletion is an event of its own, carrying the video as it was (through the renderer, as
+// every body); a video.ready still unsent when its video went is dropped, not sent half empty.
+TEST_F(WebhookTest, ADeletedVideoGetsVideoDeletedWithItsLastStateAndNoStaleReady) {
   Receiver receiver;
   std::string id = Finish();
+  const nlohmann::json last = queue::ToApiJson(store_->GetVideo(id).value());
   ASSERT_TRUE(store_->DeleteVideo(id).ok());
-  WebhookDispatcher dispatcher(store_.get(), Options(receiver.url()), SystemClock::Default());
-  EXPECT_EQ(dispatcher.RunOnce(), 1);
+  WebhookOptions options = Options(receiver.url());
+  options.render = [](nlohmann::json record, int64_t) {
+    record["rendered"] = true;
+    return record;
+  };
+  WebhookDispatcher dispatcher(store_.get(), options, SystemClock::Default());
+  EXPECT_EQ(dispatcher.RunOnce(), 2);
   auto got = receiver.requests();
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].Json(), nlohmann::json({{"event", "video.ready"}, {"video", {{"id", id}}}}));
+  auto body = got[0].Json();
+  EXPECT_EQ(body["event"], "video.deleted");
+  EXPECT_EQ(got[0].header("x-vidproc-event"), "video.deleted");
+  EXPECT_EQ(got[0].header("x-vidproc-delivery"), body["id"]);
+  nlohmann::json expected = last;
+  expected["rendered"] = true;
+  EXPECT_EQ(body["video"], expected);
   EXPECT_TRUE(SignedWith(got[0], kSecret));
+  EXPECT_EQ(dispatcher.given_up(), 1);
+  EXPECT_TRUE(store_->ClaimWebhookDeliveries(10, 1'000).value().empty());
 }
 
 TEST_F(WebhookTest, AReceiverAnswering500FirstGetsEveryEventLaterEvenAfterARestart) {
