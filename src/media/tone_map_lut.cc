@@ -24,6 +24,9 @@ constexpr int kMaxCode = 1023;  // 10-bit
 // Fixed point of the chroma interpolation: 8 fraction bits per axis.
 constexpr int kFracBits = 8;
 constexpr int kFracOne = 1 << kFracBits;
+// A table entry holds Y', Cb, Cr in three lanes of a 64-bit word.
+constexpr int kLaneBits = 21;
+constexpr uint64_t kLaneMask = (uint64_t{1} << kLaneBits) - 1;
 
 bool IsHlg(const std::string& transfer) { return transfer == "arib-std-b67"; }
 
@@ -96,43 +99,57 @@ std::string ReferenceToneMapFilters(const std::string& transfer, const std::stri
 }
 
 Result<std::shared_ptr<const ToneMapLut>> ToneMapLut::For(const std::string& transfer,
-                                                          const AVFrame* like, int chroma_nodes) {
+                                                          const AVFrame* like, int nodes) {
   static std::mutex mutex;
   static std::map<std::string, std::shared_ptr<const ToneMapLut>> built;
-  std::string key = std::string(IsHlg(transfer) ? "hlg" : "pq") + "/" +
-                    std::to_string(chroma_nodes) + "/" + LightLevelKey(like);
+  std::string key = std::string(IsHlg(transfer) ? "hlg" : "pq") + "/" + std::to_string(nodes) +
+                    "/" + LightLevelKey(like);
   std::lock_guard lock(mutex);
   auto it = built.find(key);
   if (it != built.end()) return it->second;
-  ASSIGN_OR_RETURN(std::shared_ptr<const ToneMapLut> lut,
-                   Build(IsHlg(transfer), like, chroma_nodes));
+  ASSIGN_OR_RETURN(std::shared_ptr<const ToneMapLut> lut, Build(IsHlg(transfer), like, nodes));
   built.emplace(key, lut);
   return lut;
 }
 
+ToneMapLut::ToneMapLut(int nodes) : nodes_(nodes) {
+  auto steps = [nodes](uint32_t stride) {
+    std::vector<AxisStep> out(kCodes);
+    for (int code = 0; code < kCodes; ++code) {
+      int pos = code * (nodes - 1) * kFracOne / kMaxCode;
+      int node = std::min(pos >> kFracBits, nodes - 2);
+      out[code] = {static_cast<uint32_t>(node) * stride,
+                   static_cast<uint32_t>(pos - (node << kFracBits))};
+    }
+    return out;
+  };
+  y_steps_ = steps(1);
+  cb_steps_ = steps(nodes);
+  cr_steps_ = steps(nodes * nodes);
+}
+
 Result<std::shared_ptr<const ToneMapLut>> ToneMapLut::Build(bool hlg, const AVFrame* like,
-                                                            int chroma_nodes) {
-  if (chroma_nodes < 2 || chroma_nodes > 129) {
-    return Status(ErrorCode::kInternal, "Bad tone-map lattice size");
-  }
-  // One row per (Cb, Cr) lattice point, one column per luma code; 16-bit samples hold the
-  // 10-bit codes exactly (code * 64), which zscale reads as the same limited-range levels.
+                                                            int nodes) {
+  if (nodes < 2 || nodes > 129) return Status(ErrorCode::kInternal, "Bad tone-map lattice size");
+  // One row per (Cb, Cr) lattice point, one column per Y' lattice point. 16-bit samples hold
+  // 10-bit codes * 64, which zscale reads as the same limited-range levels.
+  auto sample16 = [nodes](int node) {
+    return static_cast<uint16_t>(std::lround(NodeCode(node, nodes) * 64));
+  };
   FramePtr lattice = MakeFrame();
   lattice->format = AV_PIX_FMT_YUV444P16LE;
-  lattice->width = kLumaCodes;
-  lattice->height = chroma_nodes * chroma_nodes;
+  lattice->width = nodes;
+  lattice->height = nodes * nodes;
   int err = av_frame_get_buffer(lattice.get(), 0);
   if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Cannot allocate the lattice");
   for (int row = 0; row < lattice->height; ++row) {
-    auto cb = static_cast<uint16_t>(std::lround(NodeCode(row % chroma_nodes, chroma_nodes) * 64));
-    auto cr = static_cast<uint16_t>(std::lround(NodeCode(row / chroma_nodes, chroma_nodes) * 64));
     auto* y_row = reinterpret_cast<uint16_t*>(lattice->data[0] + row * lattice->linesize[0]);
     auto* cb_row = reinterpret_cast<uint16_t*>(lattice->data[1] + row * lattice->linesize[1]);
     auto* cr_row = reinterpret_cast<uint16_t*>(lattice->data[2] + row * lattice->linesize[2]);
-    for (int x = 0; x < kLumaCodes; ++x) {
-      y_row[x] = static_cast<uint16_t>(x * 64);
-      cb_row[x] = cb;
-      cr_row[x] = cr;
+    for (int x = 0; x < nodes; ++x) {
+      y_row[x] = sample16(x);
+      cb_row[x] = sample16(row % nodes);
+      cr_row[x] = sample16(row / nodes);
     }
   }
   lattice->color_trc = hlg ? AVCOL_TRC_ARIB_STD_B67 : AVCOL_TRC_SMPTE2084;
@@ -149,53 +166,53 @@ Result<std::shared_ptr<const ToneMapLut>> ToneMapLut::Build(bool hlg, const AVFr
       mapped->height != lattice->height) {
     return Status(ErrorCode::kInternal, "The tone-mapped lattice has the wrong shape");
   }
-  std::shared_ptr<ToneMapLut> lut(new ToneMapLut(chroma_nodes));
-  lut->table_.resize(static_cast<size_t>(lattice->height) * kLumaCodes);
+  std::shared_ptr<ToneMapLut> lut(new ToneMapLut(nodes));
+  lut->table_.resize(static_cast<size_t>(nodes) * nodes * nodes);
   for (int row = 0; row < mapped->height; ++row) {
-    const auto* y_row =
-        reinterpret_cast<const uint16_t*>(mapped->data[0] + row * mapped->linesize[0]);
-    const auto* cb_row =
-        reinterpret_cast<const uint16_t*>(mapped->data[1] + row * mapped->linesize[1]);
-    const auto* cr_row =
-        reinterpret_cast<const uint16_t*>(mapped->data[2] + row * mapped->linesize[2]);
-    Entry* out = &lut->table_[static_cast<size_t>(row) * kLumaCodes];
-    for (int x = 0; x < kLumaCodes; ++x) out[x] = {y_row[x], cb_row[x], cr_row[x]};
+    auto row16 = [&](int plane) {
+      return reinterpret_cast<const uint16_t*>(mapped->data[plane] + row * mapped->linesize[plane]);
+    };
+    uint64_t* out = &lut->table_[static_cast<size_t>(row) * nodes];
+    for (int x = 0; x < nodes; ++x) {
+      // 16-bit samples are 8-bit codes * 256; the lanes keep 4 bits of fraction (code * 16).
+      auto lane = [&](int plane) -> uint64_t { return (row16(plane)[x] + 8u) >> 4; };
+      out[x] = lane(0) | lane(1) << kLaneBits | lane(2) << (2 * kLaneBits);
+    }
   }
   return std::shared_ptr<const ToneMapLut>(std::move(lut));
 }
 
-// The four chroma lattice columns around (cb, cr) and their bilinear weights (sum 2^16); luma
-// is exact, so interpolation is only ever across chroma.
-void ToneMapLut::Locate(int cb, int cr, const Entry* columns[4], uint64_t weights[4]) const {
-  const int step = chroma_nodes_ - 1;
-  int cb_pos = std::min(cb, kMaxCode) * step * kFracOne / kMaxCode;
-  int cr_pos = std::min(cr, kMaxCode) * step * kFracOne / kMaxCode;
-  int cb_node = std::min(cb_pos >> kFracBits, step - 1);
-  int cr_node = std::min(cr_pos >> kFracBits, step - 1);
-  uint64_t fb = cb_pos - (cb_node << kFracBits);
-  uint64_t fr = cr_pos - (cr_node << kFracBits);
-  columns[0] = Column(cb_node, cr_node);
-  columns[1] = Column(cb_node + 1, cr_node);
-  columns[2] = Column(cb_node, cr_node + 1);
-  columns[3] = Column(cb_node + 1, cr_node + 1);
-  weights[0] = (kFracOne - fb) * (kFracOne - fr);
-  weights[1] = fb * (kFracOne - fr);
-  weights[2] = (kFracOne - fb) * fr;
-  weights[3] = fb * fr;
-}
-
-ToneMapLut::Mapped ToneMapLut::Map(int y, int cb, int cr) const {
-  const Entry* c[4];
-  uint64_t wt[4];
-  Locate(cb, cr, c, wt);
-  y = std::min(y, kMaxCode);
-  uint64_t ys = wt[0] * c[0][y].y + wt[1] * c[1][y].y + wt[2] * c[2][y].y + wt[3] * c[3][y].y;
-  uint64_t cbs = wt[0] * c[0][y].cb + wt[1] * c[1][y].cb + wt[2] * c[2][y].cb + wt[3] * c[3][y].cb;
-  uint64_t crs = wt[0] * c[0][y].cr + wt[1] * c[1][y].cr + wt[2] * c[2][y].cr + wt[3] * c[3][y].cr;
-  // Weights sum to 2^16, entries are 8-bit codes * 256: 24 bits to drop for luma; chroma stays
-  // in 16-bit units until it is filtered.
-  return {static_cast<uint8_t>((ys + (1u << 23)) >> 24), static_cast<uint32_t>(cbs >> 16),
-          static_cast<uint32_t>(crs >> 16)};
+void ToneMapLut::MapRow(const uint16_t* y_in, const uint16_t* cb_in, const uint16_t* cr_in, int w,
+                        uint8_t* y_out, uint32_t* cb_out, uint32_t* cr_out) const {
+  const uint64_t* table = table_.data();
+  const AxisStep* y_steps = y_steps_.data();
+  const AxisStep* cb_steps = cb_steps_.data();
+  const AxisStep* cr_steps = cr_steps_.data();
+  const uint32_t cb_stride = static_cast<uint32_t>(nodes_), cr_stride = cb_stride * cb_stride;
+  for (int x = 0; x < w; ++x) {
+    const AxisStep sy = y_steps[std::min<int>(y_in[x], kMaxCode)];
+    const AxisStep sb = cb_steps[std::min<int>(cb_in[x], kMaxCode)];
+    const AxisStep sr = cr_steps[std::min<int>(cr_in[x], kMaxCode)];
+    // Tetrahedral: from the lower corner v0 along the axis of the largest fraction (v1), then the
+    // next (v2), to the far corner v3. Written as selections rather than a sort so the compiler
+    // emits conditional moves: the fractions are noise to a branch predictor.
+    uint32_t f1 = sy.frac, s1 = 1, f3 = sy.frac, s3 = 1;
+    if (sb.frac > f1) f1 = sb.frac, s1 = cb_stride;
+    if (sr.frac > f1) f1 = sr.frac, s1 = cr_stride;
+    if (sb.frac < f3) f3 = sb.frac, s3 = cb_stride;
+    if (sr.frac < f3) f3 = sr.frac, s3 = cr_stride;
+    const uint32_t f2 = sy.frac + sb.frac + sr.frac - f1 - f3;
+    const uint64_t* v0 = table + sy.offset + sb.offset + sr.offset;
+    const uint64_t* v3 = v0 + 1 + cb_stride + cr_stride;
+    const uint64_t* v1 = v0 + s1;
+    const uint64_t* v2 = v3 - s3;
+    // The three channels are added in their 21-bit lanes at once: 12-bit entries times weights
+    // summing to 256 stay below 2^20 per lane.
+    const uint64_t sum = (kFracOne - f1) * *v0 + (f1 - f2) * *v1 + (f2 - f3) * *v2 + f3 * *v3;
+    y_out[x] = static_cast<uint8_t>(((sum & kLaneMask) + (1u << 11)) >> 12);
+    cb_out[x] = static_cast<uint32_t>((sum >> kLaneBits) & kLaneMask);
+    cr_out[x] = static_cast<uint32_t>(sum >> (2 * kLaneBits));
+  }
 }
 
 Status ToneMapLut::Apply(const AVFrame* in, AVFrame* out) const {
@@ -222,37 +239,28 @@ Status ToneMapLut::Apply(const AVFrame* in, AVFrame* out) const {
   auto row16 = [in](int plane, int y) {
     return reinterpret_cast<const uint16_t*>(in->data[plane] + y * in->linesize[plane]);
   };
+  // Two mapped rows of chroma (8-bit codes * 4096) at a time, then subsampled to one.
+  std::vector<uint32_t> chroma(4 * static_cast<size_t>(w));
+  uint32_t* cb_rows[2] = {chroma.data(), chroma.data() + w};
+  uint32_t* cr_rows[2] = {chroma.data() + 2 * w, chroma.data() + 3 * w};
   for (int cy = 0; cy < (h + 1) / 2; ++cy) {
-    const int rows[2] = {2 * cy, std::min(2 * cy + 1, h - 1)};
-    uint8_t* y_out[2] = {out->data[0] + rows[0] * out->linesize[0],
-                         out->data[0] + rows[1] * out->linesize[0]};
-    uint8_t* cb_out = out->data[1] + cy * out->linesize[1];
-    uint8_t* cr_out = out->data[2] + cy * out->linesize[2];
+    for (int r = 0; r < 2; ++r) {
+      int y = std::min(2 * cy + r, h - 1);
+      MapRow(row16(0, y), row16(1, y), row16(2, y), w, out->data[0] + y * out->linesize[0],
+             cb_rows[r], cr_rows[r]);
+    }
     // 4:2:0 as the reference's zscale subsamples: chroma sited on the even column (MPEG-2),
     // taps 1/4 1/2 1/4 across columns, the mean of the two rows.
-    uint32_t cb_left = 0, cr_left = 0;  // the odd column left of the current pair, both rows
+    uint8_t* cb_out = out->data[1] + cy * out->linesize[1];
+    uint8_t* cr_out = out->data[2] + cy * out->linesize[2];
     for (int cx = 0; cx < (w + 1) / 2; ++cx) {
-      const int cols[2] = {2 * cx, std::min(2 * cx + 1, w - 1)};
-      uint32_t cb_col[2] = {0, 0}, cr_col[2] = {0, 0};
-      for (int r = 0; r < 2; ++r) {
-        const uint16_t* y_in = row16(0, rows[r]);
-        const uint16_t* cb_in = row16(1, rows[r]);
-        const uint16_t* cr_in = row16(2, rows[r]);
-        for (int i = 0; i < 2; ++i) {
-          Mapped m = Map(y_in[cols[i]], cb_in[cols[i]], cr_in[cols[i]]);
-          y_out[r][cols[i]] = m.y;
-          cb_col[i] += m.cb;
-          cr_col[i] += m.cr;
-        }
-      }
-      if (cx == 0) {  // mirrored at the left edge
-        cb_left = cb_col[1];
-        cr_left = cr_col[1];
-      }
-      cb_out[cx] = static_cast<uint8_t>((cb_left + 2 * cb_col[0] + cb_col[1] + (1u << 10)) >> 11);
-      cr_out[cx] = static_cast<uint8_t>((cr_left + 2 * cr_col[0] + cr_col[1] + (1u << 10)) >> 11);
-      cb_left = cb_col[1];
-      cr_left = cr_col[1];
+      int even = 2 * cx, odd = std::min(even + 1, w - 1), left = even > 0 ? even - 1 : odd;
+      uint32_t cb = cb_rows[0][left] + cb_rows[1][left] +
+                    2 * (cb_rows[0][even] + cb_rows[1][even]) + cb_rows[0][odd] + cb_rows[1][odd];
+      uint32_t cr = cr_rows[0][left] + cr_rows[1][left] +
+                    2 * (cr_rows[0][even] + cr_rows[1][even]) + cr_rows[0][odd] + cr_rows[1][odd];
+      cb_out[cx] = static_cast<uint8_t>((cb + (1u << 14)) >> 15);
+      cr_out[cx] = static_cast<uint8_t>((cr + (1u << 14)) >> 15);
     }
   }
   return Status::Ok();

@@ -25,16 +25,16 @@ std::string ReferenceToneMapFilters(const std::string& transfer, const std::stri
 
 class ToneMapLut {
  public:
-  // Chroma lattice points per axis. Luma is tabled at every 10-bit code; the chroma planes of a
-  // downscaled picture are smooth, so a coarser chroma grid interpolates within 8-bit precision.
-  static constexpr int kDefaultChromaNodes = 33;
+  // Lattice points per axis (Y', Cb, Cr). 33 keeps the table (287 KB) in the L2 cache, which is
+  // what makes the lookup cheap; 65 buys no measurable SSIM (docs/BENCHMARKS.md).
+  static constexpr int kDefaultNodes = 33;
 
   // The table for `transfer` ("arib-std-b67" is HLG, anything else PQ) and the light-level side
   // data of `like` (MaxCLL, mastering peak: they set the tone curve's peak). Tables are built once
   // per process for each transfer and metadata, and shared.
   static Result<std::shared_ptr<const ToneMapLut>> For(const std::string& transfer,
                                                        const AVFrame* like,
-                                                       int chroma_nodes = kDefaultChromaNodes);
+                                                       int nodes = kDefaultNodes);
 
   // Maps a yuv444p10le picture (the scaled source, still in its HDR encoding) to a new yuv420p
   // picture of the same size (BT.709, limited range), carrying over the timing and properties
@@ -43,26 +43,26 @@ class ToneMapLut {
   Status Apply(const AVFrame* in, AVFrame* out) const;
 
  private:
-  struct Entry {
-    uint16_t y, cb, cr;  // BT.709 limited-range codes in 16-bit units (8-bit code * 256)
+  // Where a 10-bit code falls on one axis: the lower lattice point's offset in the table and the
+  // distance past it (0..256).
+  struct AxisStep {
+    uint32_t offset;
+    uint32_t frac;
   };
-  static constexpr int kLumaCodes = 1024;
+  static constexpr int kCodes = 1024;
 
-  explicit ToneMapLut(int chroma_nodes) : chroma_nodes_(chroma_nodes) {}
-  static Result<std::shared_ptr<const ToneMapLut>> Build(bool hlg, const AVFrame* like,
-                                                         int chroma_nodes);
-  struct Mapped {
-    uint8_t y;
-    uint32_t cb, cr;  // 16-bit units
-  };
-  void Locate(int cb, int cr, const Entry* columns[4], uint64_t weights[4]) const;
-  Mapped Map(int y, int cb, int cr) const;
-  const Entry* Column(int cb_node, int cr_node) const {
-    return &table_[(static_cast<size_t>(cr_node) * chroma_nodes_ + cb_node) * kLumaCodes];
-  }
+  explicit ToneMapLut(int nodes);
+  static Result<std::shared_ptr<const ToneMapLut>> Build(bool hlg, const AVFrame* like, int nodes);
+  // Y' out (8-bit) and Cb, Cr out (8-bit codes * 4096) of `w` pixels, by tetrahedral
+  // interpolation.
+  void MapRow(const uint16_t* y_in, const uint16_t* cb_in, const uint16_t* cr_in, int w,
+              uint8_t* y_out, uint32_t* cb_out, uint32_t* cr_out) const;
 
-  int chroma_nodes_;
-  std::vector<Entry> table_;  // [cr node][cb node][luma code]
+  int nodes_;
+  // [cr node][cb node][y node]: BT.709 limited-range Y', Cb, Cr as 8-bit codes * 16, in 21-bit
+  // lanes (bits 0, 21, 42), so one multiply weighs all three.
+  std::vector<uint64_t> table_;
+  std::vector<AxisStep> y_steps_, cb_steps_, cr_steps_;  // per 10-bit code
 };
 
 }  // namespace vidproc::media

@@ -125,7 +125,7 @@ struct Outputs {
   std::vector<FramePtr> untouched;  // scale only: what skipping the tone mapping looks like
 };
 
-Outputs MapBothWays(const std::string& fixture, const std::string& transfer, int chroma_nodes) {
+Outputs MapBothWays(const std::string& fixture, const std::string& transfer, int nodes) {
   Outputs o;
   std::vector<FramePtr> decoded = DecodeFrames(Fixture(fixture), kFrames);
   EXPECT_EQ(static_cast<int>(decoded.size()), kFrames);
@@ -135,7 +135,7 @@ Outputs MapBothWays(const std::string& fixture, const std::string& transfer, int
   plan.height = 360;
   plan.tone_map = true;
   o.reference = Filter(decoded, BuildVideoFilterChain(plan, transfer, true));
-  auto lut = ToneMapLut::For(transfer, decoded.front().get(), chroma_nodes);
+  auto lut = ToneMapLut::For(transfer, decoded.front().get(), nodes);
   EXPECT_TRUE(lut.ok()) << lut.status().ToString();
   if (!lut.ok()) return o;
   for (FramePtr& scaled : Filter(decoded, BuildVideoFilterChain(plan, transfer))) {
@@ -159,7 +159,7 @@ constexpr Source kSources[] = {{"hdr10_hevc.mp4", "smpte2084"}, {"hlg_hevc.mkv",
 TEST(ToneMapLutTest, MatchesTheFloatHableChainWithinSsim099) {
   for (Source src : kSources) {
     SCOPED_TRACE(src.fixture);
-    Outputs o = MapBothWays(src.fixture, src.transfer, ToneMapLut::kDefaultChromaNodes);
+    Outputs o = MapBothWays(src.fixture, src.transfer, ToneMapLut::kDefaultNodes);
     ASSERT_EQ(o.table.size(), o.reference.size());
     ASSERT_FALSE(o.table.empty());
     double worst = 1;
@@ -176,7 +176,7 @@ TEST(ToneMapLutTest, MatchesTheFloatHableChainWithinSsim099) {
 TEST(ToneMapLutTest, KeepsTheReferenceBrightnessAndSaturation) {
   for (Source src : kSources) {
     SCOPED_TRACE(src.fixture);
-    Outputs o = MapBothWays(src.fixture, src.transfer, ToneMapLut::kDefaultChromaNodes);
+    Outputs o = MapBothWays(src.fixture, src.transfer, ToneMapLut::kDefaultNodes);
     ASSERT_FALSE(o.table.empty());
     Look ref = MeasureLook(o.reference), got = MeasureLook(o.table), raw = MeasureLook(o.untouched);
     RecordProperty(std::string(src.transfer) + "_look",
