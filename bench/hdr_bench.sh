@@ -86,6 +86,7 @@ make_clip hlg "$HLG_VF" "transfer=arib-std-b67" arib-std-b67
 make_clip pq "$PQ_VF" "transfer=smpte2084:master-display=G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1):max-cll=1000,400" smpte2084
 
 # ---------------------------------------------------------------- runs
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A V=()
 add() { V[$1]="${V[$1]:-} $2"; }
 for round in $(seq 1 "$ROUNDS"); do
@@ -98,6 +99,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 med() { median "${V[$1]:-}"; }
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- report
 {
@@ -109,6 +111,8 @@ med() { median "${V[$1]:-}"; }
   echo "\`sdr\`: the chain an SDR source gets (scale to yuv420p). \`table\`: vidproc's HDR chain"
   echo "(zscale in the source's encoding, then ToneMapLut). \`float\`: the zscale + tonemap=hable chain"
   echo "it replaced; SSIM is table against float (libavfilter's ssim windows, Y:U:V 4:1:1)."
+  echo "Machine: nproc=$(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //');"
+  echo "load average (1/5/15 min) at start $LOAD_START, at end $LOAD_END."
   echo
   echo "| clip | frames | sdr CPU-s | table CPU-s | float CPU-s | table / sdr (target <= 1.3) | float / sdr | SSIM mean | SSIM min | table build CPU-s |"
   echo "|---|---|---|---|---|---|---|---|---|---|"

@@ -232,8 +232,12 @@ Status ToneMapLut::Apply(const AVFrame* in, AVFrame* out) const {
   out->colorspace = AVCOL_SPC_BT709;
   out->color_range = AVCOL_RANGE_MPEG;
   out->chroma_location = AVCHROMA_LOC_LEFT;
-  av_frame_remove_side_data(out, AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
-  av_frame_remove_side_data(out, AV_FRAME_DATA_MASTERING_DISPLAY_METADATA);
+  // The picture is SDR now: HDR metadata no longer describes it.
+  for (AVFrameSideDataType hdr_only :
+       {AV_FRAME_DATA_CONTENT_LIGHT_LEVEL, AV_FRAME_DATA_MASTERING_DISPLAY_METADATA,
+        AV_FRAME_DATA_DYNAMIC_HDR_PLUS}) {
+    av_frame_remove_side_data(out, hdr_only);
+  }
 
   const int w = in->width, h = in->height;
   auto row16 = [in](int plane, int y) {

@@ -13,6 +13,7 @@
 extern "C" {
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
+#include <libavutil/mastering_display_metadata.h>
 }
 
 namespace vidproc::media {
@@ -189,6 +190,47 @@ TEST(ToneMapLutTest, KeepsTheReferenceBrightnessAndSaturation) {
                       std::abs(raw.saturation / ref.saturation - 1.0) <= 0.05;
     EXPECT_FALSE(raw_passes) << "the bounds do not tell a tone-mapped picture from a raw one";
   }
+}
+
+// tonemap takes the curve's peak from MaxCLL (else the mastering peak): a PQ stream mastered to
+// 4000 cd/m2 gets its own table, darker in the highlights than one mastered to 1000, and each
+// agrees with the float chain given the same metadata.
+TEST(ToneMapLutTest, LightLevelMetadataSetsThePeak) {
+  std::vector<FramePtr> decoded = DecodeFrames(Fixture("hdr10_hevc.mp4"), 1);
+  ASSERT_EQ(decoded.size(), 1u);
+  ASSERT_NE(av_frame_get_side_data(decoded[0].get(), AV_FRAME_DATA_CONTENT_LIGHT_LEVEL), nullptr)
+      << "the fixture carries MaxCLL";
+  // A clone shares the side data buffers: replace the entry rather than edit it.
+  FramePtr brighter(av_frame_clone(decoded[0].get()));
+  av_frame_remove_side_data(brighter.get(), AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
+  AVContentLightMetadata* cll = av_content_light_metadata_create_side_data(brighter.get());
+  ASSERT_NE(cll, nullptr);
+  cll->MaxCLL = 4000;
+  cll->MaxFALL = 400;
+
+  Plan plan;
+  plan.width = 640;
+  plan.height = 360;
+  plan.tone_map = true;
+  double mean_luma[2];
+  int i = 0;
+  for (const FramePtr* like : {&decoded[0], &brighter}) {
+    std::vector<FramePtr> one;
+    one.emplace_back(av_frame_clone(like->get()));
+    std::vector<FramePtr> reference = Filter(one, BuildVideoFilterChain(plan, "smpte2084", true));
+    std::vector<FramePtr> scaled = Filter(one, BuildVideoFilterChain(plan, "smpte2084"));
+    auto lut = ToneMapLut::For("smpte2084", like->get());
+    ASSERT_TRUE(lut.ok()) << lut.status().ToString();
+    ASSERT_EQ(reference.size(), 1u);
+    ASSERT_EQ(scaled.size(), 1u);
+    FramePtr mapped = MakeFrame();
+    ASSERT_TRUE((*lut)->Apply(scaled[0].get(), mapped.get()).ok());
+    EXPECT_GE(Ssim(mapped.get(), reference[0].get()), 0.99);
+    std::vector<FramePtr> pictures;
+    pictures.push_back(std::move(mapped));
+    mean_luma[i++] = MeasureLook(pictures).luma;
+  }
+  EXPECT_LT(mean_luma[1], mean_luma[0] - 2) << "a higher peak compresses more";
 }
 
 }  // namespace
