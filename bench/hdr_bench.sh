@@ -16,6 +16,7 @@
 # CPU-seconds come from each thread's CPU clock, with the three chains taking turns on every
 # picture, so a busy machine inflates all three alike; decoding is not counted.
 set -euo pipefail
+# shellcheck disable=SC2034  # BENCH_NAME is read by lib.sh (die, log)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh
