@@ -11,6 +11,7 @@
 #include "media/limits.h"
 #include "media/plan.h"
 #include "media/stage.h"
+#include "media/tone_map_lut.h"
 
 namespace vidproc::media {
 
@@ -47,6 +48,8 @@ class VideoPipeline {
   int graph_width_ = 0, graph_height_ = 0, graph_format_ = -1;
   FramePtr decoded_ = MakeFrame();
   FramePtr filtered_ = MakeFrame();
+  std::shared_ptr<const ToneMapLut> tone_map_;  // set for HDR sources
+  FramePtr tone_mapped_ = MakeFrame();
   FrameSink sink_;
   FrameTap tap_;
   StageStats stats_;
@@ -54,9 +57,12 @@ class VideoPipeline {
   int64_t last_rate_slot_ = -1;
 };
 
-// The filter chain from a decoded picture to the plan's upright
-// yuv420p output. `transfer` is the source's color transfer name (for tone mapping).
-std::string BuildVideoFilterChain(const Plan& plan, const std::string& transfer);
+// The filter chain from a decoded picture to the plan's upright yuv420p output; `transfer` is the
+// source's color transfer name. For a plan that tone-maps, the chain ends in yuv420p10le and
+// ToneMapLut does the mapping, unless `reference_tone_map` asks for the float zscale + hable
+// chain whose look the table reproduces (kept for tests and benchmarks).
+std::string BuildVideoFilterChain(const Plan& plan, const std::string& transfer,
+                                  bool reference_tone_map = false);
 
 // libx264 (H.264 High) set up from the plan, before the first picture, so the output header can
 // be written at once. Its time base is the input video stream's.

@@ -28,7 +28,7 @@ TEST(FilterChainTest, QuarterTurnScalesToTheUnrotatedSizeThenTransposes) {
   EXPECT_NE(BuildVideoFilterChain(plan, "").find("hflip,vflip"), std::string::npos);
 }
 
-TEST(FilterChainTest, DeinterlacesFirstAndToneMapsHdr) {
+TEST(FilterChainTest, DeinterlacesFirstAndScalesHdrInItsOwnEncodingForTheToneMapTable) {
   Plan plan;
   plan.width = 1280;
   plan.height = 720;
@@ -36,8 +36,25 @@ TEST(FilterChainTest, DeinterlacesFirstAndToneMapsHdr) {
   plan.tone_map = true;
   std::string chain = BuildVideoFilterChain(plan, "arib-std-b67");
   EXPECT_EQ(chain.find("yadif"), 0u) << chain;
-  EXPECT_NE(chain.find("tin=arib-std-b67"), std::string::npos) << chain;
-  EXPECT_NE(chain.find("tonemap="), std::string::npos) << chain;
+  // Scaled in the source's encoding, no linear light and no float stage: ToneMapLut maps the
+  // scaled picture, which keeps full chroma for it.
+  EXPECT_NE(chain.find("zscale=w=1280:h=720:f=bicubic"), std::string::npos) << chain;
+  EXPECT_EQ(chain.find("tonemap"), std::string::npos) << chain;
+  EXPECT_EQ(chain.find("linear"), std::string::npos) << chain;
+  EXPECT_EQ(chain.find("gbrpf32"), std::string::npos) << chain;
+  EXPECT_EQ(chain.substr(chain.rfind(',') + 1), "format=yuv444p10le") << chain;
+}
+
+TEST(FilterChainTest, ReferenceToneMapChainIsTheFloatHableChain) {
+  Plan plan;
+  plan.width = 1280;
+  plan.height = 720;
+  plan.tone_map = true;
+  std::string chain = BuildVideoFilterChain(plan, "arib-std-b67", true);
+  EXPECT_NE(chain.find("zscale=w=1280:h=720:f=bicubic:tin=arib-std-b67"), std::string::npos)
+      << chain;
+  EXPECT_NE(chain.find("tonemap=tonemap=hable:desat=0"), std::string::npos) << chain;
+  EXPECT_EQ(chain.substr(chain.rfind(',') + 1), "format=yuv420p") << chain;
 }
 
 }  // namespace

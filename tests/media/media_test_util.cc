@@ -85,6 +85,38 @@ MediaInfo ProbeFile(const std::string& path) {
   return Describe(*in.value());
 }
 
+std::vector<FramePtr> DecodeFrames(const std::string& path, int max_frames) {
+  std::vector<FramePtr> frames;
+  FormatPtr fmt = OpenPlain(path);
+  if (!fmt) return frames;
+  int index = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  if (index < 0) return frames;
+  CodecContextPtr dec = OpenPlainDecoder(fmt->streams[index]);
+  if (!dec) return frames;
+  FramePtr frame = MakeFrame();
+  PacketPtr pkt = MakePacket();
+  bool eof = false;
+  while (static_cast<int>(frames.size()) < max_frames) {
+    if (!eof) {
+      if (av_read_frame(fmt.get(), pkt.get()) < 0) {
+        eof = true;
+        avcodec_send_packet(dec.get(), nullptr);
+      } else {
+        if (pkt->stream_index == index) avcodec_send_packet(dec.get(), pkt.get());
+        av_packet_unref(pkt.get());
+      }
+    }
+    int err = 0;
+    while (static_cast<int>(frames.size()) < max_frames &&
+           (err = avcodec_receive_frame(dec.get(), frame.get())) >= 0) {
+      frames.emplace_back(av_frame_clone(frame.get()));
+      av_frame_unref(frame.get());
+    }
+    if (eof && err == AVERROR_EOF) break;
+  }
+  return frames;
+}
+
 FramePtr DecodePictureAt(const std::string& path, double seconds) {
   FormatPtr fmt = OpenPlain(path);
   if (!fmt) return nullptr;

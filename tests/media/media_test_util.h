@@ -21,6 +21,9 @@ std::vector<std::string> ListDir(const std::string& dir);
 // What the engine's own probe says of a file (for outputs: mov, always allowlisted).
 MediaInfo ProbeFile(const std::string& path);
 
+// The first `max_frames` decoded pictures of the first video stream, as the decoder gives them
+// (format, colour properties and side data).
+std::vector<FramePtr> DecodeFrames(const std::string& path, int max_frames);
 // The first decoded picture at or after `seconds`, converted to yuv420p at its coded size.
 FramePtr DecodePictureAt(const std::string& path, double seconds);
 // Mean of the luma samples in the rectangle [x0,x1) x [y0,y1), as fractions of the picture.
