@@ -103,22 +103,27 @@ ff_one() { # OUT
 # ---------------------------------------------------------------- vidproc serve, defaults
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cpu_of() { awk -v hz="$HZ" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13 + $14 + $15) / hz }' "/proc/$1/stat"; }
-# The CPU-seconds of this shell's reaped children (bash `times`, second line).
+# The CPU-seconds of this shell's reaped children (bash `times`, second line). Called as a
+# command, not in $( ): a subshell's `times` would not see this shell's children.
 children_cpu() {
   times >"$LOGS/times"
-  awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); s += p[1] * 60 + p[2] } printf "%.2f", s }' "$LOGS/times"
+  CHILDREN_CPU=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); s += p[1] * 60 + p[2] } printf "%.2f", s }' "$LOGS/times")
 }
 
 log "starting vidproc serve (defaults) on a fresh data dir"
+rm -rf "$WORK/data" "$WORK/port"
 (cd "$RUNDIR" && exec env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 LOG_FORMAT=json \
   "VIDPROC_DATA_DIR=$WORK/data" "$VIDPROC" serve --listen 127.0.0.1:0 --port-file "$WORK/port") \
   >"$LOGS/serve.log" 2>&1 &
 SPID=$!
-for _ in $(seq 1 300); do [ -s "$WORK/port" ] && break; sleep 0.1; done
-[ -s "$WORK/port" ] || die "vidproc serve did not start: $(tail -n3 "$LOGS/serve.log")"
+for _ in $(seq 1 300); do
+  [ -s "$WORK/port" ] && grep -q '"msg":"worker started"' "$LOGS/serve.log" && break
+  sleep 0.1
+done
+grep -q '"msg":"worker started"' "$LOGS/serve.log" || die "vidproc serve did not start: $(tail -n3 "$LOGS/serve.log")"
 API="http://127.0.0.1:$(cat "$WORK/port")/api/v1"
-SLOTS=$(grep -o '"slots":[0-9]*' "$LOGS/serve.log" | head -n1 | cut -d: -f2)
-CORES=$(grep -o '"cores":[0-9]*' "$LOGS/serve.log" | head -n1 | cut -d: -f2)
+SLOTS=$(grep -o '"slots":[0-9]*' "$LOGS/serve.log" | head -n1 | cut -d: -f2 || true)
+CORES=$(grep -o '"cores":[0-9]*' "$LOGS/serve.log" | head -n1 | cut -d: -f2 || true)
 
 upload() { # -> the id; stamps UP_DONE
   local id
@@ -141,12 +146,15 @@ wait_ready() { # ID -> prints the time it was seen ready (polled every 50 ms)
 }
 
 vp_run() { # N (1 or 2) -> sets WALL CPU
-  local c0 ids=() dones=() line t first="" last=""
+  local c0 ids=() dones=() line t first="" last="" p1 p2
   c0=$(cpu_of "$SPID")
   if [ "$1" = 1 ]; then
     line=$(upload); ids=("${line% *}"); first=${line#* }
   else
-    upload >"$LOGS/up1" & upload >"$LOGS/up2" & wait
+    # (`wait` with no pids would wait for the server too)
+    upload >"$LOGS/up1" & p1=$!
+    upload >"$LOGS/up2" & p2=$!
+    wait "$p1" "$p2" || true
     for f in "$LOGS/up1" "$LOGS/up2"; do
       read -r id t <"$f" || die "an upload failed: $(tail -n3 "$LOGS/serve.log")"
       ids+=("$id")
@@ -161,11 +169,19 @@ vp_run() { # N (1 or 2) -> sets WALL CPU
   for id in "${ids[@]}"; do curl -sf -X DELETE "$API/videos/$id" >/dev/null || true; done
 }
 ff_run() { # N -> sets WALL CPU
-  local c0 t0
-  c0=$(children_cpu); t0=$EPOCHREALTIME
-  if [ "$1" = 1 ]; then ff_one "$FFOUT/a.mp4"; else ff_one "$FFOUT/a.mp4" & ff_one "$FFOUT/b.mp4" & wait; fi
+  local c0 t0 p1 p2
+  children_cpu; c0=$CHILDREN_CPU; t0=$EPOCHREALTIME
+  if [ "$1" = 1 ]; then
+    ff_one "$FFOUT/a.mp4"
+  else
+    ff_one "$FFOUT/a.mp4" & p1=$!
+    ff_one "$FFOUT/b.mp4" & p2=$!
+    wait "$p1" || die "ffmpeg failed"
+    wait "$p2" || die "ffmpeg failed"
+  fi
   WALL=$(elapsed "$t0" "$EPOCHREALTIME")
-  CPU=$(calc "printf \"%.2f\", $(children_cpu) - $c0")
+  children_cpu
+  CPU=$(calc "printf \"%.2f\", $CHILDREN_CPU - $c0")
 }
 
 declare -A W=() C=()
