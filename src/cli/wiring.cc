@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
-#include <thread>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -17,6 +16,7 @@
 #include "storage/local_store.h"
 #include "storage/s3_store.h"
 #include "worker/job_runner.h"
+#include "worker/thread_budget.h"
 #include "worker/webhook_dispatcher.h"
 
 namespace vidproc::cli {
@@ -89,7 +89,6 @@ worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
   s.scratch_dir = config.data_dir + "/scratch";
   s.max_tasks = config.max_tasks;
   s.machine_cores = static_cast<int>(std::max(1u, cores));
-  s.threads_per_job = std::max(1, static_cast<int>(std::max(1u, cores)) / std::max(1, s.max_tasks));
   s.timeout_ms = int64_t{config.timeout_s} * 1000;
   s.kill_grace_ms = int64_t{config.kill_grace_s} * 1000;
   s.lease_ms = int64_t{config.lease_s} * 1000;
@@ -196,7 +195,7 @@ http::ServerOptions ServerOptionsFrom(const Config& config) {
   return o;
 }
 
-unsigned MachineCores() { return std::max(1u, std::thread::hardware_concurrency()); }
+unsigned MachineCores() { return static_cast<unsigned>(worker::AvailableCores()); }
 
 std::string SelfPath() {
   char buf[4096];

@@ -31,8 +31,8 @@ Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config,
 Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config);
 // The worker slots of `vidproc worker` and `vidproc serve`, decided here only, from the final
 // slot count: MAX_VIDEO_PROCESSING_TASKS, which `--workers`, `--max-tasks`, the environment and
-// .env all set. Each job gets max(1, cores / slots) threads; the CPU safety net counts all `cores`.
-// `cores` is the machine's (MachineCores()); a parameter so that the policy can be tested.
+// .env all set. The jobs' threads share `cores` (worker::ThreadsForJob, decided per claim); the
+// CPU safety net counts all of them. `cores` is MachineCores(); a parameter for the tests.
 worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
                                           const std::string& transcoder_path);
 worker::WebhookOptions WebhookOptionsFrom(const Config& config);
@@ -46,7 +46,7 @@ int64_t RaiseFileLimit();
 // VIDPROC_MAX_CONNECTIONS when it is 0: what `file_limit` descriptors leave after the reserve
 // for jobs (128 + 16 per slot), for uploads (a file or S3 connection each) and a floor of 16.
 int DefaultMaxConnections(const Config& config, int64_t file_limit);
-// The cores this machine has (at least 1).
+// The CPUs this process may use (at least 1): the affinity mask, capped by a cgroup CPU quota.
 unsigned MachineCores();
 
 // The path of this vidproc binary (to run `vidproc transcode` children).

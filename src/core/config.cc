@@ -270,8 +270,9 @@ const std::vector<Setting>& Settings() {
         Integer("MAX_VIDEO_PROCESSING_TASKS", &Config::max_tasks, 2, 0, 64)
             .In(S::kContract)
             .Doc("jobs processed at once: the worker slots of `vidproc worker` and `vidproc serve` "
-                 "(`--workers`, also spelt `--max-tasks`); each job gets `cores / slots` threads "
-                 "(at least 1); 0 makes `serve` an API-only node"));
+                 "(`--workers`, also spelt `--max-tasks`); a job gets every core when it starts "
+                 "alone, an equal share (at least 2) when others run; 0 makes `serve` an API-only "
+                 "node"));
     t.push_back(Integer("VIDEO_PROCESSING_TIMEOUT", &Config::timeout_s, 600, 1, 7 * 86400)
                     .In(S::kContract)
                     .Doc("seconds a job may take from its start: the download of the original and "

@@ -379,7 +379,9 @@ Status SqliteStore::CreateVideo(const Video& video) {
       .Bind(7, now);
   int rc = s.Step();
   if (rc == SQLITE_CONSTRAINT) return store_util::DuplicateVideo(video.id);
-  return rc == SQLITE_DONE ? Status::Ok() : FromSqlite(rc, db_, "Cannot record the video");
+  if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot record the video");
+  if (video.status == VideoStatus::kQueued) WakeWaiters();  // a whole-file upload
+  return Status::Ok();
 }
 
 Status SqliteStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
@@ -389,7 +391,9 @@ Status SqliteStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
          "UPDATE videos SET status = 'queued', size_bytes = ?, updated_at = ?, available_at = ? "
          "WHERE id = ? AND status = 'uploading'");
   RETURN_IF_ERROR(s.Bind(1, size_bytes).Bind(2, now).Bind(3, now).Bind(4, id).Run("Cannot queue"));
-  return sqlite3_changes(db_) == 0 ? store_util::NotUploading(id) : Status::Ok();
+  if (sqlite3_changes(db_) == 0) return store_util::NotUploading(id);
+  WakeWaiters();
+  return Status::Ok();
 }
 
 Result<Video> SqliteStore::GetVideo(const std::string& id) {
@@ -561,7 +565,9 @@ Status SqliteStore::ReleaseJob(const std::string& id, const std::string& token) 
              ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
   RETURN_IF_ERROR(
       s.Bind(1, now).Bind(2, now).Bind(3, id).Bind(4, token).Run("Cannot release the job"));
-  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+  if (sqlite3_changes(db_) != 1) return LeaseLost(id);
+  WakeWaiters();
+  return Status::Ok();
 }
 
 Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
@@ -606,6 +612,7 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
     return Status::Ok();
   });
   if (!s.ok()) return s;
+  if (moved > 0) WakeWaiters();
   return moved;
 }
 
@@ -617,7 +624,10 @@ Status SqliteStore::RetryVideo(const std::string& id) {
          "error_message = NULL, progress = 0, available_at = ?, updated_at = ? "
          "WHERE id = ? AND status = 'failed'");
   RETURN_IF_ERROR(s.Bind(1, now).Bind(2, now).Bind(3, id).Run("Cannot queue the video again"));
-  if (sqlite3_changes(db_) == 1) return Status::Ok();
+  if (sqlite3_changes(db_) == 1) {
+    WakeWaiters();
+    return Status::Ok();
+  }
   Stmt exists(*statements_, "SELECT status FROM videos WHERE id = ?");
   exists.Bind(1, id);
   if (exists.Step() != SQLITE_ROW) return NoSuchVideo(id);
@@ -642,10 +652,21 @@ Status SqliteStore::DeleteVideo(const std::string& id) {
   });
 }
 
+void SqliteStore::WakeWaiters() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    ++wake_generation_;
+  }
+  wake_.notify_all();
+}
+
 bool SqliteStore::WaitForJobs(int64_t timeout_ms) {
-  // SQLite has no notifications across processes: the caller polls.
-  std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
-  return false;
+  // SQLite has no notifications across processes: jobs queued by another process wait for the
+  // caller's next poll. A job queued between the caller's empty claim and this wait does too.
+  std::unique_lock lock(wake_mutex_);
+  const uint64_t seen = wake_generation_;
+  return wake_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                        [&] { return wake_generation_ != seen; });
 }
 
 Status SqliteStore::Heartbeat(const WorkerInfo& w) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -78,6 +79,13 @@ class SqliteStore : public JobStore {
   const Clock* clock_;
   std::atomic<bool> outbox_enabled_{false};
   int schema_version_ = 0;
+  // Wakes this process's WaitForJobs when a job becomes claimable here (`vidproc serve`: the API
+  // and the worker share the store), instead of leaving it to the next poll. Other processes on
+  // the same file still poll.
+  void WakeWaiters();
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  uint64_t wake_generation_ = 0;  // GUARDED_BY(wake_mutex_)
 };
 
 }  // namespace vidproc::queue

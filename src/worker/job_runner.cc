@@ -46,7 +46,8 @@ struct JobRunner::ChildResult {
 };
 
 JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std::string& input,
-                                           const std::string& job_dir, const Deadline& deadline,
+                                           const std::string& job_dir, int threads,
+                                           const Deadline& deadline,
                                            const std::atomic<bool>& stop) {
   const std::string& id = claim.video.id;
   std::vector<std::string> argv = {settings_.transcoder_path,
@@ -58,7 +59,7 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                                    "--progress",
                                    "json",
                                    "--threads",
-                                   std::to_string(settings_.threads_per_job),
+                                   std::to_string(threads),
                                    "--preset",
                                    settings_.preset,
                                    "--bitrate",
@@ -220,7 +221,7 @@ JobOutcome JobRunner::Quarantine(const queue::Claim& claim, const Status& error)
               /*transient=*/false);
 }
 
-JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_dir,
+JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_dir, int threads,
                             const nlohmann::json& summary) {
   const std::string& id = claim.video.id;
   Status s = blobs_->PutFile(storage::VideoKey(id), job_dir + "/video.mp4", "video/mp4");
@@ -233,6 +234,7 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
   if (!output.is_object()) output = nlohmann::json::object();
   output.erase("path");  // the scratch copy, gone after this job; the video is at VideoKey(id)
   output["warnings"] = SanitizeJson(summary.value("warnings", nlohmann::json::array()));
+  output["threads"] = threads;  // decided by the worker at claim time (ThreadsForJob)
   s = store_->CompleteJob(id, claim.lease_token,
                           SanitizeJson(summary.value("source", nlohmann::json())), output,
                           settings_.keep_original);
@@ -252,7 +254,7 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
   return JobOutcome::kReady;
 }
 
-JobOutcome JobRunner::Run(const queue::Claim& claim, const std::atomic<bool>& stop) {
+JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::atomic<bool>& stop) {
   const std::string& id = claim.video.id;
   const Deadline deadline(clock_, settings_.timeout_ms);
   std::string job_dir = settings_.scratch_dir + "/" + id;
@@ -273,7 +275,7 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, const std::atomic<bool>& st
     }
   } cleanup{job_dir};
 
-  LogInfo("started", {{"video", id}, {"attempt", claim.video.attempts}});
+  LogInfo("started", {{"video", id}, {"attempt", claim.video.attempts}, {"threads", threads}});
   std::string input;
   if (auto local = blobs_->LocalPathFor(storage::OriginalKey(id))) {
     input = *local;  // on this disk: read in place, no copy
@@ -289,12 +291,15 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, const std::atomic<bool>& st
   }
   if (deadline.Expired()) return TimedOut(claim, "after the download");
 
-  ChildResult r = RunChild(claim, input, job_dir, deadline, stop);
+  // The phases of the job for its `ready` line: where the time between claim and ready goes.
+  const int64_t child_started_ms = deadline.ElapsedMs();
+  ChildResult r = RunChild(claim, input, job_dir, threads, deadline, stop);
+  const int64_t child_ended_ms = deadline.ElapsedMs();
   JobOutcome outcome = JobOutcome::kLost;
   switch (r.kind) {
     case ChildResult::kDone:
       outcome = deadline.Expired() ? TimedOut(claim, "after the transcode")
-                                   : Store(claim, job_dir, r.summary);
+                                   : Store(claim, job_dir, threads, r.summary);
       break;
     case ChildResult::kRefused: outcome = Fail(claim, r.error, false); break;
     case ChildResult::kFailed: outcome = Fail(claim, r.error, !IsInputError(r.error.code())); break;
@@ -318,7 +323,11 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, const std::atomic<bool>& st
     LogInfo("ready", {{"video", id},
                       {"path", r.summary.value("path", "")},
                       {"seconds", deadline.ElapsedMs() / 1000.0},
+                      {"before_child_s", child_started_ms / 1000.0},
+                      {"child_s", (child_ended_ms - child_started_ms) / 1000.0},
                       {"transcode_s", r.summary.value("elapsed_s", 0.0)},
+                      {"store_s", (deadline.ElapsedMs() - child_ended_ms) / 1000.0},
+                      {"threads", threads},
                       {"width", out.value("width", 0)},
                       {"height", out.value("height", 0)}});
   }

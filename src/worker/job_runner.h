@@ -25,8 +25,9 @@ struct WorkerSettings {
   std::string transcoder_path;  // the vidproc binary run as `transcode`
   std::string scratch_dir;      // per-job directories are made below it
   int max_tasks = 2;
-  int threads_per_job = 1;
-  int machine_cores = 1;  // all of them, not the job's share: the CPU safety net's multiplier
+  // The CPUs of the machine or its cgroup quota (AvailableCores): what the jobs' threads share
+  // (ThreadsForJob, per claim) and the CPU safety net's multiplier.
+  int machine_cores = 1;
   int64_t timeout_ms = 600'000;  // from the job's start to its upload (see above)
   int64_t kill_grace_ms = 5'000;
   int64_t lease_ms = 30'000;
@@ -61,9 +62,10 @@ class JobRunner {
             const Clock* clock)
       : store_(store), blobs_(blobs), settings_(std::move(settings)), clock_(clock) {}
 
-  // `stop` asks for a graceful stop: the child is stopped and the job released for another
-  // worker. Blocks until the job is finished one way or another.
-  JobOutcome Run(const queue::Claim& claim, const std::atomic<bool>& stop);
+  // Runs the child with `threads` (the job's budget, ThreadsForJob). `stop` asks for a graceful
+  // stop: the child is stopped and the job released for another worker. Blocks until the job is
+  // finished one way or another.
+  JobOutcome Run(const queue::Claim& claim, int threads, const std::atomic<bool>& stop);
   // Fails the claimed job for good with kInternal and `error`'s text: for a job whose run threw
   // (a job that fails that way would throw again on every retry).
   JobOutcome Quarantine(const queue::Claim& claim, const Status& error);
@@ -71,11 +73,11 @@ class JobRunner {
  private:
   struct ChildResult;
   ChildResult RunChild(const queue::Claim& claim, const std::string& input,
-                       const std::string& job_dir, const Deadline& deadline,
+                       const std::string& job_dir, int threads, const Deadline& deadline,
                        const std::atomic<bool>& stop);
   JobOutcome TimedOut(const queue::Claim& claim, const std::string& during);
   JobOutcome Fail(const queue::Claim& claim, const Status& error, bool transient);
-  JobOutcome Store(const queue::Claim& claim, const std::string& job_dir,
+  JobOutcome Store(const queue::Claim& claim, const std::string& job_dir, int threads,
                    const nlohmann::json& summary);
 
   queue::JobStore* store_;

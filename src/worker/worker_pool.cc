@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/loop_guard.h"
 #include "core/version.h"
+#include "worker/thread_budget.h"
 
 namespace vidproc::worker {
 namespace {
@@ -31,7 +32,7 @@ WorkerPool::~WorkerPool() {
 void WorkerPool::Start() {
   LogInfo("worker started", {{"worker", settings_.worker_id},
                              {"slots", settings_.max_tasks},
-                             {"threads_per_job", settings_.threads_per_job},
+                             {"cores", settings_.machine_cores},
                              {"timeout_s", settings_.timeout_ms / 1000}});
   threads_.emplace_back([this] { HousekeepingLoop(); });
   for (int i = 0; i < settings_.max_tasks; ++i) threads_.emplace_back([this, i] { SlotLoop(i); });
@@ -87,12 +88,20 @@ Status WorkerPool::ClaimAndRun(int slot) {
     return Status::Ok();
   }
   const queue::Claim& job = *claim.value();
+  // Counted from the claim to the end of the run, so that a job claimed meanwhile by another slot
+  // sees this one.
+  struct Running {
+    std::atomic<int>& count;
+    int before = count.fetch_add(1);
+    ~Running() { count.fetch_sub(1); }
+  } running{jobs_running_};
+  const int threads = ThreadsForJob(settings_.machine_cores, running.before);
   int64_t started_ms = clock_->MonotonicMs();
   JobOutcome outcome = JobOutcome::kLost;
   // A job whose run throws would throw again on every retry: it is failed for good with the
   // reason, and the slot goes on with the next one.
   Status run = GuardRecord("job", {{"video", job.video.id}, {"slot", slot}}, [&] {
-    outcome = runner_.Run(job, abort_jobs_);
+    outcome = runner_.Run(job, threads, abort_jobs_);
     return Status::Ok();
   });
   if (!run.ok()) outcome = runner_.Quarantine(job, run);

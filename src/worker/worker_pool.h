@@ -1,7 +1,8 @@
 // MAX_VIDEO_PROCESSING_TASKS slots, each a thread that claims a job from the store and runs it.
 // The cap is the store's (ClaimNext counts running jobs), so it holds across processes sharing the
-// database too. A housekeeping thread puts jobs of dead workers back in the queue and logs the
-// queue's state.
+// database too. Each job's threads are decided when its slot claims it, from the cores and the
+// jobs running here at that moment (ThreadsForJob). A housekeeping thread puts jobs of dead workers
+// back in the queue and logs the queue's state.
 #pragma once
 
 #include <atomic>
@@ -52,6 +53,7 @@ class WorkerPool {
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};    // no more claims
   std::atomic<bool> abort_jobs_{false};  // running jobs must stop now
+  std::atomic<int> jobs_running_{0};     // on this worker: what a new job's threads depend on
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<int64_t> outcomes_[5] = {};

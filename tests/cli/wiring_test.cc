@@ -22,30 +22,30 @@ struct SlotCase {
   const char* how;
   Environment dotenv, env, flags;
   unsigned cores;
-  int slots, threads_per_job;
+  int slots;
 };
 
-TEST(WiringTest, SlotsAndThreadsFollowTheFinalSlotCountHoweverItWasSet) {
+TEST(WiringTest, SlotsFollowTheFinalSlotCountHoweverItWasSet) {
   const std::string kSlots = "MAX_VIDEO_PROCESSING_TASKS";
   // `flags` is what --workers N and --max-tasks N become (service_context maps both to the
   // variable): the case the old code got wrong, slots from the flag but threads from the rest.
   for (const SlotCase& c : {
-           SlotCase{"defaults", {}, {}, {}, 8, 2, 4},
-           SlotCase{"environment", {}, {{kSlots, "4"}}, {}, 8, 4, 2},
-           SlotCase{".env", {{kSlots, "1"}}, {}, {}, 8, 1, 8},
-           SlotCase{"environment over .env", {{kSlots, "1"}}, {{kSlots, "8"}}, {}, 8, 8, 1},
-           SlotCase{"flag over environment", {}, {{kSlots, "1"}}, {{kSlots, "4"}}, 8, 4, 2},
-           SlotCase{"flag over .env", {{kSlots, "4"}}, {}, {{kSlots, "1"}}, 8, 1, 8},
-           SlotCase{"more slots than cores", {}, {{kSlots, "6"}}, {}, 4, 6, 1},
-           SlotCase{"unknown core count", {}, {}, {}, 0, 2, 1},
-           SlotCase{"an odd split rounds down", {}, {{kSlots, "3"}}, {}, 8, 3, 2},
-           SlotCase{"0: serve is API-only", {}, {}, {{kSlots, "0"}}, 8, 0, 8},
+           SlotCase{"defaults", {}, {}, {}, 8, 2},
+           SlotCase{"environment", {}, {{kSlots, "4"}}, {}, 8, 4},
+           SlotCase{".env", {{kSlots, "1"}}, {}, {}, 8, 1},
+           SlotCase{"environment over .env", {{kSlots, "1"}}, {{kSlots, "8"}}, {}, 8, 8},
+           SlotCase{"flag over environment", {}, {{kSlots, "1"}}, {{kSlots, "4"}}, 8, 4},
+           SlotCase{"flag over .env", {{kSlots, "4"}}, {}, {{kSlots, "1"}}, 8, 1},
+           SlotCase{"more slots than cores", {}, {{kSlots, "6"}}, {}, 4, 6},
+           SlotCase{"unknown core count", {}, {}, {}, 0, 2},
+           SlotCase{"an odd split rounds down", {}, {{kSlots, "3"}}, {}, 8, 3},
+           SlotCase{"0: serve is API-only", {}, {}, {{kSlots, "0"}}, 8, 0},
        }) {
     Config config = Load(c.dotenv, c.env, c.flags);
     worker::WorkerSettings s = WorkerSettingsFrom(config, c.cores, "/bin/vidproc");
     EXPECT_EQ(s.max_tasks, c.slots) << c.how;
-    EXPECT_EQ(s.threads_per_job, c.threads_per_job) << c.how;
-    // The CPU safety net counts every core of the machine, whatever the job's share.
+    // The jobs share every core (their threads are decided per claim), and the CPU safety net
+    // counts every one of them.
     EXPECT_EQ(s.machine_cores, static_cast<int>(std::max(1u, c.cores))) << c.how;
   }
 }

@@ -70,7 +70,7 @@ TEST_F(JobRunnerTest, TheDeadlineCoversTheDownload) {
   SlowRemoteStore remote(blobs_.get(), &clock_, settings_.timeout_ms + 1);
   JobRunner runner(store_.get(), &remote, settings_, &clock_);
   queue::Claim claim = Claim("one_frame.mp4");
-  EXPECT_EQ(runner.Run(claim, stop_), JobOutcome::kFailed);
+  EXPECT_EQ(runner.Run(claim, 1, stop_), JobOutcome::kFailed);
   EXPECT_EQ(remote.downloads, 1);
   queue::Video v = Get(claim.video.id);
   EXPECT_EQ(v.error_code, "timeout") << v.error_message;
@@ -86,7 +86,7 @@ TEST_F(JobRunnerTest, TheRestOfTheDeadlineStopsTheChild) {
   JobRunner runner(store_.get(), &remote, settings_, &clock_);
   queue::Claim claim = Claim("landscape_1080p.mp4");
   std::atomic<int> outcome{-1};
-  std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, stop_)); });
+  std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, 1, stop_)); });
   ASSERT_TRUE(WaitFor([&] { return !ChildrenOf(getpid(), "transcode").empty(); }, 30'000));
   // Were the deadline the child's own, it would have half of it left now, and run on.
   clock_.Advance(settings_.timeout_ms / 2);
@@ -108,7 +108,7 @@ TEST_F(JobRunnerTest, AChildKilledByTheCpuLimitIsATimeoutNotACrash) {
   settings_.max_attempts = 3;
   JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
   queue::Claim claim = Claim("one_frame.mp4");
-  EXPECT_EQ(runner.Run(claim, stop_), JobOutcome::kFailed) << "timeouts are not retried";
+  EXPECT_EQ(runner.Run(claim, 1, stop_), JobOutcome::kFailed) << "timeouts are not retried";
   queue::Video v = Get(claim.video.id);
   EXPECT_EQ(v.error_code, "timeout") << v.error_message;
 }
@@ -128,12 +128,13 @@ TEST(CpuSafetyNetTest, CannotBeReachedBeforeTheDeadlineAndTheKillGraceRunOut) {
 TEST_F(JobRunnerTest, ASandboxedChildReadsItsOriginalInPlaceOrDownloaded) {
   JobRunner local(store_.get(), blobs_.get(), settings_, &clock_);
   queue::Claim in_place = Claim("one_frame.mp4");
-  EXPECT_EQ(local.Run(in_place, stop_), JobOutcome::kReady) << Get(in_place.video.id).error_message;
+  EXPECT_EQ(local.Run(in_place, 1, stop_), JobOutcome::kReady)
+      << Get(in_place.video.id).error_message;
 
   SlowRemoteStore remote(blobs_.get(), &clock_, 0);
   JobRunner downloading(store_.get(), &remote, settings_, &clock_);
   queue::Claim downloaded = Claim("vp9_opus.webm");
-  EXPECT_EQ(downloading.Run(downloaded, stop_), JobOutcome::kReady)
+  EXPECT_EQ(downloading.Run(downloaded, 1, stop_), JobOutcome::kReady)
       << Get(downloaded.video.id).error_message;
   EXPECT_EQ(remote.downloads, 1);
 }
@@ -143,13 +144,13 @@ TEST_F(JobRunnerTest, WithSandboxLayersLeftOutJobsStillRun) {
   settings_.sandbox_skip = "network,files,syscalls";
   JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
   queue::Claim claim = Claim("one_frame.mp4");
-  EXPECT_EQ(runner.Run(claim, stop_), JobOutcome::kReady) << Get(claim.video.id).error_message;
+  EXPECT_EQ(runner.Run(claim, 1, stop_), JobOutcome::kReady) << Get(claim.video.id).error_message;
 }
 
 TEST_F(JobRunnerTest, AnOffListCodecFailsAtOnceWithUnsupportedCodec) {
   JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
   queue::Claim claim = Claim("qtrle.mov");
-  EXPECT_EQ(runner.Run(claim, stop_), JobOutcome::kFailed);
+  EXPECT_EQ(runner.Run(claim, 1, stop_), JobOutcome::kFailed);
   queue::Video v = Get(claim.video.id);
   EXPECT_EQ(v.error_code, "unsupported_codec") << v.error_message;
   EXPECT_NE(v.error_message.find("qtrle"), std::string::npos) << v.error_message;

@@ -100,14 +100,14 @@ class JobStoreFaultTest : public ::testing::Test {
 
   JobOutcome RunOnce() {
     std::atomic<bool> stop{false};
-    return runner_->Run(ClaimOne(), stop);
+    return runner_->Run(ClaimOne(), 1, stop);
   }
 
   // Runs a claim on a thread (the child waits on the gate); Finish() returns the outcome.
   void StartJob(const std::atomic<bool>* stop = nullptr) {
     job_done_ = false;
     job_ = std::thread([this, claim = ClaimOne(), stop] {
-      outcome_ = runner_->Run(claim, stop ? *stop : no_stop_);
+      outcome_ = runner_->Run(claim, 1, stop ? *stop : no_stop_);
       job_done_ = true;
     });
   }

@@ -6,6 +6,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
 
 #include "storage/fault_injecting_store.h"
 #include "worker_test_util.h"
@@ -26,7 +29,7 @@ class WorkerPoolTest : public ::testing::Test {
     settings_.transcoder_path = VIDPROC_BIN_PATH;
     settings_.scratch_dir = dir_ + "/scratch";
     settings_.max_tasks = 2;
-    settings_.threads_per_job = 1;
+    settings_.machine_cores = 1;  // one thread per job, however many run
     settings_.lease_ms = 5'000;
     settings_.progress_interval_ms = 200;
     settings_.retry_backoff_ms = 0;
@@ -121,6 +124,70 @@ TEST_F(WorkerPoolTest, NeverRunsMoreThanTheCap) {
   for (const auto& id : ids) EXPECT_EQ(Get(id).status, queue::VideoStatus::kReady);
   EXPECT_EQ(most_children.load(), 2u) << "children at once";
   EXPECT_LE(most_processing.load(), 2);
+}
+
+// The `--threads` value a running transcoder child was given, from its command line (0 if gone).
+int ThreadsArgOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string arg;
+  bool next = false;
+  while (std::getline(in, arg, '\0')) {
+    if (next) return std::atoi(arg.c_str());
+    next = arg == "--threads";
+  }
+  return 0;
+}
+
+// Every transcoder child seen while `done` is false, with its --threads.
+std::map<pid_t, int> WatchChildrenThreads(const std::function<bool()>& done, int64_t timeout_ms) {
+  std::map<pid_t, int> seen;
+  WaitFor(
+      [&] {
+        for (pid_t pid : ChildrenOf(getpid(), "transcode")) {
+          if (int threads = ThreadsArgOf(pid); threads > 0) seen.emplace(pid, threads);
+        }
+        return done();
+      },
+      timeout_ms);
+  return seen;
+}
+
+TEST_F(WorkerPoolTest, ALoneJobOnAnIdleWorkerGetsEveryCore) {
+  settings_.machine_cores = 4;  // whatever this machine has: the budget is the setting's
+  std::string id = Enqueue("real_1080p.mp4");
+  StartPool();
+  auto children = WatchChildrenThreads([&] { return Settled(id); }, 60'000);
+  queue::Video v = Get(id);
+  ASSERT_EQ(v.status, queue::VideoStatus::kReady) << v.error_code << ": " << v.error_message;
+  EXPECT_EQ(v.output["threads"], 4) << "the output summary";
+  ASSERT_EQ(children.size(), 1u);
+  EXPECT_EQ(children.begin()->second, 4) << "the child's --threads";
+}
+
+TEST_F(WorkerPoolTest, ASecondConcurrentJobSharesTheCoresInsteadOfOversubscribing) {
+  settings_.machine_cores = 4;
+  // Both queued before the start: the second slot claims while the first job runs.
+  std::string first = Enqueue("landscape_1080p.mp4");
+  std::string second = Enqueue("landscape_1080p.mp4");
+  StartPool();
+  bool ran_together = false;
+  auto children = WatchChildrenThreads(
+      [&] {
+        ran_together = ran_together || ChildrenOf(getpid(), "transcode").size() == 2;
+        return Settled(first) && Settled(second);
+      },
+      240'000);  // a ceiling for a loaded machine, not a measurement
+  ASSERT_EQ(Get(first).status, queue::VideoStatus::kReady);
+  ASSERT_EQ(Get(second).status, queue::VideoStatus::kReady);
+  ASSERT_TRUE(ran_together) << "the two jobs never ran together";
+  // Claimed on an idle worker, the first gets all 4 cores; the second, claimed while it runs, a
+  // share: 2, not another 4.
+  std::multiset<int> threads = {Get(first).output["threads"].get<int>(),
+                                Get(second).output["threads"].get<int>()};
+  EXPECT_EQ(threads, (std::multiset<int>{2, 4})) << "the output summaries";
+  std::multiset<int> argv;
+  for (const auto& [pid, t] : children) argv.insert(t);
+  EXPECT_EQ(argv, (std::multiset<int>{2, 4})) << "the children's --threads";
 }
 
 TEST_F(WorkerPoolTest, BadInputFailsOnceWithTheEngineCodeAndKeepsTheOriginal) {
