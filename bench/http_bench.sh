@@ -77,14 +77,6 @@ ID=$(curl -sf -H 'Content-Type: video/mp4' -H 'X-Filename: status.mp4' --data-bi
   "$V/api/v1/videos" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 curl -sf "$V/api/v1/videos/$ID" > "$WORK/www/status.json"
 
-wrk_run() {  # URL -> "req/s p99_ms"
-  wrk -t2 -c64 -d10s --latency "$1" | awk '
-    /Requests\/sec/ {rps=$2}
-    /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)}
-              else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
-    END {printf "%.0f %.2f\n", rps, p99}'
-}
-
 big="$WORK/upload.bin"
 head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom > "$big"
 

@@ -56,6 +56,16 @@ require_vidproc() {
   }
 }
 
+# ---------------------------------------------------------------- HTTP load
+# wrk against URL (2 threads, 64 keep-alive connections, 10 s): prints "requests/s p99_ms".
+wrk_run() {
+  wrk -t2 -c64 -d10s --latency "$1" | awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)}
+              else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
+    END {printf "%.0f %.2f\n", rps, p99}'
+}
+
 # ---------------------------------------------------------------- packages and work dirs
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -56,13 +56,6 @@ for side in A B; do
   URL[$side]="$base/api/v1/videos/$id"
 done
 
-wrk_run() {  # URL -> "req/s p99_ms"
-  wrk -t2 -c64 -d10s --latency "$1" | awk '
-    /Requests\/sec/ {rps=$2}
-    /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)}
-              else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
-    END {printf "%.0f %.2f\n", rps, p99}'
-}
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 : > "$WORK/runs"

@@ -22,6 +22,7 @@
 #include "media/filter_graph.h"
 #include "media/tone_map_lut.h"
 #include "media/video_pipeline.h"
+#include "support/picture_ssim.h"
 
 extern "C" {
 #include <libavfilter/buffersink.h>
@@ -32,6 +33,8 @@ extern "C" {
 
 namespace vidproc::media {
 namespace {
+
+using vidproc::testing::Ssim;
 
 double ThreadCpuSeconds() {
   timespec ts{};
@@ -77,41 +80,6 @@ class Chain {
   AVFilterContext* source_ = nullptr;
   AVFilterContext* sink_ = nullptr;
 };
-
-// SSIM of one 8-bit plane, 8x8 windows every 4 samples as libavfilter's ssim filter takes them.
-double PlaneSsim(const AVFrame* a, const AVFrame* b, int plane, int w, int h) {
-  const double c1 = 6.5025, c2 = 58.5225;  // (0.01 * 255)^2, (0.03 * 255)^2
-  double total = 0;
-  int windows = 0;
-  for (int y0 = 0; y0 + 8 <= h; y0 += 4) {
-    for (int x0 = 0; x0 + 8 <= w; x0 += 4) {
-      double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-      for (int y = y0; y < y0 + 8; ++y) {
-        const uint8_t* ra = a->data[plane] + y * a->linesize[plane];
-        const uint8_t* rb = b->data[plane] + y * b->linesize[plane];
-        for (int x = x0; x < x0 + 8; ++x) {
-          sa += ra[x];
-          sb += rb[x];
-          saa += ra[x] * ra[x];
-          sbb += rb[x] * rb[x];
-          sab += ra[x] * rb[x];
-        }
-      }
-      double ma = sa / 64, mb = sb / 64;
-      double va = saa / 64 - ma * ma, vb = sbb / 64 - mb * mb, cov = sab / 64 - ma * mb;
-      total += (2 * ma * mb + c1) * (2 * cov + c2) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
-      ++windows;
-    }
-  }
-  return windows ? total / windows : 0;
-}
-
-double Ssim(const AVFrame* a, const AVFrame* b) {
-  int cw = (a->width + 1) / 2, ch = (a->height + 1) / 2;
-  return (4 * PlaneSsim(a, b, 0, a->width, a->height) + PlaneSsim(a, b, 1, cw, ch) +
-          PlaneSsim(a, b, 2, cw, ch)) /
-         6;
-}
 
 int Main(int argc, char** argv) {
   if (argc < 2) Die("usage: tone_map_bench INPUT [--size WxH] [--frames N] [--nodes N]");

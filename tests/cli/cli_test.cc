@@ -27,9 +27,9 @@ struct RunResult {
 std::string Bin() { return VIDPROC_BIN_PATH; }
 std::string Fixture(const std::string& n) { return std::string(VIDPROC_FIXTURES_PATH) + "/" + n; }
 
-RunResult RunVidproc(const std::string& args) {
+// A shell command's stdout and exit status.
+RunResult RunShell(const std::string& cmd) {
   RunResult r;
-  std::string cmd = Bin() + " " + args + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
   size_t n;
@@ -39,31 +39,21 @@ RunResult RunVidproc(const std::string& args) {
   return r;
 }
 
+RunResult RunVidproc(const std::string& args) {
+  return RunShell(Bin() + " " + args + " 2>/dev/null");
+}
+
 // The command's stderr (stdout discarded), run in `dir` when given.
 RunResult RunVidprocStderr(const std::string& args, const std::string& dir = "") {
-  RunResult r;
-  std::string cmd =
-      (dir.empty() ? "" : "cd '" + dir + "' && ") + Bin() + " " + args + " 2>&1 >/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return RunShell((dir.empty() ? "" : "cd '" + dir + "' && ") + Bin() + " " + args +
+                  " 2>&1 >/dev/null");
 }
 
 // The command run on a pseudo-terminal (util-linux `script`), as a person at a terminal runs it:
 // what it printed there (stdout and stderr), as lines.
 RunResult RunVidprocOnTerminal(const std::string& args, const std::string& dir = "") {
   std::string inner = (dir.empty() ? "" : "cd '" + dir + "' && ") + Bin() + " " + args;
-  RunResult r;
-  FILE* p = popen(("script -qec \"" + inner + "\" /dev/null").c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  RunResult r = RunShell("script -qec \"" + inner + "\" /dev/null");
   // CR LF ends a line; a lone CR (a progress bar redrawing itself) starts the line again.
   std::string text;
   for (size_t i = 0; i < r.out.size(); ++i) {
