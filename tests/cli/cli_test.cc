@@ -117,17 +117,9 @@ TEST(CliTest, ADjangoDatabaseUrlIsNotVidprocsAndIsNoticedOnce) {
     std::fclose(env);
   }
   auto run = [&](const std::string& extra_env) {
-    RunResult r;
-    std::string cmd = "cd '" + dir + "' && env -u VIDPROC_DATABASE_URL -u DATABASE_URL " +
-                      "-u VIDPROC_DATA_DIR -u LOG_LEVEL LOG_FORMAT=text " + extra_env + " " +
-                      Bin() + " config 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return RunShell("cd '" + dir + "' && env -u VIDPROC_DATABASE_URL -u DATABASE_URL " +
+                    "-u VIDPROC_DATA_DIR -u LOG_LEVEL LOG_FORMAT=text " + extra_env + " " + Bin() +
+                    " config 2>&1");
   };
   const std::string notice = "DATABASE_URL is set but is not vidproc";
   RunResult alone = run("");
