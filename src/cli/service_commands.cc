@@ -332,12 +332,9 @@ int RunBackup(int argc, char** argv) {
     return Fail("backup", Status(ErrorCode::kInvalidConfig,
                                  "The job database is PostgreSQL: back it up with pg_dump."));
   }
+  // Opening the store would create an empty database and back that up.
+  if (Status s = CheckSqliteDatabaseExists(ctx->config); !s.ok()) return Fail("backup", s);
   std::error_code ec;
-  if (!std::filesystem::exists(source, ec)) {
-    // Opening the store would create an empty database and back that up.
-    auto store = OpenJobStore(ctx->config, StoreOpening::kExistingOnly);
-    return Fail("backup", store.status());
-  }
   const std::string dir = ctx->args.positional()[0];
   const std::string destination = dir + "/vidproc.db";
   std::filesystem::create_directories(dir, ec);

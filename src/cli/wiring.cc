@@ -26,9 +26,22 @@ Result<Config> LoadAndApplyConfig(const Environment& flags, const std::string& e
   LogLevel level;
   if (ParseLogLevel(config.log_level, &level)) SetLogLevel(level);
   SetLogFormat(config.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
-  for (const std::string& warning : config.warnings) LogWarning(warning);
-  for (const std::string& note : config.startup_notes) LogInfo(note, {});
+  for (const std::string& note : config.startup_notes) LogWarning(note);
   return config;
+}
+
+Status CheckSqliteDatabaseExists(const Config& config) {
+  const std::string path = config.SqlitePath();
+  std::error_code ec;
+  if (path.empty() || std::filesystem::exists(path, ec)) return Status::Ok();
+  // Run from the wrong directory, a reader would otherwise create an empty queue and report it
+  // as the truth.
+  return Status(ErrorCode::kInvalidConfig,
+                "No job database at " + std::filesystem::absolute(path, ec).string() +
+                    " (data directory " + config.data_dir + ", env file " +
+                    (config.env_file.empty() ? "none" : config.env_file) +
+                    "). Run this where the service runs, or give --data-dir DIR or "
+                    "--env-file FILE.");
 }
 
 Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config, StoreOpening opening) {
@@ -38,17 +51,8 @@ Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config, Stor
                      queue::PostgresStore::Open(config.database_url, SystemClock::Default()));
     return std::unique_ptr<queue::JobStore>(std::move(store));
   }
+  if (opening == StoreOpening::kExistingOnly) RETURN_IF_ERROR(CheckSqliteDatabaseExists(config));
   std::error_code ec;
-  if (opening == StoreOpening::kExistingOnly && !std::filesystem::exists(path, ec)) {
-    // Run from the wrong directory, a reader would otherwise create an empty queue and report
-    // it as the truth.
-    return Status(ErrorCode::kInvalidConfig,
-                  "No job database at " + std::filesystem::absolute(path, ec).string() +
-                      " (data directory " + config.data_dir + ", env file " +
-                      (config.env_file.empty() ? "none" : config.env_file) +
-                      "). Run this where the service runs, or give --data-dir DIR or "
-                      "--env-file FILE.");
-  }
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   ASSIGN_OR_RETURN(auto store, queue::SqliteStore::Open(path, SystemClock::Default()));
   return std::unique_ptr<queue::JobStore>(std::move(store));

@@ -26,6 +26,9 @@ Result<Config> LoadAndApplyConfig(const Environment& flags, const std::string& e
 // kCreate: the database (and its directory) is made if missing, as a service does on its first
 // start. kExistingOnly: a missing SQLite database is an error naming where it was looked for.
 enum class StoreOpening { kCreate, kExistingOnly };
+// kInvalidConfig naming where the SQLite database was looked for, if it is not there (always Ok
+// for PostgreSQL).
+Status CheckSqliteDatabaseExists(const Config& config);
 Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config,
                                                       StoreOpening opening = StoreOpening::kCreate);
 Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config);

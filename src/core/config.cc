@@ -720,7 +720,7 @@ Result<Config> LoadConfig(const Environment& dotenv, const Environment& env,
                       "Unknown setting " + name + hint + "; `vidproc config --help` lists them.");
       }
       if (!suggestion.empty() && name.size() >= kMinSuggestedNameLength) {
-        config.warnings.push_back(name + " is not a vidproc setting" + hint + ".");
+        config.startup_notes.push_back(name + " is not a vidproc setting" + hint + ".");
       }
       continue;
     }

@@ -81,13 +81,10 @@ struct Config {
   int64_t max_reserved_upload_bytes;  // VIDPROC_MAX_RESERVED_UPLOAD_BYTES
   int64_t disk_reserve_mb;            // VIDPROC_DISK_RESERVE_MB
 
-  // Where the settings came from beyond the environment: the env file read (empty: none), and
-  // what a person should hear about them (names that look like a mistyped setting).
+  // Not settings. The env file read (empty: none), and what LoadConfig noticed about the
+  // environment that an operator should hear of (a name that looks like a mistyped setting, a web
+  // framework's DATABASE_URL), logged once each as a warning at start-up (LoadAndApplyConfig).
   std::string env_file;
-  std::vector<std::string> warnings;
-
-  // Not a setting: what LoadConfig noticed about the environment that an operator should hear
-  // of, logged once each at start-up (LoadAndApplyConfig).
   std::vector<std::string> startup_notes;
 
   // The SQLite path when database_url is sqlite:///PATH (relative) or sqlite:////PATH

@@ -23,6 +23,30 @@ std::string Number(double v) {
   return ec == std::errc() ? std::string(buf, end) : "NaN";
 }
 
+// When this process started, in seconds since the epoch: field 22 of /proc/self/stat (clock ticks
+// after boot) plus the boot time. Field 2 (the command) may hold spaces and parentheses, so fields
+// are counted after its closing parenthesis. 0 if /proc says otherwise.
+double ReadStartTimeSeconds() {
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  int64_t boot_time = 0;
+  std::ifstream machine("/proc/stat");
+  for (std::string line; std::getline(machine, line);) {
+    if (line.rfind("btime ", 0) == 0) boot_time = std::atoll(line.c_str() + 6);
+  }
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos || boot_time <= 0) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i == 22) {
+      return static_cast<double>(boot_time) + static_cast<double>(std::atoll(field.c_str())) /
+                                                  static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+  }
+  return 0;
+}
+
 struct ProcessStats {
   double cpu_seconds = 0;
   int64_t resident_bytes = 0;
@@ -53,26 +77,8 @@ ProcessStats ReadProcessStats() {
   }
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0) p.max_fds = static_cast<int64_t>(files.rlim_cur);
-  // Field 22 of /proc/self/stat: the start, in clock ticks after boot; field 2 (the command) may
-  // hold spaces and parentheses, so fields are counted after its closing parenthesis.
-  std::ifstream stat_file("/proc/self/stat");
-  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
-  int64_t boot_time = 0;
-  std::ifstream machine("/proc/stat");
-  for (std::string line; std::getline(machine, line);) {
-    if (line.rfind("btime ", 0) == 0) boot_time = std::atoll(line.c_str() + 6);
-  }
-  if (size_t close = stat.rfind(')'); close != std::string::npos && boot_time > 0) {
-    std::istringstream fields(stat.substr(close + 2));
-    std::string field;
-    for (int i = 3; i <= 22 && fields >> field; ++i) {
-      if (i == 22) {
-        p.start_time_seconds =
-            static_cast<double>(boot_time) + static_cast<double>(std::atoll(field.c_str())) /
-                                                 static_cast<double>(sysconf(_SC_CLK_TCK));
-      }
-    }
-  }
+  static const double start_time = ReadStartTimeSeconds();  // it never changes
+  p.start_time_seconds = start_time;
   return p;
 }
 

@@ -54,11 +54,13 @@ asio::awaitable<void> ServeReady(ApiServices& api, Exchange& ex, const std::stri
 }
 
 asio::awaitable<void> ServeMetrics(ApiServices& api, Exchange& ex, const std::string& /*id*/) {
-  auto count = [&api] { return api.store->Counts(); };
-  auto counts = co_await ex.Blocking(std::move(count));
-  co_await ex.SendText(
-      200, "text/plain; version=0.0.4; charset=utf-8",
-      api.metrics->Render(counts.ok() ? &counts.value() : nullptr, api.clock->NowMs()));
+  // The queue from the database and the process from /proc: both off the I/O thread.
+  auto render = [&api] {
+    auto counts = api.store->Counts();
+    return api.metrics->Render(counts.ok() ? &counts.value() : nullptr, api.clock->NowMs());
+  };
+  std::string exposition = co_await ex.Blocking(std::move(render));
+  co_await ex.SendText(200, "text/plain; version=0.0.4; charset=utf-8", exposition);
 }
 
 asio::awaitable<void> ServeQueue(ApiServices& api, Exchange& ex, const std::string& /*id*/) {

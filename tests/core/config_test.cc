@@ -144,10 +144,11 @@ TEST(ConfigTest, MistypedSettingsGetTheClosestName) {
     Environment dotenv = {{typed, "5"}};
     auto r = LoadConfig(dotenv, {}, {});
     ASSERT_TRUE(r.ok()) << typed;
-    ASSERT_EQ(r->warnings.size(), 1u) << typed;
-    EXPECT_NE(r->warnings[0].find(typed), std::string::npos) << r->warnings[0];
-    EXPECT_NE(r->warnings[0].find(std::string("did you mean ") + meant + "?"), std::string::npos)
-        << r->warnings[0];
+    ASSERT_EQ(r->startup_notes.size(), 1u) << typed;
+    EXPECT_NE(r->startup_notes[0].find(typed), std::string::npos) << r->startup_notes[0];
+    EXPECT_NE(r->startup_notes[0].find(std::string("did you mean ") + meant + "?"),
+              std::string::npos)
+        << r->startup_notes[0];
   }
   // Other programs' variables, short or far from every setting, are nobody's mistake.
   auto others = LoadConfig({},
@@ -158,7 +159,7 @@ TEST(ConfigTest, MistypedSettingsGetTheClosestName) {
                             {"PATH", "/usr/bin"}},
                            {});
   ASSERT_TRUE(others.ok());
-  EXPECT_TRUE(others->warnings.empty()) << others->warnings[0];
+  EXPECT_TRUE(others->startup_notes.empty()) << others->startup_notes[0];
 }
 
 TEST(ConfigTest, SpacesNeedsAllItsSettings) {
