@@ -37,7 +37,8 @@ const std::string& ServeOptionsHelp() {
       SettingDefaultText("VIDPROC_LISTEN") +
       "; port 0: any)\n"
       "  --port-file FILE     write the port to FILE once listening\n"
-      "  --insecure-no-auth   allow a non-loopback address without VIDPROC_API_TOKEN\n"
+      "  --insecure-no-auth   without VIDPROC_API_TOKEN, serve other machines and requests\n"
+      "                       through proxies too (something in front must authenticate)\n"
       "  (--workers 0: an API-only node)\n";
   return help;
 }
@@ -96,7 +97,9 @@ int RunServe(int argc, char** argv) {
   if (server_options.max_connections == 0) {
     server_options.max_connections = DefaultMaxConnections(config, file_limit);
   }
-  http::Api api(store->get(), blobs->get(), SystemClock::Default(), ApiOptionsFrom(config));
+  http::ApiOptions api_options = ApiOptionsFrom(config);
+  api_options.serve_remote_without_token = ctx->args.has("--insecure-no-auth");
+  http::Api api(store->get(), blobs->get(), SystemClock::Default(), std::move(api_options));
   http::HttpServer server(server_options, &api);
 
   std::unique_ptr<worker::WorkerPool> pool;

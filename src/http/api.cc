@@ -55,6 +55,27 @@ bool HostAllowed(std::string_view host, const std::vector<std::string>& allowed_
   });
 }
 
+// Lower case. Each is added by a proxy, never by a browser or by a client calling vidproc itself.
+constexpr std::string_view kForwardingHeaders[] = {
+    "forwarded",           "via",
+    "x-real-ip",           "x-client-ip",
+    "client-ip",           "true-client-ip",
+    "cf-connecting-ip",    "fastly-client-ip",
+    "x-cluster-client-ip", "x-originating-ip",
+    "x-remote-ip",         "x-remote-addr",
+    "x-proxyuser-ip",      "x-envoy-external-address",
+    "x-appengine-user-ip", "x-azure-clientip",
+};
+constexpr std::string_view kForwardingPrefixes[] = {"x-forwarded", "x-original-forwarded"};
+
+bool IsForwardingHeader(std::string_view name) {
+  const std::string lower = AsciiLower(name);
+  return std::find(std::begin(kForwardingHeaders), std::end(kForwardingHeaders), lower) !=
+             std::end(kForwardingHeaders) ||
+         std::any_of(std::begin(kForwardingPrefixes), std::end(kForwardingPrefixes),
+                     [&](std::string_view prefix) { return lower.starts_with(prefix); });
+}
+
 bool ChangesState(bhttp::verb method) {
   using enum bhttp::verb;
   return method == post || method == put || method == patch || method == delete_;
@@ -82,6 +103,23 @@ std::optional<HttpError> BrowserRefusal(bhttp::verb method, std::string_view hos
                      "from a client that is not a browser)."};
   }
   return std::nullopt;
+}
+
+std::optional<HttpError> RemoteRefusal(std::string_view client,
+                                       const std::vector<std::string>& header_names) {
+  const auto forwarded =
+      std::find_if(header_names.begin(), header_names.end(),
+                   [](const std::string& name) { return IsForwardingHeader(name); });
+  const bool from_here = IsLoopbackName(AsciiLower(client));
+  if (from_here && forwarded == header_names.end()) return std::nullopt;
+  const std::string how = !from_here
+                              ? "it came from " + (client.empty() ? std::string("another machine")
+                                                                  : std::string(client))
+                              : "it came through a proxy (" + *forwarded + ")";
+  return HttpError{403, "remote_access_needs_token",
+                   "This server has no API token, so it serves only this machine; " + how +
+                       ". Set VIDPROC_API_TOKEN (the Debian package makes one) and send "
+                       "'Authorization: Bearer <token>'."};
 }
 
 const std::vector<Route>& ApiRoutes() {
@@ -153,6 +191,12 @@ bool Api::Admits(Access access, const Exchange& ex) const {
 asio::awaitable<void> Api::Handle(Exchange& ex) {
   const RouteMatch match = MatchRoute(ApiRoutes(), ex.method(), ex.path());
   ex.set_route(match.label);
+  if (!auth_.enabled() && match.access != Access::kPublic && !options_.serve_remote_without_token) {
+    if (auto refusal = RemoteRefusal(ex.client(), ex.header_names())) {
+      ex.close_after();  // a body is not read
+      co_return co_await ex.SendError(*refusal);
+    }
+  }
   if (!auth_.enabled()) {
     auto refusal =
         BrowserRefusal(ex.method(), ex.header(bhttp::field::host), ex.header(bhttp::field::origin),

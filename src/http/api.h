@@ -37,6 +37,9 @@ struct ApiOptions {
   std::vector<std::string> allowed_hosts;
   // VIDPROC_PUBLIC_URL: the base of absolute links; empty: links are origin-relative paths.
   std::string public_url;
+  // `serve --insecure-no-auth`: with auth off, requests from other machines and through proxies
+  // are served too (something in front authenticates them). Otherwise RemoteRefusal applies.
+  bool serve_remote_without_token = false;
 };
 
 // The video resource as every client gets it: GET /api/v1/videos/{id}, the list, SSE events and
@@ -54,6 +57,14 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, std::string_
 std::optional<HttpError> BrowserRefusal(bhttp::verb method, std::string_view host,
                                         std::string_view origin, std::string_view fetch_site,
                                         const std::vector<std::string>& allowed_hosts);
+
+// With auth off, what keeps other machines out, a reverse proxy on this one included: a request
+// from a client address that is not loopback, or carrying any header a proxy adds (RFC 7239
+// Forwarded, Via, the X-Forwarded-* family, X-Real-IP and the client-address headers of CDNs and
+// load balancers), gets 403 remote_access_needs_token. `header_names` are the request's field
+// names in any case. Pure, so that it is tested without a server.
+std::optional<HttpError> RemoteRefusal(std::string_view client,
+                                       const std::vector<std::string>& header_names);
 
 // Every route of the API, in the order a 405's Allow header lists a path's methods.
 const std::vector<Route>& ApiRoutes();

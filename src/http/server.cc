@@ -116,6 +116,12 @@ std::string Exchange::header(std::string_view name) const {
   return it == parser_.get().end() ? std::string() : ToString(it->value());
 }
 
+std::vector<std::string> Exchange::header_names() const {
+  std::vector<std::string> names;
+  for (const auto& field : parser_.get()) names.push_back(ToString(field.name_string()));
+  return names;
+}
+
 std::optional<uint64_t> Exchange::content_length() const {
   auto n = parser_.content_length();
   if (!n) return std::nullopt;

@@ -82,6 +82,8 @@ class Exchange {
   std::optional<std::string> query(const std::string& name) const;
   std::string header(bhttp::field field) const;
   std::string header(std::string_view name) const;
+  // The names of the request's header fields, as the client spelled them.
+  std::vector<std::string> header_names() const;
   const std::string& request_id() const { return request_id_; }
   // The client's IP address ("127.0.0.1", "::1"), for per-client limits.
   const std::string& client() const { return client_; }

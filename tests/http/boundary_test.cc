@@ -251,6 +251,30 @@ TEST_F(ApiBoundaryTest, ForeignHostsAreRefused) {
   }
 }
 
+// A reverse proxy on this machine connects from loopback: without a token, what it forwards must
+// still count as coming from another machine.
+TEST_F(ApiBoundaryTest, RequestsThroughAProxyNeedAToken) {
+  const std::string id = UploadId();
+  ASSERT_FALSE(id.empty());
+  const std::string bytes = ReadFile(Fixture("compliant_720p.mp4"));
+  for (const std::string& header :
+       std::vector<std::string>{"X-Forwarded-For: 203.0.113.7", "x-forwarded-proto: https",
+                                "Forwarded: for=203.0.113.7;proto=https", "Via: 1.1 nginx",
+                                "X-Real-IP: 203.0.113.7", "CF-Connecting-IP: 203.0.113.7"}) {
+    Response list = Call("GET", "/api/v1/videos", {header});
+    EXPECT_EQ(list.status, 403) << header << ": " << list;
+    EXPECT_EQ(list.ErrorCode(), "remote_access_needs_token") << header;
+    EXPECT_EQ(Call("DELETE", "/api/v1/videos/" + id, {header}).status, 403) << header;
+    EXPECT_EQ(Call("GET", "/api/v1/videos/" + id + "/video", {header}).status, 403) << header;
+    EXPECT_EQ(Call("GET", "/metrics", {header}).status, 403) << header;
+    EXPECT_EQ(Upload(bytes, {header}).status, 403) << header;
+    // A load balancer's health check and the page itself (it holds no data) still answer.
+    EXPECT_EQ(Call("GET", "/healthz", {header}).status, 200) << header;
+    EXPECT_EQ(Call("GET", "/", {header}).status, 200) << header;
+  }
+  EXPECT_EQ(Call("GET", "/api/v1/videos/" + id).status, 200) << "a forwarded DELETE ran";
+}
+
 TEST_F(ApiBoundaryTest, CrossOriginChangesAreRefused) {
   const std::string bytes = ReadFile(Fixture("compliant_720p.mp4"));
   const std::string self = "http://127.0.0.1:" + std::to_string(server().port());

@@ -172,6 +172,68 @@ TEST(RoutesBrowserTest, ChangesFromOtherOriginsAreRefused) {
   }
 }
 
+// With auth off: what keeps other machines out, a reverse proxy on this one included.
+std::string Remote(std::string_view client, std::vector<std::string> headers = {}) {
+  auto refusal = RemoteRefusal(client, headers);
+  return refusal ? refusal->code : "";
+}
+
+TEST(RoutesRemoteTest, OnlyDirectLoopbackClientsAreServedWithoutAToken) {
+  const std::vector<std::string> ordinary = {"Host",          "User-Agent",
+                                             "Accept",        "Origin",
+                                             "Referer",       "Cookie",
+                                             "Authorization", "X-Request-Id",
+                                             "Content-Type",  "Sec-Fetch-Site",
+                                             "Tus-Resumable", "Upload-Metadata",
+                                             "Connection",    "Forwarded-Ish-But-Not"};
+  for (const char* client : {"127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"}) {
+    EXPECT_EQ(Remote(client, ordinary), "") << client;
+  }
+  for (const char* client : {"10.0.0.2", "192.168.1.7", "203.0.113.9", "::2", "fe80::1",
+                             "2001:db8::1", "::ffff:10.0.0.1", "0.0.0.0", "", "localhost.evil"}) {
+    EXPECT_EQ(Remote(client), "remote_access_needs_token") << client;
+  }
+}
+
+TEST(RoutesRemoteTest, EveryForwardingHeaderMakesARequestRemote) {
+  // What proxies add: RFC 7239, Via, the X-Forwarded-* family (any member, any case), and the
+  // client-address headers of the common proxies, CDNs and load balancers.
+  for (const char* header : {"Forwarded",
+                             "forwarded",
+                             "Via",
+                             "X-Forwarded-For",
+                             "x-forwarded-for",
+                             "X-FORWARDED-HOST",
+                             "X-Forwarded-Proto",
+                             "X-Forwarded-Port",
+                             "X-Forwarded-Server",
+                             "X-Forwarded-Ssl",
+                             "X-Forwarded-Prefix",
+                             "X-Forwarded",
+                             "X-Original-Forwarded-For",
+                             "X-Real-IP",
+                             "X-Client-IP",
+                             "Client-IP",
+                             "True-Client-IP",
+                             "CF-Connecting-IP",
+                             "Fastly-Client-IP",
+                             "X-Cluster-Client-IP",
+                             "X-Originating-IP",
+                             "X-Remote-IP",
+                             "X-Remote-Addr",
+                             "X-ProxyUser-Ip",
+                             "X-Envoy-External-Address",
+                             "X-AppEngine-User-IP",
+                             "X-Azure-ClientIP"}) {
+    EXPECT_EQ(Remote("127.0.0.1", {"Host", header}), "remote_access_needs_token") << header;
+    auto refusal = RemoteRefusal("::1", {header});
+    ASSERT_TRUE(refusal) << header;
+    EXPECT_EQ(refusal->status, 403);
+    EXPECT_NE(refusal->message.find(header), std::string::npos) << refusal->message;
+    EXPECT_NE(refusal->message.find("VIDPROC_API_TOKEN"), std::string::npos) << refusal->message;
+  }
+}
+
 // The one renderer of the video resource (API answers, SSE, webhooks): links only when ready,
 // relative without VIDPROC_PUBLIC_URL, absolute on it (a sub-path and a trailing slash included),
 // and signed over the path vidproc itself serves.
