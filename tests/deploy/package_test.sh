@@ -51,6 +51,14 @@ for unit in vidproc.service vidproc-worker.service; do
   done
 done
 
+# The API: never without a token. The token file the postinst makes is read first, so that a
+# VIDPROC_API_TOKEN the operator sets in vidproc.env wins; it is required (no "-"), so that a
+# missing token stops the service rather than opens it.
+files=$(sed -n 's/^EnvironmentFile=//p' "$work/root/lib/systemd/system/vidproc.service" | tr '\n' ' ')
+[ "$files" = "/etc/vidproc/api-token.env /etc/vidproc/vidproc.env " ] ||
+  fail "vidproc.service reads the env files '$files'"
+grep -q 'api-token.env' "$work/control/postinst" || fail "the postinst makes no API token"
+
 # The env file: what systemd reads is what vidproc reads.
 env_file="$work/root/etc/vidproc/vidproc.env"
 bad=$(grep -vE '^(#.*)?$' "$env_file" | grep -vE '^[A-Z][A-Z0-9_]*=[^#"'"'"'\\[:space:]]*$' || true)
