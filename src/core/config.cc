@@ -398,7 +398,8 @@ const std::vector<Setting>& Settings() {
                     .Secret()
                     .DefaultText("(none: no auth)")
                     .Doc("bearer token every `/api/` request and `/metrics` must send; required "
-                         "for a non-loopback address unless `--insecure-no-auth`"));
+                         "for a non-loopback address unless `--insecure-no-auth`; without it only "
+                         "requests made directly on this machine are served (no proxy)"));
     t.push_back(
         Text("VIDPROC_URL_SIGNING_SECRET", &Config::url_signing_secret, "", "16+ characters", Token)
             .In(S::kHttp)
