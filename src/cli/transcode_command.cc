@@ -34,6 +34,8 @@ Options:
   --preset P           libx264 preset (default veryfast)
   --bitrate B          target video bitrate, e.g. 1500k (default 1500k)
   --max-size WxH       box to fit the video in, either orientation (default 1280x720)
+  --max-fps N          frame-rate cap: faster sources drop frames to stay at or below N
+                       (default 60)
   --threads N          thread budget of this job (default: all cores)
   --progress MODE      auto|bar|json|none (default auto: a bar on a terminal)
   --force-encode       re-encode even when the input is already web-ready
@@ -70,6 +72,10 @@ Status ApplyOptions(const Args& args, media::TranscodeRequest* request) {
   if (auto v = args.get("--max-size")) {
     ASSIGN_OR_RETURN(o.max_size, ParseSize(*v));
     o.thumbnail_max_size = o.max_size;
+  }
+  if (auto v = args.get("--max-fps")) {
+    ASSIGN_OR_RETURN(int64_t fps, ParseInteger(*v, 1, 240));
+    o.max_frame_rate = static_cast<double>(fps);
   }
   if (auto v = args.get("--threads")) {
     ASSIGN_OR_RETURN(int64_t threads, ParseInteger(*v, 1, 64));
@@ -164,8 +170,8 @@ std::string DirectoryOf(const std::string& path) {
 }  // namespace
 
 int RunTranscode(int argc, char** argv) {
-  ArgSpec spec{{"--thumbnail", "--preset", "--bitrate", "--max-size", "--threads", "--progress",
-                "--sandbox-skip"},
+  ArgSpec spec{{"--thumbnail", "--preset", "--bitrate", "--max-size", "--max-fps", "--threads",
+                "--progress", "--sandbox-skip"},
                {"--force-encode", "--sandbox", "--overwrite"},
                {{"-y", "--overwrite"}}};
   auto args = Args::Parse(argc, argv, 2, spec);

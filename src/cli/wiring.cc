@@ -103,6 +103,7 @@ worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
   s.preset = config.preset;
   s.video_bitrate = config.video_bitrate;
   s.max_size = config.max_size;
+  s.max_fps = config.max_fps;
   s.limits.address_space_bytes = config.child_memory_mb << 20;
   s.limits.file_size_bytes = int64_t{64} << 30;
   s.log_level = config.log_level;

@@ -385,6 +385,9 @@ const std::vector<Setting>& Settings() {
                     .Doc("target video bitrate"));
     t.push_back(Text("VIDPROC_MAX_SIZE", &Config::max_size, "1280x720", "WIDTHxHEIGHT", PictureSize)
                     .Doc("the box videos are fitted into, either orientation"));
+    t.push_back(Integer("VIDPROC_MAX_FPS", &Config::max_fps, 60, 1, 240)
+                    .Doc("frame-rate cap: a faster source keeps at most one frame per 1/N s "
+                         "(docs/BENCHMARKS.md, \"Frame-rate policy\", for the default)"));
     t.push_back(Text("VIDPROC_WORKER_ID", &Config::worker_id, "", "text")
                     .DefaultText("`<hostname>:<pid>`")
                     .Doc("the name a worker claims jobs under"));

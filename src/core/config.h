@@ -52,6 +52,7 @@ struct Config {
   std::string preset;         // VIDPROC_PRESET
   std::string video_bitrate;  // VIDPROC_VIDEO_BITRATE
   std::string max_size;       // VIDPROC_MAX_SIZE
+  int max_fps = 60;           // VIDPROC_MAX_FPS
   std::string worker_id;      // VIDPROC_WORKER_ID
 
   // The HTTP service (`vidproc serve`).

@@ -66,6 +66,8 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                                    settings_.video_bitrate,
                                    "--max-size",
                                    settings_.max_size,
+                                   "--max-fps",
+                                   std::to_string(settings_.max_fps),
                                    "--overwrite",  // a retried job's scratch may hold a try
                                    "--sandbox"};
   if (!settings_.sandbox_skip.empty()) {

@@ -39,6 +39,7 @@ struct WorkerSettings {
   std::string preset = "veryfast";
   std::string video_bitrate = "1500k";
   std::string max_size = "1280x720";
+  int max_fps = 60;
   ChildLimits limits;  // cpu_ms is set per job by JobRunner (CpuSafetyNetMs)
   // Layers of the child's sandbox left out (sandbox.h): "" for all of them, or a comma list of
   // network, files, syscalls (checked when the configuration is loaded).

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "storage/fault_injecting_store.h"
+#include "support/shell.h"
 #include "worker_test_util.h"
 
 namespace vidproc::worker {
@@ -111,6 +112,26 @@ TEST_F(JobRunnerTest, AChildKilledByTheCpuLimitIsATimeoutNotACrash) {
   EXPECT_EQ(runner.Run(claim, 1, stop_), JobOutcome::kFailed) << "timeouts are not retried";
   queue::Video v = Get(claim.video.id);
   EXPECT_EQ(v.error_code, "timeout") << v.error_message;
+}
+
+// VIDPROC_MAX_FPS reaches the child: a 120 fps source comes out at the configured cap.
+TEST_F(JobRunnerTest, TheFrameRateCapReachesTheTranscoder) {
+  settings_.max_fps = 24;
+  JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
+  queue::Claim claim = Claim("fps120.mp4");
+  ASSERT_EQ(runner.Run(claim, 1, stop_), JobOutcome::kReady) << Get(claim.video.id).error_message;
+  auto path = blobs_->LocalPathFor(storage::VideoKey(claim.video.id));
+  ASSERT_TRUE(path.has_value());
+  int code = -1;
+  const std::string out = vidproc::testing::Shell(
+      "ffprobe -v error -select_streams v:0 -count_frames -show_entries "
+      "stream=nb_read_frames,r_frame_rate -of csv=p=0 '" +
+          *path + "'",
+      &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(out.substr(0, out.find(',')), "24/1") << out;
+  const int frames = std::atoi(out.substr(out.find(',') + 1).c_str());
+  EXPECT_NEAR(frames, 72, 2) << "3 s at 24 fps: " << out;
 }
 
 TEST(CpuSafetyNetTest, CannotBeReachedBeforeTheDeadlineAndTheKillGraceRunOut) {
