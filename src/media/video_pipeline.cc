@@ -97,6 +97,18 @@ Status VideoPipeline::OnDecodedFrame(AVFrame* frame) {
   frame->pts = pts - start_pts_;
   double end = (frame->pts + std::max<int64_t>(frame->pkt_duration, 0)) * av_q2d(input_->time_base);
   stats_.end_s = std::max(stats_.end_s, end);
+  // Over the frame-rate cap: dropped before the filters, so that a 60 fps source capped at 30
+  // costs the scaler half as much. The same slots as the check after the filters, which stays
+  // for the deinterlacer (it needs every field's neighbours, so nothing is dropped before it).
+  if (plan_.cap_frame_rate && !plan_.deinterlace) {
+    auto slot = static_cast<int64_t>(
+        std::floor(frame->pts * av_q2d(input_->time_base) * options_.max_frame_rate + 1e-3));
+    if (slot <= last_source_slot_) {
+      stats_.frames_dropped++;
+      return Status::Ok();
+    }
+    last_source_slot_ = slot;
+  }
 
   if (!graph_ || frame->width != graph_width_ || frame->height != graph_height_ ||
       frame->format != graph_format_) {

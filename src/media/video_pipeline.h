@@ -4,6 +4,7 @@
 // format) and rebuilt if a later frame changes them.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -54,7 +55,9 @@ class VideoPipeline {
   FrameTap tap_;
   StageStats stats_;
   int64_t last_pts_ = AV_NOPTS_VALUE;
-  int64_t last_rate_slot_ = -1;
+  // Frame-rate cap slots taken (a frame before the start has a negative one).
+  int64_t last_rate_slot_ = std::numeric_limits<int64_t>::min();
+  int64_t last_source_slot_ = std::numeric_limits<int64_t>::min();  // before the filters
 };
 
 // The filter chain from a decoded picture to the plan's upright yuv420p output; `transfer` is the
