@@ -46,6 +46,9 @@ constexpr std::array kCodes = {
     CodeEntry{ErrorCode::kStorageAuthFailed, "storage_auth_failed", false, false},
     CodeEntry{ErrorCode::kDatabaseError, "database_error", false, true},
     CodeEntry{ErrorCode::kInvalidConfig, "invalid_config", false, false},
+    CodeEntry{ErrorCode::kSourceRefused, "source_refused", true, false},
+    CodeEntry{ErrorCode::kSourceFailed, "source_failed", true, false},
+    CodeEntry{ErrorCode::kSourceUnavailable, "source_unavailable", false, true},
 };
 
 const CodeEntry& Entry(ErrorCode code) {

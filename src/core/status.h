@@ -45,7 +45,11 @@ enum class ErrorCode {
   kStorageAuthFailed,   // the blob store refused our credentials (not retried)
   kDatabaseError,       // the job database failed
   kInvalidConfig,       // a configuration variable is unknown or has a bad value
+  kSourceRefused,       // an import's URL is not allowed (scheme, credentials, a private address)
+  kSourceFailed,        // an import's source answered an error (404, 403, ...)
+  kSourceUnavailable,   // an import's source cannot be reached now (DNS, connect, 5xx, stall)
 };
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kSourceUnavailable;
 
 // The stable snake_case name of a code ("truncated_input").
 std::string_view CodeName(ErrorCode code);

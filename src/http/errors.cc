@@ -10,6 +10,7 @@ int HttpStatusFor(ErrorCode code) {
   switch (code) {
     case ErrorCode::kOk: return 200;
     case ErrorCode::kInvalidArgument:
+    case ErrorCode::kSourceRefused:
     case ErrorCode::kInputReadFailed: return 400;
     case ErrorCode::kNotFound:
     case ErrorCode::kInputNotFound: return 404;
@@ -26,7 +27,9 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kTooLargeDimensions:
     case ErrorCode::kTooLong:
     case ErrorCode::kTooManyStreams:
-    case ErrorCode::kTooHighFrameRate: return 422;
+    case ErrorCode::kTooHighFrameRate:
+    case ErrorCode::kSourceFailed: return 422;
+    case ErrorCode::kSourceUnavailable: return 502;
     case ErrorCode::kStorageUnavailable:
     case ErrorCode::kStorageAuthFailed:
     case ErrorCode::kDatabaseError: return 503;

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -29,6 +30,7 @@ namespace vidproc::testing {
 
 struct Received {
   std::string method;
+  std::string target;                          // the request target: "/hooks", "/video.mp4?x=1"
   std::map<std::string, std::string> headers;  // lowercase names
   std::string body;
   int answered = 0;
@@ -71,6 +73,11 @@ class Receiver {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hooks"; }
   void set_status(int status) { status_ = status; }
   void set_delay_ms(int ms) { delay_ms_ = ms; }
+  // Answers with what `responder` returns (a whole raw response) instead of an empty status.
+  void set_responder(std::function<std::string(const Received&)> responder) {
+    std::lock_guard lock(mutex_);
+    responder_ = std::move(responder);
+  }
   std::vector<Received> requests() {
     std::lock_guard lock(mutex_);
     return requests_;
@@ -114,6 +121,8 @@ class Receiver {
     Received r;
     std::string head = data.substr(0, head_end);
     r.method = head.substr(0, head.find(' '));
+    const size_t target_at = head.find(' ') + 1;
+    r.target = head.substr(target_at, head.find(' ', target_at) - target_at);
     size_t pos = head.find("\r\n");
     while (pos != std::string::npos && pos < head.size()) {
       size_t next = head.find("\r\n", pos + 2);
@@ -142,9 +151,20 @@ class Receiver {
       requests_.push_back(r);
     }
     if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-    std::string response = "HTTP/1.1 " + std::to_string(r.answered) +
-                           " Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    (void)!write(c, response.data(), response.size());
+    std::function<std::string(const Received&)> responder;
+    {
+      std::lock_guard lock(mutex_);
+      responder = responder_;
+    }
+    std::string response = responder ? responder(r)
+                                     : "HTTP/1.1 " + std::to_string(r.answered) +
+                                           " Status\r\nContent-Length: 0\r\nConnection: "
+                                           "close\r\n\r\n";
+    for (size_t sent = 0; sent < response.size();) {
+      ssize_t n = write(c, response.data() + sent, response.size() - sent);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
   }
 
   int fd_ = -1;
@@ -155,6 +175,7 @@ class Receiver {
   std::atomic<int> delay_ms_{0};
   std::mutex mutex_;
   std::vector<Received> requests_;
+  std::function<std::string(const Received&)> responder_;
 };
 
 // A port nothing listens on (bound once to find it, then released).
