@@ -89,6 +89,19 @@ Status VideoPipeline::SendPacket(const AVPacket* packet) {
   return sink_ ? sink_(nullptr) : Status::Ok();
 }
 
+int64_t VideoPipeline::RateSlot(double seconds, std::optional<double>* origin_s) const {
+  // The slots start at the first frame, wherever the stream starts (after an audio pre-roll, a
+  // B-frame delay): a first frame in the middle of a slot would make the second gap short.
+  if (!*origin_s) *origin_s = seconds;
+  seconds -= **origin_s;
+  // A timestamp may sit up to a tick of its time base before the true instant (Matroska and
+  // WebM count milliseconds: 1/30 s is written 0.033): one tick of slack keeps such a frame in
+  // the slot it belongs to, so 60 fps capped at 30 keeps every other frame, evenly.
+  const double slack =
+      std::max(av_q2d(input_->time_base) * options_.max_frame_rate, kMinRateSlotSlack);
+  return static_cast<int64_t>(std::floor(seconds * options_.max_frame_rate + slack));
+}
+
 Status VideoPipeline::OnDecodedFrame(AVFrame* frame) {
   stats_.frames_decoded++;
   int64_t pts = frame->best_effort_timestamp;
@@ -101,8 +114,7 @@ Status VideoPipeline::OnDecodedFrame(AVFrame* frame) {
   // costs the scaler half as much. The same slots as the check after the filters, which stays
   // for the deinterlacer (it needs every field's neighbours, so nothing is dropped before it).
   if (plan_.cap_frame_rate && !plan_.deinterlace) {
-    auto slot = static_cast<int64_t>(
-        std::floor(frame->pts * av_q2d(input_->time_base) * options_.max_frame_rate + 1e-3));
+    const int64_t slot = RateSlot(frame->pts * av_q2d(input_->time_base), &source_rate_origin_s_);
     if (slot <= last_source_slot_) {
       stats_.frames_dropped++;
       return Status::Ok();
@@ -180,7 +192,7 @@ Status VideoPipeline::PullFiltered() {
     bool keep = f->pts != AV_NOPTS_VALUE && (last_pts_ == AV_NOPTS_VALUE || f->pts > last_pts_);
     if (keep && plan_.cap_frame_rate) {
       // At most one frame per 1/max_rate slot: caps the rate and keeps variable timing.
-      auto slot = static_cast<int64_t>(std::floor(seconds * options_.max_frame_rate + 1e-3));
+      const int64_t slot = RateSlot(seconds, &rate_origin_s_);
       keep = slot > last_rate_slot_;
       if (keep) last_rate_slot_ = slot;
     }

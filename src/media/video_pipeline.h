@@ -6,6 +6,7 @@
 
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "media/av_ptr.h"
@@ -37,6 +38,10 @@ class VideoPipeline {
   Status OnDecodedFrame(AVFrame* frame);
   Status ConfigureFilters(const AVFrame* frame);
   Status PullFiltered();
+  // The frame-rate cap's slot (1/max_frame_rate s) of a frame at `seconds`, counted from
+  // `*origin_s` (set by the first call).
+  int64_t RateSlot(double seconds, std::optional<double>* origin_s) const;
+  static constexpr double kMinRateSlotSlack = 1e-3;
 
   const AVStream* input_ = nullptr;
   Plan plan_;
@@ -58,6 +63,8 @@ class VideoPipeline {
   // Frame-rate cap slots taken (a frame before the start has a negative one).
   int64_t last_rate_slot_ = std::numeric_limits<int64_t>::min();
   int64_t last_source_slot_ = std::numeric_limits<int64_t>::min();  // before the filters
+  std::optional<double> rate_origin_s_;
+  std::optional<double> source_rate_origin_s_;
 };
 
 // The filter chain from a decoded picture to the plan's upright yuv420p output; `transfer` is the

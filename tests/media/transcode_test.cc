@@ -11,6 +11,7 @@
 #include "media/thumbnail.h"
 #include "media/transcoder.h"
 #include "media_test_util.h"
+#include "support/shell.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -199,6 +200,32 @@ TEST_F(TranscodeTest, FrameRateIsCappedAt60) {
   std::vector<double> t = VideoFrameTimes(out());
   EXPECT_NEAR(static_cast<double>(t.size()), 180, 3);  // 3 s at 60 fps
   for (size_t i = 1; i < t.size(); ++i) EXPECT_GE(t[i] - t[i - 1], 1.0 / 60 - 1e-3);
+}
+
+// Matroska and WebM write timestamps in milliseconds (1/120 s is 0.008 or 0.009): the cap must
+// still keep evenly spaced frames, not let rounding pick a frame one slot early now and then.
+TEST_F(TranscodeTest, TheFrameRateCapKeepsAnEvenCadenceFromMillisecondTimestamps) {
+  const std::string mkv = dir_ + "/fps120.mkv";
+  int code = -1;
+  vidproc::testing::Shell(
+      "ffmpeg -nostdin -v error -y -i '" + Fixture("fps120.mp4") + "' -c copy '" + mkv + "' 2>&1",
+      &code);
+  ASSERT_EQ(code, 0);
+  for (double cap : {60.0, 30.0, 24.0}) {
+    SCOPED_TRACE(cap);
+    TranscodeRequest request;
+    request.input = mkv;
+    request.output = out();
+    request.options.max_frame_rate = cap;
+    auto r = Transcode(request, nullptr, nullptr);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<double> t = VideoFrameTimes(out());
+    EXPECT_NEAR(static_cast<double>(t.size()), 3 * cap, 2);
+    // 120 is a multiple of 60 and 30: every gap is one slot. For 24, a slot is 5 source frames.
+    for (size_t i = 1; i < t.size(); ++i) {
+      EXPECT_NEAR(t[i] - t[i - 1], 1.0 / cap, 0.0021) << "frame " << i << " at " << t[i];
+    }
+  }
 }
 
 TEST_F(TranscodeTest, InterlacedSourceIsDeinterlaced) {
