@@ -234,7 +234,7 @@ int RunStatus(int argc, char** argv) {
   }
   auto counts = (*store)->Counts();
   if (!counts.ok()) return Fail("status", counts.status());
-  auto page = (*store)->ListVideos(std::nullopt, 20, "");
+  auto page = (*store)->ListVideos({}, 20, "");
   if (!page.ok()) return Fail("status", page.status());
   nlohmann::json out = {{"uploading", counts->uploading},   {"queued", counts->queued},
                         {"processing", counts->processing}, {"ready", counts->ready},

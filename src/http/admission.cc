@@ -53,7 +53,8 @@ std::optional<HttpError> Admission::CheckNewVideo(queue::JobStore* store,
     int64_t reserved = 0;
     std::string cursor;
     do {
-      auto page = store->ListVideos(queue::VideoStatus::kUploading, 200, cursor);
+      auto page = store->ListVideos({.status = queue::VideoStatus::kUploading, .external_id = ""},
+                                    200, cursor);
       if (!page.ok()) return ToHttpError(page.status());
       for (const auto& video : page->videos) reserved += video.size_bytes;
       cursor = page->next_cursor;

@@ -118,15 +118,20 @@ std::string Base64Decode(std::string_view in) {
   return out;
 }
 
-std::string MetadataValue(std::string_view header, std::string_view key) {
-  std::string value;
+std::optional<std::string_view> MetadataRawValue(std::string_view header, std::string_view key) {
+  std::optional<std::string_view> value;
   AnyListItem(header, [&](std::string_view pair) {
     size_t space = pair.find(' ');
     if (pair.substr(0, space) != key) return false;
-    if (space != std::string_view::npos) value = Base64Decode(pair.substr(space + 1));
+    value = space == std::string_view::npos ? std::string_view() : pair.substr(space + 1);
     return true;
   });
   return value;
+}
+
+std::string MetadataValue(std::string_view header, std::string_view key) {
+  auto raw = MetadataRawValue(header, key);
+  return raw ? Base64Decode(*raw) : std::string();
 }
 
 std::string HttpDate(int64_t unix_s) {

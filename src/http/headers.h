@@ -33,6 +33,8 @@ std::optional<int64_t> ParseNonNegative(std::string_view text);
 std::string Base64Decode(std::string_view in);
 // The value of `key` in a tus Upload-Metadata header ("key base64,key2 base64"); "" when absent.
 std::string MetadataValue(std::string_view header, std::string_view key);
+// The same value as sent (still base64; empty for a key without a value); nullopt when absent.
+std::optional<std::string_view> MetadataRawValue(std::string_view header, std::string_view key);
 
 // An IMF-fixdate (RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
 std::string HttpDate(int64_t unix_s);

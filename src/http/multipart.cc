@@ -64,7 +64,22 @@ MultipartParser::MultipartParser(std::string boundary, std::string file_field, S
   pending_ = "\r\n";
 }
 
+void MultipartParser::CaptureField(const std::string& name, size_t max_bytes) {
+  captures_[name] = Capture{max_bytes, std::nullopt};
+}
+
+std::optional<std::string> MultipartParser::field(const std::string& name) const {
+  auto it = captures_.find(name);
+  return it == captures_.end() ? std::nullopt : it->second.value;
+}
+
 Status MultipartParser::Emit(const char* data, size_t size) {
+  if (capturing_ != nullptr) {
+    std::string& value = *capturing_->value;
+    size_t room = capturing_->max_bytes + 1 - std::min(value.size(), capturing_->max_bytes + 1);
+    value.append(data, std::min(size, room));
+    return Status::Ok();
+  }
   if (!in_file_ || size == 0) return Status::Ok();
   file_bytes_ += static_cast<int64_t>(size);
   return sink_(data, size);
@@ -72,6 +87,7 @@ Status MultipartParser::Emit(const char* data, size_t size) {
 
 Status MultipartParser::ParseHeaders(std::string_view headers) {
   in_file_ = false;
+  capturing_ = nullptr;
   size_t start = 0;
   while (start < headers.size()) {
     size_t end = headers.find("\r\n", start);
@@ -82,7 +98,15 @@ Status MultipartParser::ParseHeaders(std::string_view headers) {
     if (colon == std::string_view::npos) continue;
     if (AsciiLower(line.substr(0, colon)) != "content-disposition") continue;
     std::string_view value = line.substr(colon + 1);
-    if (Parameter(value, "name") == file_field_ && !saw_file_) {
+    const std::string name = Parameter(value, "name");
+    if (auto capture = captures_.find(name); capture != captures_.end() && name != file_field_) {
+      if (!capture->second.value) {
+        capture->second.value.emplace();
+        capturing_ = &capture->second;
+      }
+      continue;
+    }
+    if (name == file_field_ && !saw_file_) {
       in_file_ = true;
       saw_file_ = true;
       filename_ = Parameter(value, "filename");
@@ -149,6 +173,7 @@ Status MultipartParser::Feed(const char* data, size_t size) {
         RETURN_IF_ERROR(Emit(pending_.data(), at));
         pending_.erase(0, at + delimiter_.size());
         in_file_ = false;
+        capturing_ = nullptr;
         state_ = State::kAfterBoundary;
         break;
       }

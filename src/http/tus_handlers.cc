@@ -2,6 +2,7 @@
 #include "core/units.h"
 #include "http/api.h"
 #include "http/handlers.h"
+#include "http/platform_ids.h"
 
 namespace vidproc::http {
 namespace {
@@ -53,9 +54,13 @@ asio::awaitable<void> TusCreate(ApiServices& api, Exchange& ex, const std::strin
     co_return co_await ex.SendError(*refusal, TusHeaders());
   }
   std::string metadata = ex.header("Upload-Metadata");
+  PlatformIdsCheck ids = PlatformIdsFromTusMetadata(metadata);
+  if (!ids.ok()) co_return co_await ex.SendError(*ids.refusal, TusHeaders());
   std::string filename = MetadataValue(metadata, "filename");
   if (filename.empty()) filename = MetadataValue(metadata, "name");
-  auto create = [&api, filename, n = *length] { return api.uploads->CreateResumable(filename, n); };
+  auto create = [&api, filename, n = *length, ids = std::move(ids.ids)] {
+    return api.uploads->CreateResumable(filename, n, ids);
+  };
   auto video = co_await ex.Blocking(std::move(create));
   if (!video.ok()) co_return co_await ex.SendError(video.status());
   LogInfo("upload created",

@@ -26,12 +26,14 @@ Result<std::unique_ptr<storage::BlobWriter>> Uploads::OpenOriginal(const std::st
 }
 
 Result<queue::Video> Uploads::Record(const std::string& id, const std::string& filename,
-                                     int64_t size) {
+                                     int64_t size, const PlatformIds& ids) {
   queue::Video video;
   video.id = id;
   video.status = queue::VideoStatus::kQueued;
   video.filename = SanitizeFilename(filename);
   video.size_bytes = size;
+  video.external_id = ids.external_id;
+  video.metadata = ids.metadata;
   if (Status s = store_->CreateVideo(video); !s.ok()) {
     (void)blobs_->Delete(storage::OriginalKey(id));  // nothing half-recorded
     return s;
@@ -39,12 +41,15 @@ Result<queue::Video> Uploads::Record(const std::string& id, const std::string& f
   return store_->GetVideo(id);
 }
 
-Result<queue::Video> Uploads::CreateResumable(const std::string& filename, int64_t length) {
+Result<queue::Video> Uploads::CreateResumable(const std::string& filename, int64_t length,
+                                              const PlatformIds& ids) {
   queue::Video video;
   video.id = NewId();
   video.status = queue::VideoStatus::kUploading;
   video.filename = SanitizeFilename(filename);
   video.size_bytes = length;
+  video.external_id = ids.external_id;
+  video.metadata = ids.metadata;
   RETURN_IF_ERROR(store_->CreateVideo(video));
   return store_->GetVideo(video.id);
 }
@@ -158,7 +163,8 @@ int Uploads::RemoveExpired() {
   std::string cursor;
   std::vector<std::string> expired;
   do {
-    auto page = store_->ListVideos(queue::VideoStatus::kUploading, 200, cursor);
+    auto page = store_->ListVideos({.status = queue::VideoStatus::kUploading, .external_id = ""},
+                                   200, cursor);
     if (!page.ok()) return removed;
     for (const auto& v : page->videos) {
       if (v.created_at_ms < cutoff) expired.push_back(v.id);

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "core/clock.h"
+#include "http/platform_ids.h"
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
 
@@ -33,10 +34,13 @@ class Uploads {
 
   // A whole upload: the writer for the new video's original, then Record once it is committed.
   Result<std::unique_ptr<storage::BlobWriter>> OpenOriginal(const std::string& id);
-  Result<queue::Video> Record(const std::string& id, const std::string& filename, int64_t size);
+  // `ids` were checked (CheckPlatformIds).
+  Result<queue::Video> Record(const std::string& id, const std::string& filename, int64_t size,
+                              const PlatformIds& ids);
 
   // tus: a new upload of `length` bytes (the video, status uploading).
-  Result<queue::Video> CreateResumable(const std::string& filename, int64_t length);
+  Result<queue::Video> CreateResumable(const std::string& filename, int64_t length,
+                                       const PlatformIds& ids);
   struct State {
     queue::Video video;
     int64_t offset = 0;

@@ -5,6 +5,7 @@
 #include "http/api.h"
 #include "http/handlers.h"
 #include "http/multipart.h"
+#include "http/platform_ids.h"
 #include "queue/video_json.h"
 
 namespace vidproc::http {
@@ -68,9 +69,13 @@ asio::awaitable<void> ListVideos(ApiServices& api, Exchange& ex, const std::stri
     }
     limit = static_cast<int>(*n);
   }
+  queue::VideoFilter filter{status, ex.query("external_id").value_or("")};
+  if (PlatformIdsCheck id = CheckPlatformIds(filter.external_id, ""); !id.ok()) {
+    co_return co_await ex.SendError(*id.refusal);
+  }
   std::string cursor = ex.query("cursor").value_or("");
-  auto list = [&api, status, limit, cursor] {
-    return api.store->ListVideos(status, limit, cursor);
+  auto list = [&api, filter, limit, cursor] {
+    return api.store->ListVideos(filter, limit, cursor);
   };
   auto page = co_await ex.Blocking(std::move(list));
   if (!page.ok()) co_return co_await ex.SendError(page.status());
@@ -131,15 +136,32 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
   std::string type = AsciiLower(ex.header(bhttp::field::content_type));
   std::string filename;
   std::string boundary;
+  // A raw body has no room for the platform's ids: they come as query parameters (multipart
+  // sends them as form fields, read with the body).
+  const std::optional<std::string> query_external_id = ex.query("external_id");
+  const std::optional<std::string> query_metadata = ex.query("metadata");
+  PlatformIdsCheck ids;
   if (type.rfind("multipart/form-data", 0) == 0) {
     auto parsed = MultipartParser::BoundaryOf(ex.header(bhttp::field::content_type));
     if (!parsed.ok()) {
       ex.close_after();
       co_return co_await ex.SendError(parsed.status());
     }
+    if (query_external_id || query_metadata) {
+      ex.close_after();
+      co_return co_await ex.SendError(
+          400, "invalid_argument",
+          "With a multipart/form-data upload, send external_id and metadata as form fields, not "
+          "in the query string.");
+    }
     boundary = parsed.value();
   } else if (type.rfind("video/", 0) == 0 || type.rfind("application/octet-stream", 0) == 0) {
     filename = UrlDecode(ex.header("X-Filename"));
+    ids = CheckPlatformIds(query_external_id.value_or(""), query_metadata.value_or(""));
+    if (!ids.ok()) {
+      ex.close_after();
+      co_return co_await ex.SendError(*ids.refusal);
+    }
   } else {
     ex.close_after();
     co_return co_await ex.SendError(
@@ -167,10 +189,14 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
   Status result;
   if (!boundary.empty()) {
     MultipartParser parser(boundary, "file", store_bytes);
+    parser.CaptureField("external_id", kMaxExternalIdBytes);
+    parser.CaptureField("metadata", kMaxMetadataBytes);
     auto feed_form = [&parser](const char* data, size_t size) { return parser.Feed(data, size); };
     auto body = co_await ex.StreamBody(std::move(feed_form));
     result = body.ok() ? parser.Finish() : body.status();
     filename = parser.filename();
+    ids = CheckPlatformIds(parser.field("external_id").value_or(""),
+                           parser.field("metadata").value_or(""));
   } else {
     auto body = co_await ex.StreamBody(store_bytes);
     result = body.ok() ? Status::Ok() : body.status();
@@ -179,7 +205,7 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
   if (result.ok() && stored == 0) {
     result = Status(ErrorCode::kEmptyFile, "The uploaded file is empty.");
   }
-  if (!result.ok()) {
+  if (!result.ok() || !ids.ok()) {
     api.metrics->UploadFinished(false);
     // Abandoning the writer may be a storage call (an S3 multipart abort).
     auto abandon = [&writer] {
@@ -191,11 +217,13 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
     if (result.code() == ErrorCode::kInputReadFailed) {
       LogInfo("upload cut off", {{"bytes", stored}, {"request_id", ex.request_id()}});
     }
-    co_return co_await ex.SendError(result);
+    if (!result.ok()) co_return co_await ex.SendError(result);
+    co_return co_await ex.SendError(*ids.refusal);
   }
-  auto commit = [&api, &writer, id, filename, stored]() -> Result<queue::Video> {
+  auto commit = [&api, &writer, id, filename, stored,
+                 ids = std::move(ids.ids)]() -> Result<queue::Video> {
     RETURN_IF_ERROR(writer->Commit());
-    return api.uploads->Record(id, filename, stored);
+    return api.uploads->Record(id, filename, stored, ids);
   };
   auto video = co_await ex.Blocking(std::move(commit));
   admitted.first.reset();  // before the answer: the client may send its next upload at once

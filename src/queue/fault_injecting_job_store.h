@@ -54,10 +54,10 @@ class FaultInjectingJobStore : public JobStore {
     RETURN_IF_ERROR(Maybe("GetVideo"));
     return target_->GetVideo(id);
   }
-  Result<VideoPage> ListVideos(std::optional<VideoStatus> status, int limit,
+  Result<VideoPage> ListVideos(const VideoFilter& filter, int limit,
                                const std::string& cursor) override {
     RETURN_IF_ERROR(Maybe("ListVideos"));
-    return target_->ListVideos(status, limit, cursor);
+    return target_->ListVideos(filter, limit, cursor);
   }
   Result<QueueCounts> Counts() override {
     RETURN_IF_ERROR(Maybe("Counts"));

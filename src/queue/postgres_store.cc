@@ -29,7 +29,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -93,6 +93,13 @@ ALTER TABLE webhook_outbox ADD COLUMN event_id TEXT NOT NULL
   DEFAULT ('evt_' || replace(gen_random_uuid()::text, '-', ''));
 ALTER TABLE webhook_outbox ADD COLUMN video_snapshot TEXT;
 CREATE UNIQUE INDEX webhook_outbox_event_id ON webhook_outbox (event_id);
+)sql",
+    // The uploading platform's id and data; a platform finds its videos by its id.
+    R"sql(
+ALTER TABLE videos ADD COLUMN external_id TEXT;
+ALTER TABLE videos ADD COLUMN metadata TEXT;
+CREATE INDEX videos_external_id ON videos (external_id, created_at DESC, id DESC)
+  WHERE external_id IS NOT NULL;
 )sql",
 };
 
@@ -281,9 +288,9 @@ Status PostgresStore::CreateVideo(const Video& video) {
   int64_t now = clock_->NowMs();
   auto r = conn_->Exec(
       "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
-      "available_at) VALUES ($1, $2, $3, $4, $4, $5, $4)",
-      {video.id, std::string(StatusName(video.status)), video.filename, S(now),
-       S(video.size_bytes)});
+      "available_at, external_id, metadata) VALUES ($1, $2, $3, $4, $4, $5, $4, $6, $7)",
+      {video.id, std::string(StatusName(video.status)), video.filename, S(now), S(video.size_bytes),
+       store_util::ExternalIdColumn(video), store_util::JsonColumn(video.metadata)});
   if (!r.ok() && conn_->last_sqlstate() == "23505") return store_util::DuplicateVideo(video.id);
   return Check(r);
 }
@@ -308,7 +315,7 @@ Result<Video> PostgresStore::GetVideo(const std::string& id) {
   return ReadVideo(r.get(), 0);
 }
 
-Result<VideoPage> PostgresStore::ListVideos(std::optional<VideoStatus> status, int limit,
+Result<VideoPage> PostgresStore::ListVideos(const VideoFilter& filter, int limit,
                                             const std::string& cursor) {
   ASSIGN_OR_RETURN(std::optional<store_util::PageCursor> after, store_util::ParseCursor(cursor));
   Params params = {S(limit + 1)};
@@ -318,9 +325,13 @@ Result<VideoPage> PostgresStore::ListVideos(std::optional<VideoStatus> status, i
     params.push_back(after->id);
     where = "(v.created_at < $2 OR (v.created_at = $2 AND v.id < $3))";
   }
-  if (status) {
-    params.push_back(std::string(StatusName(*status)));
+  if (filter.status) {
+    params.push_back(std::string(StatusName(*filter.status)));
     where += " AND v.status = $" + std::to_string(params.size());
+  }
+  if (!filter.external_id.empty()) {
+    params.push_back(filter.external_id);
+    where += " AND v.external_id = $" + std::to_string(params.size());
   }
   std::lock_guard lock(mutex_);
   ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT " + Columns() + " FROM videos v WHERE " + where +

@@ -24,7 +24,7 @@ class PostgresStore : public JobStore {
   Status CreateVideo(const Video& video) override;
   Status MarkUploaded(const std::string& id, int64_t size_bytes) override;
   Result<Video> GetVideo(const std::string& id) override;
-  Result<VideoPage> ListVideos(std::optional<VideoStatus> status, int limit,
+  Result<VideoPage> ListVideos(const VideoFilter& filter, int limit,
                                const std::string& cursor) override;
   Result<QueueCounts> Counts() override;
   Result<std::vector<Video>> ListChangedSince(int64_t since_ms, int limit) override;

@@ -28,7 +28,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
@@ -91,6 +91,13 @@ ALTER TABLE webhook_outbox ADD COLUMN event_id TEXT;
 ALTER TABLE webhook_outbox ADD COLUMN video_snapshot TEXT;
 UPDATE webhook_outbox SET event_id = 'evt_' || lower(hex(randomblob(16)));
 CREATE UNIQUE INDEX webhook_outbox_event_id ON webhook_outbox (event_id);
+)sql",
+    // The uploading platform's id and data; a platform finds its videos by its id.
+    R"sql(
+ALTER TABLE videos ADD COLUMN external_id TEXT;
+ALTER TABLE videos ADD COLUMN metadata TEXT;
+CREATE INDEX videos_external_id ON videos (external_id, created_at DESC, id DESC)
+  WHERE external_id IS NOT NULL;
 )sql",
 };
 
@@ -369,14 +376,16 @@ Status SqliteStore::CreateVideo(const Video& video) {
   int64_t now = clock_->NowMs();
   Stmt s(*statements_,
          "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
-         "available_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+         "available_at, external_id, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   s.Bind(1, video.id)
       .Bind(2, std::string(StatusName(video.status)))
       .Bind(3, video.filename)
       .Bind(4, now)
       .Bind(5, now)
       .Bind(6, video.size_bytes)
-      .Bind(7, now);
+      .Bind(7, now)
+      .Bind(8, store_util::ExternalIdColumn(video))
+      .Bind(9, store_util::JsonColumn(video.metadata));
   int rc = s.Step();
   if (rc == SQLITE_CONSTRAINT) return store_util::DuplicateVideo(video.id);
   if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot record the video");
@@ -406,17 +415,19 @@ Result<Video> SqliteStore::GetVideo(const std::string& id) {
   return store_util::ReadVideo(s);
 }
 
-Result<VideoPage> SqliteStore::ListVideos(std::optional<VideoStatus> status, int limit,
+Result<VideoPage> SqliteStore::ListVideos(const VideoFilter& filter, int limit,
                                           const std::string& cursor) {
   ASSIGN_OR_RETURN(std::optional<store_util::PageCursor> after, store_util::ParseCursor(cursor));
   std::lock_guard lock(mutex_);
   std::string where = after ? "(created_at < ?1 OR (created_at = ?1 AND id < ?2))" : "1";
-  if (status) where += " AND status = ?3";
+  if (filter.status) where += " AND status = ?3";
+  if (!filter.external_id.empty()) where += " AND external_id = ?5";
   Stmt s(*statements_,
          SelectVideos("WHERE " + where + " ORDER BY created_at DESC, id DESC LIMIT ?4"));
   if (after) s.Bind(1, after->created_at_ms).Bind(2, after->id);
-  if (status) s.Bind(3, std::string(StatusName(*status)));
+  if (filter.status) s.Bind(3, std::string(StatusName(*filter.status)));
   s.Bind(4, limit + 1);
+  if (!filter.external_id.empty()) s.Bind(5, filter.external_id);
   std::vector<Video> rows;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) rows.push_back(store_util::ReadVideo(s));

@@ -8,10 +8,10 @@
 namespace vidproc::queue::store_util {
 namespace {
 
-constexpr std::array<std::string_view, 14> kVideoColumnNames = {
-    "id",       "status",      "filename", "created_at", "updated_at",    "size_bytes",
-    "progress", "eta_seconds", "attempts", "error_code", "error_message", "source",
-    "output",   "has_original"};
+constexpr std::array<std::string_view, 16> kVideoColumnNames = {
+    "id",       "status",       "filename",    "created_at", "updated_at",    "size_bytes",
+    "progress", "eta_seconds",  "attempts",    "error_code", "error_message", "source",
+    "output",   "has_original", "external_id", "metadata"};
 
 constexpr size_t kMaxCursorIdLength = 64;
 constexpr size_t kMaxCursorTimeDigits = 19;  // INT64_MAX has 19 digits
@@ -184,6 +184,9 @@ Video ReadVideo(const Row& row) {
   v.source = ParseJsonColumn(row.Text(11));
   v.output = ParseJsonColumn(row.Text(12));
   v.has_original = row.Bool(13);
+  v.external_id = SanitizeText(row.Text(14));
+  v.metadata = ParseJsonColumn(row.Text(15));
+  if (!v.metadata.is_object()) v.metadata = nullptr;
   return v;
 }
 
@@ -195,6 +198,11 @@ WorkerInfo ReadWorker(const Row& row) {
           SanitizeText(row.Text(4)),
           row.Int(5),
           row.Int(6)};
+}
+
+std::optional<std::string> ExternalIdColumn(const Video& video) {
+  if (video.external_id.empty()) return std::nullopt;
+  return video.external_id;
 }
 
 std::optional<std::string> JsonColumn(const nlohmann::json& value) {

@@ -83,7 +83,9 @@ Video ReadVideo(const Row& row);
 inline constexpr std::string_view kWorkerColumns =
     "id, host, pid, slots, version, started_at, last_seen";
 WorkerInfo ReadWorker(const Row& row);
-// A JSON column (source, output) as stored: its text, NULL for null.
+// The external_id column as stored: NULL when the video has none.
+std::optional<std::string> ExternalIdColumn(const Video& video);
+// A JSON column (source, output, metadata) as stored: its text, NULL for null.
 std::optional<std::string> JsonColumn(const nlohmann::json& value);
 
 // --- SQL fragments that are the same text in every dialect.

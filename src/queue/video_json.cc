@@ -30,6 +30,19 @@ nlohmann::json SourceJson(const nlohmann::json& probe, int64_t size_bytes) {
   return s;
 }
 
+// The output description as the API shows it. The engine says `passthrough` for a file remuxed
+// as it came; the resource says `remuxed` (a platform's "passthrough" is its own data), for rows
+// stored either way.
+nlohmann::json OutputJson(const nlohmann::json& output) {
+  if (!output.is_object()) return nullptr;
+  nlohmann::json out = output;
+  if (auto it = out.find("passthrough"); it != out.end()) {
+    if (!out.contains("remuxed")) out["remuxed"] = *it;
+    out.erase("passthrough");
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json ToApiJson(const Video& v) {
@@ -44,7 +57,10 @@ nlohmann::json ToApiJson(const Video& v) {
       {"attempts", v.attempts},
       {"error", nullptr},
       {"source", SourceJson(v.source, v.size_bytes)},
-      {"output", v.output.is_object() ? v.output : nlohmann::json(nullptr)},
+      {"output", OutputJson(v.output)},
+      {"external_id",
+       v.external_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.external_id)},
+      {"metadata", v.metadata.is_object() ? v.metadata : nlohmann::json(nullptr)},
   };
   if (v.status == VideoStatus::kFailed) {
     auto code = CodeFromName(v.error_code);

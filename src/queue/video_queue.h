@@ -38,12 +38,22 @@ struct Video {
   nlohmann::json source;     // the probe of the original, null until processed
   nlohmann::json output;     // the output's description, null until ready
   bool has_original = true;  // false once the original was replaced by the processed video
+  // The uploading platform's own id and data, checked where they enter (http/platform_ids.h)
+  // and kept as given.
+  std::string external_id;  // empty: none
+  nlohmann::json metadata;  // an object, or null: none
 };
 
 struct Claim {
   Video video;
   std::string lease_token;
   int64_t lease_expires_ms = 0;
+};
+
+// Which videos ListVideos returns; an unset field matches every video.
+struct VideoFilter {
+  std::optional<VideoStatus> status;
+  std::string external_id;  // exact match; empty: any
 };
 
 struct VideoPage {
@@ -70,9 +80,9 @@ class VideoQueue {
   // kUploading -> kQueued, once the whole original is stored.
   virtual Status MarkUploaded(const std::string& id, int64_t size_bytes) = 0;
   virtual Result<Video> GetVideo(const std::string& id) = 0;
-  // Newest first; `status` filters when set; `cursor` is a previous page's next_cursor. Any other
-  // cursor is refused with kInvalidArgument (the same error from every store).
-  virtual Result<VideoPage> ListVideos(std::optional<VideoStatus> status, int limit,
+  // Newest first, the videos `filter` matches; `cursor` is a previous page's next_cursor. Any
+  // other cursor is refused with kInvalidArgument (the same error from every store).
+  virtual Result<VideoPage> ListVideos(const VideoFilter& filter, int limit,
                                        const std::string& cursor) = 0;
   virtual Result<QueueCounts> Counts() = 0;
   // Videos whose record changed at or after `since_ms` (updated_at), oldest change first, at most

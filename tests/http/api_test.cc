@@ -28,6 +28,7 @@
 
 #include "core/version.h"
 #include "http/http_test_util.h"
+#include "http/platform_ids.h"
 #include "support/http_receiver.h"
 #include "support/shell.h"
 
@@ -1358,6 +1359,65 @@ class ApiWebhookTest : public ServerTest<ApiWebhookTest> {
     return found;
   }
 
+  // --- The platform's ids (external_id, metadata), as each upload path sends them.
+  enum class UploadPath { kMultipart, kRaw, kTus };
+  static const char* PathName(UploadPath p) {
+    return p == UploadPath::kMultipart ? "multipart" : p == UploadPath::kRaw ? "raw" : "tus";
+  }
+  struct Uploaded {
+    Response created;  // the answer of the request that created the video
+    std::string id;    // "" when it was refused
+  };
+  // Uploads text.mp4 (refused by the transcoder at once: a quick video.failed) by `path`, with
+  // `external_id` and `metadata` (JSON text) where that path carries them; "" sends none.
+  static Uploaded UploadWithIds(UploadPath path, const std::string& external_id,
+                                const std::string& metadata) {
+    const std::string content = ReadFile(Fixture("text.mp4"));
+    Uploaded u;
+    if (path == UploadPath::kMultipart) {
+      // The id before the file and the metadata after it, as a form may order them.
+      const std::string b = "--vidproc-ids-0123456789";
+      auto field = [&](const std::string& name, const std::string& value) {
+        return b + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value +
+               "\r\n";
+      };
+      std::string body = external_id.empty() ? "" : field("external_id", external_id);
+      body += b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ids.mp4\"\r\n" +
+              "Content-Type: video/mp4\r\n\r\n" + content + "\r\n";
+      if (!metadata.empty()) body += field("metadata", metadata);
+      body += b + "--\r\n";
+      u.created =
+          Call("POST", "/api/v1/videos",
+               {"Content-Type: multipart/form-data; boundary=" + b.substr(2), "Expect:"}, body);
+    } else if (path == UploadPath::kRaw) {
+      std::string query;
+      if (!external_id.empty()) query += "external_id=" + PercentEncode(external_id);
+      if (!metadata.empty())
+        query += (query.empty() ? "" : "&") + ("metadata=" + PercentEncode(metadata));
+      u.created = Call("POST", "/api/v1/videos" + (query.empty() ? "" : "?" + query),
+                       {"Content-Type: video/mp4", "X-Filename: ids.mp4", "Expect:"}, content);
+    } else {
+      std::string tus_metadata = "filename " + Base64("ids.mp4");
+      if (!external_id.empty()) tus_metadata += ",external_id " + Base64(external_id);
+      if (!metadata.empty()) tus_metadata += ",metadata " + Base64(metadata);
+      u.created = Call("POST", "/api/v1/uploads",
+                       {"Tus-Resumable: 1.0.0", "Upload-Length: " + std::to_string(content.size()),
+                        "Upload-Metadata: " + tus_metadata});
+      if (u.created.status != 201) return u;
+      const std::string location = u.created.header("location");
+      u.id = location.substr(location.rfind('/') + 1);
+      Response patched = Call("PATCH", "/api/v1/uploads/" + u.id,
+                              {"Tus-Resumable: 1.0.0", "Upload-Offset: 0",
+                               "Content-Type: application/offset+octet-stream", "Expect:"},
+                              content);
+      EXPECT_EQ(patched.status, 204) << patched;
+      return u;
+    }
+    auto j = u.created.Json();
+    if (u.created.status == 201 && j.is_object()) u.id = j.value("id", "");
+    return u;
+  }
+
   static inline int port_ = 0;
   static inline std::unique_ptr<vidproc::testing::Receiver> receiver_;
 };
@@ -1457,6 +1517,136 @@ TEST_F(ApiWebhookTest, EventsWhileTheReceiverIsDownArriveAfterItComesUp) {
   EXPECT_EQ(body["video"]["error"]["retryable"], false);
 }
 
+// The platform's ids given on each upload path come back in the resource the upload answers, in
+// GET, in the list filtered by external_id, in the event stream and in the webhook.
+TEST_F(ApiWebhookTest, PlatformIdsOnEveryUploadPathAreEchoedListedStreamedAndDelivered) {
+  SseClient sse(server().Url("/api/v1/events"), WithAuth());
+  ASSERT_TRUE(sse.WaitConnected());
+  struct Sent {
+    UploadPath path;
+    std::string id;
+    std::string external_id;
+    nlohmann::json metadata;
+  };
+  std::vector<Sent> sent;
+  for (UploadPath path : {UploadPath::kMultipart, UploadPath::kRaw, UploadPath::kTus}) {
+    // Characters each encoding must carry: a space, '&', '#', '+', '%', '=' and UTF-8.
+    const std::string external_id = std::string("order ") + PathName(path) + " #1&2+3%=caf\xC3\xA9";
+    const nlohmann::json metadata = {{"path", PathName(path)},
+                                     {"user", 42},
+                                     {"tags", {"a", "\xC3\xA9t\xC3\xA9"}},
+                                     {"nested", {{"deep", {{"x", 1.5}, {"none", nullptr}}}}}};
+    Uploaded u = UploadWithIds(path, external_id, metadata.dump());
+    ASSERT_FALSE(u.id.empty()) << PathName(path) << ": " << u.created;
+    if (path != UploadPath::kTus) {  // a tus creation answers without a body
+      auto created = u.created.Json();
+      EXPECT_EQ(created["external_id"], external_id) << PathName(path);
+      EXPECT_EQ(created["metadata"], metadata) << PathName(path);
+    }
+    sent.push_back({path, u.id, external_id, metadata});
+  }
+  for (const Sent& s : sent) {
+    const char* path = PathName(s.path);
+    nlohmann::json video = WaitForStatus(s.id, {"failed", "ready"}, 60s);
+    EXPECT_EQ(video["external_id"], s.external_id) << path;
+    EXPECT_EQ(video["metadata"], s.metadata) << path;
+
+    Response listed = Call("GET", "/api/v1/videos?external_id=" + PercentEncode(s.external_id));
+    ASSERT_EQ(listed.status, 200) << listed;
+    auto videos = listed.Json()["videos"];
+    ASSERT_EQ(videos.size(), 1u) << path << ": " << listed;
+    EXPECT_EQ(videos[0]["id"], s.id) << path;
+    EXPECT_EQ(videos[0]["metadata"], s.metadata) << path;
+
+    auto delivery = WaitForDelivery("video.failed", s.id, 30s);
+    ASSERT_TRUE(delivery) << path << "\n" << server().LogTail();
+    auto body = delivery->Json();
+    EXPECT_EQ(body["video"]["external_id"], s.external_id) << path;
+    EXPECT_EQ(body["video"]["metadata"], s.metadata) << path;
+
+    bool streamed = sse.WaitFor(
+        [&](const std::vector<SseEvent>& events) {
+          for (const auto& e : events) {
+            auto j = e.Json();
+            if (j.is_object() && j.value("id", "") == s.id && j.value("status", "") == "failed" &&
+                j["external_id"] == s.external_id && j["metadata"] == s.metadata) {
+              return true;
+            }
+          }
+          return false;
+        },
+        10s);
+    EXPECT_TRUE(streamed) << path << ": no event carried the ids";
+  }
+  // Exact matches only; an id that cannot exist is refused like on upload.
+  for (const char* near : {"order", "ORDER RAW #1&2+3%=CAF\xC3\x89", "order raw"}) {
+    Response none = Call("GET", "/api/v1/videos?external_id=" + PercentEncode(near));
+    ASSERT_EQ(none.status, 200) << none;
+    EXPECT_TRUE(none.Json()["videos"].empty()) << near;
+  }
+  Response too_long =
+      Call("GET", "/api/v1/videos?external_id=" + std::string(kMaxExternalIdBytes + 1, 'a'));
+  EXPECT_EQ(too_long.status, 400) << too_long;
+  EXPECT_EQ(too_long.Json()["error"]["code"], "invalid_external_id");
+}
+
+// Every class of invalid id or metadata is refused on every path with its code, before anything
+// is recorded; a video stored earlier stays as it was.
+TEST_F(ApiWebhookTest, InvalidPlatformIdsAreRefusedOnEveryPathWithTheirCodes) {
+  Uploaded original = UploadWithIds(UploadPath::kRaw, "kept-1", R"({"kept":true})");
+  ASSERT_FALSE(original.id.empty()) << original.created;
+  WaitForStatus(original.id, {"failed", "ready"}, 60s);
+  const int videos = VideoCount();
+  std::string nested = "{}";
+  for (int i = 1; i <= kMaxMetadataDepth; ++i) nested = "{\"a\":" + nested + "}";
+  struct Case {
+    std::string label;
+    std::string external_id;
+    std::string metadata;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"over-long id", std::string(kMaxExternalIdBytes + 1, 'a'), "", "invalid_external_id"},
+      {"invalid UTF-8 id", "ab\xC3(", "", "invalid_external_id"},
+      {"control character in the id", "a\x01z", "", "invalid_external_id"},
+      {"escape sequence in the id", "a\x1b[31m", "", "invalid_external_id"},
+      {"metadata an array", "", "[1,2]", "invalid_metadata"},
+      {"metadata a string", "", "\"text\"", "invalid_metadata"},
+      {"metadata not JSON", "", "{\"a\":", "invalid_metadata"},
+      {"invalid UTF-8 in metadata", "", "{\"a\":\"\xC3(\"}", "invalid_metadata"},
+      {"metadata too deep", "", nested, "invalid_metadata"},
+      {"metadata too large", "", "{\"a\":\"" + std::string(kMaxMetadataBytes, 'x') + "\"}",
+       "metadata_too_large"},
+  };
+  for (const Case& c : cases) {
+    for (UploadPath path : {UploadPath::kMultipart, UploadPath::kRaw, UploadPath::kTus}) {
+      const std::string context = c.label + " via " + PathName(path);
+      Uploaded u = UploadWithIds(path, c.external_id, c.metadata);
+      EXPECT_EQ(u.created.status, 400) << context << ": " << u.created;
+      EXPECT_EQ(u.created.Json()["error"]["code"], c.code) << context << ": " << u.created;
+      EXPECT_TRUE(u.id.empty()) << context;
+    }
+  }
+  // Form fields belong in the form.
+  Response mixed =
+      Perform({.method = "POST",
+               .url = server().Url("/api/v1/videos?external_id=x"),
+               .headers = WithAuth(),
+               .form = {MimeField{"file", "", Fixture("text.mp4"), "a.mp4", "video/mp4"}}});
+  EXPECT_EQ(mixed.status, 400) << mixed;
+  EXPECT_EQ(mixed.Json()["error"]["code"], "invalid_argument");
+
+  EXPECT_EQ(VideoCount(), videos) << "a refused upload was recorded";
+  Response kept = Call("GET", "/api/v1/videos/" + original.id);
+  ASSERT_EQ(kept.status, 200) << kept;
+  EXPECT_EQ(kept.Json()["external_id"], "kept-1");
+  EXPECT_EQ(kept.Json()["metadata"], nlohmann::json({{"kept", true}}));
+  Response listed = Call("GET", "/api/v1/videos?external_id=kept-1");
+  ASSERT_EQ(listed.status, 200) << listed;
+  ASSERT_EQ(listed.Json()["videos"].size(), 1u);
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hostile names (every class of bad text) through every upload path, with an SSE client attached
 // and webhooks on: the process lives, every document is valid JSON, the name is shown cleaned.
@@ -1504,39 +1694,6 @@ std::vector<HostileName> HostileNames() {
       {"valid UTF-8 stays", "f\xC3\xBCr \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x8E\xAC.mov",
        "f\xC3\xBCr \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x8E\xAC.mov"},
   };
-}
-
-std::string PercentEncode(const std::string& bytes) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : bytes) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
-
-std::string Base64(const std::string& bytes) {
-  static const char* kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kChars[(n >> s) & 63];
-  }
-  if (i + 1 == bytes.size()) {
-    uint32_t n = uint8_t(bytes[i]) << 16;
-    out = out + kChars[(n >> 18) & 63] + kChars[(n >> 12) & 63] + "==";
-  } else if (i + 2 == bytes.size()) {
-    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
-    out = out + kChars[(n >> 18) & 63] + kChars[(n >> 12) & 63] + kChars[(n >> 6) & 63] + "=";
-  }
-  return out;
 }
 
 // True if `pid` still runs.

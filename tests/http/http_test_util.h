@@ -335,6 +335,42 @@ inline int RawStatus(const std::string& response) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Encodings clients apply: percent-encoding (RFC 3986 unreserved kept) and base64 (tus values).
+
+inline std::string PercentEncode(const std::string& bytes) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+inline std::string Base64(const std::string& bytes) {
+  static const char* kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += kChars[(n >> s) & 63];
+  }
+  if (i + 1 == bytes.size()) {
+    uint32_t n = uint8_t(bytes[i]) << 16;
+    out = out + kChars[(n >> 18) & 63] + kChars[(n >> 12) & 63] + "==";
+  } else if (i + 2 == bytes.size()) {
+    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
+    out = out + kChars[(n >> 18) & 63] + kChars[(n >> 12) & 63] + kChars[(n >> 6) & 63] + "=";
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Prometheus text.
 
 // "name{labels}" (as written) to value, for every sample line.

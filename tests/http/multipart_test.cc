@@ -227,5 +227,40 @@ TEST(MultipartTest, QuotedBoundaryParsesAWholeBody) {
   EXPECT_EQ(p.file, "DATA");
 }
 
+// Named text fields (the platform's ids) are kept wherever they are in the form and however the
+// body is cut into chunks, bounded, the first of a repeated name kept; the file is untouched.
+TEST(MultipartTest, NamedTextFieldsAreKeptBoundedWhereverTheyAre) {
+  const std::string b = std::string("--") + kBoundary;
+  const std::string long_value(50, 'x');
+  const std::string body =
+      b + "\r\nContent-Disposition: form-data; name=\"external_id\"\r\n\r\norder-17\r\n" + b +
+      "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n" +
+      TrickyBytes() + "\r\n" + b +
+      "\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{\"a\":\"\r\n--\"}\r\n" + b +
+      "\r\nContent-Disposition: form-data; name=\"external_id\"\r\n\r\nsecond\r\n" + b +
+      "\r\nContent-Disposition: form-data; name=\"long\"\r\n\r\n" + long_value + "\r\n" + b +
+      "--\r\n";
+  for (size_t cut = 0; cut <= body.size(); cut += 7) {
+    std::string file;
+    MultipartParser parser(kBoundary, "file", [&file](const char* data, size_t size) {
+      file.append(data, size);
+      return Status::Ok();
+    });
+    parser.CaptureField("external_id", 255);
+    parser.CaptureField("metadata", 4096);
+    parser.CaptureField("long", 10);
+    parser.CaptureField("absent", 10);
+    ASSERT_TRUE(parser.Feed(body.data(), cut).ok());
+    ASSERT_TRUE(parser.Feed(body.data() + cut, body.size() - cut).ok());
+    ASSERT_TRUE(parser.Finish().ok()) << cut;
+    EXPECT_EQ(parser.field("external_id"), "order-17") << cut;
+    EXPECT_EQ(parser.field("metadata"), "{\"a\":\"\r\n--\"}") << cut;
+    EXPECT_EQ(parser.field("long"), long_value.substr(0, 11)) << "bounded at max + 1: " << cut;
+    EXPECT_EQ(parser.field("absent"), std::nullopt);
+    EXPECT_EQ(parser.field("never asked"), std::nullopt);
+    EXPECT_EQ(file, TrickyBytes()) << cut;
+  }
+}
+
 }  // namespace
 }  // namespace vidproc::http

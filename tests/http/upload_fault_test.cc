@@ -122,7 +122,8 @@ TEST_F(UploadFaultTest, StorageFailingDuringATusPatchKeepsTheUploadResumable) {
   Response resumed = Http("PATCH", url, patch_headers, kBody);
   EXPECT_EQ(resumed.status, 204) << resumed.body;
   EXPECT_EQ(resumed.header("upload-offset"), std::to_string(kBody.size()));
-  auto page = store_->ListVideos(queue::VideoStatus::kQueued, 10, "");
+  auto page =
+      store_->ListVideos({.status = queue::VideoStatus::kQueued, .external_id = ""}, 10, "");
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->videos.size(), 1u);
   auto original = local_->ReadRange(storage::OriginalKey(page->videos[0].id), 0, 1 << 30);

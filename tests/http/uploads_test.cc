@@ -43,7 +43,7 @@ class UploadsTest : public ::testing::Test {
 };
 
 TEST_F(UploadsTest, PartsAddUpToTheOriginalAndTheVideoIsQueued) {
-  auto video = uploads_->CreateResumable("a.mp4", 10);
+  auto video = uploads_->CreateResumable("a.mp4", 10, {});
   ASSERT_TRUE(video.ok());
   Write(video->id, 0, "0123");
   auto state = uploads_->Find(video->id);
@@ -60,11 +60,11 @@ TEST_F(UploadsTest, PartsAddUpToTheOriginalAndTheVideoIsQueued) {
 }
 
 TEST_F(UploadsTest, AbandonedUploadsAreRemovedOnceExpiredAndOthersAreKept) {
-  auto old_upload = uploads_->CreateResumable("old.mp4", 10);
+  auto old_upload = uploads_->CreateResumable("old.mp4", 10, {});
   ASSERT_TRUE(old_upload.ok());
   Write(old_upload->id, 0, "0123");
   clock_.Advance(kExpiryMs / 2);
-  auto young_upload = uploads_->CreateResumable("young.mp4", 10);
+  auto young_upload = uploads_->CreateResumable("young.mp4", 10, {});
   ASSERT_TRUE(young_upload.ok());
   Write(young_upload->id, 0, "01");
   EXPECT_EQ(uploads_->RemoveExpired(), 0);  // nothing is old enough yet

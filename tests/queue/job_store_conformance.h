@@ -285,7 +285,7 @@ TYPED_TEST_P(JobStoreTest, ListsNewestFirstInPages) {
   std::vector<std::string> seen;
   std::string cursor;
   do {
-    auto page = this->store_->ListVideos(std::nullopt, 3, cursor);
+    auto page = this->store_->ListVideos({}, 3, cursor);
     ASSERT_TRUE(page.ok()) << page.status().ToString();
     EXPECT_LE(page->videos.size(), 3u);
     for (const auto& v : page->videos) seen.push_back(v.id);
@@ -294,10 +294,11 @@ TYPED_TEST_P(JobStoreTest, ListsNewestFirstInPages) {
   std::vector<std::string> expected(ids.rbegin(), ids.rend());
   EXPECT_EQ(seen, expected);
   Claim c = this->MustClaim();
-  auto processing = this->store_->ListVideos(VideoStatus::kProcessing, 10, "");
+  auto processing =
+      this->store_->ListVideos({.status = VideoStatus::kProcessing, .external_id = ""}, 10, "");
   ASSERT_EQ(processing->videos.size(), 1u);
   EXPECT_EQ(processing->videos[0].id, c.video.id);
-  EXPECT_FALSE(this->store_->ListVideos(std::nullopt, 3, "garbage").ok());
+  EXPECT_FALSE(this->store_->ListVideos({}, 3, "garbage").ok());
 }
 
 // Every store refuses every malformed cursor with the same code and the same words, and before
@@ -329,7 +330,7 @@ TYPED_TEST_P(JobStoreTest, MalformedCursorsAreRefusedAlike) {
   };
   for (const std::string& cursor : malformed) {
     for (auto status : {std::optional<VideoStatus>(), std::optional(VideoStatus::kQueued)}) {
-      auto page = this->store_->ListVideos(status, 3, cursor);
+      auto page = this->store_->ListVideos({.status = status, .external_id = ""}, 3, cursor);
       ASSERT_FALSE(page.ok()) << "accepted the cursor '" << cursor.substr(0, 40) << "'";
       EXPECT_EQ(page.status().code(), expected.code()) << cursor.substr(0, 40);
       EXPECT_EQ(page.status().message(), expected.message()) << cursor.substr(0, 40);
@@ -337,7 +338,7 @@ TYPED_TEST_P(JobStoreTest, MalformedCursorsAreRefusedAlike) {
   }
   // Well-formed cursors are accepted, whether or not a video is at that position.
   for (const char* cursor : {"0.a", "9223372036854775807.zz", "17.AZaz09-_"}) {
-    auto page = this->store_->ListVideos(std::nullopt, 3, cursor);
+    auto page = this->store_->ListVideos({}, 3, cursor);
     EXPECT_TRUE(page.ok()) << cursor << ": " << page.status().ToString();
   }
 }
@@ -382,6 +383,70 @@ TYPED_TEST_P(JobStoreTest, DeleteRemovesTheVideoAndItsLease) {
   EXPECT_NE(this->store_->RenewLease(id, c.lease_token, 1000, 0, std::nullopt).code(),
             ErrorCode::kOk);
   EXPECT_EQ(this->store_->DeleteVideo(id).code(), ErrorCode::kNotFound);
+}
+
+// The uploading platform's id and data are kept as given, read back by every read, found by an
+// exact id (paged, and with the status filter), and survive a restart.
+TYPED_TEST_P(JobStoreTest, PlatformIdsReadBackAndFilterTheList) {
+  auto add = [&](const std::string& external_id, const nlohmann::json& metadata) {
+    Video v;
+    v.id = NewId();
+    v.filename = "ids.mov";
+    v.status = VideoStatus::kQueued;
+    v.external_id = external_id;
+    v.metadata = metadata;
+    EXPECT_TRUE(this->store_->CreateVideo(v).ok());
+    this->clock_.Advance(1);
+    return v.id;
+  };
+  const nlohmann::json metadata = {{"user", 42}, {"tags", {"a", "\u00e9t\u00e9"}}, {"x", nullptr}};
+  const std::string first = add("order-\u00e9-17", metadata);
+  const std::string other = add("order-18", nlohmann::json::object());
+  const std::string plain = add("", nullptr);
+  const std::string second = add("order-\u00e9-17", {{"n", 2}});
+  const std::string third = add("order-\u00e9-17", nullptr);
+
+  auto v = this->store_->GetVideo(first);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->external_id, "order-\u00e9-17");
+  EXPECT_EQ(v->metadata, metadata);
+  EXPECT_EQ(this->store_->GetVideo(other)->metadata, nlohmann::json::object());
+  EXPECT_EQ(this->store_->GetVideo(plain)->external_id, "");
+  EXPECT_TRUE(this->store_->GetVideo(plain)->metadata.is_null());
+  Claim c = this->MustClaim();  // the claim reads the whole record too
+  ASSERT_EQ(c.video.id, first);
+  EXPECT_EQ(c.video.external_id, "order-\u00e9-17");
+  EXPECT_EQ(c.video.metadata, metadata);
+
+  // Exact matches only, newest first, in pages.
+  std::vector<std::string> seen;
+  std::string cursor;
+  do {
+    auto page = this->store_->ListVideos({.status = std::nullopt, .external_id = "order-\u00e9-17"},
+                                         2, cursor);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (const auto& listed : page->videos) seen.push_back(listed.id);
+    cursor = page->next_cursor;
+  } while (!cursor.empty());
+  EXPECT_EQ(seen, (std::vector<std::string>{third, second, first}));
+  for (const char* near : {"order-", "ORDER-\u00c9-17", "order-\u00e9-17 ", "%", "order-_-17"}) {
+    auto none = this->store_->ListVideos({.status = std::nullopt, .external_id = near}, 10, "");
+    ASSERT_TRUE(none.ok());
+    EXPECT_TRUE(none->videos.empty()) << near;
+  }
+  auto processing = this->store_->ListVideos(
+      {.status = VideoStatus::kProcessing, .external_id = "order-\u00e9-17"}, 10, "");
+  ASSERT_TRUE(processing.ok());
+  ASSERT_EQ(processing->videos.size(), 1u);
+  EXPECT_EQ(processing->videos[0].id, first);
+
+  this->Reopen();
+  auto after =
+      this->store_->ListVideos({.status = std::nullopt, .external_id = "order-18"}, 10, "");
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->videos.size(), 1u);
+  EXPECT_EQ(after->videos[0].id, other);
+  EXPECT_EQ(this->store_->GetVideo(first)->metadata, metadata);
 }
 
 TYPED_TEST_P(JobStoreTest, EverythingSurvivesARestart) {
@@ -713,6 +778,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     TransientFailureWritesNoDelivery, RecoveredLeaseThatFailsWritesADelivery,
     AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
     ConcurrentDeliveryClaimsNeverShareADelivery, FailedDeliveryAttemptsAreRetriedWhenDue,
-    DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain, OutboxSurvivesARestart);
+    DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain, OutboxSurvivesARestart,
+    PlatformIdsReadBackAndFilterTheList);
 
 }  // namespace vidproc::queue::testing

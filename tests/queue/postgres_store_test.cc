@@ -24,7 +24,7 @@ struct PostgresFactory {
     if (store.ok()) {
       // Delete every video: listing and deleting through the interface keeps this honest.
       for (;;) {
-        auto page = store.value()->ListVideos(std::nullopt, 500, "");
+        auto page = store.value()->ListVideos({}, 500, "");
         if (!page.ok() || page->videos.empty()) break;
         for (const auto& v : page->videos) (void)store.value()->DeleteVideo(v.id);
       }

@@ -93,10 +93,15 @@ await run('openapi', async () => {
     env: { WEBHOOK_URL: `http://127.0.0.1:${receiver.address().port}/hooks`, VIDPROC_PUBLIC_URL: publicUrl },
   });
   const body = readFileSync(fixture);
-  let r = await call(server, 'POST', '/api/v1/videos', { headers: { 'Content-Type': 'video/mp4', 'X-Filename': 'clip.mp4' }, body });
+  // With the platform's ids (query parameters of a raw body), so their schemas are checked too.
+  const metadata = { tags: ['a', 'été'], user: 42 };  // keys in order: vidproc sorts them
+  const ids = `external_id=${encodeURIComponent('order 17')}&metadata=${encodeURIComponent(JSON.stringify(metadata))}`;
+  let r = await call(server, 'POST', `/api/v1/videos?${ids}`, { headers: { 'Content-Type': 'video/mp4', 'X-Filename': 'clip.mp4' }, body });
   check(r.status === 201, `upload: ${r.status}`);
   const created = await r.json();
   validate('Video', created, 'POST /api/v1/videos (201)');
+  check(created.external_id === 'order 17' && JSON.stringify(created.metadata) === JSON.stringify(metadata),
+        `the ids are not echoed: ${JSON.stringify(created)}`);
 
   r = await call(server, 'POST', '/api/v1/videos', { headers: { 'Content-Type': 'application/octet-stream', 'X-Filename': 'notes.mp4' }, body: 'this is not a video at all\n'.repeat(100) });
   const bad = await r.json();
@@ -126,6 +131,7 @@ await run('openapi', async () => {
     ['GET', '/api/v1/videos?limit=0', {}],
     ['POST', '/api/v1/videos', { headers: { 'Content-Type': 'text/plain' }, body: 'x' }],
     ['POST', `/api/v1/videos/${created.id}/retry`, {}],
+    ['POST', '/api/v1/videos?metadata=%5B1%5D', { headers: { 'Content-Type': 'video/mp4' }, body: 'x' }],
   ]) {
     const e = await call(server, method, path, opts);
     check(e.status >= 400, `${method} ${path}: expected an error, got ${e.status}`);
