@@ -58,20 +58,25 @@ Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config, Stor
   return std::unique_ptr<queue::JobStore>(std::move(store));
 }
 
+storage::S3Options S3OptionsFrom(const Config& config) {
+  storage::S3Options o;
+  o.endpoint = config.spaces_endpoint;
+  o.bucket = config.spaces_bucket;
+  o.access_key = config.spaces_access_key;
+  o.secret_key = config.spaces_secret_key;
+  o.region = config.spaces_region;
+  o.addressing = config.spaces_addressing;
+  o.public_read = config.spaces_public_read;
+  o.part_size = int64_t{config.s3_part_mb} << 20;
+  o.multipart_threshold = 2 * o.part_size;
+  o.parts_in_flight = config.s3_parts_in_flight;
+  return o;
+}
+
 Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config) {
   if (config.use_spaces) {
-    storage::S3Options o;
-    o.endpoint = config.spaces_endpoint;
-    o.bucket = config.spaces_bucket;
-    o.access_key = config.spaces_access_key;
-    o.secret_key = config.spaces_secret_key;
-    o.region = config.spaces_region;
-    o.addressing = config.spaces_addressing;
-    o.public_read = config.spaces_public_read;
-    o.part_size = int64_t{config.s3_part_mb} << 20;
-    o.multipart_threshold = 2 * o.part_size;
-    o.parts_in_flight = config.s3_parts_in_flight;
-    ASSIGN_OR_RETURN(auto s3, storage::S3Store::Create(o, SystemClock::Default()));
+    ASSIGN_OR_RETURN(auto s3,
+                     storage::S3Store::Create(S3OptionsFrom(config), SystemClock::Default()));
     // A wrong key or a missing bucket is a start-up error, not a failure of every job.
     Status reachable = s3->CheckBucket();
     if (reachable.code() == ErrorCode::kStorageAuthFailed ||
@@ -112,6 +117,20 @@ worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
   return s;
 }
 
+http::MediaLinks MediaLinksFrom(const Config& config) {
+  http::MediaLinks links;
+  links.public_url = config.public_url;
+  if (!config.use_spaces || !config.spaces_public_read) return links;
+  if (!config.spaces_cdn_url.empty()) {
+    links.public_objects_url = config.spaces_cdn_url;
+    return links;
+  }
+  // A bad endpoint stops OpenBlobStore at start-up; until then the API's own links are right.
+  auto bucket_url = storage::PublicBucketUrl(S3OptionsFrom(config));
+  if (bucket_url.ok()) links.public_objects_url = bucket_url.value();
+  return links;
+}
+
 worker::WebhookOptions WebhookOptionsFrom(const Config& config) {
   worker::WebhookOptions o;
   o.url = config.webhook_url;
@@ -121,10 +140,11 @@ worker::WebhookOptions WebhookOptionsFrom(const Config& config) {
   // the video exactly as GET /api/v1/videos/{id} renders it.
   auto auth = std::make_shared<const http::Auth>(config.api_token, config.url_signing_secret,
                                                  config.signed_url_max_s);
-  o.render = [auth, public_url = config.public_url](nlohmann::json record, int64_t now_s) {
-    return http::RenderVideo(std::move(record), *auth, public_url, now_s);
+  const http::MediaLinks links = MediaLinksFrom(config);
+  o.render = [auth, links](nlohmann::json record, int64_t now_s) {
+    return http::RenderVideo(std::move(record), *auth, links, now_s);
   };
-  o.absolute_links = !config.public_url.empty();
+  o.absolute_links = !links.public_url.empty() || !links.public_objects_url.empty();
   return o;
 }
 
@@ -156,7 +176,9 @@ http::ApiOptions ApiOptionsFrom(const Config& config) {
   if (listen_host != "0.0.0.0" && listen_host != "::" && listen_host != "[::]") {
     o.allowed_hosts.push_back(listen_host);
   }
-  o.public_url = config.public_url;
+  const http::MediaLinks links = MediaLinksFrom(config);
+  o.public_url = links.public_url;
+  o.public_objects_url = links.public_objects_url;
   return o;
 }
 

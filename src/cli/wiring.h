@@ -13,8 +13,12 @@ namespace vidproc::worker {
 struct WorkerSettings;
 struct WebhookOptions;
 }  // namespace vidproc::worker
+namespace vidproc::storage {
+struct S3Options;
+}  // namespace vidproc::storage
 namespace vidproc::http {
 struct ApiOptions;
+struct MediaLinks;
 struct ServerOptions;
 }  // namespace vidproc::http
 
@@ -31,7 +35,12 @@ enum class StoreOpening { kCreate, kExistingOnly };
 Status CheckSqliteDatabaseExists(const Config& config);
 Result<std::unique_ptr<queue::JobStore>> OpenJobStore(const Config& config,
                                                       StoreOpening opening = StoreOpening::kCreate);
+storage::S3Options S3OptionsFrom(const Config& config);
 Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config);
+// Where clients fetch media, for every rendering of a video (API, SSE, webhooks): the public
+// object URLs (under SPACES_CDN_URL when set, else the bucket's URL) with USE_SPACES and
+// SPACES_PUBLIC_READ, else the API's signed links on VIDPROC_PUBLIC_URL.
+http::MediaLinks MediaLinksFrom(const Config& config);
 // The worker slots of `vidproc worker` and `vidproc serve`, decided here only, from the final
 // slot count: MAX_VIDEO_PROCESSING_TASKS, which `--workers`, `--max-tasks`, the environment and
 // .env all set. The jobs' threads share `cores` (worker::ThreadsForJob, decided per claim); the

@@ -231,21 +231,31 @@ Status HttpUrl(const char* name, const std::string& v) {
   return Status::Ok();
 }
 
-// The origin clients reach vidproc by, with an optional path prefix (vidproc mounted under a
-// sub-path of the platform's site): links are this plus the API's path, so no query, fragment
-// or credentials.
-Status PublicUrl(const char* name, const std::string& v) {
+// A base that links are made of by appending a path: an absolute http(s) URL with a host, an
+// optional path prefix, and no query, fragment, credentials or spaces.
+Status LinkBase(const char* name, const std::string& v, const char* example) {
   if (v.empty()) return Status::Ok();
-  const char* expected =
-      "an http:// or https:// URL with no query, fragment or user, like "
-      "https://example.com/video";
   size_t scheme_end = v.find("://");
   if ((!StartsWith(v, "http://") && !StartsWith(v, "https://")) ||
-      v.find_first_of("?#@ ") != std::string::npos || scheme_end + 3 >= v.size() ||
+      v.find_first_of("?#@ \t\r\n") != std::string::npos || scheme_end + 3 >= v.size() ||
       v[scheme_end + 3] == '/') {
-    return Invalid(name, v, expected);
+    return Invalid(
+        name, v,
+        std::string("an http:// or https:// URL with no query, fragment or user, like ") + example);
   }
   return Status::Ok();
+}
+
+// The origin clients reach vidproc by, with an optional path prefix (vidproc mounted under a
+// sub-path of the platform's site): links are this plus the API's path.
+Status PublicUrl(const char* name, const std::string& v) {
+  return LinkBase(name, v, "https://example.com/video");
+}
+
+// A CDN in front of the bucket (DigitalOcean's BUCKET.REGION.cdn.digitaloceanspaces.com, or a
+// custom domain, with a path prefix if it maps one): media links are this plus the object key.
+Status CdnUrl(const char* name, const std::string& v) {
+  return LinkBase(name, v, "https://BUCKET.REGION.cdn.digitaloceanspaces.com");
 }
 
 Status SandboxLayers(const char* name, const std::string& v) {
@@ -314,8 +324,19 @@ const std::vector<Setting>& Settings() {
                  "`*.digitaloceanspaces.com` and `*.amazonaws.com`, path otherwise"));
     t.push_back(Boolean("SPACES_PUBLIC_READ", &Config::spaces_public_read, false)
                     .In(S::kContract)
-                    .Doc("upload the processed video and thumbnail with `x-amz-acl: public-read`; "
-                         "originals and upload parts stay private"));
+                    .Doc("upload the processed video and thumbnail with `x-amz-acl: public-read` "
+                         "and `Cache-Control: public, max-age=86400`; originals and upload parts "
+                         "stay private. A ready video's `video_url` and `thumbnail_url` are then "
+                         "the objects' public URLs (addressed as `SPACES_ADDRESSING` says), or "
+                         "under `SPACES_CDN_URL`"));
+    t.push_back(
+        Text("SPACES_CDN_URL", &Config::spaces_cdn_url, "", "an http:// or https:// URL", CdnUrl)
+            .In(S::kContract)
+            .DefaultText("(none: the bucket's URL)")
+            .Doc("with `SPACES_PUBLIC_READ`, the base of media links instead of the "
+                 "bucket's URL: the object key is appended. DigitalOcean's CDN endpoint "
+                 "(`https://BUCKET.REGION.cdn.digitaloceanspaces.com`) or a custom domain "
+                 "serving the bucket"));
     t.push_back(Integer("VIDPROC_S3_PART_MB", &Config::s3_part_mb, 8, 5, 5120)
                     .In(S::kContract)
                     .Doc("multipart part size in MiB; files under twice this go up in one PUT"));
@@ -505,7 +526,8 @@ const std::vector<Setting>& Settings() {
             .Doc("the URL clients reach vidproc at, a path prefix included when it is "
                  "mounted under one (`https://example.com/video`): the base of every "
                  "absolute link (`video_url`, `thumbnail_url` in responses, events and "
-                 "webhooks). Unset, links are paths relative to the server's origin and "
+                 "webhooks, unless `SPACES_PUBLIC_READ` makes them public object URLs). Unset, "
+                 "links are paths relative to the server's origin and "
                  "webhooks carry them so (logged at start)"));
     // Webhooks.
     t.push_back(Text("WEBHOOK_URL", &Config::webhook_url, "", "an http:// or https:// URL", HttpUrl)
@@ -740,6 +762,17 @@ Result<Config> LoadConfig(const Environment& dotenv, const Environment& env,
                       std::string(name) + " must be set when USE_SPACES is True.");
       }
     }
+  }
+  if (!config.spaces_cdn_url.empty() && config.use_spaces && !config.spaces_public_read) {
+    // A CDN serves only what the bucket lets anyone read: every link would be a 403.
+    return Status(ErrorCode::kInvalidConfig,
+                  "SPACES_CDN_URL is set but SPACES_PUBLIC_READ is False: a CDN can serve only "
+                  "public objects. Set SPACES_PUBLIC_READ=True, or unset SPACES_CDN_URL.");
+  }
+  if (!config.spaces_cdn_url.empty() && !config.use_spaces) {
+    config.startup_notes.push_back(
+        "SPACES_CDN_URL is set but USE_SPACES is False: files are on local disk, media links "
+        "stay the API's signed links.");
   }
   if (config.use_spaces && config.spaces_endpoint.find("://") == std::string::npos) {
     return Status(ErrorCode::kInvalidConfig,

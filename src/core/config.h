@@ -32,6 +32,7 @@ struct Config {
   std::string spaces_region;      // SPACES_REGION
   std::string spaces_addressing;  // SPACES_ADDRESSING
   bool spaces_public_read;        // SPACES_PUBLIC_READ
+  std::string spaces_cdn_url;     // SPACES_CDN_URL
   int s3_part_mb;                 // VIDPROC_S3_PART_MB
   int s3_parts_in_flight;         // VIDPROC_S3_PARTS_IN_FLIGHT
 

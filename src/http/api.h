@@ -37,17 +37,31 @@ struct ApiOptions {
   std::vector<std::string> allowed_hosts;
   // VIDPROC_PUBLIC_URL: the base of absolute links; empty: links are origin-relative paths.
   std::string public_url;
+  // MediaLinks::public_objects_url (decided by the wiring).
+  std::string public_objects_url;
   // `serve --insecure-no-auth`: with auth off, requests from other machines and through proxies
   // are served too (something in front authenticates them). Otherwise RemoteRefusal applies.
   bool serve_remote_without_token = false;
 };
 
+// Where a client fetches a ready video's video and thumbnail. Decided once by the wiring from the
+// storage settings, and used for every rendering of the resource, so that GET, the list, SSE
+// events and webhooks all hand out the same links.
+struct MediaLinks {
+  // VIDPROC_PUBLIC_URL: the base of the API's own links; empty: origin-relative paths.
+  std::string public_url;
+  // Set when the processed outputs are public objects (SPACES_PUBLIC_READ): the bucket's URL or
+  // SPACES_CDN_URL, to which the object key is appended. Empty: the API's signed links.
+  std::string public_objects_url;
+};
+
 // The video resource as every client gets it: GET /api/v1/videos/{id}, the list, SSE events and
 // webhook bodies (the dispatcher is given this function by the wiring). `record` is the row's
 // JSON (queue::ToApiJson, or a snapshot of it kept for a deleted video); when it is ready,
-// `video_url` and `thumbnail_url` are added: signed by `auth` (when on) as of `now_s`, and
-// absolute on `public_url` (which may end in a path prefix) when it is set.
-nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, std::string_view public_url,
+// `video_url` and `thumbnail_url` are added: the stable public object URLs when
+// `links.public_objects_url` is set, else the API's media paths signed by `auth` (when on) as of
+// `now_s`, absolute on `links.public_url` (which may end in a path prefix) when it is set.
+nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaLinks& links,
                            int64_t now_s);
 
 // With auth off, what keeps other web pages out (DNS rebinding, cross-site requests): a Host that

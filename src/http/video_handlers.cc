@@ -7,19 +7,28 @@
 #include "http/multipart.h"
 #include "http/platform_ids.h"
 #include "queue/video_json.h"
+#include "storage/s3_store.h"
 
 namespace vidproc::http {
 
-nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, std::string_view public_url,
+nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaLinks& links,
                            int64_t now_s) {
   if (!record.is_object() || record.value("status", "") != "ready" ||
       !record.value("id", nlohmann::json()).is_string()) {
     return record;
   }
+  const std::string id = record["id"].get<std::string>();
+  if (!links.public_objects_url.empty()) {
+    // Unsigned and the same at every rendering: a page can cache them and a CDN can serve them.
+    record["video_url"] = storage::PublicObjectUrl(links.public_objects_url, storage::VideoKey(id));
+    record["thumbnail_url"] =
+        storage::PublicObjectUrl(links.public_objects_url, storage::ThumbnailKey(id));
+    return record;
+  }
   // The signature covers the path this server sees; a proxy in front strips the prefix.
-  std::string origin(public_url);
+  std::string origin(links.public_url);
   while (!origin.empty() && origin.back() == '/') origin.pop_back();
-  const std::string base = "/api/v1/videos/" + record["id"].get<std::string>();
+  const std::string base = "/api/v1/videos/" + id;
   for (const char* media : {"video", "thumbnail"}) {
     const std::string path = base + "/" + media;
     record[std::string(media) + "_url"] = origin + path + auth.SignQuery(path, now_s);
@@ -28,7 +37,8 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, std::string_
 }
 
 nlohmann::json ApiServices::Render(const queue::Video& video) const {
-  return RenderVideo(queue::ToApiJson(video), *auth, options->public_url, NowS());
+  return RenderVideo(queue::ToApiJson(video), *auth,
+                     MediaLinks{options->public_url, options->public_objects_url}, NowS());
 }
 
 Status TooLargeUpload(int64_t max_bytes) {

@@ -215,8 +215,10 @@ class S3Store::Impl {
   Headers UploadHeaders(const std::string& key, const std::string& content_type) const {
     Headers h;
     if (!content_type.empty()) h.emplace_back("content-type", content_type);
-    if (!o.cache_control.empty()) h.emplace_back("cache-control", o.cache_control);
-    if (o.public_read && IsProcessedOutputKey(key)) h.emplace_back("x-amz-acl", "public-read");
+    if (o.public_read && IsProcessedOutputKey(key)) {
+      h.emplace_back("x-amz-acl", "public-read");
+      if (!o.cache_control.empty()) h.emplace_back("cache-control", o.cache_control);
+    }
     return h;
   }
 
@@ -404,36 +406,70 @@ class S3BlobWriter : public BlobWriter {
 S3Store::S3Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 S3Store::~S3Store() = default;
 
-Result<std::unique_ptr<S3Store>> S3Store::Create(const S3Options& options, const Clock* clock) {
-  auto impl = std::make_unique<Impl>();
-  impl->o = options;
-  impl->clock = clock;
+namespace {
+
+// The endpoint split as requests address it.
+struct Addressing {
+  std::string scheme;  // "https"
+  std::string host;    // "nyc3.digitaloceanspaces.com[:port]"
+  bool virtual_host = false;
+};
+
+Result<Addressing> AddressingOf(const S3Options& options) {
+  Addressing a;
   auto sep = options.endpoint.find("://");
   if (sep == std::string::npos) {
     return Status(ErrorCode::kInvalidConfig,
                   "SPACES_ENDPOINT_URL='" + options.endpoint + "' needs a scheme (https://...).");
   }
-  impl->scheme = options.endpoint.substr(0, sep);
-  if (impl->scheme != "https" && impl->scheme != "http") {
+  a.scheme = options.endpoint.substr(0, sep);
+  if (a.scheme != "https" && a.scheme != "http") {
     return Status(ErrorCode::kInvalidConfig, "SPACES_ENDPOINT_URL must be http:// or https://.");
   }
-  impl->host = options.endpoint.substr(sep + 3);
-  while (!impl->host.empty() && impl->host.back() == '/') impl->host.pop_back();
-  if (impl->host.empty() || impl->host.find('/') != std::string::npos) {
+  a.host = options.endpoint.substr(sep + 3);
+  while (!a.host.empty() && a.host.back() == '/') a.host.pop_back();
+  if (a.host.empty() || a.host.find('/') != std::string::npos) {
     return Status(ErrorCode::kInvalidConfig,
                   "SPACES_ENDPOINT_URL must be the service endpoint without a bucket or path.");
   }
   if (options.bucket.empty())
     return Status(ErrorCode::kInvalidConfig, "SPACES_BUCKET_NAME is empty.");
   if (options.addressing == "virtual") {
-    impl->virtual_host = true;
+    a.virtual_host = true;
   } else if (options.addressing == "auto") {
-    std::string h = impl->host.substr(0, impl->host.find(':'));
-    impl->virtual_host = h.find("digitaloceanspaces.com") != std::string::npos ||
-                         h.find("amazonaws.com") != std::string::npos;
+    std::string h = a.host.substr(0, a.host.find(':'));
+    a.virtual_host = h.find("digitaloceanspaces.com") != std::string::npos ||
+                     h.find("amazonaws.com") != std::string::npos;
   } else if (options.addressing != "path") {
     return Status(ErrorCode::kInvalidConfig, "SPACES_ADDRESSING must be auto, path or virtual.");
   }
+  return a;
+}
+
+}  // namespace
+
+Result<std::string> PublicBucketUrl(const S3Options& options) {
+  ASSIGN_OR_RETURN(Addressing a, AddressingOf(options));
+  // Credentials an endpoint URL may carry are never part of a link handed to clients.
+  const std::string host = a.host.substr(a.host.rfind('@') + 1);
+  const std::string bucket = sigv4::UriEncode(options.bucket, true);
+  return a.virtual_host ? a.scheme + "://" + bucket + "." + host
+                        : a.scheme + "://" + host + "/" + bucket;
+}
+
+std::string PublicObjectUrl(std::string_view base, const std::string& key) {
+  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+  return std::string(base) + "/" + sigv4::UriEncode(key, false);
+}
+
+Result<std::unique_ptr<S3Store>> S3Store::Create(const S3Options& options, const Clock* clock) {
+  ASSIGN_OR_RETURN(Addressing a, AddressingOf(options));
+  auto impl = std::make_unique<Impl>();
+  impl->o = options;
+  impl->clock = clock;
+  impl->scheme = a.scheme;
+  impl->host = a.host;
+  impl->virtual_host = a.virtual_host;
   if (options.part_size < (int64_t{5} << 20)) {
     return Status(ErrorCode::kInvalidConfig, "The multipart part size must be at least 5 MiB.");
   }

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "storage/blob_store.h"
@@ -21,7 +22,11 @@ struct S3Options {
   std::string region;               // empty: from the endpoint (nyc3), else us-east-1
   std::string addressing = "auto";  // auto | path | virtual
   bool public_read = false;         // x-amz-acl: public-read on the processed outputs only
-  std::string cache_control = "public, max-age=31536000, immutable";
+  // The Cache-Control of the public processed outputs (none on private objects). Not `immutable`:
+  // a video's keys are fixed (VideoKey, ThumbnailKey) and can be written again with another
+  // encode (a worker that lost its lease finishing late, a failed video retried), so a cached
+  // copy must be revalidated some day; a day keeps a stale copy's life short.
+  std::string cache_control = "public, max-age=86400";
   int64_t part_size = int64_t{8} << 20;             // multipart part size (at least 5 MiB)
   int64_t multipart_threshold = int64_t{16} << 20;  // single PUT below this
   int parts_in_flight = 2;
@@ -68,5 +73,14 @@ class S3Store : public BlobStore {
 
 // The region an endpoint implies: "nyc3" for https://nyc3.digitaloceanspaces.com.
 std::string RegionFromEndpoint(const std::string& endpoint);
+
+// The URL under which anyone can GET the bucket's public objects, addressed as the store
+// addresses the bucket: https://BUCKET.HOST (virtual host) or https://HOST/BUCKET (path). Errors
+// are those of S3Store::Create for a bad endpoint or addressing.
+Result<std::string> PublicBucketUrl(const S3Options& options);
+
+// `base` (a bucket or CDN URL, a trailing slash or not) with `key` appended, each byte outside
+// RFC 3986's unreserved set percent-encoded ('/' kept between segments).
+std::string PublicObjectUrl(std::string_view base, const std::string& key);
 
 }  // namespace vidproc::storage

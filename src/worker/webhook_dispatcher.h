@@ -45,9 +45,10 @@ struct WebhookOptions {
   int64_t lease_ms = 60'000;
   int batch = 16;  // deliveries claimed at once
   // The video resource from the row's JSON (queue::ToApiJson) at `now_s`: http::RenderVideo as
-  // the wiring binds it (signing key, VIDPROC_PUBLIC_URL). Unset: the row's JSON as it is.
+  // the wiring binds it (signing key, media links). Unset: the row's JSON as it is.
   std::function<nlohmann::json(nlohmann::json record, int64_t now_s)> render;
-  // Whether `render` makes absolute links (VIDPROC_PUBLIC_URL is set); if not, Start says once
+  // Whether `render` makes absolute links (VIDPROC_PUBLIC_URL is set, or the media are public
+  // objects); if not, Start says once
   // that bodies carry links relative to the API's origin.
   bool absolute_links = false;
 };

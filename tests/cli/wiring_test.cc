@@ -99,6 +99,52 @@ TEST(WiringTest, HttpAndWebhookSettingsCarryTheConfiguration) {
   EXPECT_EQ(hooks.give_up_ms, 3'600'000);
 }
 
+// The one decision of which media links clients get: public object URLs (DigitalOcean's virtual
+// host, a path-style gateway, or the CDN) only with USE_SPACES and SPACES_PUBLIC_READ; else the
+// API's signed links on VIDPROC_PUBLIC_URL. The API and the webhooks get the same.
+TEST(WiringTest, MediaLinksArePublicObjectUrlsOnlyForPublicReadStorage) {
+  const Environment spaces = {{"USE_SPACES", "True"},
+                              {"SPACES_ACCESS_KEY", "key"},
+                              {"SPACES_SECRET_KEY", "secret"},
+                              {"SPACES_BUCKET_NAME", "media"},
+                              {"SPACES_ENDPOINT_URL", "https://nyc3.digitaloceanspaces.com"},
+                              {"VIDPROC_PUBLIC_URL", "https://platform.example/video"}};
+  auto with = [&](Environment extra) {
+    Environment env = spaces;
+    for (auto& [k, v] : extra) env[k] = v;
+    return Load({}, env, {});
+  };
+  struct Case {
+    Environment extra;
+    std::string objects_url;
+  } cases[] = {
+      {{}, ""},
+      {{{"SPACES_PUBLIC_READ", "True"}}, "https://media.nyc3.digitaloceanspaces.com"},
+      {{{"SPACES_PUBLIC_READ", "True"}, {"SPACES_ADDRESSING", "path"}},
+       "https://nyc3.digitaloceanspaces.com/media"},
+      {{{"SPACES_PUBLIC_READ", "True"}, {"SPACES_ENDPOINT_URL", "http://127.0.0.1:7480/"}},
+       "http://127.0.0.1:7480/media"},
+      {{{"SPACES_PUBLIC_READ", "True"},
+        {"SPACES_CDN_URL", "https://media.nyc3.cdn.digitaloceanspaces.com"}},
+       "https://media.nyc3.cdn.digitaloceanspaces.com"},
+      {{{"USE_SPACES", "False"}, {"SPACES_PUBLIC_READ", "True"}}, ""},
+  };
+  for (const Case& c : cases) {
+    Config config = with(c.extra);
+    http::MediaLinks links = MediaLinksFrom(config);
+    EXPECT_EQ(links.public_objects_url, c.objects_url) << nlohmann::json(c.extra).dump();
+    EXPECT_EQ(links.public_url, "https://platform.example/video");
+    EXPECT_EQ(ApiOptionsFrom(config).public_objects_url, c.objects_url);
+    const nlohmann::json ready = {{"id", "v1"}, {"status", "ready"}};
+    const std::string video_url =
+        WebhookOptionsFrom(config).render(ready, 1'700'000'000).value("video_url", "");
+    const std::string expected_start = c.objects_url.empty()
+                                           ? "https://platform.example/video/api/v1/videos/v1/"
+                                           : c.objects_url + "/videos/v1/video.mp4";
+    EXPECT_EQ(video_url.rfind(expected_start, 0), 0u) << video_url;
+  }
+}
+
 TEST(WiringTest, LimitsCarryTheConfigurationAndKeepTheJobsReserve) {
   Config config = Load({},
                        {{"VIDPROC_LISTEN", "192.0.2.7:8080"},

@@ -92,6 +92,54 @@ TEST(ConfigTest, PublicUrlMayCarryASubPath) {
   EXPECT_EQ(Config().public_url, "");
 }
 
+// SPACES_CDN_URL: a base that keys are appended to, so an absolute http(s) URL with a host and
+// nothing after its path; a bad value is refused with a message naming the setting, the value
+// and the expected form. A CDN serves only public objects: with private storage it is refused.
+TEST(ConfigTest, CdnUrlIsAnAbsoluteBaseForPublicObjects) {
+  const Environment spaces = {{"USE_SPACES", "True"},
+                              {"SPACES_ACCESS_KEY", "key"},
+                              {"SPACES_SECRET_KEY", "secret"},
+                              {"SPACES_BUCKET_NAME", "media"},
+                              {"SPACES_ENDPOINT_URL", "https://nyc3.digitaloceanspaces.com"},
+                              {"SPACES_PUBLIC_READ", "True"}};
+  for (const char* url : {"https://media.nyc3.cdn.digitaloceanspaces.com",
+                          "https://cdn.example.com/", "http://127.0.0.1:7480/media"}) {
+    Environment env = spaces;
+    env["SPACES_CDN_URL"] = url;
+    auto c = LoadConfig({}, env, {});
+    ASSERT_TRUE(c.ok()) << url << ": " << c.status().ToString();
+    EXPECT_EQ(c->spaces_cdn_url, url);
+  }
+  for (const char* bad :
+       {"media.nyc3.cdn.digitaloceanspaces.com", "ftp://cdn.example.com", "https://",
+        "https:///media", "https://cdn.example.com/?v=1", "https://cdn.example.com/#top",
+        "https://user:pw@cdn.example.com", "https://cdn.example.com/a b", "//cdn.example.com"}) {
+    Environment env = spaces;
+    env["SPACES_CDN_URL"] = bad;
+    auto c = LoadConfig({}, env, {});
+    ASSERT_FALSE(c.ok()) << bad << " was accepted";
+    EXPECT_EQ(c.status().code(), ErrorCode::kInvalidConfig);
+    const std::string& message = c.status().message();
+    EXPECT_EQ(message.rfind("SPACES_CDN_URL='", 0), 0u) << message;
+    EXPECT_NE(message.find("an http:// or https:// URL with no query, fragment or user"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("pw"), std::string::npos) << "credentials masked: " << message;
+  }
+  Environment private_bucket = spaces;
+  private_bucket["SPACES_PUBLIC_READ"] = "False";
+  private_bucket["SPACES_CDN_URL"] = "https://media.nyc3.cdn.digitaloceanspaces.com";
+  auto refused = LoadConfig({}, private_bucket, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("SPACES_PUBLIC_READ"), std::string::npos)
+      << refused.status().message();
+  // Local storage has no public objects: said once at start, links stay the API's.
+  auto local = LoadConfig({}, {{"SPACES_CDN_URL", "https://cdn.example.com"}}, {});
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  ASSERT_EQ(local->startup_notes.size(), 1u);
+  EXPECT_NE(local->startup_notes[0].find("SPACES_CDN_URL"), std::string::npos);
+}
+
 // A web framework's DATABASE_URL (from its .env or the environment) is not vidproc's database.
 TEST(ConfigTest, ForeignDatabaseUrlIsIgnoredAndNoticedOnce) {
   const Environment django = {{"DATABASE_URL", "postgres://django:pw@db/site"}};

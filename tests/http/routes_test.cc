@@ -241,13 +241,13 @@ TEST(RenderVideoTest, LinksAreRelativeOrAbsoluteOnThePublicUrlAndSignedOverTheSe
   const Auth auth("render-test-token-0123456789");
   const int64_t now_s = 1'700'000'000;
   const nlohmann::json ready = {{"id", "AbC_12-x"}, {"status", "ready"}, {"filename", "a.mov"}};
-  const nlohmann::json relative = RenderVideo(ready, auth, "", now_s);
+  const nlohmann::json relative = RenderVideo(ready, auth, MediaLinks{}, now_s);
   const std::string path = "/api/v1/videos/AbC_12-x/video";
   ASSERT_EQ(relative.value("video_url", "").rfind(path + "?expires=", 0), 0u) << relative.dump();
   EXPECT_EQ(relative.value("thumbnail_url", "").rfind("/api/v1/videos/AbC_12-x/thumbnail?", 0), 0u);
   EXPECT_EQ(relative["filename"], "a.mov");
   for (const char* base : {"https://example.com/video", "https://example.com/video/"}) {
-    const nlohmann::json absolute = RenderVideo(ready, auth, base, now_s);
+    const nlohmann::json absolute = RenderVideo(ready, auth, MediaLinks{base, ""}, now_s);
     const std::string url = absolute.value("video_url", "");
     ASSERT_EQ(url.rfind("https://example.com/video" + path + "?", 0), 0u) << url;
     // The same signature as the relative link: it covers what the server sees behind a proxy.
@@ -261,7 +261,30 @@ TEST(RenderVideoTest, LinksAreRelativeOrAbsoluteOnThePublicUrlAndSignedOverTheSe
   for (const char* status : {"queued", "processing", "failed", "uploading"}) {
     nlohmann::json other = ready;
     other["status"] = status;
-    EXPECT_EQ(RenderVideo(other, auth, "https://example.com", now_s), other) << status;
+    EXPECT_EQ(RenderVideo(other, auth, MediaLinks{"https://example.com", ""}, now_s), other)
+        << status;
+  }
+}
+
+// Public-read storage: the links are the objects' own URLs under the bucket's or the CDN's URL
+// (a path prefix and a trailing slash included), unsigned, the same at every rendering and
+// whatever VIDPROC_PUBLIC_URL says; still only when ready.
+TEST(RenderVideoTest, PublicObjectsAreLinkedUnderTheBucketOrCdnUrlUnsigned) {
+  const Auth auth("render-test-token-0123456789");
+  const nlohmann::json ready = {{"id", "AbC_12-x"}, {"status", "ready"}};
+  for (const std::string base :
+       {"https://media.nyc3.cdn.digitaloceanspaces.com", "https://cdn.example.com/media/",
+        "http://127.0.0.1:7480/bucket"}) {
+    std::string trimmed = base;
+    if (trimmed.back() == '/') trimmed.pop_back();
+    const MediaLinks links{"https://platform.example/video", base};
+    const nlohmann::json first = RenderVideo(ready, auth, links, 1'700'000'000);
+    EXPECT_EQ(first.value("video_url", ""), trimmed + "/videos/AbC_12-x/video.mp4");
+    EXPECT_EQ(first.value("thumbnail_url", ""), trimmed + "/videos/AbC_12-x/thumbnail.jpg");
+    EXPECT_EQ(RenderVideo(ready, auth, links, 1'800'000'000), first) << "stable over time";
+    nlohmann::json queued = ready;
+    queued["status"] = "queued";
+    EXPECT_EQ(RenderVideo(queued, auth, links, 1'700'000'000), queued);
   }
 }
 

@@ -151,6 +151,75 @@ TEST_F(S3StoreTest, PublicReadMakesOnlyTheProcessedOutputsPublic) {
   EXPECT_EQ(public_grants(VideoKey(id)), "READ");
   ASSERT_TRUE(store->PutFile(OriginalKey(id), f, "").ok());
   EXPECT_EQ(public_grants(OriginalKey(id)), "");
+  // The public output carries the Cache-Control that lets caches keep it; a private object
+  // gets none (nobody but its owner reads it).
+  HttpClient plain;
+  auto anonymous_get = [&](const std::string& key) {
+    HttpRequest get;
+    get.url = PublicObjectUrl(PublicBucketUrl(o).value(), key);
+    auto r = plain.Perform(get);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r.value() : HttpResponse{};
+  };
+  HttpResponse video = anonymous_get(VideoKey(id));
+  EXPECT_EQ(video.status, 200);
+  EXPECT_EQ(video.body, "some bytes");
+  EXPECT_EQ(video.headers["cache-control"], "public, max-age=86400");
+  HttpResponse original = anonymous_get(OriginalKey(id));
+  EXPECT_EQ(original.headers.count("cache-control"), 0u) << original.headers["cache-control"];
+}
+
+// The public URL of an object, in both addressing styles, fetched without credentials from the
+// gateway (the virtual host by its DNS name, connected to on loopback).
+TEST(PublicObjectUrlTest, BothAddressingStylesReachTheObjectOnTheGateway) {
+  for (const char* addressing : {"path", "virtual"}) {
+    S3Options o = ServerOptions(addressing);
+    o.public_read = true;
+    auto store = MustCreate(o);
+    const std::string dir = testing::TempDir();
+    const std::string f = dir + "/thumb";
+    std::ofstream(f) << "jpeg bytes";
+    const std::string id = NewId();
+    ASSERT_TRUE(store->PutFile(ThumbnailKey(id), f, "image/jpeg").ok());
+    auto base = PublicBucketUrl(o);
+    ASSERT_TRUE(base.ok()) << base.status().ToString();
+    const std::string host = o.endpoint.substr(o.endpoint.find("://") + 3);
+    EXPECT_EQ(base.value(), std::string(addressing) == "path" ? o.endpoint + "/" + o.bucket
+                                                              : "http://" + o.bucket + "." + host)
+        << addressing;
+    HttpRequest get;
+    get.url = PublicObjectUrl(base.value(), ThumbnailKey(id));
+    get.connect_to = o.connect_to;
+    auto r = HttpClient().Perform(get);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200) << addressing << " " << get.url << ": " << r->body;
+    EXPECT_EQ(r->body, "jpeg bytes") << addressing;
+    EXPECT_EQ(r->headers["cache-control"], "public, max-age=86400") << addressing;
+    std::system(("rm -rf '" + dir + "'").c_str());
+  }
+}
+
+// DigitalOcean Spaces' virtual host, a path-style endpoint, credentials never in a link, and the
+// key appended to any base with every byte outside RFC 3986's unreserved set percent-encoded.
+TEST(PublicObjectUrlTest, BucketUrlsAndKeysAreComposedAsTheStoreAddressesThem) {
+  S3Options o;
+  o.bucket = "media";
+  o.endpoint = "https://nyc3.digitaloceanspaces.com";
+  EXPECT_EQ(PublicBucketUrl(o).value(), "https://media.nyc3.digitaloceanspaces.com");
+  o.addressing = "path";
+  EXPECT_EQ(PublicBucketUrl(o).value(), "https://nyc3.digitaloceanspaces.com/media");
+  o.addressing = "auto";
+  o.endpoint = "http://key:secret@127.0.0.1:7480/";
+  EXPECT_EQ(PublicBucketUrl(o).value(), "http://127.0.0.1:7480/media");
+  o.endpoint = "nyc3.digitaloceanspaces.com";
+  EXPECT_EQ(PublicBucketUrl(o).status().code(), ErrorCode::kInvalidConfig);
+
+  EXPECT_EQ(PublicObjectUrl("https://cdn.example.com", "videos/a_B-1.x/video.mp4"),
+            "https://cdn.example.com/videos/a_B-1.x/video.mp4");
+  EXPECT_EQ(PublicObjectUrl("https://cdn.example.com/media/", "videos/id/thumbnail.jpg"),
+            "https://cdn.example.com/media/videos/id/thumbnail.jpg");
+  EXPECT_EQ(PublicObjectUrl("https://cdn.example.com", "a b/c+d?e#f%g/\xc3\xa9~"),
+            "https://cdn.example.com/a%20b/c%2Bd%3Fe%23f%25g/%C3%A9~");
 }
 
 TEST(ProcessedOutputKeyTest, OnlyTheVideoAndThumbnailOfAVideo) {

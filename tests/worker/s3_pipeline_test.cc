@@ -12,6 +12,7 @@
 
 #include "core/ids.h"
 #include "storage/s3_store.h"
+#include "support/http_client.h"
 #include "support/server_env.h"
 #include "support/shell.h"
 #include "worker_test_util.h"
@@ -85,16 +86,58 @@ class S3PipelineTest : public ::testing::Test {
     return ids;
   }
 
-  void StartWorker() {
+  // `vidproc worker`, or another command (`serve ...`), with env_ and `extra_env`.
+  void StartWorker(std::vector<std::string> args = {"worker"},
+                   std::vector<std::string> extra_env = {}) {
+    std::vector<std::string> env = env_;
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    args.insert(args.begin(), VIDPROC_BIN_PATH);
     worker_ = fork();
     if (worker_ == 0) {
       std::vector<char*> envp;
-      for (auto& e : env_) envp.push_back(e.data());
+      for (auto& e : env) envp.push_back(e.data());
       envp.push_back(nullptr);
-      const char* argv[] = {VIDPROC_BIN_PATH, "worker", nullptr};
-      execve(VIDPROC_BIN_PATH, const_cast<char**>(argv), envp.data());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execve(VIDPROC_BIN_PATH, argv.data(), envp.data());
       _exit(127);
     }
+  }
+
+  void StopWorker() {
+    if (worker_ <= 0) return;
+    kill(worker_, SIGTERM);
+    int status = 0;
+    if (!WaitFor([&] { return waitpid(worker_, &status, WNOHANG) == worker_; }, 30'000)) {
+      kill(worker_, SIGKILL);
+      waitpid(worker_, nullptr, 0);
+    }
+    worker_ = -1;
+  }
+
+  // `vidproc serve` on a free port with `extra_env`; its base URL ("" if it did not start).
+  std::string StartServe(const std::vector<std::string>& args,
+                         const std::vector<std::string>& extra_env) {
+    const std::string port_file = dir_ + "/port-" + NewId();
+    std::vector<std::string> all = {"serve", "--listen", "127.0.0.1:0", "--port-file", port_file};
+    all.insert(all.end(), args.begin(), args.end());
+    StartWorker(all, extra_env);
+    std::string port;
+    if (!WaitFor(
+            [&] {
+              std::ifstream in(port_file);
+              return static_cast<bool>(std::getline(in, port)) && !port.empty();
+            },
+            30'000)) {
+      return "";
+    }
+    const std::string base = "http://127.0.0.1:" + port;
+    if (!WaitFor([&] { return vidproc::testing::Http("GET", base + "/healthz").status == 200; },
+                 10'000)) {
+      return "";
+    }
+    return base;
   }
 
   // Keys in the bucket, as a standard S3 client lists them.
@@ -150,6 +193,76 @@ TEST_F(S3PipelineTest, ProcessedVideosReplaceTheirOriginalsInTheBucket) {
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(AwsListKeys(), expected) << "processed files present, originals gone, nothing else";
   EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/scratch")) << "scratch cleaned";
+}
+
+// SPACES_PUBLIC_READ: a ready video's links are its objects' own public URLs (path style on this
+// gateway), not the API's, whatever VIDPROC_PUBLIC_URL says; anyone fetches them with a plain
+// GET (no credentials, no signature) and gets the stored bytes with a Cache-Control that lets
+// browsers and CDNs keep them. With SPACES_CDN_URL (here the gateway's virtual host of the
+// bucket, given with a trailing slash) the links are the key under it.
+TEST_F(S3PipelineTest, PublicReadVideosLinkToTheirPublicObjectsOrTheCdn) {
+  using vidproc::testing::Http;
+  std::vector<std::string> ids = Enqueue({"compliant_720p.mp4"});
+  ASSERT_EQ(ids.size(), 1u);
+  const std::string& id = ids[0];
+  const std::string public_read = "SPACES_PUBLIC_READ=True";
+  const std::string platform = "VIDPROC_PUBLIC_URL=https://platform.example/video";
+  std::string api = StartServe({"--workers", "1"}, {public_read, platform});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  nlohmann::json video;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        video = Http("GET", api + "/api/v1/videos/" + id).Json();
+        return video.is_object() && video.value("status", "") == "ready";
+      },
+      120'000))
+      << video.dump();
+  const std::string bucket_url = server_["S3_TEST_ENDPOINT"] + "/" + bucket_;
+  EXPECT_EQ(video.value("video_url", ""), bucket_url + "/videos/" + id + "/video.mp4");
+  EXPECT_EQ(video.value("thumbnail_url", ""), bucket_url + "/videos/" + id + "/thumbnail.jpg");
+  nlohmann::json listed = Http("GET", api + "/api/v1/videos").Json();
+  ASSERT_TRUE(listed.is_object() && listed["videos"].size() == 1u) << listed.dump();
+  EXPECT_EQ(listed["videos"][0], video) << "the list renders as GET does";
+
+  // The bytes, as the owner reads them with credentials.
+  storage::S3Options o;
+  o.endpoint = server_["S3_TEST_ENDPOINT"];
+  o.access_key = server_["S3_TEST_ACCESS_KEY"];
+  o.secret_key = server_["S3_TEST_SECRET_KEY"];
+  o.region = server_["S3_TEST_REGION"];
+  o.bucket = bucket_;
+  auto owner = storage::S3Store::Create(o, SystemClock::Default()).value();
+  for (const auto& [field, key, type] :
+       {std::tuple{"video_url", storage::VideoKey(id), "video/mp4"},
+        std::tuple{"thumbnail_url", storage::ThumbnailKey(id), "image/jpeg"}}) {
+    const std::string local = dir_ + "/expected";
+    ASSERT_TRUE(owner->GetFile(key, local).ok()) << key;
+    std::ifstream in(local, std::ios::binary);
+    const std::string expected((std::istreambuf_iterator<char>(in)), {});
+    vidproc::testing::Response got = Http("GET", video.value(field, ""));
+    ASSERT_EQ(got.status, 200) << field << ": " << got.status;
+    EXPECT_EQ(got.body.size(), expected.size()) << field;
+    EXPECT_TRUE(got.body == expected) << field << ": not the stored bytes";
+    EXPECT_EQ(got.header("Content-Type"), type) << field;
+    EXPECT_EQ(got.header("Cache-Control"), "public, max-age=86400") << field;
+  }
+  StopWorker();
+
+  // The same video through an API-only node that links to the CDN.
+  // The gateway's virtual host of the bucket stands for the CDN (DigitalOcean's CDN endpoint is
+  // the bucket's host name too): not the path-style URL the store addresses the bucket by.
+  const std::string& endpoint = server_["S3_TEST_ENDPOINT"];
+  const std::string cdn = "http://" + bucket_ + "." + server_["S3_TEST_DNS_NAME"] + ":" +
+                          endpoint.substr(endpoint.rfind(':') + 1);
+  api = StartServe({"--workers", "0"}, {public_read, platform, "SPACES_CDN_URL=" + cdn + "/"});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  video = Http("GET", api + "/api/v1/videos/" + id).Json();
+  ASSERT_TRUE(video.is_object()) << video.dump();
+  EXPECT_EQ(video.value("video_url", ""), cdn + "/videos/" + id + "/video.mp4");
+  EXPECT_EQ(video.value("thumbnail_url", ""), cdn + "/videos/" + id + "/thumbnail.jpg");
+  vidproc::testing::Response thumbnail = Http("GET", video.value("thumbnail_url", ""));
+  EXPECT_EQ(thumbnail.status, 200) << thumbnail.status;
+  EXPECT_EQ(thumbnail.header("Cache-Control"), "public, max-age=86400");
 }
 
 TEST_F(S3PipelineTest, AStorageOutageMidJobLosesNothing) {
