@@ -29,7 +29,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -93,6 +93,10 @@ ALTER TABLE webhook_outbox ADD COLUMN event_id TEXT NOT NULL
   DEFAULT ('evt_' || replace(gen_random_uuid()::text, '-', ''));
 ALTER TABLE webhook_outbox ADD COLUMN video_snapshot TEXT;
 CREATE UNIQUE INDEX webhook_outbox_event_id ON webhook_outbox (event_id);
+)sql",
+    // The webhook backlog (/metrics) counted from the undelivered rows alone.
+    R"sql(
+CREATE INDEX webhook_outbox_undelivered ON webhook_outbox (gave_up_at) WHERE delivered_at IS NULL;
 )sql",
 };
 
@@ -374,10 +378,12 @@ Result<std::optional<Claim>> PostgresStore::ClaimNext(const std::string& worker_
                       "lease_expires_at = $3, updated_at = $4 FROM next WHERE v.id = next.id "
                       "AND (SELECT COUNT(*) FROM videos WHERE status = 'processing' AND "
                       "lease_owner = $1) < $5 RETURNING ") +
-              Columns(),
+              Columns() + ", v.available_at",
           {worker_id, c.lease_token, S(c.lease_expires_ms), S(now), S(max_processing)}));
   if (PQntuples(r.get()) == 0) return std::optional<Claim>();
   c.video = ReadVideo(r.get(), 0);
+  const int64_t due_ms = std::atoll(PQgetvalue(r.get(), 0, PQnfields(r.get()) - 1));
+  c.waited_ms = std::max<int64_t>(0, now - due_ms);
   return std::optional<Claim>(std::move(c));
 }
 
@@ -632,6 +638,13 @@ Status PostgresStore::RecordWebhookFailure(int64_t id, const std::string& lease_
 Status PostgresStore::GiveUpWebhook(int64_t id, const std::string& lease_token,
                                     const std::string& error) {
   return SettleDelivery(id, lease_token, "gave_up_at", clock_->NowMs(), error);
+}
+
+Result<WebhookBacklog> PostgresStore::CountWebhookBacklog() {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec(std::string(store_util::kWebhookBacklogQuery)));
+  PgRow row(r.get(), 0);
+  return WebhookBacklog{.pending = row.Int(0), .failed = row.Int(1), .given_up = row.Int(2)};
 }
 
 }  // namespace vidproc::queue
