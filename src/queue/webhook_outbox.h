@@ -32,7 +32,7 @@ struct WebhookDelivery {
 // The deliveries a receiver has not accepted, for monitoring (/metrics).
 struct WebhookBacklog {
   int64_t pending = 0;   // no send has failed yet: due, or being sent for the first time
-  int64_t failed = 0;    // a send failed and it will be retried (due later, or being resent)
+  int64_t failed = 0;    // a send did not succeed; it will be retried (due later, or being resent)
   int64_t given_up = 0;  // never sent again (kept in the outbox, like every delivery)
 };
 
