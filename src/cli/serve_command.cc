@@ -110,6 +110,7 @@ int RunServe(int argc, char** argv) {
     pool->SetObserver([&api](worker::JobOutcome outcome, double seconds) {
       api.metrics().JobFinished(OutcomeName(outcome), seconds);
     });
+    pool->SetClaimObserver([&api](double waited) { api.metrics().JobClaimed(waited); });
   }
 
   // Deliveries are recorded by whichever process changes a job, and sent by any process that

@@ -134,7 +134,8 @@ void Metrics::JobFinished(const std::string& outcome, double seconds) {
   if (outcome == "ready" || outcome == "failed") processing_seconds_.Observe(seconds);
 }
 
-std::string Metrics::Render(const queue::QueueCounts* counts, int64_t now_ms) const {
+std::string Metrics::Render(const queue::QueueCounts* counts, const queue::WebhookBacklog* webhooks,
+                            int64_t now_ms) const {
   std::string out;
   const ProcessStats process = ReadProcessStats();
   Help(&out, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
@@ -170,8 +171,20 @@ std::string Metrics::Render(const queue::QueueCounts* counts, int64_t now_ms) co
              "\n";
     }
   }
+  if (webhooks) {
+    Help(&out, "vidproc_webhook_deliveries", "gauge",
+         "Webhook deliveries not accepted by the receiver: pending (no send failed yet), failed "
+         "(a send failed; it will be retried), given_up (never sent again).");
+    const std::pair<const char*, int64_t> rows[] = {{"pending", webhooks->pending},
+                                                    {"failed", webhooks->failed},
+                                                    {"given_up", webhooks->given_up}};
+    for (const auto& [state, n] : rows) {
+      out += std::string("vidproc_webhook_deliveries{state=\"") + state + "\"} " +
+             std::to_string(n) + "\n";
+    }
+  }
   Help(&out, "vidproc_database_up", "gauge", "1 if the database answered this scrape.");
-  out += std::string("vidproc_database_up ") + (counts ? "1" : "0") + "\n";
+  out += std::string("vidproc_database_up ") + (counts && webhooks ? "1" : "0") + "\n";
   {
     std::lock_guard lock(mutex_);
     Help(&out, "vidproc_jobs_finished_total", "counter",
@@ -192,6 +205,10 @@ std::string Metrics::Render(const queue::QueueCounts* counts, int64_t now_ms) co
   Help(&out, "vidproc_job_processing_seconds", "histogram",
        "Wall time of jobs that ended ready or failed.");
   processing_seconds_.Render("vidproc_job_processing_seconds", "", &out);
+  Help(&out, "vidproc_job_queue_wait_seconds", "histogram",
+       "Time from a video becoming due (queued, or a retry's backoff over) to a worker of this "
+       "process claiming it.");
+  queue_wait_seconds_.Render("vidproc_job_queue_wait_seconds", "", &out);
   Help(&out, "vidproc_http_request_duration_seconds", "histogram",
        "Time to answer an HTTP request, by route (event streams excluded).");
   {

@@ -57,7 +57,9 @@ asio::awaitable<void> ServeMetrics(ApiServices& api, Exchange& ex, const std::st
   // The queue from the database and the process from /proc: both off the I/O thread.
   auto render = [&api] {
     auto counts = api.store->Counts();
-    return api.metrics->Render(counts.ok() ? &counts.value() : nullptr, api.clock->NowMs());
+    auto webhooks = api.store->CountWebhookBacklog();
+    return api.metrics->Render(counts.ok() ? &counts.value() : nullptr,
+                               webhooks.ok() ? &webhooks.value() : nullptr, api.clock->NowMs());
   };
   std::string exposition = co_await ex.Blocking(std::move(render));
   co_await ex.SendText(200, "text/plain; version=0.0.4; charset=utf-8", exposition);

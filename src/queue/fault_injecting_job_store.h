@@ -139,6 +139,10 @@ class FaultInjectingJobStore : public JobStore {
     RETURN_IF_ERROR(Maybe("GiveUpWebhook"));
     return target_->GiveUpWebhook(id, lease_token, error);
   }
+  Result<WebhookBacklog> CountWebhookBacklog() override {
+    RETURN_IF_ERROR(Maybe("CountWebhookBacklog"));
+    return target_->CountWebhookBacklog();
+  }
 
  private:
   struct Rule {

@@ -101,6 +101,10 @@ ALTER TABLE videos ADD COLUMN metadata TEXT;
 CREATE INDEX videos_external_id ON videos (external_id, created_at DESC, id DESC)
   WHERE external_id IS NOT NULL;
 )sql",
+    // The webhook backlog (/metrics) counted from the undelivered rows alone.
+    R"sql(
+CREATE INDEX webhook_outbox_undelivered ON webhook_outbox (gave_up_at) WHERE delivered_at IS NULL;
+)sql",
 };
 
 // The video columns of table alias v, in ReadVideo's order.
@@ -385,10 +389,12 @@ Result<std::optional<Claim>> PostgresStore::ClaimNext(const std::string& worker_
                       "lease_expires_at = $3, updated_at = $4 FROM next WHERE v.id = next.id "
                       "AND (SELECT COUNT(*) FROM videos WHERE status = 'processing' AND "
                       "lease_owner = $1) < $5 RETURNING ") +
-              Columns(),
+              Columns() + ", v.available_at",
           {worker_id, c.lease_token, S(c.lease_expires_ms), S(now), S(max_processing)}));
   if (PQntuples(r.get()) == 0) return std::optional<Claim>();
   c.video = ReadVideo(r.get(), 0);
+  const int64_t due_ms = std::atoll(PQgetvalue(r.get(), 0, PQnfields(r.get()) - 1));
+  c.waited_ms = std::max<int64_t>(0, now - due_ms);
   return std::optional<Claim>(std::move(c));
 }
 
@@ -643,6 +649,13 @@ Status PostgresStore::RecordWebhookFailure(int64_t id, const std::string& lease_
 Status PostgresStore::GiveUpWebhook(int64_t id, const std::string& lease_token,
                                     const std::string& error) {
   return SettleDelivery(id, lease_token, "gave_up_at", clock_->NowMs(), error);
+}
+
+Result<WebhookBacklog> PostgresStore::CountWebhookBacklog() {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec(std::string(store_util::kWebhookBacklogQuery)));
+  PgRow row(r.get(), 0);
+  return WebhookBacklog{.pending = row.Int(0), .failed = row.Int(1), .given_up = row.Int(2)};
 }
 
 }  // namespace vidproc::queue

@@ -51,6 +51,7 @@ class PostgresStore : public JobStore {
                               const std::string& error) override;
   Status GiveUpWebhook(int64_t id, const std::string& lease_token,
                        const std::string& error) override;
+  Result<WebhookBacklog> CountWebhookBacklog() override;
 
   class Connection;
 

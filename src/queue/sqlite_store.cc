@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -98,6 +99,10 @@ ALTER TABLE videos ADD COLUMN external_id TEXT;
 ALTER TABLE videos ADD COLUMN metadata TEXT;
 CREATE INDEX videos_external_id ON videos (external_id, created_at DESC, id DESC)
   WHERE external_id IS NOT NULL;
+)sql",
+    // The webhook backlog (/metrics) counted from the undelivered rows alone.
+    R"sql(
+CREATE INDEX webhook_outbox_undelivered ON webhook_outbox (gave_up_at) WHERE delivered_at IS NULL;
 )sql",
 };
 
@@ -468,7 +473,7 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
     if (running.Int(0) >= max_processing) return Status::Ok();
     int64_t now = clock_->NowMs();
     Stmt next(*statements_,
-              "SELECT id FROM videos WHERE status = 'queued' AND available_at <= ? "
+              "SELECT id, available_at FROM videos WHERE status = 'queued' AND available_at <= ? "
               "ORDER BY available_at, created_at, id LIMIT 1");
     next.Bind(1, now);
     int rc = next.Step();
@@ -478,6 +483,7 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
     Claim c;
     c.lease_token = store_util::NewLeaseToken();
     c.lease_expires_ms = now + lease_ms;
+    c.waited_ms = std::max<int64_t>(0, now - next.Int(1));
     Stmt take(*statements_,
               "UPDATE videos SET status = 'processing', attempts = attempts + 1, progress = 0, "
               "eta_seconds = NULL, lease_owner = ?, lease_token = ?, lease_expires_at = ?, "
@@ -771,6 +777,15 @@ Status SqliteStore::GiveUpWebhook(int64_t id, const std::string& lease_token,
   std::lock_guard lock(mutex_);
   return SettleDelivery(*statements_, id, lease_token, "gave_up_at", clock_->NowMs(), error,
                         "Cannot give up the webhook delivery");
+}
+
+Result<WebhookBacklog> SqliteStore::CountWebhookBacklog() {
+  std::lock_guard lock(mutex_);
+  Stmt s(*statements_, std::string(store_util::kWebhookBacklogQuery));
+  if (int rc = s.Step(); rc != SQLITE_ROW) {
+    return FromSqlite(rc, db_, "Cannot count the webhook backlog");
+  }
+  return WebhookBacklog{.pending = s.Int(0), .failed = s.Int(1), .given_up = s.Int(2)};
 }
 
 }  // namespace vidproc::queue

@@ -62,6 +62,7 @@ class SqliteStore : public JobStore {
                               const std::string& error) override;
   Status GiveUpWebhook(int64_t id, const std::string& lease_token,
                        const std::string& error) override;
+  Result<WebhookBacklog> CountWebhookBacklog() override;
 
   // The schema version after migrations.
   int schema_version() const { return schema_version_; }

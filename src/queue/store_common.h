@@ -97,5 +97,12 @@ inline constexpr std::string_view kDropDeliveryLease =
     "lease_token = NULL, lease_expires_at = NULL";
 // WHERE condition: the delivery is neither delivered nor given up.
 inline constexpr std::string_view kDeliveryOpen = "delivered_at IS NULL AND gave_up_at IS NULL";
+// CountWebhookBacklog's query: pending, failed, given up (an open delivery has a last_error once
+// a send of it did not succeed, including one cut short by a shutdown). The WHERE clause matches
+// the partial index webhook_outbox_undelivered, so delivered rows are never read.
+inline constexpr std::string_view kWebhookBacklogQuery =
+    "SELECT COUNT(CASE WHEN gave_up_at IS NULL AND last_error IS NULL THEN 1 END), "
+    "COUNT(CASE WHEN gave_up_at IS NULL AND last_error IS NOT NULL THEN 1 END), "
+    "COUNT(gave_up_at) FROM webhook_outbox WHERE delivered_at IS NULL";
 
 }  // namespace vidproc::queue::store_util

@@ -48,6 +48,10 @@ struct Claim {
   Video video;
   std::string lease_token;
   int64_t lease_expires_ms = 0;
+  // How long the job waited for this claim: from when it became due (its upload completed, it
+  // was retried, released or recovered, or a retry's backoff ended) to the claim, by the
+  // claiming store's clock; 0 if another node's clock ran ahead.
+  int64_t waited_ms = 0;
 };
 
 // Which videos ListVideos returns; an unset field matches every video.

@@ -29,6 +29,13 @@ struct WebhookDelivery {
   std::string video_snapshot;
 };
 
+// The deliveries a receiver has not accepted, for monitoring (/metrics).
+struct WebhookBacklog {
+  int64_t pending = 0;   // no send has failed yet: due, or being sent for the first time
+  int64_t failed = 0;    // a send did not succeed; it will be retried (due later, or being resent)
+  int64_t given_up = 0;  // never sent again (kept in the outbox, like every delivery)
+};
+
 inline constexpr std::string_view kEventVideoReady = "video.ready";
 inline constexpr std::string_view kEventVideoFailed = "video.failed";
 inline constexpr std::string_view kEventVideoDeleted = "video.deleted";
@@ -59,6 +66,9 @@ class WebhookOutbox {
   // kLeaseLost as above.
   virtual Status GiveUpWebhook(int64_t id, const std::string& lease_token,
                                const std::string& error) = 0;
+  // The backlog now: one aggregate over the undelivered rows only (an index holds them), so its
+  // cost follows the backlog, not the history of delivered events. Cheap enough for every scrape.
+  virtual Result<WebhookBacklog> CountWebhookBacklog() = 0;
 };
 
 }  // namespace vidproc::queue

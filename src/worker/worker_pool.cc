@@ -88,6 +88,7 @@ Status WorkerPool::ClaimAndRun(int slot) {
     return Status::Ok();
   }
   const queue::Claim& job = *claim.value();
+  if (claim_observer_) claim_observer_(static_cast<double>(job.waited_ms) / 1000.0);
   // Counted from the claim to the end of the run, so that a job claimed meanwhile by another slot
   // sees this one.
   struct Running {

@@ -27,6 +27,11 @@ class WorkerPool {
   void SetObserver(std::function<void(JobOutcome, double seconds)> observer) {
     observer_ = std::move(observer);
   }
+  // Called from the slot threads when a slot claims a job, with how long the job waited for a
+  // worker (queue::Claim::waited_ms) in seconds (metrics). Set before Start.
+  void SetClaimObserver(std::function<void(double waited_seconds)> observer) {
+    claim_observer_ = std::move(observer);
+  }
   void Start();
   // Stops claiming; running jobs get `grace_ms` to finish, then their children are stopped and
   // the jobs released to the queue. Returns when every slot has ended.
@@ -58,6 +63,7 @@ class WorkerPool {
   std::condition_variable wake_;
   std::atomic<int64_t> outcomes_[5] = {};
   std::function<void(JobOutcome, double)> observer_;
+  std::function<void(double)> claim_observer_;
 };
 
 }  // namespace vidproc::worker

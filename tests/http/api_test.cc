@@ -247,6 +247,13 @@ TEST_F(ApiTest, MetricsArePrometheusText) {
       << r.body;
   EXPECT_TRUE(m.count("vidproc_queue_oldest_queued_seconds"));
   EXPECT_GE(m["vidproc_queue_oldest_queued_seconds"], 0);
+  // The webhook backlog is read even with webhooks off (nothing is written to it then).
+  for (const char* state : {"pending", "failed", "given_up"}) {
+    const std::string name = std::string("vidproc_webhook_deliveries{state=\"") + state + "\"}";
+    ASSERT_TRUE(m.count(name)) << name << "\n" << r.body;
+    EXPECT_EQ(m[name], 0) << name;
+  }
+  EXPECT_NE(r.body.find("# TYPE vidproc_job_queue_wait_seconds histogram"), std::string::npos);
   // Durations by route; bucket bounds as written, not as float noise.
   EXPECT_GE(m["vidproc_http_request_duration_seconds_count{route=\"/healthz\"}"], 1);
   EXPECT_TRUE(
@@ -280,6 +287,12 @@ TEST_F(ApiTest, MetricsHaveTheProcessingHistogramAfterAJob) {
       },
       10s);
   ASSERT_TRUE(counted);
+  // Its claim was counted before it ran: the wait from queued to claimed.
+  EXPECT_GE(m["vidproc_job_queue_wait_seconds_count"], 1);
+  EXPECT_EQ(m["vidproc_job_queue_wait_seconds_bucket{le=\"+Inf\"}"],
+            m["vidproc_job_queue_wait_seconds_count"]);
+  EXPECT_GE(m["vidproc_job_queue_wait_seconds_sum"], 0);
+  EXPECT_TRUE(m.count("vidproc_job_queue_wait_seconds_bucket{le=\"0.1\"}"));
   EXPECT_EQ(m["vidproc_job_processing_seconds_bucket{le=\"+Inf\"}"],
             m["vidproc_job_processing_seconds_count"]);
   EXPECT_GT(m["vidproc_job_processing_seconds_sum"], 0);
@@ -1487,6 +1500,11 @@ TEST_F(ApiWebhookTest, DeletedVideoIsDeliveredAsItWas) {
 }
 
 TEST_F(ApiWebhookTest, EventsWhileTheReceiverIsDownArriveAfterItComesUp) {
+  auto failed_deliveries = [] {
+    return ParseMetrics(
+        Call("GET", "/metrics").body)["vidproc_webhook_deliveries{state=\"failed\"}"];
+  };
+  const double failed_before = failed_deliveries();
   receiver_.reset();  // down: connections to its port are refused
   const std::string id = UploadId("text.mp4");
   ASSERT_FALSE(id.empty());
@@ -1505,10 +1523,17 @@ TEST_F(ApiWebhookTest, EventsWhileTheReceiverIsDownArriveAfterItComesUp) {
       },
       15s, 100ms);
   ASSERT_TRUE(attempted) << server().LogTail();
+  // The operator sees the backlog: a delivery that failed and will be retried.
+  double failed = 0;
+  EXPECT_TRUE(WaitUntil([&] { return (failed = failed_deliveries()) >= failed_before + 1; }, 10s))
+      << "vidproc_webhook_deliveries{state=\"failed\"} stayed at " << failed;
 
   receiver_ = std::make_unique<vidproc::testing::Receiver>(port_);  // up again
   auto delivery = WaitForDelivery("video.failed", id, 30s);
   ASSERT_TRUE(delivery) << server().LogTail();
+  // Accepted at last: no longer in the backlog (the receiver answers before the row is settled).
+  EXPECT_TRUE(WaitUntil([&] { return (failed = failed_deliveries()) <= failed_before; }, 10s))
+      << "vidproc_webhook_deliveries{state=\"failed\"} stayed at " << failed;
   EXPECT_TRUE(vidproc::testing::SignedWith(*delivery, kWebhookSecret));
   auto body = delivery->Json();
   EXPECT_EQ(body["video"]["status"], "failed");

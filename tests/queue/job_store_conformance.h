@@ -762,21 +762,87 @@ TYPED_TEST_P(JobStoreTest, DeletionWritesADeliveryWithTheVideoAsItWas) {
   EXPECT_EQ(this->store_->GetVideo(id).status().code(), ErrorCode::kNotFound);
 }
 
+// The webhook backlog /metrics shows, as deltas: a database shared by test runs keeps the given-up
+// deliveries of earlier ones.
+TYPED_TEST_P(JobStoreTest, WebhookBacklogCountsPendingFailedAndGivenUp) {
+  auto before = this->store_->CountWebhookBacklog();
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  auto expect = [&](int64_t pending, int64_t failed, int64_t given_up, const char* when) {
+    auto now = this->store_->CountWebhookBacklog();
+    ASSERT_TRUE(now.ok()) << now.status().ToString();
+    EXPECT_EQ(now->pending - before->pending, pending) << when;
+    EXPECT_EQ(now->failed - before->failed, failed) << when;
+    EXPECT_EQ(now->given_up - before->given_up, given_up) << when;
+  };
+  this->store_->EnableWebhookOutbox(true);
+  for (int i = 0; i < 4; ++i) this->Finish(this->Add());
+  expect(4, 0, 0, "four events written");
+  auto claimed = this->ClaimAll(1'000);
+  ASSERT_EQ(claimed.size(), 4u);
+  expect(4, 0, 0, "a first send in flight is still pending");
+  ASSERT_TRUE(this->store_
+                  ->RecordWebhookFailure(claimed[0].id, claimed[0].lease_token,
+                                         this->clock_.NowMs() + 5'000, "connection refused")
+                  .ok());
+  ASSERT_TRUE(this->store_->MarkWebhookDelivered(claimed[1].id, claimed[1].lease_token).ok());
+  ASSERT_TRUE(this->store_->GiveUpWebhook(claimed[2].id, claimed[2].lease_token, "too old").ok());
+  expect(1, 1, 1, "one failed, one delivered, one given up, one still sending");
+  this->clock_.Advance(5'000);
+  auto again = this->ClaimAll();
+  ASSERT_EQ(again.size(), 2u);  // the retry, and the one whose lease ran out
+  expect(1, 1, 1, "a resend in flight is still a failed delivery");
+  for (const auto& d : again) {
+    ASSERT_TRUE(this->store_->MarkWebhookDelivered(d.id, d.lease_token).ok());
+  }
+  expect(0, 0, 1, "delivered at last");
+  this->Reopen();
+  expect(0, 0, 1, "after a restart");
+}
+
+// The queue-wait histogram's input: from when the job became due to its claim, by the store's
+// clock; a retry's backoff is not waiting for a worker.
+TYPED_TEST_P(JobStoreTest, ClaimSaysHowLongTheJobWaited) {
+  std::string id = this->Add();  // queued now; Add then advances 1 ms
+  this->clock_.Advance(4'999);
+  Claim c = this->MustClaim();
+  ASSERT_EQ(c.video.id, id);
+  EXPECT_EQ(c.waited_ms, 5'000);
+  const int64_t retry_at = this->clock_.NowMs() + 10'000;
+  ASSERT_TRUE(
+      this->store_
+          ->FailJob(id, c.lease_token, Status(ErrorCode::kStorageUnavailable, "down"), retry_at)
+          .ok());
+  this->clock_.Advance(10'250);
+  c = this->MustClaim();
+  EXPECT_EQ(c.waited_ms, 250) << "counted from the end of the backoff";
+  ASSERT_TRUE(this->store_->ReleaseJob(id, c.lease_token).ok());
+  this->clock_.Advance(40);
+  EXPECT_EQ(this->MustClaim().waited_ms, 40) << "counted from the release";
+  // An upload waits from when it was complete, not from when it started.
+  std::string uploaded = this->Add("big.mov", VideoStatus::kUploading);
+  this->clock_.Advance(60'000);
+  ASSERT_TRUE(this->store_->MarkUploaded(uploaded, 10).ok());
+  this->clock_.Advance(7);
+  c = this->MustClaim();
+  ASSERT_EQ(c.video.id, uploaded);
+  EXPECT_EQ(c.waited_ms, 7);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
-    JobStoreTest, CountsNameTheLongestWaitingQueuedVideo,
-    DeliveriesHaveRandomEventIdsKeptAcrossClaims, DeletionWritesADeliveryWithTheVideoAsItWas,
-    CreatedVideoReadsBack, DuplicateIdIsRefused, UploadingVideosAreNotClaimedUntilUploaded,
-    ClaimsOldestFirstAndCountsAttempts, ClaimRespectsTheCap,
-    ConcurrentClaimsNeverShareAJobOrExceedTheCap, CompletionRecordsOutputAndClearsTheLease,
-    AWrongTokenIsRefusedEverywhere, LateCompletionFromAnExpiredLeaseIsRejected,
-    RenewedLeasesAreNotRecovered, ExpiredLeasesFailAfterMaxAttempts,
-    TransientFailureRequeuesWhenDue, PermanentFailureKeepsTheOriginalAndCanBeRetried,
-    OnlyFailedVideosCanBeRetried, ReleasedJobIsClaimableWithoutCountingTheAttempt,
-    ListsNewestFirstInPages, MalformedCursorsAreRefusedAlike,
-    ChangeFeedListsChangesInOrderSinceATime, DeleteRemovesTheVideoAndItsLease,
-    EverythingSurvivesARestart, OutboxIsOffByDefault, OutboxRecordsReadyAndFailedTransitionsOnly,
-    TransientFailureWritesNoDelivery, RecoveredLeaseThatFailsWritesADelivery,
-    AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
+    JobStoreTest, WebhookBacklogCountsPendingFailedAndGivenUp, ClaimSaysHowLongTheJobWaited,
+    CountsNameTheLongestWaitingQueuedVideo, DeliveriesHaveRandomEventIdsKeptAcrossClaims,
+    DeletionWritesADeliveryWithTheVideoAsItWas, CreatedVideoReadsBack, DuplicateIdIsRefused,
+    UploadingVideosAreNotClaimedUntilUploaded, ClaimsOldestFirstAndCountsAttempts,
+    ClaimRespectsTheCap, ConcurrentClaimsNeverShareAJobOrExceedTheCap,
+    CompletionRecordsOutputAndClearsTheLease, AWrongTokenIsRefusedEverywhere,
+    LateCompletionFromAnExpiredLeaseIsRejected, RenewedLeasesAreNotRecovered,
+    ExpiredLeasesFailAfterMaxAttempts, TransientFailureRequeuesWhenDue,
+    PermanentFailureKeepsTheOriginalAndCanBeRetried, OnlyFailedVideosCanBeRetried,
+    ReleasedJobIsClaimableWithoutCountingTheAttempt, ListsNewestFirstInPages,
+    MalformedCursorsAreRefusedAlike, ChangeFeedListsChangesInOrderSinceATime,
+    DeleteRemovesTheVideoAndItsLease, EverythingSurvivesARestart, OutboxIsOffByDefault,
+    OutboxRecordsReadyAndFailedTransitionsOnly, TransientFailureWritesNoDelivery,
+    RecoveredLeaseThatFailsWritesADelivery, AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
     ConcurrentDeliveryClaimsNeverShareADelivery, FailedDeliveryAttemptsAreRetriedWhenDue,
     DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain, OutboxSurvivesARestart,
     PlatformIdsReadBackAndFilterTheList);

@@ -5,12 +5,16 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <thread>
+
+#include <sqlite3.h>
 
 #include "core/ids.h"
 
 #include "queue/fault_injecting_job_store.h"
 #include "queue/sqlite_store.h"
+#include "queue/store_common.h"
 
 namespace vidproc::queue {
 namespace {
@@ -98,6 +102,28 @@ TEST(SqliteWakeTest, AFinishedResumableUploadWakesAWaitingWorker) {
     ASSERT_TRUE(store->CreateVideo(v).ok());
     ASSERT_TRUE(store->MarkUploaded(v.id, 1).ok());
   });
+}
+
+// /metrics reads the webhook backlog on every scrape: the query must read the undelivered rows
+// through their index, never the whole history of delivered events.
+TEST(SqliteBacklogTest, TheBacklogQueryReadsOnlyTheUndeliveredIndex) {
+  SqliteFactory db;
+  ASSERT_NE(db.Open(SystemClock::Default()), nullptr);  // migrated
+  sqlite3* opened = nullptr;
+  const int rc = sqlite3_open((db.dir + "/jobs.db").c_str(), &opened);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> raw(opened, sqlite3_close);
+  ASSERT_EQ(rc, SQLITE_OK);
+  const std::string sql = "EXPLAIN QUERY PLAN " + std::string(store_util::kWebhookBacklogQuery);
+  sqlite3_stmt* prepared = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw.get(), sql.c_str(), -1, &prepared, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(raw.get());
+  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> plan(prepared, sqlite3_finalize);
+  std::string details;
+  while (sqlite3_step(plan.get()) == SQLITE_ROW) {
+    details += reinterpret_cast<const char*>(sqlite3_column_text(plan.get(), 3));
+    details += "\n";
+  }
+  EXPECT_NE(details.find("USING INDEX webhook_outbox_undelivered"), std::string::npos) << details;
 }
 
 }  // namespace
