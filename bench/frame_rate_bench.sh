@@ -99,8 +99,9 @@ measure() { # CLIP CAP
   size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0 "$out")
   w=${size%,*}
   h=${size#*,}
-  # Frames are paired by their index (setpts=N/rate), not by timestamps: the MP4's 1/15360 time
-  # base against the source's would pair neighbours now and then, which a pan punishes.
+  # Frames are paired by their index (setpts=N/rate), not by timestamps, and the source's frames
+  # are picked by index (select): the source's millisecond timestamps through framesync or the
+  # fps filter would pair neighbours now and then, which a pan punishes. CAP divides 60.
   local ref="[1:v]scale=${w}:${h}:flags=bicubic,setpts=PTS-STARTPTS"
   # As watched: the output on a 60 Hz display (fps=60 repeats a 30 fps frame) against all frames.
   ffmpeg -nostdin -v error -i "$out" -i "$WORK/$clip.mkv" -lavfi \
@@ -110,7 +111,7 @@ measure() { # CLIP CAP
     awk '{ v[NR] = $1; s += $1 } END { printf "%.4f %.4f\n", s / NR, v[int(NR / 100) + 1] }')
   # The pictures: each output frame against the source frame of the same instant.
   ffmpeg -nostdin -v error -i "$out" -i "$WORK/$clip.mkv" -lavfi \
-    "[0:v]setpts=N/$cap/TB[a];$ref,fps=$cap,setpts=N/$cap/TB[b];[a][b]ssim=stats_file=$stats.pic" -f null - \
+    "[0:v]setpts=N/$cap/TB[a];$ref,select='not(mod(n\\,$((60 / cap))))',setpts=N/$cap/TB[b];[a][b]ssim=stats_file=$stats.pic" -f null - \
     2>>"$LOGS/ssim.log" || die "ssim failed (see $LOGS/ssim.log)"
   SSIM_PIC=$(sed -n 's/.* Y:\([0-9.]*\) .*/\1/p' "$stats.pic" | awk '{ s += $1 } END { printf "%.4f", s / NR }')
   local bytes frames

@@ -29,7 +29,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,

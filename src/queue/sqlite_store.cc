@@ -29,7 +29,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
