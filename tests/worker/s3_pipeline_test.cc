@@ -36,12 +36,7 @@ class S3PipelineTest : public ::testing::Test {
     bucket_ = "pipeline-";
     for (char c : NewId())
       bucket_ += std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : 'x';
-    storage::S3Options o;
-    o.endpoint = server_["S3_TEST_ENDPOINT"];
-    o.access_key = server_["S3_TEST_ACCESS_KEY"];
-    o.secret_key = server_["S3_TEST_SECRET_KEY"];
-    o.region = server_["S3_TEST_REGION"];
-    o.bucket = bucket_;
+    const storage::S3Options o = OwnerOptions();
     auto s3 = storage::S3Store::Create(o, SystemClock::Default());
     ASSERT_TRUE(s3.ok());
     ASSERT_TRUE(s3.value()->CreateBucket().ok());
@@ -170,6 +165,17 @@ class S3PipelineTest : public ::testing::Test {
     return queue::SqliteStore::Open(dir_ + "/vidproc.db", SystemClock::Default()).value();
   }
 
+  // The test server's credentials for this test's bucket: what the bucket's owner reads with.
+  storage::S3Options OwnerOptions() {
+    storage::S3Options o;
+    o.endpoint = server_["S3_TEST_ENDPOINT"];
+    o.access_key = server_["S3_TEST_ACCESS_KEY"];
+    o.secret_key = server_["S3_TEST_SECRET_KEY"];
+    o.region = server_["S3_TEST_REGION"];
+    o.bucket = bucket_;
+    return o;
+  }
+
   std::map<std::string, std::string> server_;
   std::string dir_;
   std::string bucket_;
@@ -225,13 +231,7 @@ TEST_F(S3PipelineTest, PublicReadVideosLinkToTheirPublicObjectsOrTheCdn) {
   EXPECT_EQ(listed["videos"][0], video) << "the list renders as GET does";
 
   // The bytes, as the owner reads them with credentials.
-  storage::S3Options o;
-  o.endpoint = server_["S3_TEST_ENDPOINT"];
-  o.access_key = server_["S3_TEST_ACCESS_KEY"];
-  o.secret_key = server_["S3_TEST_SECRET_KEY"];
-  o.region = server_["S3_TEST_REGION"];
-  o.bucket = bucket_;
-  auto owner = storage::S3Store::Create(o, SystemClock::Default()).value();
+  auto owner = storage::S3Store::Create(OwnerOptions(), SystemClock::Default()).value();
   for (const auto& [field, key, type] :
        {std::tuple{"video_url", storage::VideoKey(id), "video/mp4"},
         std::tuple{"thumbnail_url", storage::ThumbnailKey(id), "image/jpeg"}}) {
