@@ -89,17 +89,20 @@ Status VideoPipeline::SendPacket(const AVPacket* packet) {
   return sink_ ? sink_(nullptr) : Status::Ok();
 }
 
-int64_t VideoPipeline::RateSlot(double seconds, std::optional<double>* origin_s) const {
+bool VideoPipeline::OverRateCap(double seconds) {
   // The slots start at the first frame, wherever the stream starts (after an audio pre-roll, a
   // B-frame delay): a first frame in the middle of a slot would make the second gap short.
-  if (!*origin_s) *origin_s = seconds;
-  seconds -= **origin_s;
+  if (!rate_origin_s_) rate_origin_s_ = seconds;
+  seconds -= *rate_origin_s_;
   // A timestamp may sit up to a tick of its time base before the true instant (Matroska and
   // WebM count milliseconds: 1/30 s is written 0.033): one tick of slack keeps such a frame in
   // the slot it belongs to, so 60 fps capped at 30 keeps every other frame, evenly.
   const double slack =
       std::max(av_q2d(input_->time_base) * options_.max_frame_rate, kMinRateSlotSlack);
-  return static_cast<int64_t>(std::floor(seconds * options_.max_frame_rate + slack));
+  const auto slot = static_cast<int64_t>(std::floor(seconds * options_.max_frame_rate + slack));
+  if (slot <= last_rate_slot_) return true;
+  last_rate_slot_ = slot;
+  return false;
 }
 
 Status VideoPipeline::OnDecodedFrame(AVFrame* frame) {
@@ -111,15 +114,12 @@ Status VideoPipeline::OnDecodedFrame(AVFrame* frame) {
   double end = (frame->pts + std::max<int64_t>(frame->pkt_duration, 0)) * av_q2d(input_->time_base);
   stats_.end_s = std::max(stats_.end_s, end);
   // Over the frame-rate cap: dropped before the filters, so that a 60 fps source capped at 30
-  // costs the scaler half as much. The same slots as the check after the filters, which stays
-  // for the deinterlacer (it needs every field's neighbours, so nothing is dropped before it).
-  if (plan_.cap_frame_rate && !plan_.deinterlace) {
-    const int64_t slot = RateSlot(frame->pts * av_q2d(input_->time_base), &source_rate_origin_s_);
-    if (slot <= last_source_slot_) {
-      stats_.frames_dropped++;
-      return Status::Ok();
-    }
-    last_source_slot_ = slot;
+  // costs the scaler half as much; after them when deinterlacing (the deinterlacer needs every
+  // field's neighbours).
+  if (plan_.cap_frame_rate && !plan_.deinterlace &&
+      OverRateCap(frame->pts * av_q2d(input_->time_base))) {
+    stats_.frames_dropped++;
+    return Status::Ok();
   }
 
   if (!graph_ || frame->width != graph_width_ || frame->height != graph_height_ ||
@@ -190,12 +190,7 @@ Status VideoPipeline::PullFiltered() {
     double seconds = f->pts * av_q2d(input_->time_base);
     // The encoder needs strictly increasing timestamps; broken files repeat them.
     bool keep = f->pts != AV_NOPTS_VALUE && (last_pts_ == AV_NOPTS_VALUE || f->pts > last_pts_);
-    if (keep && plan_.cap_frame_rate) {
-      // At most one frame per 1/max_rate slot: caps the rate and keeps variable timing.
-      const int64_t slot = RateSlot(seconds, &rate_origin_s_);
-      keep = slot > last_rate_slot_;
-      if (keep) last_rate_slot_ = slot;
-    }
+    if (keep && plan_.cap_frame_rate && plan_.deinterlace) keep = !OverRateCap(seconds);
     if (keep && tone_map_) {
       Status mapped = tone_map_->Apply(f, tone_mapped_.get());
       av_frame_unref(f);

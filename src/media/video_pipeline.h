@@ -38,9 +38,10 @@ class VideoPipeline {
   Status OnDecodedFrame(AVFrame* frame);
   Status ConfigureFilters(const AVFrame* frame);
   Status PullFiltered();
-  // The frame-rate cap's slot (1/max_frame_rate s) of a frame at `seconds`, counted from
-  // `*origin_s` (set by the first call).
-  int64_t RateSlot(double seconds, std::optional<double>* origin_s) const;
+  // At most one frame per 1/max_frame_rate s slot, which caps the rate and keeps variable timing:
+  // true when the slot of a frame at `seconds` is taken already, else takes it. Slots are
+  // counted from the first frame's time.
+  bool OverRateCap(double seconds);
   static constexpr double kMinRateSlotSlack = 1e-3;
 
   const AVStream* input_ = nullptr;
@@ -60,11 +61,8 @@ class VideoPipeline {
   FrameTap tap_;
   StageStats stats_;
   int64_t last_pts_ = AV_NOPTS_VALUE;
-  // Frame-rate cap slots taken (a frame before the start has a negative one).
   int64_t last_rate_slot_ = std::numeric_limits<int64_t>::min();
-  int64_t last_source_slot_ = std::numeric_limits<int64_t>::min();  // before the filters
   std::optional<double> rate_origin_s_;
-  std::optional<double> source_rate_origin_s_;
 };
 
 // The filter chain from a decoded picture to the plan's upright yuv420p output; `transfer` is the

@@ -1,8 +1,7 @@
 #include "storage/http_client.h"
 
 #include "core/redact.h"
-
-#include <curl/curl.h>
+#include "storage/curl_handles.h"
 
 #include <algorithm>
 #include <cstring>
@@ -10,20 +9,6 @@
 
 namespace vidproc::storage {
 namespace {
-
-struct CurlGlobal {
-  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-  ~CurlGlobal() { curl_global_cleanup(); }
-};
-
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-struct FileCloser {
-  void operator()(FILE* f) const {
-    if (f) std::fclose(f);
-  }
-};
 
 struct Transfer {
   // Upload side.
@@ -92,7 +77,7 @@ int CheckCancel(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }  // namespace
 
 HttpClient::HttpClient() {
-  static CurlGlobal global;
+  EnsureCurlGlobal();
   curl_ = curl_easy_init();
 }
 
@@ -106,8 +91,8 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   Transfer t;
   t.response = &response;
 
-  std::unique_ptr<FILE, FileCloser> in;
-  std::unique_ptr<FILE, FileCloser> out;
+  FilePtr in;
+  FilePtr out;
   int64_t upload_size = -1;
   if (!request.body_file.empty()) {
     in.reset(std::fopen(request.body_file.c_str(), "rb"));

@@ -1,7 +1,6 @@
 #include "storage/source_fetch.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 
 #include "core/units.h"
 #include "core/version.h"
+#include "storage/curl_handles.h"
 
 namespace vidproc::storage {
 namespace {
@@ -86,20 +86,8 @@ std::string AddressText(const sockaddr* a) {
   return text;
 }
 
-struct CurlGlobal {
-  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-  ~CurlGlobal() { curl_global_cleanup(); }
-};
-struct EasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
 struct UrlDeleter {
   void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-struct FileCloser {
-  void operator()(FILE* f) const {
-    if (f) std::fclose(f);
-  }
 };
 using UrlPtr = std::unique_ptr<CURLU, UrlDeleter>;
 
@@ -237,18 +225,18 @@ bool IsPublicAddress(const sockaddr* address) {
 }
 
 Status CheckSourceUrl(const std::string& url) {
-  static CurlGlobal global;
+  EnsureCurlGlobal();
   auto parsed = ParseSourceUrl(url);
   return parsed.ok() ? Status::Ok() : parsed.status();
 }
 
 Result<FetchedSource> FetchSource(const std::string& url_text, const std::string& path,
                                   const SourcePolicy& policy) {
-  static CurlGlobal global;
+  EnsureCurlGlobal();
   ASSIGN_OR_RETURN(UrlPtr url, ParseSourceUrl(url_text));
-  std::unique_ptr<FILE, FileCloser> out(std::fopen(path.c_str(), "wb"));
+  FilePtr out(std::fopen(path.c_str(), "wb"));
   if (!out) return Status(ErrorCode::kOutputWriteFailed, "Cannot write the imported original.");
-  std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
+  EasyPtr curl(curl_easy_init());
   if (!curl) return Status(ErrorCode::kInternal, "Cannot start an HTTP transfer.");
 
   FetchedSource fetched;
