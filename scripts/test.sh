@@ -25,7 +25,7 @@ echo "== tests under sanitizers"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# The browser and load tests measure the page and memory, not memory safety: once is enough (and
-# ASan's shadow memory would break the load test's memory bound). The package is made from the
+# The browser, load and memory-limit tests measure the page and memory, not memory safety: once is
+# enough (and ASan's shadow memory would break their memory bounds). The package is made from the
 # normal build only.
-(cd build-asan && ctest -j"$jobs" --output-on-failure -E '^(web_(browser|load)|deploy_package.*)$')
+(cd build-asan && ctest -j"$jobs" --output-on-failure -E '^(web_(browser|load)|deploy_package.*|worker_memory_limit)$')
