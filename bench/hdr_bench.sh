@@ -53,38 +53,8 @@ LOGS="$WORK/logs"
 mkdir -p "$LOGS"
 
 # ---------------------------------------------------------------- clips
-# A real 1080p phone clip (Debian's forensics-samples-files), played forwards then backwards so
-# motion is continuous, looped to SECS s at 60 fps, upscaled to 3840x2160 and re-encoded as HEVC
-# Main10 in the two HDR transfers (SDR white at 203 cd/m2 for PQ, as BT.2408 places it).
-CLIP_REL=usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4
-CLIP="$WORK/cache/pkg/$CLIP_REL"
-PP="$WORK/pingpong.mkv"
-PP_FILTER="[0:v]trim=start=0.15,setpts=PTS-STARTPTS,fps=30,format=yuv420p,split[a][b];\
-[a]trim=start_frame=1,setpts=PTS-STARTPTS[fw];[b]reverse,trim=start_frame=1,setpts=PTS-STARTPTS[bw];\
-[fw][bw]concat=n=2:v=1:a=0[v]"
-HLG_VF="fps=60,zscale=w=3840:h=2160:f=bicubic:tin=bt709:min=bt709:pin=bt709:rin=tv:t=arib-std-b67:p=bt2020:m=bt2020nc:r=tv:npl=100,format=yuv420p10le"
-PQ_VF="fps=60,zscale=w=3840:h=2160:f=bicubic:tin=bt709:min=bt709:pin=bt709:rin=tv:t=smpte2084:p=bt2020:m=bt2020nc:r=tv:npl=203,format=yuv420p10le"
-X265_COMMON="log-level=error:colorprim=bt2020:colormatrix=bt2020nc"
-
-make_clip() { # NAME VF X265_EXTRA TRC
-  local out="$WORK/$1-4k60-${SECS}s.mkv"
-  if [ -s "$out" ] && [ -f "$out.ok" ]; then log "reusing $out"; return 0; fi
-  log "encoding $1 (4K60 HEVC Main10, x265 ultrafast)"
-  ffmpeg -nostdin -v error -y -stream_loop -1 -i "$PP" -t "$SECS" -an -vf "$2" \
-    -c:v libx265 -preset ultrafast -x265-params "$X265_COMMON:$3" -pix_fmt yuv420p10le \
-    -color_primaries bt2020 -color_trc "$4" -colorspace bt2020nc "$out" 2>>"$LOGS/encode.log" ||
-    die "encoding $1 failed (see $LOGS/encode.log)"
-  touch "$out.ok"
-}
-
-if [ ! -s "$PP" ]; then
-  [ -s "$CLIP" ] || fetch_samples_package "$WORK/cache"
-  [ -s "$CLIP" ] || die "$CLIP_REL not found in $DEB_NAME"
-  ffmpeg -nostdin -v error -y -i "$CLIP" -filter_complex "$PP_FILTER" -map '[v]' \
-    -c:v libx264 -qp 0 -preset ultrafast "$PP" 2>>"$LOGS/encode.log" || die "ping-pong failed"
-fi
-make_clip hlg "$HLG_VF" "transfer=arib-std-b67" arib-std-b67
-make_clip pq "$PQ_VF" "transfer=smpte2084:master-display=G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1):max-cll=1000,400" smpte2084
+make_phone_hdr_clip hlg "$SECS" "$WORK/hlg-4k60-${SECS}s.mkv"
+make_phone_hdr_clip pq "$SECS" "$WORK/pq-4k60-${SECS}s.mkv"
 
 # ---------------------------------------------------------------- runs
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)

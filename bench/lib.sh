@@ -200,3 +200,42 @@ showcmd() {
   out=${out//"$VIDPROC"/$VIDPROC_SHOWN}
   printf '%s\n' "$out"
 }
+
+# ---------------------------------------------------------------- phone HDR footage
+# 4K60 phone HDR made from real footage: Debian's forensics-samples-files 1080p clip played
+# forwards then backwards (continuous motion), looped to SECS s at 60 fps, upscaled to 3840x2160
+# and encoded as HEVC Main10 (x265 ultrafast) in TRANSFER hlg or pq (SDR white at 203 cd/m2 for
+# PQ, as BT.2408 places it). Writes OUT once (reused when OUT.ok exists); uses WORK/cache and
+# logs to LOGS/encode.log.
+PHONE_CLIP_REL=usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4
+make_phone_hdr_clip() { # TRANSFER SECS OUT
+  local transfer=$1 secs=$2 out=$3 pp="$WORK/pingpong.mkv" clip="$WORK/cache/pkg/$PHONE_CLIP_REL"
+  local x265 trc npl
+  if [ -s "$out" ] && [ -f "$out.ok" ]; then log "reusing $out"; return 0; fi
+  command -v ffmpeg >/dev/null 2>&1 || apt_install ffmpeg
+  if [ ! -s "$pp" ]; then
+    [ -s "$clip" ] || fetch_samples_package "$WORK/cache"
+    [ -s "$clip" ] || die "$PHONE_CLIP_REL not found in $DEB_NAME"
+    ffmpeg -nostdin -v error -y -i "$clip" -filter_complex \
+      "[0:v]trim=start=0.15,setpts=PTS-STARTPTS,fps=30,format=yuv420p,split[a][b];\
+[a]trim=start_frame=1,setpts=PTS-STARTPTS[fw];[b]reverse,trim=start_frame=1,setpts=PTS-STARTPTS[bw];\
+[fw][bw]concat=n=2:v=1:a=0[v]" -map '[v]' -c:v libx264 -qp 0 -preset ultrafast "$pp" \
+      2>>"$LOGS/encode.log" || die "ping-pong failed (see $LOGS/encode.log)"
+  fi
+  case $transfer in
+    hlg) trc=arib-std-b67; npl=100; x265="transfer=arib-std-b67" ;;
+    pq)
+      trc=smpte2084
+      npl=203
+      x265="transfer=smpte2084:master-display=G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1):max-cll=1000,400"
+      ;;
+    *) die "make_phone_hdr_clip: unknown transfer $transfer" ;;
+  esac
+  log "encoding $transfer (4K60 HEVC Main10, x265 ultrafast, $secs s)"
+  ffmpeg -nostdin -v error -y -stream_loop -1 -i "$pp" -t "$secs" -an \
+    -vf "fps=60,zscale=w=3840:h=2160:f=bicubic:tin=bt709:min=bt709:pin=bt709:rin=tv:t=$trc:p=bt2020:m=bt2020nc:r=tv:npl=$npl,format=yuv420p10le" \
+    -c:v libx265 -preset ultrafast -x265-params "log-level=error:colorprim=bt2020:colormatrix=bt2020nc:$x265" \
+    -pix_fmt yuv420p10le -color_primaries bt2020 -color_trc "$trc" -colorspace bt2020nc "$out" \
+    2>>"$LOGS/encode.log" || die "encoding $transfer failed (see $LOGS/encode.log)"
+  touch "$out.ok"
+}

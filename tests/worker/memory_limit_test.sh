@@ -23,56 +23,18 @@ skip() {
 [ "$(id -u)" -eq 0 ] || skip "creating a memory cgroup needs root"
 
 # ---------------------------------------------------------------- the cgroup
-# v2: a child of our own group with the memory controller enabled for it. v1: a child of our
-# group in the memory hierarchy. Either way the test shell joins it, so everything it starts
-# (the server, its transcoder children) is counted and limited together.
-cgroup=""
-version=""
-own_v2=$(sed -n 's/^0:://p' /proc/self/cgroup)
-own_v1=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
-if [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
-  # A v2 group that holds processes cannot enable controllers for its children ("no internal
-  # processes"), so the test's group is made beside ours, under our parent.
-  parent=/sys/fs/cgroup$(dirname "${own_v2:-/}")
-  [ "$parent" = /sys/fs/cgroup/. ] && parent=/sys/fs/cgroup
-  if grep -qw memory "$parent/cgroup.subtree_control" 2>/dev/null ||
-    echo +memory >"$parent/cgroup.subtree_control" 2>/dev/null; then
-    cgroup=$(mktemp -d "$parent/vidproc-memtest.XXXXXX" 2>/dev/null) || cgroup=""
-    version=2
-  fi
-elif [ -d /sys/fs/cgroup/memory ] && [ -n "$own_v1" ]; then
-  cgroup=$(mktemp -d "/sys/fs/cgroup/memory${own_v1%/}/vidproc-memtest.XXXXXX" 2>/dev/null) || cgroup=""
-  version=1
-fi
-[ -n "$cgroup" ] || skip "no writable memory cgroup (v2 memory controller or v1 memory hierarchy)"
-
+# shellcheck source=scripts/lib/memory-cgroup.sh
+. "$(dirname "$0")/../../scripts/lib/memory-cgroup.sh"
 work=$(mktemp -d)
 server=""
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  # Back to where the shell came from, so that the group is empty and can be removed.
-  if [ "$version" = 2 ]; then
-    echo $$ >"/sys/fs/cgroup${own_v2}/cgroup.procs" 2>/dev/null || true
-  else
-    echo $$ >"/sys/fs/cgroup/memory${own_v1}/cgroup.procs" 2>/dev/null || true
-  fi
-  rmdir "$cgroup" 2>/dev/null || true
+  memcg_remove
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-if [ "$version" = 2 ]; then
-  echo "$limit_bytes" >"$cgroup/memory.max"
-  echo 0 >"$cgroup/memory.swap.max" 2>/dev/null || true
-  oom_kills() { sed -n 's/^oom_kill //p' "$cgroup/memory.events"; }
-  peak_bytes() { cat "$cgroup/memory.peak" 2>/dev/null || echo unknown; }
-else
-  echo "$limit_bytes" >"$cgroup/memory.limit_in_bytes"
-  echo "$limit_bytes" >"$cgroup/memory.memsw.limit_in_bytes" 2>/dev/null || true
-  oom_kills() { sed -n 's/^oom_kill //p' "$cgroup/memory.oom_control"; }
-  peak_bytes() { cat "$cgroup/memory.max_usage_in_bytes"; }
-fi
-[ -n "$(oom_kills)" ] || skip "this kernel's memory cgroup does not count OOM kills"
+memcg_create "$limit_bytes" ||
+  skip "no writable memory cgroup that counts OOM kills (v2 memory controller or v1 hierarchy)"
 
 # ---------------------------------------------------------------- the footage
 # 4K60-class phone HDR: 3840x2160 HEVC Main10, BT.2020, HLG. Two seconds: the decoder's picture
@@ -87,7 +49,7 @@ sdr="$fixtures/real_1080p.mp4"
 [ -s "$sdr" ] || fail "no fixture $sdr"
 
 # ---------------------------------------------------------------- the service in the group
-echo $$ >"$cgroup/cgroup.procs"
+memcg_join
 (cd "$work" && exec env -i PATH=/usr/bin:/bin MAX_VIDEO_PROCESSING_TASKS=3 \
   "$vidproc" serve --env-file /dev/null --data-dir "$work/data" --listen 127.0.0.1:0 \
   --port-file "$work/port") >"$work/server.log" 2>&1 &
@@ -127,7 +89,7 @@ while [ ${#pending[@]} -gt 0 ]; do
   [ ${#pending[@]} -eq 0 ] || sleep 1
 done
 curl -sf -o /dev/null "$base/healthz" || fail "the server no longer answers"
-kills=$(oom_kills)
+kills=$(memcg_oom_kills)
 [ "$kills" = 0 ] || fail "the kernel OOM-killed $kills process(es) in the 2 GB group"
-echo "ok: 4 x 4K HLG + 2 x 1080p under a 2 GB cgroup v$version limit with 3 slots: all ready," \
-  "no OOM kill; the group's peak: $(peak_bytes) bytes (page cache included)"
+echo "ok: 4 x 4K HLG + 2 x 1080p under a 2 GB cgroup v$MEMCG_VERSION limit with 3 slots: all ready," \
+  "no OOM kill; the group's peak: $(memcg_peak_bytes) bytes (page cache included)"
