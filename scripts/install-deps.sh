@@ -20,6 +20,7 @@ packages=(
   wrk           # bench/http_bench.sh
   nginx-light   # the tests check docs/DEPLOY.md's nginx block with nginx -t; the HTTP benchmark's baseline
   openssl       # a self-signed certificate for that check
+  python3 python3-django   # examples/django and its test (Debian 12: Django 3.2)
 )
 
 # Node.js: Debian's nodejs + npm, unless a Node.js with npm is installed already (another

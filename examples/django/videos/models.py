@@ -23,7 +23,6 @@ class Video(models.Model):
     title = models.CharField(max_length=200)
     external_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     vidproc_id = models.CharField(max_length=64, blank=True, db_index=True)
-    direct_upload_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADING)
     # Links as vidproc gives them (absolute). With a token on vidproc they are signed and expire
     # (VIDPROC_SIGNED_URL_MAX_SECONDS, 24 h): views.video_detail asks for fresh ones when needed.

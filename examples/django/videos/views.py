@@ -74,8 +74,10 @@ def create_direct_upload(request):
         video.delete()
         return JsonResponse({"error": "The video service could not take the upload now. Try again later.",
                              "code": e.code}, status=502)
-    video.direct_upload_id = str(upload.get("id") or "")
-    video.save(update_fields=["direct_upload_id", "updated"])
+    # The direct upload's id is the id of the video it will become (vidproc creates the video
+    # now, waiting for its file): the webhooks carry it too.
+    video.vidproc_id = str(upload.get("id") or "")
+    video.save(update_fields=["vidproc_id", "updated"])
     return JsonResponse(
         {"upload_url": upload["upload_url"], "expires_at": upload.get("expires_at"),
          "video_page": reverse("videos:detail", args=[video.pk])},
