@@ -76,8 +76,8 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "mysite.wsgi.application"
 
-# Django's own database. DJANGO_DB_PATH, not DATABASE_URL: vidproc reads only
-# VIDPROC_DATABASE_URL, but one name per program keeps a shared .env unambiguous.
+# Django's own database (SQLite). vidproc's job database is its VIDPROC_DATABASE_URL, never
+# DATABASE_URL (docs/CONFIGURATION.md): the two never share tables.
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
