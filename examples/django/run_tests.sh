@@ -51,7 +51,9 @@ vidproc_pid=""
 site_pid=""
 stop() {
   local status=$?
-  [ -n "$site_pid" ] && kill "$site_pid" 2>/dev/null && wait "$site_pid" 2>/dev/null
+  if [ -n "$site_pid" ] && kill "$site_pid" 2>/dev/null; then
+    wait "$site_pid" 2>/dev/null || true
+  fi
   if [ -n "$vidproc_pid" ] && kill -TERM "$vidproc_pid" 2>/dev/null; then
     wait "$vidproc_pid" 2>/dev/null || true
   fi
