@@ -2,6 +2,7 @@
 // process, on the configured database and storage.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -144,18 +145,22 @@ int RunServe(int argc, char** argv) {
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;  // GUARDED_BY(mutex)
+  // Direct upload URLs are swept at least twice per lifetime, so that an expired one's video
+  // goes (with its video.deleted) soon after its URL stops working.
+  const int64_t sweep_ms =
+      std::clamp<int64_t>(int64_t{config.direct_upload_max_s} * 500, 1000, kExpirySweepMs);
   std::thread sweeper([&] {
-    LoopGuard guard("expired upload sweeper",
-                    {.first_ms = kExpirySweepMs, .max_ms = kExpirySweepMs});
+    LoopGuard guard("expired upload sweeper", {.first_ms = sweep_ms, .max_ms = kExpirySweepMs});
     std::unique_lock lock(mutex);
     do {
       lock.unlock();
       (void)guard.Run([&api] {
         api.uploads().RemoveExpired();
+        api.uploads().RemoveExpiredDirectUploads();
         return Status::Ok();
       });
       lock.lock();
-    } while (!wake.wait_for(lock, std::chrono::milliseconds(kExpirySweepMs),
+    } while (!wake.wait_for(lock, std::chrono::milliseconds(sweep_ms),
                             [&stopping] { return stopping; }));
   });
 

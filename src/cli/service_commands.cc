@@ -106,9 +106,10 @@ std::string VideoText(const nlohmann::json& video) {
 
 // The queue as `vidproc status` shows it on a terminal.
 std::string QueueText(const nlohmann::json& q) {
-  std::string out = "Queue: " + Plain(q["uploading"]) + " uploading, " + Plain(q["queued"]) +
-                    " queued, " + Plain(q["processing"]) + " processing, " + Plain(q["ready"]) +
-                    " ready, " + Plain(q["failed"]) + " failed\n";
+  std::string out = "Queue: " + Plain(q["waiting_for_upload"]) + " waiting for upload, " +
+                    Plain(q["uploading"]) + " uploading, " + Plain(q["queued"]) + " queued, " +
+                    Plain(q["processing"]) + " processing, " + Plain(q["ready"]) + " ready, " +
+                    Plain(q["failed"]) + " failed\n";
   out += "Workers seen in the last minute: " + std::to_string(q["workers"].size()) + "\n";
   for (const auto& w : q["workers"]) {
     out += "  " + Plain(w.value("id", nlohmann::json())) + "  " +
@@ -236,9 +237,13 @@ int RunStatus(int argc, char** argv) {
   if (!counts.ok()) return Fail("status", counts.status());
   auto page = (*store)->ListVideos({}, 20, "");
   if (!page.ok()) return Fail("status", page.status());
-  nlohmann::json out = {{"uploading", counts->uploading},   {"queued", counts->queued},
-                        {"processing", counts->processing}, {"ready", counts->ready},
-                        {"failed", counts->failed},         {"videos", nlohmann::json::array()}};
+  nlohmann::json out = {{"waiting_for_upload", counts->waiting_for_upload},
+                        {"uploading", counts->uploading},
+                        {"queued", counts->queued},
+                        {"processing", counts->processing},
+                        {"ready", counts->ready},
+                        {"failed", counts->failed},
+                        {"videos", nlohmann::json::array()}};
   for (const auto& v : page->videos) out["videos"].push_back(queue::ToApiJson(v));
   out["workers"] = nlohmann::json::array();
   if (auto workers = (*store)->ListWorkers(60'000); workers.ok()) {

@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "http/api.h"
 #include "http/server.h"
 #include "queue/postgres_store.h"
@@ -148,6 +149,26 @@ worker::WebhookOptions WebhookOptionsFrom(const Config& config) {
   return o;
 }
 
+namespace {
+
+// "a, b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> CommaList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 http::ApiOptions ApiOptionsFrom(const Config& config) {
   http::ApiOptions o;
   o.api_token = config.api_token;
@@ -161,16 +182,12 @@ http::ApiOptions ApiOptionsFrom(const Config& config) {
   o.admission.max_reserved_upload_bytes = config.max_reserved_upload_bytes;
   o.admission.disk_reserve_bytes = config.disk_reserve_mb << 20;
   o.admission.disk_path = config.data_dir;
-  size_t start = 0;
-  while (start <= config.allowed_hosts.size()) {
-    size_t end = config.allowed_hosts.find(',', start);
-    if (end == std::string::npos) end = config.allowed_hosts.size();
-    std::string host = config.allowed_hosts.substr(start, end - start);
-    host.erase(0, host.find_first_not_of(" \t"));
-    host.erase(host.find_last_not_of(" \t") + 1);
-    if (!host.empty()) o.allowed_hosts.push_back(host);
-    start = end + 1;
+  o.allowed_hosts = CommaList(config.allowed_hosts);
+  for (const std::string& origin : CommaList(config.cors_origins)) {
+    // Checked by the configuration already (ParseOrigin or "*"): this is the stored form.
+    o.cors_origins.push_back(origin == "*" ? origin : ParseOrigin(origin).value_or(origin));
   }
+  o.direct_upload_max_ms = int64_t{config.direct_upload_max_s} * 1000;
   // A specific address to listen on is a name browsers reach this server by.
   const std::string listen_host = ListenHost(config);
   if (listen_host != "0.0.0.0" && listen_host != "::" && listen_host != "[::]") {

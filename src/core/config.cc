@@ -258,6 +258,22 @@ Status CdnUrl(const char* name, const std::string& v) {
   return LinkBase(name, v, "https://BUCKET.REGION.cdn.digitaloceanspaces.com");
 }
 
+// A comma list of web origins (ParseOrigin), or "*".
+Status Origins(const char* name, const std::string& v) {
+  size_t start = 0;
+  while (start <= v.size() && !v.empty()) {
+    size_t end = std::min(v.find(',', start), v.size());
+    std::string origin = v.substr(start, end - start);
+    while (!origin.empty() && origin.front() == ' ') origin.erase(0, 1);
+    while (!origin.empty() && origin.back() == ' ') origin.pop_back();
+    if (!origin.empty() && origin != "*" && !ParseOrigin(origin)) {
+      return Invalid(name, v, "a comma list of origins (https://app.example.com) or *");
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
 Status SandboxLayers(const char* name, const std::string& v) {
   size_t start = 0;
   while (start <= v.size() && !v.empty()) {
@@ -468,6 +484,20 @@ const std::vector<Setting>& Settings() {
                  "`localhost`, 127.0.0.0/8 and `[::1]`: the name browsers use to reach this "
                  "server (a specific `VIDPROC_LISTEN` address counts too); any other `Host` "
                  "gets `403 host_not_allowed`, which stops DNS rebinding"));
+    t.push_back(
+        Text("VIDPROC_CORS_ORIGINS", &Config::cors_origins, "",
+             "origins (https://app.example.com), comma-separated, or *", Origins)
+            .In(S::kHttp)
+            .DefaultText("(none)")
+            .Doc("web pages allowed to use direct upload URLs from the browser (CORS), besides "
+                 "each upload's own `cors_origin`; `*` allows any page (the URL itself is the "
+                 "credential). Only the direct upload URLs answer CORS"));
+    t.push_back(Integer("VIDPROC_DIRECT_UPLOAD_MAX_SECONDS", &Config::direct_upload_max_s, 3600, 1,
+                        7 * 24 * 3600)
+                    .In(S::kHttp)
+                    .Doc("how long a direct upload URL (`POST /api/v1/direct-uploads`) can be "
+                         "used; a video whose upload has not begun by then is deleted "
+                         "(`video.deleted` webhook)"));
     t.push_back(
         Integer("VIDPROC_MAX_CONNECTIONS", &Config::max_connections, 0, 0, 1'000'000)
             .In(S::kHttp)

@@ -73,6 +73,8 @@ struct Config {
 
   // The HTTP service's limits and browser checks.
   std::string allowed_hosts;          // VIDPROC_ALLOWED_HOSTS
+  std::string cors_origins;           // VIDPROC_CORS_ORIGINS
+  int direct_upload_max_s;            // VIDPROC_DIRECT_UPLOAD_MAX_SECONDS
   int max_connections;                // VIDPROC_MAX_CONNECTIONS (0: from RLIMIT_NOFILE)
   int max_connections_per_client;     // VIDPROC_MAX_CONNECTIONS_PER_CLIENT
   int max_uploads;                    // VIDPROC_MAX_UPLOADS

@@ -142,4 +142,48 @@ size_t SuggestionDistanceLimit(std::string_view typed) {
   return typed.size() <= 12 ? 2 : 3;
 }
 
+std::optional<std::string> ParseOrigin(std::string_view text) {
+  std::string origin;
+  for (char c : text) origin += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  if (!origin.empty() && origin.back() == '/') origin.pop_back();
+  std::string_view rest = origin;
+  if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return std::nullopt;
+  }
+  if (rest.empty() || rest.size() > 260) return std::nullopt;
+  std::string_view host = rest;
+  std::string_view port;
+  if (rest.starts_with('[')) {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos || close == 1) return std::nullopt;
+    if (rest.substr(1, close - 1).find_first_not_of("0123456789abcdef:.") !=
+        std::string_view::npos) {
+      return std::nullopt;
+    }
+    host = rest.substr(0, close + 1);
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) return std::nullopt;
+    port = after.empty() ? after : after.substr(1);
+    if (!after.empty() && port.empty()) return std::nullopt;
+  } else {
+    if (const size_t colon = rest.find(':'); colon != std::string_view::npos) {
+      host = rest.substr(0, colon);
+      port = rest.substr(colon + 1);
+      if (port.empty()) return std::nullopt;
+    }
+    if (host.empty() || host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") !=
+                            std::string_view::npos) {
+      return std::nullopt;
+    }
+  }
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return origin;
+}
+
 }  // namespace vidproc

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,12 @@ std::string SanitizeFilename(std::string_view name);
 // True if SanitizeText(text, max) == text for a cap that is not reached: valid UTF-8 without
 // unsafe code points.
 bool IsSafeText(std::string_view text);
+
+// A web origin as browsers send it in `Origin` (RFC 6454): "http://" or "https://", a host
+// name or address ([...] for IPv6) and an optional port, nothing else (no user, path, query or
+// fragment; one trailing '/' is forgiven). Returned in lower case without the '/'; nullopt for
+// anything else.
+std::optional<std::string> ParseOrigin(std::string_view text);
 
 // Every string in `value` (object keys too), recursively, through SanitizeText(s, max_bytes).
 nlohmann::json SanitizeJson(const nlohmann::json& value, size_t max_bytes = kMaxTextBytes);

@@ -153,6 +153,37 @@ const std::vector<Route>& ApiRoutes() {
       {{head}, "/api/v1/uploads/{id}", Access::kToken, true, TusHead, "No such upload."},
       {{patch}, "/api/v1/uploads/{id}", Access::kToken, true, TusPatch, "No such upload."},
       {{delete_}, "/api/v1/uploads/{id}", Access::kToken, true, TusDelete, "No such upload."},
+      {{post}, "/api/v1/direct-uploads", Access::kToken, false, CreateDirectUpload},
+      // A direct upload URL: its secret is the credential (direct_uploads.h).
+      {{options},
+       "/api/v1/direct-uploads/{id}/{secret}",
+       Access::kCapability,
+       false,
+       DirectUploadOptions},
+      {{post},
+       "/api/v1/direct-uploads/{id}/{secret}",
+       Access::kCapability,
+       true,
+       DirectUploadTusCreate,
+       "There is no upload at this address."},
+      {{head},
+       "/api/v1/direct-uploads/{id}/{secret}",
+       Access::kCapability,
+       true,
+       DirectUploadTusHead,
+       "There is no upload at this address."},
+      {{patch},
+       "/api/v1/direct-uploads/{id}/{secret}",
+       Access::kCapability,
+       true,
+       DirectUploadTusPatch,
+       "There is no upload at this address."},
+      {{put},
+       "/api/v1/direct-uploads/{id}/{secret}",
+       Access::kCapability,
+       false,
+       DirectUploadPut,
+       "There is no upload at this address."},
       {{get, head}, "/api/v1/queue", Access::kToken, false, ServeQueue},
       {{get}, "/api/v1/events", Access::kToken, false, StreamEvents},
   };
@@ -180,7 +211,7 @@ void Api::Finished(const ExchangeRecord& r) {
 }
 
 bool Api::Admits(Access access, const Exchange& ex) const {
-  if (access == Access::kPublic) return true;
+  if (access == Access::kPublic || access == Access::kCapability) return true;
   if (auth_.Allows(ex.header(bhttp::field::authorization))) return true;
   // Media URLs may carry a signature instead of the header (<video src> cannot send one).
   return access == Access::kSignedOrToken && auth_.enabled() && ex.query("sig") &&
@@ -191,13 +222,18 @@ bool Api::Admits(Access access, const Exchange& ex) const {
 asio::awaitable<void> Api::Handle(Exchange& ex) {
   const RouteMatch match = MatchRoute(ApiRoutes(), ex.method(), ex.path());
   ex.set_route(match.label);
-  if (!auth_.enabled() && match.access != Access::kPublic && !options_.serve_remote_without_token) {
+  // A direct upload URL carries its own credential: browsers on other origins and machines use
+  // it, so neither the remote-access nor the browser checks below apply (docs/API.md).
+  const bool capability = match.access == Access::kCapability;
+  if (capability) co_await ApplyCapabilityCors(services_, ex, match.id);
+  if (!auth_.enabled() && !capability && match.access != Access::kPublic &&
+      !options_.serve_remote_without_token) {
     if (auto refusal = RemoteRefusal(ex.client(), ex.header_names())) {
       ex.close_after();  // a body is not read
       co_return co_await ex.SendError(*refusal);
     }
   }
-  if (!auth_.enabled()) {
+  if (!auth_.enabled() && !capability) {
     auto refusal =
         BrowserRefusal(ex.method(), ex.header(bhttp::field::host), ex.header(bhttp::field::origin),
                        ex.header("Sec-Fetch-Site"), options_.allowed_hosts);

@@ -42,6 +42,11 @@ struct ApiOptions {
   // `serve --insecure-no-auth`: with auth off, requests from other machines and through proxies
   // are served too (something in front authenticates them). Otherwise RemoteRefusal applies.
   bool serve_remote_without_token = false;
+  // VIDPROC_CORS_ORIGINS, each in ParseOrigin's form ("*": any): pages allowed to use direct
+  // upload URLs.
+  std::vector<std::string> cors_origins;
+  // VIDPROC_DIRECT_UPLOAD_MAX_SECONDS: how long a direct upload URL lives.
+  int64_t direct_upload_max_ms = 3600 * 1000;
 };
 
 // Where a client fetches a ready video's video and thumbnail. Decided once by the wiring from the

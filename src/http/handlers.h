@@ -73,6 +73,18 @@ asio::awaitable<void> TusHead(ApiServices& api, Exchange& ex, const std::string&
 asio::awaitable<void> TusPatch(ApiServices& api, Exchange& ex, const std::string& id);
 asio::awaitable<void> TusDelete(ApiServices& api, Exchange& ex, const std::string& id);
 
+// Direct uploads (direct_upload_handlers.cc, direct_uploads.h): the token-holder's request for an
+// upload URL, and the URL's own methods (Access::kCapability: each checks the URL's secret).
+asio::awaitable<void> CreateDirectUpload(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> DirectUploadOptions(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> DirectUploadTusCreate(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> DirectUploadTusHead(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> DirectUploadTusPatch(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> DirectUploadPut(ApiServices& api, Exchange& ex, const std::string& id);
+// Every answer of a direct upload URL carries CORS headers when the request's Origin may read it
+// (VIDPROC_CORS_ORIGINS or the upload's cors_origin): called before anything can answer.
+asio::awaitable<void> ApplyCapabilityCors(ApiServices& api, Exchange& ex, const std::string& id);
+
 asio::awaitable<void> StreamEvents(ApiServices& api, Exchange& ex, const std::string& id);
 
 }  // namespace vidproc::http

@@ -161,11 +161,13 @@ std::string Metrics::Render(const queue::QueueCounts* counts, const queue::Webho
             : 0;
     out += "vidproc_queue_oldest_queued_seconds " + Number(waited) + "\n";
     Help(&out, "vidproc_queue_videos", "gauge", "Videos in the database by status.");
-    const std::pair<const char*, int64_t> rows[] = {{"uploading", counts->uploading},
-                                                    {"queued", counts->queued},
-                                                    {"processing", counts->processing},
-                                                    {"ready", counts->ready},
-                                                    {"failed", counts->failed}};
+    const std::pair<const char*, int64_t> rows[] = {
+        {"waiting_for_upload", counts->waiting_for_upload},
+        {"uploading", counts->uploading},
+        {"queued", counts->queued},
+        {"processing", counts->processing},
+        {"ready", counts->ready},
+        {"failed", counts->failed}};
     for (const auto& [status, n] : rows) {
       out += std::string("vidproc_queue_videos{status=\"") + status + "\"} " + std::to_string(n) +
              "\n";

@@ -75,7 +75,8 @@ asio::awaitable<void> ServeQueue(ApiServices& api, Exchange& ex, const std::stri
       slots += w.slots;
       list.push_back(queue::ToApiJson(w));
     }
-    return nlohmann::json{{"uploading", counts.uploading},
+    return nlohmann::json{{"waiting_for_upload", counts.waiting_for_upload},
+                          {"uploading", counts.uploading},
                           {"queued", counts.queued},
                           {"processing", counts.processing},
                           {"ready", counts.ready},

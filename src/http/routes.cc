@@ -29,6 +29,8 @@ bool Fits(const std::vector<std::string_view>& pattern, const std::vector<std::s
   for (size_t i = 0; i < path.size(); ++i) {
     if (pattern[i] == kIdParam) {
       *id = std::string(path[i]);
+    } else if (pattern[i].starts_with('{')) {
+      if (path[i].empty()) return false;
     } else if (pattern[i] != path[i]) {
       return false;
     }

@@ -17,7 +17,11 @@ struct ApiServices;
 
 // What a client must show before a route answers it, from the least to the most.
 enum class Access {
-  kPublic,         // nothing (the page, health, tus capability probes)
+  kPublic,  // nothing (the page, health, tus capability probes)
+  // the URL's own secret, checked by the handler (direct upload URLs: docs/API.md). Reachable
+  // from any origin and machine, with or without an API token configured: the URL is the
+  // credential.
+  kCapability,
   kSignedOrToken,  // a signed URL or the API token (<video src> cannot send a header)
   kToken,          // the API token
 };
@@ -27,7 +31,9 @@ using RouteHandler = asio::awaitable<void> (*)(ApiServices& api, Exchange& ex,
 
 struct Route {
   std::vector<bhttp::verb> methods;  // a route with GET answers HEAD too
-  std::string_view pattern;          // "/api/v1/videos/{id}": {id} is one path segment
+  // "/api/v1/videos/{id}": {id} is one path segment; any other {name} is one segment too, not
+  // kept (the handler reads it from the path)
+  std::string_view pattern;
   Access access = Access::kToken;
   bool tus = false;  // asks for "Tus-Resumable: 1.0.0"
   RouteHandler handler = nullptr;

@@ -134,6 +134,7 @@ void Exchange::Decorate(Message& message, int status) {
   message.result(static_cast<unsigned>(status));
   message.set(bhttp::field::server, std::string("vidproc/") + kVersion);
   message.set("X-Request-Id", request_id_);
+  for (const auto& [name, value] : always_headers_) message.set(name, value);
   message.keep_alive(keep_alive_ && parser_.get().keep_alive() && parser_.is_done());
   status_sent_ = status;
 }

@@ -127,6 +127,12 @@ class Exchange {
   asio::awaitable<bool> StartStream(int status, std::string content_type, HeaderList headers);
   asio::awaitable<bool> WriteChunk(std::string data);
 
+  // Headers every response of this exchange carries, errors included (CORS on the direct upload
+  // URLs, so that a page can read every answer).
+  void AddResponseHeaders(const HeaderList& headers) {
+    always_headers_.insert(always_headers_.end(), headers.begin(), headers.end());
+  }
+
   int status_sent() const { return status_sent_; }
   int64_t bytes_sent() const { return bytes_sent_; }
   bool keep_alive() const { return keep_alive_; }
@@ -148,6 +154,7 @@ class Exchange {
   std::string path_;
   std::string query_string_;
   std::string route_ = "other";
+  HeaderList always_headers_;
   int status_sent_ = 0;
   int64_t bytes_sent_ = 0;
   bool keep_alive_ = true;

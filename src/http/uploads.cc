@@ -182,6 +182,28 @@ int Uploads::RemoveExpired() {
   return removed;
 }
 
+int Uploads::RemoveExpiredDirectUploads() {
+  int removed = 0;
+  while (true) {
+    auto expired = store_->ListExpiredDirectUploads(options_.expiry_ms, 200);
+    if (!expired.ok()) {
+      LogWarning("cannot list expired direct uploads", {{"reason", expired.status().message()}});
+      return removed;
+    }
+    int this_round = 0;
+    for (const auto& id : *expired) {
+      auto lock = TryLock(id);
+      if (!lock) continue;  // its upload is being written right now
+      if (Status s = Delete(id); s.ok()) {
+        ++removed;
+        ++this_round;
+        LogInfo("expired direct upload removed", {{"video", id}});
+      }
+    }
+    if (expired->size() < 200 || this_round == 0) return removed;
+  }
+}
+
 std::optional<Uploads::Lock> Uploads::TryLock(const std::string& id) {
   std::lock_guard lock(mutex_);
   if (!locked_.insert(id).second) return std::nullopt;

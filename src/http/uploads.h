@@ -59,6 +59,10 @@ class Uploads {
   Status Delete(const std::string& id);
   // Removes uploads started longer ago than the expiry. Returns how many.
   int RemoveExpired();
+  // Removes the videos of direct uploads that expired before their upload began (or whose
+  // whole-file upload began more than the upload expiry ago and never finished): each deletion
+  // sends `video.deleted`. Returns how many.
+  int RemoveExpiredDirectUploads();
 
   // An upload's lock, held until this goes out of scope.
   class Lock {

@@ -67,7 +67,8 @@ asio::awaitable<void> ListVideos(ApiServices& api, Exchange& ex, const std::stri
     if (!status) {
       co_return co_await ex.SendError(
           400, "invalid_argument",
-          "status must be one of uploading, queued, processing, ready, failed.");
+          "status must be one of waiting_for_upload, uploading, queued, processing, ready, "
+          "failed.");
     }
   }
   int limit = 20;

@@ -104,6 +104,28 @@ class FaultInjectingJobStore : public JobStore {
     return target_->DeleteVideo(id);
   }
   // Never fails: it reports no error (an outage shows on the claim that follows).
+  Status CreateDirectUpload(const Video& video, const DirectUpload& upload) override {
+    RETURN_IF_ERROR(Maybe("CreateDirectUpload"));
+    return target_->CreateDirectUpload(video, upload);
+  }
+  Result<DirectUpload> GetDirectUpload(const std::string& video_id) override {
+    RETURN_IF_ERROR(Maybe("GetDirectUpload"));
+    return target_->GetDirectUpload(video_id);
+  }
+  Result<bool> ConsumeDirectUpload(const std::string& video_id) override {
+    RETURN_IF_ERROR(Maybe("ConsumeDirectUpload"));
+    return target_->ConsumeDirectUpload(video_id);
+  }
+  Status StartDirectUpload(const std::string& video_id, const std::string& filename,
+                           int64_t size_bytes) override {
+    RETURN_IF_ERROR(Maybe("StartDirectUpload"));
+    return target_->StartDirectUpload(video_id, filename, size_bytes);
+  }
+  Result<std::vector<std::string>> ListExpiredDirectUploads(int64_t used_grace_ms,
+                                                            int limit) override {
+    RETURN_IF_ERROR(Maybe("ListExpiredDirectUploads"));
+    return target_->ListExpiredDirectUploads(used_grace_ms, limit);
+  }
   bool WaitForJobs(int64_t timeout_ms) override { return target_->WaitForJobs(timeout_ms); }
 
   Status Heartbeat(const WorkerInfo& worker) override {

@@ -29,7 +29,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -104,6 +104,18 @@ CREATE INDEX videos_external_id ON videos (external_id, created_at DESC, id DESC
     // The webhook backlog (/metrics) counted from the undelivered rows alone.
     R"sql(
 CREATE INDEX webhook_outbox_undelivered ON webhook_outbox (gave_up_at) WHERE delivered_at IS NULL;
+)sql",
+    // Direct uploads: capability URLs, of which only the secret's hash is kept.
+    R"sql(
+CREATE TABLE direct_uploads (
+  video_id    TEXT COLLATE "C" PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  max_bytes   BIGINT NOT NULL,
+  cors_origin TEXT,
+  expires_at  BIGINT NOT NULL,
+  used_at     BIGINT
+);
+CREATE INDEX direct_uploads_expiry ON direct_uploads (expires_at);
 )sql",
 };
 
@@ -311,6 +323,80 @@ Status PostgresStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
   return Status::Ok();
 }
 
+Status PostgresStore::CreateDirectUpload(const Video& video, const DirectUpload& upload) {
+  if (video.status != VideoStatus::kWaitingForUpload || upload.video_id != video.id) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "A direct upload's video is new, waiting for its upload, and has its id.");
+  }
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  // One statement: both rows or neither.
+  auto r = conn_->Exec(
+      "WITH v AS (INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
+      "available_at, external_id, metadata) VALUES ($1, $2, $3, $4, $4, 0, $4, $5, $6) "
+      "RETURNING id) INSERT INTO direct_uploads (video_id, secret_hash, max_bytes, cors_origin, "
+      "expires_at) SELECT id, $7, $8, $9, $10 FROM v",
+      {video.id, std::string(StatusName(video.status)), video.filename, S(now),
+       store_util::ExternalIdColumn(video), store_util::JsonColumn(video.metadata),
+       upload.secret_hash, S(upload.max_bytes),
+       upload.cors_origin.empty() ? std::nullopt : std::optional<std::string>(upload.cors_origin),
+       S(upload.expires_at_ms)});
+  if (!r.ok() && conn_->last_sqlstate() == "23505") return store_util::DuplicateVideo(video.id);
+  return Check(r);
+}
+
+Result<DirectUpload> PostgresStore::GetDirectUpload(const std::string& video_id) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn_->Exec("SELECT " + std::string(store_util::kDirectUploadColumns) +
+                                   " FROM direct_uploads WHERE video_id = $1",
+                               {video_id}));
+  if (PQntuples(r.get()) == 0) return store_util::NoDirectUpload(video_id);
+  return store_util::ReadDirectUpload(PgRow(r.get(), 0));
+}
+
+Result<bool> PostgresStore::ConsumeDirectUpload(const std::string& video_id) {
+  std::lock_guard lock(mutex_);
+  // One statement: the row lock makes a concurrent one wait and then find used_at set.
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE direct_uploads SET used_at = $1 WHERE video_id = $2 AND used_at IS "
+                  "NULL AND expires_at > $1 AND EXISTS (SELECT 1 FROM videos WHERE id = $2 AND "
+                  "status = 'waiting_for_upload')",
+                  {S(clock_->NowMs()), video_id}));
+  return Affected(r.get()) == 1;
+}
+
+Status PostgresStore::StartDirectUpload(const std::string& video_id, const std::string& filename,
+                                        int64_t size_bytes) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE videos SET status = 'uploading', filename = $1, size_bytes = $2, "
+                  "updated_at = $3 WHERE id = $4 AND status = 'waiting_for_upload'",
+                  {filename, S(size_bytes), S(clock_->NowMs()), video_id}));
+  if (Affected(r.get()) == 1) return Status::Ok();
+  ASSIGN_OR_RETURN(PgResult exists, conn_->Exec("SELECT 1 FROM videos WHERE id = $1", {video_id}));
+  if (PQntuples(exists.get()) == 0) return NoSuchVideo(video_id);
+  return store_util::NotWaitingForUpload(video_id);
+}
+
+Result<std::vector<std::string>> PostgresStore::ListExpiredDirectUploads(int64_t used_grace_ms,
+                                                                         int limit) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("SELECT d.video_id FROM direct_uploads d JOIN videos v ON v.id = d.video_id "
+                  "WHERE d.expires_at <= $1 AND v.status = 'waiting_for_upload' AND "
+                  "(d.used_at IS NULL OR d.used_at <= $2) ORDER BY d.expires_at, d.video_id "
+                  "LIMIT $3",
+                  {S(now), S(now - used_grace_ms), S(limit)}));
+  std::vector<std::string> ids;
+  for (int i = 0; i < PQntuples(r.get()); ++i) ids.push_back(PQgetvalue(r.get(), i, 0));
+  return ids;
+}
+
 Result<Video> PostgresStore::GetVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
   ASSIGN_OR_RETURN(PgResult r,
@@ -511,8 +597,9 @@ Status PostgresStore::RetryVideo(const std::string& id) {
 
 Status PostgresStore::DeleteVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
+  const std::string remove = "DELETE FROM videos WHERE id = $1";
   if (!outbox_enabled_) {
-    ASSIGN_OR_RETURN(PgResult r, conn_->Exec("DELETE FROM videos WHERE id = $1", {id}));
+    ASSIGN_OR_RETURN(PgResult r, conn_->Exec(remove, {id}));
     return Affected(r.get()) == 1 ? Status::Ok() : NoSuchVideo(id);
   }
   return conn_->Transaction([&]() -> Status {
@@ -525,7 +612,7 @@ Status PostgresStore::DeleteVideo(const std::string& id) {
         "INSERT INTO webhook_outbox (video_id, event, created_at, next_attempt_at, video_snapshot) "
         "VALUES ($1, $2, $3, $3, $4)",
         {id, std::string(kEventVideoDeleted), S(clock_->NowMs()), snapshot})));
-    ASSIGN_OR_RETURN(PgResult r, conn_->Exec("DELETE FROM videos WHERE id = $1", {id}));
+    ASSIGN_OR_RETURN(PgResult r, conn_->Exec(remove, {id}));
     return Affected(r.get()) == 1 ? Status::Ok() : NoSuchVideo(id);
   });
 }

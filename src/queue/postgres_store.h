@@ -40,6 +40,13 @@ class PostgresStore : public JobStore {
   Result<int> RecoverExpiredLeases(int max_attempts) override;
   Status RetryVideo(const std::string& id) override;
   Status DeleteVideo(const std::string& id) override;
+  Status CreateDirectUpload(const Video& video, const DirectUpload& upload) override;
+  Result<DirectUpload> GetDirectUpload(const std::string& video_id) override;
+  Result<bool> ConsumeDirectUpload(const std::string& video_id) override;
+  Status StartDirectUpload(const std::string& video_id, const std::string& filename,
+                           int64_t size_bytes) override;
+  Result<std::vector<std::string>> ListExpiredDirectUploads(int64_t used_grace_ms,
+                                                            int limit) override;
   bool WaitForJobs(int64_t timeout_ms) override;
   Status Heartbeat(const WorkerInfo& worker) override;
   Result<std::vector<WorkerInfo>> ListWorkers(int64_t seen_within_ms) override;

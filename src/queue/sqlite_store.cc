@@ -29,7 +29,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
@@ -103,6 +103,18 @@ CREATE INDEX videos_external_id ON videos (external_id, created_at DESC, id DESC
     // The webhook backlog (/metrics) counted from the undelivered rows alone.
     R"sql(
 CREATE INDEX webhook_outbox_undelivered ON webhook_outbox (gave_up_at) WHERE delivered_at IS NULL;
+)sql",
+    // Direct uploads: capability URLs, of which only the secret's hash is kept.
+    R"sql(
+CREATE TABLE direct_uploads (
+  video_id    TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  max_bytes   INTEGER NOT NULL,
+  cors_origin TEXT,
+  expires_at  INTEGER NOT NULL,
+  used_at     INTEGER
+);
+CREATE INDEX direct_uploads_expiry ON direct_uploads (expires_at);
 )sql",
 };
 
@@ -408,6 +420,99 @@ Status SqliteStore::MarkUploaded(const std::string& id, int64_t size_bytes) {
   if (sqlite3_changes(db_) == 0) return store_util::NotUploading(id);
   WakeWaiters();
   return Status::Ok();
+}
+
+Status SqliteStore::CreateDirectUpload(const Video& video, const DirectUpload& upload) {
+  if (video.status != VideoStatus::kWaitingForUpload || upload.video_id != video.id) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "A direct upload's video is new, waiting for its upload, and has its id.");
+  }
+  std::lock_guard lock(mutex_);
+  return Transaction([&]() -> Status {
+    int64_t now = clock_->NowMs();
+    Stmt s(*statements_,
+           "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
+           "available_at, external_id, metadata) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)");
+    s.Bind(1, video.id)
+        .Bind(2, std::string(StatusName(video.status)))
+        .Bind(3, video.filename)
+        .Bind(4, now)
+        .Bind(5, now)
+        .Bind(6, now)
+        .Bind(7, store_util::ExternalIdColumn(video))
+        .Bind(8, store_util::JsonColumn(video.metadata));
+    int rc = s.Step();
+    if (rc == SQLITE_CONSTRAINT) return store_util::DuplicateVideo(video.id);
+    if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot record the video");
+    Stmt d(*statements_,
+           "INSERT INTO direct_uploads (video_id, secret_hash, max_bytes, cors_origin, "
+           "expires_at) VALUES (?, ?, ?, ?, ?)");
+    return d.Bind(1, upload.video_id)
+        .Bind(2, upload.secret_hash)
+        .Bind(3, upload.max_bytes)
+        .Bind(4, upload.cors_origin.empty() ? std::nullopt
+                                            : std::optional<std::string>(upload.cors_origin))
+        .Bind(5, upload.expires_at_ms)
+        .Run("Cannot record the direct upload");
+  });
+}
+
+Result<DirectUpload> SqliteStore::GetDirectUpload(const std::string& video_id) {
+  std::lock_guard lock(mutex_);
+  Stmt s(*statements_, "SELECT " + std::string(store_util::kDirectUploadColumns) +
+                           " FROM direct_uploads WHERE video_id = ?");
+  s.Bind(1, video_id);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return store_util::NoDirectUpload(video_id);
+  if (rc != SQLITE_ROW) return FromSqlite(rc, db_, "Cannot read the direct upload");
+  return store_util::ReadDirectUpload(s);
+}
+
+Result<bool> SqliteStore::ConsumeDirectUpload(const std::string& video_id) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  // One statement: the check and the mark cannot be split by another process's.
+  Stmt s(*statements_,
+         "UPDATE direct_uploads SET used_at = ?1 WHERE video_id = ?2 AND used_at IS NULL AND "
+         "expires_at > ?1 AND EXISTS (SELECT 1 FROM videos WHERE id = ?2 AND status = "
+         "'waiting_for_upload')");
+  RETURN_IF_ERROR(s.Bind(1, now).Bind(2, video_id).Run("Cannot use the direct upload"));
+  return sqlite3_changes(db_) == 1;
+}
+
+Status SqliteStore::StartDirectUpload(const std::string& video_id, const std::string& filename,
+                                      int64_t size_bytes) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Stmt s(*statements_,
+         "UPDATE videos SET status = 'uploading', filename = ?, size_bytes = ?, updated_at = ? "
+         "WHERE id = ? AND status = 'waiting_for_upload'");
+  RETURN_IF_ERROR(s.Bind(1, filename)
+                      .Bind(2, size_bytes)
+                      .Bind(3, now)
+                      .Bind(4, video_id)
+                      .Run("Cannot start the upload"));
+  if (sqlite3_changes(db_) == 1) return Status::Ok();
+  Stmt exists(*statements_, "SELECT 1 FROM videos WHERE id = ?");
+  exists.Bind(1, video_id);
+  if (exists.Step() != SQLITE_ROW) return NoSuchVideo(video_id);
+  return store_util::NotWaitingForUpload(video_id);
+}
+
+Result<std::vector<std::string>> SqliteStore::ListExpiredDirectUploads(int64_t used_grace_ms,
+                                                                       int limit) {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_->NowMs();
+  Stmt s(*statements_,
+         "SELECT d.video_id FROM direct_uploads d JOIN videos v ON v.id = d.video_id "
+         "WHERE d.expires_at <= ?1 AND v.status = 'waiting_for_upload' AND "
+         "(d.used_at IS NULL OR d.used_at <= ?2) ORDER BY d.expires_at, d.video_id LIMIT ?3");
+  s.Bind(1, now).Bind(2, now - used_grace_ms).Bind(3, int64_t{limit});
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) ids.push_back(s.Text(0));
+  if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot list expired direct uploads");
+  return ids;
 }
 
 Result<Video> SqliteStore::GetVideo(const std::string& id) {

@@ -91,6 +91,25 @@ Status DatabaseError(std::string_view what, std::string_view detail, bool disk_f
   return Status(ErrorCode::kDatabaseError, std::string(what) + " (" + std::string(detail) + ").");
 }
 
+Status NoDirectUpload(const std::string& id) {
+  return Status(ErrorCode::kNotFound, "Video " + id + " has no direct upload.");
+}
+
+Status NotWaitingForUpload(const std::string& id) {
+  return Status(ErrorCode::kInvalidState, "Video " + id + " is not waiting for its upload.");
+}
+
+DirectUpload ReadDirectUpload(const Row& row) {
+  DirectUpload d;
+  d.video_id = row.Text(0);
+  d.secret_hash = row.Text(1);
+  d.max_bytes = row.Int(2);
+  d.cors_origin = row.Text(3);
+  d.expires_at_ms = row.Int(4);
+  if (!row.IsNull(5)) d.used_at_ms = row.Int(5);
+  return d;
+}
+
 Status CheckNewVideo(const Video& video) {
   if (video.status != VideoStatus::kUploading && video.status != VideoStatus::kQueued) {
     return Status(ErrorCode::kInvalidArgument, "A new video is either uploading or queued.");
@@ -117,6 +136,7 @@ void AddCount(QueueCounts* c, std::string_view status_name, int64_t n, int64_t o
     case VideoStatus::kProcessing: c->processing += n; break;
     case VideoStatus::kReady: c->ready += n; break;
     case VideoStatus::kFailed: c->failed += n; break;
+    case VideoStatus::kWaitingForUpload: c->waiting_for_upload += n; break;
   }
 }
 

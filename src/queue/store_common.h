@@ -28,6 +28,10 @@ Status Crashed();
 Status DuplicateVideo(const std::string& id);
 // MarkUploaded of a video that is not uploading.
 Status NotUploading(const std::string& id);
+// A video without a direct upload (GetDirectUpload).
+Status NoDirectUpload(const std::string& id);
+// StartDirectUpload of a video that is not waiting for its upload.
+Status NotWaitingForUpload(const std::string& id);
 // RetryVideo of a video in `status` (its name as stored), which is not failed.
 Status NotRetryable(const std::string& id, std::string_view status);
 // The database was migrated by a newer vidproc to `version`.
@@ -79,6 +83,10 @@ class Row {
 // `table_alias` and a dot when it is not empty.
 std::string VideoColumns(std::string_view table_alias = "");
 Video ReadVideo(const Row& row);
+// The columns of the direct_uploads table in the order ReadDirectUpload reads them.
+inline constexpr std::string_view kDirectUploadColumns =
+    "video_id, secret_hash, max_bytes, cors_origin, expires_at, used_at";
+DirectUpload ReadDirectUpload(const Row& row);
 // The columns of the workers table in the order ReadWorker reads them.
 inline constexpr std::string_view kWorkerColumns =
     "id, host, pid, slots, version, started_at, last_seen";

@@ -5,12 +5,13 @@
 namespace vidproc::queue {
 namespace {
 
-constexpr std::array<std::pair<VideoStatus, std::string_view>, 5> kStatusNames = {{
+constexpr std::array<std::pair<VideoStatus, std::string_view>, 6> kStatusNames = {{
     {VideoStatus::kUploading, "uploading"},
     {VideoStatus::kQueued, "queued"},
     {VideoStatus::kProcessing, "processing"},
     {VideoStatus::kReady, "ready"},
     {VideoStatus::kFailed, "failed"},
+    {VideoStatus::kWaitingForUpload, "waiting_for_upload"},
 }};
 
 }  // namespace

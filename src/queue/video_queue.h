@@ -18,7 +18,8 @@
 
 namespace vidproc::queue {
 
-enum class VideoStatus { kUploading, kQueued, kProcessing, kReady, kFailed };
+// kWaitingForUpload: a direct upload's video, created with its upload URL, before any byte.
+enum class VideoStatus { kUploading, kQueued, kProcessing, kReady, kFailed, kWaitingForUpload };
 
 std::string_view StatusName(VideoStatus status);
 std::optional<VideoStatus> ParseVideoStatus(std::string_view name);
@@ -66,6 +67,7 @@ struct VideoPage {
 };
 
 struct QueueCounts {
+  int64_t waiting_for_upload = 0;
   int64_t uploading = 0;
   int64_t queued = 0;
   int64_t processing = 0;
@@ -73,6 +75,18 @@ struct QueueCounts {
   int64_t failed = 0;
   // When the longest-waiting queued video entered the queue (its last change); 0: none queued.
   int64_t oldest_queued_ms = 0;
+};
+
+// A direct upload: a capability URL that lets a client without the API token (a browser) upload
+// one file for a video created beforehand (http/direct_uploads.h). Only the hash of the URL's
+// secret is stored.
+struct DirectUpload {
+  std::string video_id;
+  std::string secret_hash;  // hex SHA-256 of the secret
+  int64_t max_bytes = 0;
+  std::string cors_origin;  // an origin allowed besides the server's own list; empty: none
+  int64_t expires_at_ms = 0;
+  std::optional<int64_t> used_at_ms;  // set once an upload began with it
 };
 
 class VideoQueue {
@@ -119,6 +133,25 @@ class VideoQueue {
   // kFailed -> kQueued with attempts reset. kInvalidState from any other status.
   virtual Status RetryVideo(const std::string& id) = 0;
   virtual Status DeleteVideo(const std::string& id) = 0;
+
+  // Records `video` (status kWaitingForUpload) and its direct upload together.
+  virtual Status CreateDirectUpload(const Video& video, const DirectUpload& upload) = 0;
+  // kNotFound when the video has none (or is gone).
+  virtual Result<DirectUpload> GetDirectUpload(const std::string& video_id) = 0;
+  // Marks the direct upload used, atomically (whatever the number of processes): true for the
+  // one call that found it unused, not expired and its video still waiting for its upload;
+  // false for every other.
+  virtual Result<bool> ConsumeDirectUpload(const std::string& video_id) = 0;
+  // kWaitingForUpload -> kUploading with the file's name and size, once its upload began.
+  // kInvalidState from any other status.
+  virtual Status StartDirectUpload(const std::string& video_id, const std::string& filename,
+                                   int64_t size_bytes) = 0;
+  // Videos still waiting for their upload whose direct upload expired, unused or used more than
+  // `used_grace_ms` ago (a whole-file upload that never finished), at most `limit`. Deleting the
+  // video (DeleteVideo) keeps its direct upload as a record (so that its URL still says why it
+  // is gone: 410), never listed again.
+  virtual Result<std::vector<std::string>> ListExpiredDirectUploads(int64_t used_grace_ms,
+                                                                    int limit) = 0;
 
   // Blocks up to `timeout_ms` or until a job may have become claimable (queued, retried, released
   // or recovered, by any process). True when woken by such an event. Stores without

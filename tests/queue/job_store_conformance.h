@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -62,6 +63,24 @@ class JobStoreTest : public ::testing::Test {
     Status s = error ? store_->FailJob(id, c.lease_token, *error, std::nullopt)
                      : store_->CompleteJob(id, c.lease_token, nullptr, {{"w", 1}}, false);
     ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  // A direct upload's video and its row, expiring `ttl_ms` from now.
+  DirectUpload AddDirectUpload(int64_t ttl_ms, const std::string& cors_origin = "") {
+    Video v;
+    v.id = NewId();
+    v.status = VideoStatus::kWaitingForUpload;
+    v.external_id = "order-" + v.id;
+    DirectUpload d;
+    d.video_id = v.id;
+    d.secret_hash = std::string(64, 'a');
+    d.max_bytes = 5'000'000;
+    d.cors_origin = cors_origin;
+    d.expires_at_ms = clock_.NowMs() + ttl_ms;
+    Status s = store_->CreateDirectUpload(v, d);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    clock_.Advance(1);
+    return d;
   }
 
   Factory factory_;
@@ -828,6 +847,118 @@ TYPED_TEST_P(JobStoreTest, ClaimSaysHowLongTheJobWaited) {
   EXPECT_EQ(c.waited_ms, 7);
 }
 
+// --- Direct uploads.
+
+TYPED_TEST_P(JobStoreTest, DirectUploadIsCreatedWithItsWaitingVideo) {
+  DirectUpload d = this->AddDirectUpload(60'000, "https://app.example.com");
+  auto v = this->store_->GetVideo(d.video_id);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->status, VideoStatus::kWaitingForUpload);
+  EXPECT_EQ(v->external_id, "order-" + d.video_id);
+  auto read = this->store_->GetDirectUpload(d.video_id);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->secret_hash, d.secret_hash);
+  EXPECT_EQ(read->max_bytes, 5'000'000);
+  EXPECT_EQ(read->cors_origin, "https://app.example.com");
+  EXPECT_EQ(read->expires_at_ms, d.expires_at_ms);
+  EXPECT_FALSE(read->used_at_ms.has_value());
+  EXPECT_EQ(this->store_->GetDirectUpload(NewId()).status().code(), ErrorCode::kNotFound);
+  // A queued video is not claimable before its upload, and counts as waiting.
+  EXPECT_FALSE(this->store_->ClaimNext("w1", 30'000, 10).value().has_value());
+  EXPECT_GE(this->store_->Counts()->waiting_for_upload, 1);
+  // Listed under its status.
+  auto page = this->store_->ListVideos(
+      {.status = VideoStatus::kWaitingForUpload, .external_id = "order-" + d.video_id}, 10, "");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->videos.size(), 1u);
+  // The same id again is refused, and leaves the first as it was.
+  Video again;
+  again.id = d.video_id;
+  again.status = VideoStatus::kWaitingForUpload;
+  EXPECT_FALSE(this->store_->CreateDirectUpload(again, d).ok());
+  EXPECT_EQ(this->store_->GetDirectUpload(d.video_id)->expires_at_ms, d.expires_at_ms);
+  this->Reopen();
+  EXPECT_EQ(this->store_->GetDirectUpload(d.video_id)->secret_hash, d.secret_hash);
+}
+
+TYPED_TEST_P(JobStoreTest, DirectUploadIsConsumedOnceAcrossConnections) {
+  DirectUpload d = this->AddDirectUpload(60'000);
+  std::atomic<int> won{0};
+  std::atomic<int> lost{0};
+  // Each thread with a store of its own (its own connection, as another process would have).
+  std::vector<std::unique_ptr<JobStore>> stores;
+  for (int t = 0; t < 8; ++t) stores.push_back(this->factory_.Open(&this->clock_));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = stores[t]->ConsumeDirectUpload(d.video_id);
+      if (r.ok() && *r) ++won;
+      if (r.ok() && !*r) ++lost;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(lost.load(), 7);
+  auto read = this->store_->GetDirectUpload(d.video_id);
+  ASSERT_TRUE(read.ok());
+  ASSERT_TRUE(read->used_at_ms.has_value());
+  EXPECT_EQ(*this->store_->ConsumeDirectUpload(d.video_id), false);
+  // The upload begins: uploading with its name and size, then queued like any upload.
+  ASSERT_TRUE(this->store_->StartDirectUpload(d.video_id, "beach.mov", 4321).ok());
+  auto v = this->store_->GetVideo(d.video_id);
+  EXPECT_EQ(v->status, VideoStatus::kUploading);
+  EXPECT_EQ(v->filename, "beach.mov");
+  EXPECT_EQ(v->size_bytes, 4321);
+  EXPECT_EQ(this->store_->StartDirectUpload(d.video_id, "x", 1).code(), ErrorCode::kInvalidState);
+  EXPECT_EQ(this->store_->StartDirectUpload(NewId(), "x", 1).code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(this->store_->MarkUploaded(d.video_id, 4321).ok());
+  EXPECT_EQ(this->MustClaim().video.id, d.video_id);
+}
+
+TYPED_TEST_P(JobStoreTest, ExpiredDirectUploadIsNotConsumedAndIsListedForRemoval) {
+  DirectUpload expiring = this->AddDirectUpload(1'000);
+  DirectUpload lasting = this->AddDirectUpload(60'000);
+  DirectUpload begun = this->AddDirectUpload(1'000);
+  ASSERT_TRUE(*this->store_->ConsumeDirectUpload(begun.video_id));
+  ASSERT_TRUE(this->store_->StartDirectUpload(begun.video_id, "a.mov", 10).ok());
+  DirectUpload stalled = this->AddDirectUpload(1'000);  // a PUT that never finished
+  ASSERT_TRUE(*this->store_->ConsumeDirectUpload(stalled.video_id));
+  auto mine = [&](int64_t grace_ms) {
+    std::set<std::string> ids;
+    auto listed = this->store_->ListExpiredDirectUploads(grace_ms, 1000);
+    EXPECT_TRUE(listed.ok()) << listed.status().ToString();
+    for (const auto& id : listed.value_or(std::vector<std::string>{})) {
+      if (id == expiring.video_id || id == lasting.video_id || id == begun.video_id ||
+          id == stalled.video_id) {
+        ids.insert(id);
+      }
+    }
+    return ids;
+  };
+  EXPECT_TRUE(mine(10'000).empty());
+  this->clock_.Advance(1'000);
+  EXPECT_EQ(*this->store_->ConsumeDirectUpload(expiring.video_id), false) << "expired";
+  EXPECT_EQ(mine(10'000), std::set<std::string>{expiring.video_id})
+      << "the used one waits for the grace; the begun and the lasting ones are not listed";
+  this->clock_.Advance(10'000);
+  EXPECT_EQ(mine(10'000), (std::set<std::string>{expiring.video_id, stalled.video_id}));
+  // Removal is the video's deletion: its video.deleted; the direct upload stays as a record.
+  this->store_->EnableWebhookOutbox(true);
+  for (const auto& id : mine(10'000)) ASSERT_TRUE(this->store_->DeleteVideo(id).ok());
+  std::set<std::string> deleted;
+  for (const auto& delivery : this->ClaimAll()) {
+    if (delivery.event == "video.deleted") deleted.insert(delivery.video_id);
+  }
+  EXPECT_EQ(deleted, (std::set<std::string>{expiring.video_id, stalled.video_id}));
+  EXPECT_EQ(this->store_->GetVideo(expiring.video_id).status().code(), ErrorCode::kNotFound);
+  auto record = this->store_->GetDirectUpload(expiring.video_id);
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  EXPECT_FALSE(record->used_at_ms.has_value());
+  EXPECT_FALSE(*this->store_->ConsumeDirectUpload(expiring.video_id));
+  EXPECT_TRUE(mine(10'000).empty());
+  EXPECT_TRUE(this->store_->GetDirectUpload(begun.video_id).ok());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     JobStoreTest, WebhookBacklogCountsPendingFailedAndGivenUp, ClaimSaysHowLongTheJobWaited,
     CountsNameTheLongestWaitingQueuedVideo, DeliveriesHaveRandomEventIdsKeptAcrossClaims,
@@ -845,6 +976,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     RecoveredLeaseThatFailsWritesADelivery, AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
     ConcurrentDeliveryClaimsNeverShareADelivery, FailedDeliveryAttemptsAreRetriedWhenDue,
     DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain, OutboxSurvivesARestart,
-    PlatformIdsReadBackAndFilterTheList);
+    PlatformIdsReadBackAndFilterTheList, DirectUploadIsCreatedWithItsWaitingVideo,
+    DirectUploadIsConsumedOnceAcrossConnections,
+    ExpiredDirectUploadIsNotConsumedAndIsListedForRemoval);
 
 }  // namespace vidproc::queue::testing

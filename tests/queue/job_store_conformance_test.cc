@@ -37,10 +37,11 @@ struct SqliteFactory {
 // The fault-injecting wrapper with no fault set must be the store it wraps: every call forwarded.
 struct FaultInjectingSqliteFactory {
   SqliteFactory sqlite;
-  std::unique_ptr<JobStore> target;  // outlives the wrapper: the suite drops its store first
+  // Each outlives its wrapper: kept until the factory goes, after the suite's stores.
+  std::vector<std::unique_ptr<JobStore>> targets;
   std::unique_ptr<JobStore> Open(const Clock* clock) {
-    target = sqlite.Open(clock);
-    return std::make_unique<FaultInjectingJobStore>(target.get());
+    targets.push_back(sqlite.Open(clock));
+    return std::make_unique<FaultInjectingJobStore>(targets.back().get());
   }
 };
 
