@@ -22,6 +22,7 @@
 #include "http/http_test_util.h"
 #include "http/routes.h"
 #include "support/http_receiver.h"
+#include "support/shell.h"
 
 namespace vidproc::http {
 namespace {
@@ -528,6 +529,11 @@ TEST_F(ApiDirectUploadExpiryTest, AnExpiredUrlIs410AndItsVideoIsDeletedWithAWebh
   Created c = Create(R"({"external_id": "expiring"})");
   ASSERT_EQ(c.response.status, 201) << c.response;
   EXPECT_EQ(GetVideo(c.id)["status"], "waiting_for_upload");
+  // `vidproc status` counts it (another process, on the same database).
+  const std::string json = vidproc::testing::Shell(
+      "cd '" + server().dir() + "' && VIDPROC_DATA_DIR='" + server().data_dir() +
+      "' LOG_LEVEL=warning '" + Bin() + "' status --json");
+  EXPECT_GE(nlohmann::json::parse(json, nullptr, false).value("waiting_for_upload", 0), 1) << json;
   std::this_thread::sleep_for(2100ms);  // the URL's whole (test) lifetime
   Response late = Bare("PUT", c.url, {"Origin: " + std::string(kAppOrigin)}, "x");
   EXPECT_EQ(late.status, 410) << late;
