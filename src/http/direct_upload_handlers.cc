@@ -235,39 +235,34 @@ asio::awaitable<void> DirectUploadTusCreate(ApiServices& api, Exchange& ex, cons
 
 namespace {
 
-// HEAD and PATCH continue a tus upload the URL created.
-asio::awaitable<bool> CheckTusUpload(ApiServices& api, Exchange& ex, const std::string& id) {
-  Opened opened = co_await Open(api, ex, id);
-  if (!opened.upload) {
-    ex.close_after();
-    co_await ex.SendError(NoSuchUploadUrl(), TusHeaders());
-    co_return false;
-  }
-  if (!opened.video) {
-    ex.close_after();
-    co_await ex.SendError(VideoDeleted(), TusHeaders());
-    co_return false;
-  }
+// HEAD and PATCH continue a tus upload the URL created: why not, or nullopt.
+std::optional<HttpError> NotATusUpload(const Opened& opened) {
+  if (!opened.upload) return NoSuchUploadUrl();
+  if (!opened.video) return VideoDeleted();
   if (opened.video->status == queue::VideoStatus::kWaitingForUpload) {
-    ex.close_after();
-    co_await ex.SendError(404, "not_found",
-                          "No upload was created at this URL yet: POST to it first (tus "
-                          "creation), or PUT the whole file.",
-                          TusHeaders());
-    co_return false;
+    return HttpError{404, "not_found",
+                     "No upload was created at this URL yet: POST to it first (tus creation), or "
+                     "PUT the whole file."};
   }
-  co_return true;
+  return std::nullopt;
 }
 
 }  // namespace
 
 asio::awaitable<void> DirectUploadTusHead(ApiServices& api, Exchange& ex, const std::string& id) {
-  if (!co_await CheckTusUpload(api, ex, id)) co_return;
+  Opened opened = co_await Open(api, ex, id);
+  if (auto refusal = NotATusUpload(opened)) {
+    co_return co_await ex.SendError(*refusal, TusHeaders());
+  }
   co_await TusHead(api, ex, id);
 }
 
 asio::awaitable<void> DirectUploadTusPatch(ApiServices& api, Exchange& ex, const std::string& id) {
-  if (!co_await CheckTusUpload(api, ex, id)) co_return;
+  Opened opened = co_await Open(api, ex, id);
+  if (auto refusal = NotATusUpload(opened)) {
+    ex.close_after();
+    co_return co_await ex.SendError(*refusal, TusHeaders());
+  }
   co_await TusPatch(api, ex, id);
 }
 

@@ -339,7 +339,8 @@ TEST(CliTest, StatusIsATableOnATerminalAndJsonWhenPiped) {
 
   RunResult table = RunVidprocOnTerminal("status --env-file " + env_file);
   ASSERT_EQ(table.exit_code, 0) << table.out;
-  EXPECT_NE(table.out.find("Queue: 0 uploading, 2 queued, 0 processing, 0 ready, 0 failed"),
+  EXPECT_NE(table.out.find("Queue: 0 waiting for upload, 0 uploading, 2 queued, 0 processing, "
+                           "0 ready, 0 failed"),
             std::string::npos)
       << table.out;
   EXPECT_NE(table.out.find("rot90.mp4"), std::string::npos) << table.out;
@@ -354,6 +355,7 @@ TEST(CliTest, StatusIsATableOnATerminalAndJsonWhenPiped) {
   // Piped (popen) or asked for: JSON.
   nlohmann::json piped = nlohmann::json::parse(RunVidproc("status --env-file " + env_file).out);
   EXPECT_EQ(piped["queued"], 2);
+  EXPECT_EQ(piped["waiting_for_upload"], 0);
   RunResult asked = RunVidprocOnTerminal("status --json --env-file " + env_file);
   EXPECT_EQ(nlohmann::json::parse(asked.out)["queued"], 2) << asked.out;
 }

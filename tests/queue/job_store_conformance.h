@@ -65,6 +65,13 @@ class JobStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
+  // Whether ConsumeDirectUpload(id) used the direct upload (an error counts as no).
+  bool Consume(const std::string& id) {
+    auto won = store_->ConsumeDirectUpload(id);
+    EXPECT_TRUE(won.ok()) << won.status().ToString();
+    return won.ok() && won.value();
+  }
+
   // A direct upload's video and its row, expiring `ttl_ms` from now.
   DirectUpload AddDirectUpload(int64_t ttl_ms, const std::string& cors_origin = "") {
     Video v;
@@ -902,7 +909,7 @@ TYPED_TEST_P(JobStoreTest, DirectUploadIsConsumedOnceAcrossConnections) {
   auto read = this->store_->GetDirectUpload(d.video_id);
   ASSERT_TRUE(read.ok());
   ASSERT_TRUE(read->used_at_ms.has_value());
-  EXPECT_EQ(*this->store_->ConsumeDirectUpload(d.video_id), false);
+  EXPECT_EQ(this->Consume(d.video_id), false);
   // The upload begins: uploading with its name and size, then queued like any upload.
   ASSERT_TRUE(this->store_->StartDirectUpload(d.video_id, "beach.mov", 4321).ok());
   auto v = this->store_->GetVideo(d.video_id);
@@ -919,15 +926,15 @@ TYPED_TEST_P(JobStoreTest, ExpiredDirectUploadIsNotConsumedAndIsListedForRemoval
   DirectUpload expiring = this->AddDirectUpload(1'000);
   DirectUpload lasting = this->AddDirectUpload(60'000);
   DirectUpload begun = this->AddDirectUpload(1'000);
-  ASSERT_TRUE(*this->store_->ConsumeDirectUpload(begun.video_id));
+  ASSERT_TRUE(this->Consume(begun.video_id));
   ASSERT_TRUE(this->store_->StartDirectUpload(begun.video_id, "a.mov", 10).ok());
   DirectUpload stalled = this->AddDirectUpload(1'000);  // a PUT that never finished
-  ASSERT_TRUE(*this->store_->ConsumeDirectUpload(stalled.video_id));
+  ASSERT_TRUE(this->Consume(stalled.video_id));
   auto mine = [&](int64_t grace_ms) {
     std::set<std::string> ids;
     auto listed = this->store_->ListExpiredDirectUploads(grace_ms, 1000);
     EXPECT_TRUE(listed.ok()) << listed.status().ToString();
-    for (const auto& id : listed.value_or(std::vector<std::string>{})) {
+    for (const auto& id : listed.ok() ? listed.value() : std::vector<std::string>{}) {
       if (id == expiring.video_id || id == lasting.video_id || id == begun.video_id ||
           id == stalled.video_id) {
         ids.insert(id);
@@ -937,7 +944,7 @@ TYPED_TEST_P(JobStoreTest, ExpiredDirectUploadIsNotConsumedAndIsListedForRemoval
   };
   EXPECT_TRUE(mine(10'000).empty());
   this->clock_.Advance(1'000);
-  EXPECT_EQ(*this->store_->ConsumeDirectUpload(expiring.video_id), false) << "expired";
+  EXPECT_EQ(this->Consume(expiring.video_id), false) << "expired";
   EXPECT_EQ(mine(10'000), std::set<std::string>{expiring.video_id})
       << "the used one waits for the grace; the begun and the lasting ones are not listed";
   this->clock_.Advance(10'000);
@@ -954,7 +961,7 @@ TYPED_TEST_P(JobStoreTest, ExpiredDirectUploadIsNotConsumedAndIsListedForRemoval
   auto record = this->store_->GetDirectUpload(expiring.video_id);
   ASSERT_TRUE(record.ok()) << record.status().ToString();
   EXPECT_FALSE(record->used_at_ms.has_value());
-  EXPECT_FALSE(*this->store_->ConsumeDirectUpload(expiring.video_id));
+  EXPECT_FALSE(this->Consume(expiring.video_id));
   EXPECT_TRUE(mine(10'000).empty());
   EXPECT_TRUE(this->store_->GetDirectUpload(begun.video_id).ok());
 }

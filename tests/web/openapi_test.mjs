@@ -121,6 +121,20 @@ await run('openapi', async () => {
   validate('Video', failed, 'a failed video');
   check(failed.error && failed.error.code === 'not_a_video', `failed with ${JSON.stringify(failed.error)}`);
 
+  // A direct upload: the answer, the waiting video, its 410 once used.
+  r = await call(server, 'POST', '/api/v1/direct-uploads', { headers: { 'Content-Type': 'application/json' },
+                                                             body: JSON.stringify({ external_id: 'direct 1', max_bytes: 100 }) });
+  check(r.status === 201, `POST /api/v1/direct-uploads: ${r.status}`);
+  const direct = await r.json();
+  validate('DirectUpload', direct, 'POST /api/v1/direct-uploads (201)');
+  validate('Video', (await getJson(server, `/api/v1/videos/${direct.id}`)).json, 'a video waiting for its upload');
+  r = await fetch(direct.upload_url.replace(publicUrl, server.url.replace(/\/$/, '')), { method: 'PUT', body: 'x'.repeat(100) });
+  check(r.status === 201, `PUT upload_url: ${r.status}`);
+  validate('Video', await r.json(), 'PUT upload_url (201)');
+  r = await fetch(direct.upload_url.replace(publicUrl, server.url.replace(/\/$/, '')), { method: 'PUT', body: 'x' });
+  check(r.status === 410, `PUT upload_url again: ${r.status}`);
+  validate('Error', await r.json(), 'PUT upload_url again (410)');
+
   const page = await getJson(server, '/api/v1/videos?limit=1');
   validate('VideoPage', page.json, 'GET /api/v1/videos?limit=1');
   check(page.json.next_cursor !== null, 'two videos, limit 1: there is a next page');
