@@ -29,7 +29,8 @@ skip() { echo "SKIP django_example: $*" >&2; exit 77; }
 [[ -n "$VIDPROC_BIN" && -x "$VIDPROC_BIN" ]] || fail "VIDPROC_BIN (the built vidproc) is not set or not executable: '$VIDPROC_BIN'"
 VIDPROC_BIN=$(cd "$(dirname "$VIDPROC_BIN")" && pwd)/$(basename "$VIDPROC_BIN")
 [ -n "$fixtures" ] || fail "VIDPROC_FIXTURES_DIR (the media fixtures) is not set"
-clip=$(cd "$fixtures" 2>/dev/null && pwd)/$clip_name
+[ -d "$fixtures" ] || fail "VIDPROC_FIXTURES_DIR '$fixtures' is not a directory"
+clip=$(cd "$fixtures" && pwd)/$clip_name
 [ -f "$clip" ] || fail "no clip $clip_name in '$fixtures' (make the fixtures first: ctest -R make_fixtures)"
 
 # Installed prerequisites: Debian's Django (the python3 that has it: a pyenv or venv python3
