@@ -286,6 +286,20 @@ class DirectUploadTests(TestCase):
             "Origin": origin, "Upload-Length": "10", "Upload-Metadata": tus_metadata(filename="again.mp4")})
         self.assertGreaterEqual(status, 400, "a direct-upload URL worked twice")
 
+    def test_the_upload_url_answers_cors_for_the_requests_own_origin_only(self):
+        # An origin that is not in vidproc's VIDPROC_CORS_ORIGINS: only the cors_origin the view
+        # derived from the request's Host can allow it.
+        response = self.client.post(self.url, json.dumps({"title": "T"}), content_type="application/json",
+                                    HTTP_HOST="localhost:8123")
+        self.assertEqual(response.status_code, 201, response.content)
+        upload_url = response.json()["upload_url"]
+        preflight = {"Access-Control-Request-Method": "PATCH",
+                     "Access-Control-Request-Headers": "tus-resumable,upload-offset,content-type"}
+        _, headers = tus_request(upload_url, "OPTIONS", {"Origin": "http://localhost:8123", **preflight})
+        self.assertEqual(headers.get("Access-Control-Allow-Origin"), "http://localhost:8123")
+        _, headers = tus_request(upload_url, "OPTIONS", {"Origin": "https://elsewhere.example", **preflight})
+        self.assertIsNone(headers.get("Access-Control-Allow-Origin"))
+
     def test_csrf_is_required(self):
         client = Client(enforce_csrf_checks=True)
         response = client.post(self.url, "{}", content_type="application/json")
