@@ -495,7 +495,8 @@ class ApiDirectUploadExpiryTest : public DirectUploadServer<ApiDirectUploadExpir
             .env = {{"WEBHOOK_URL", "http://127.0.0.1:" + std::to_string(port_) + "/hooks"},
                     {"WEBHOOK_SECRET", "expiry-suite-webhook-secret"},
                     {"VIDPROC_CORS_ORIGINS", kAppOrigin},
-                    {"VIDPROC_DIRECT_UPLOAD_MAX_SECONDS", "2"}}};
+                    {"VIDPROC_DIRECT_UPLOAD_MAX_SECONDS", "2"},
+                    {"VIDPROC_MAX_RESERVED_UPLOAD_BYTES", "1000"}}};
   }
 
  protected:
@@ -523,6 +524,21 @@ TEST_F(ApiDirectUploadExpiryTest, TheUrlServesOtherOriginsAndProxiesWhileTheApiR
   Response put = Bare("PUT", c.url, browser, std::string(100, 'x'));
   EXPECT_EQ(put.status, 201) << put;
   EXPECT_EQ(put.header("Access-Control-Allow-Origin"), kAppOrigin);
+}
+
+TEST_F(ApiDirectUploadExpiryTest, TheUploadLimitsApplyToTheUrl) {
+  Created c = Create();
+  ASSERT_EQ(c.response.status, 201) << c.response;
+  // VIDPROC_MAX_RESERVED_UPLOAD_BYTES=1000: a tus upload of more is refused, readable by the page.
+  Response quota =
+      Bare("POST", c.url, Tus({"Origin: " + std::string(kAppOrigin), "Upload-Length: 1001"}));
+  EXPECT_EQ(quota.status, 429) << quota;
+  EXPECT_EQ(quota.ErrorCode(), "upload_quota_exceeded");
+  EXPECT_FALSE(quota.header("Retry-After").empty());
+  EXPECT_EQ(quota.header("Access-Control-Allow-Origin"), kAppOrigin);
+  // Refused before the URL was used: a smaller one fits.
+  Response fits = Bare("POST", c.url, Tus({"Upload-Length: 1000"}));
+  EXPECT_EQ(fits.status, 201) << fits;
 }
 
 TEST_F(ApiDirectUploadExpiryTest, AnExpiredUrlIs410AndItsVideoIsDeletedWithAWebhook) {
