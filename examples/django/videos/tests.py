@@ -371,3 +371,11 @@ class RealDeliveryTests(LiveServerTestCase):
         with urllib.request.urlopen(urllib.request.Request(video.video_url, headers={"Range": "bytes=0-11"}),
                                     timeout=10) as media:
             self.assertEqual(media.read()[4:8], b"ftyp")
+
+        # Stored links about to expire: the video page asks vidproc for fresh ones.
+        fresh_url = video.video_url
+        Video.objects.filter(pk=video.pk).update(video_url=f"{VIDPROC_URL}/stale?expires={int(time.time()) + 60}&sig=0")
+        html = self.client.get(video.get_absolute_url(), HTTP_HOST=SITE_HOST).content.decode()
+        video.refresh_from_db()
+        self.assertEqual(video.video_url, fresh_url)
+        self.assertIn(f'<video id="player" src="{fresh_url.replace("&", "&amp;")}"', html)
