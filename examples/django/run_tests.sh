@@ -103,7 +103,12 @@ phase "vidproc serve (webhooks to $site_origin)"
 mkdir -p "$tmp/vidproc"
 # A clean environment, an empty env file and the temp dir as cwd: nothing of the caller's leaks
 # in (vidproc refuses unknown VIDPROC_* variables, such as this script's VIDPROC_BIN).
-(cd "$tmp/vidproc" && exec env -i PATH="$PATH" HOME="$tmp" TMPDIR="${TMPDIR:-/tmp}" \
+# The sanitizers' options go through (scripts/test.sh runs this under AddressSanitizer too).
+keep=(PATH="$PATH" HOME="$tmp" TMPDIR="${TMPDIR:-/tmp}")
+for name in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+  [ -n "${!name:-}" ] && keep+=("$name=${!name}")
+done
+(cd "$tmp/vidproc" && exec env -i "${keep[@]}" \
    VIDPROC_API_TOKEN="$token" WEBHOOK_URL="$site_origin/webhooks/vidproc/" \
    WEBHOOK_SECRET="$webhook_secret" "${cors[@]}" \
    "$VIDPROC_BIN" serve --env-file /dev/null --listen 127.0.0.1:0 --port-file "$tmp/vidproc.port" \
