@@ -3,7 +3,8 @@
 // clip with tus-js-client straight to vidproc through the direct-upload URL the site's view made
 // (no Authorization header from the browser, ever), the video page turns ready when vidproc's
 // webhook reaches the site, and its <video> plays: currentTime advances in real time.
-// env: SITE_URL, VIDPROC_URL, VIDPROC_API_TOKEN, CLIP, CHROMIUM, SCRATCH_DIR.
+// env: SITE_URL, VIDPROC_URL, VIDPROC_API_TOKEN, CLIP, CHROMIUM, SCRATCH_DIR; E2E_SCREENSHOT=FILE.png
+// saves the ready video's page.
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +121,10 @@ async function main() {
     });
     check(thumbWidth > 0, 'the thumbnail did not load');
     console.log(`the thumbnail loaded (${thumbWidth} px wide)`);
+    if (process.env.E2E_SCREENSHOT) {
+      await page.screenshot({ path: process.env.E2E_SCREENSHOT });
+      console.log(`screenshot: ${process.env.E2E_SCREENSHOT}`);
+    }
 
     // The list shows it ready too.
     await page.goto(SITE_URL);
