@@ -52,23 +52,30 @@ vidproc_pid=""
 site_pid=""
 stop() {
   local status=$?
+  # Nothing here may end the cleanup early: not a failed command, nor writing to a closed pipe.
+  set +e
+  trap '' PIPE
   if [ -n "$site_pid" ] && kill "$site_pid" 2>/dev/null; then
-    wait "$site_pid" 2>/dev/null || true
+    wait "$site_pid" 2>/dev/null
   fi
   if [ -n "$vidproc_pid" ] && kill -TERM "$vidproc_pid" 2>/dev/null; then
-    wait "$vidproc_pid" 2>/dev/null || true
+    wait "$vidproc_pid" 2>/dev/null
   fi
   if [ "$status" -ne 0 ]; then
     echo "--- vidproc log (last 40 lines, access log excluded):" >&2
-    grep -v ' info http ' "$tmp/vidproc.log" 2>/dev/null | tail -40 >&2 || true
+    grep -v ' info http ' "$tmp/vidproc.log" 2>/dev/null | tail -40 >&2
     echo "--- runserver log (last 30 lines):" >&2
-    tail -30 "$tmp/runserver.log" 2>/dev/null >&2 || true
+    tail -30 "$tmp/runserver.log" 2>/dev/null >&2
   fi
   if [ -n "${DJANGO_TEST_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
   exit "$status"
 }
 trap stop EXIT
-trap 'exit 130' INT TERM
+# A signal (or a reader of the output that went away) still stops the servers.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
 started=$SECONDS
 phase() { echo "== $* ($((SECONDS - started)) s)"; }
