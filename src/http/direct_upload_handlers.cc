@@ -22,12 +22,16 @@ HttpError VideoDeleted() {
 }
 
 // The direct upload the request's URL opens: nullopt when there is none or the secret is wrong
-// (the same answer, so that a guess learns nothing).
-std::optional<queue::DirectUpload> OpenCapability(ApiServices& api, const std::string& id,
-                                                  std::string_view secret) {
+// (the same answer, so that a guess learns nothing); an error when the database failed.
+Result<std::optional<queue::DirectUpload>> OpenCapability(ApiServices& api, const std::string& id,
+                                                          std::string_view secret) {
   auto upload = api.store->GetDirectUpload(id);
-  if (!upload.ok() || !SecretMatches(secret, upload->secret_hash)) return std::nullopt;
-  return std::move(upload).value();
+  if (!upload.ok()) {
+    if (upload.status().code() == ErrorCode::kNotFound) return std::optional<queue::DirectUpload>();
+    return upload.status();
+  }
+  if (!SecretMatches(secret, upload->secret_hash)) return std::optional<queue::DirectUpload>();
+  return std::optional<queue::DirectUpload>(std::move(upload).value());
 }
 
 // Why a direct upload can no longer begin an upload (410), or nullopt when it can.
@@ -58,6 +62,7 @@ HttpError LostConsume(ApiServices& api, const std::string& id) {
 }
 
 struct Opened {
+  Status error;  // the database failed: nothing else is known
   std::optional<queue::DirectUpload> upload;
   std::optional<queue::Video> video;
 };
@@ -67,9 +72,19 @@ asio::awaitable<Opened> Open(ApiServices& api, Exchange& ex, const std::string& 
   const std::string secret(SecretOfPath(ex.path()));
   auto open = [&api, id, secret]() -> Opened {
     Opened out;
-    out.upload = OpenCapability(api, id, secret);
+    auto upload = OpenCapability(api, id, secret);
+    if (!upload.ok()) {
+      out.error = upload.status();
+      return out;
+    }
+    out.upload = std::move(upload).value();
     if (!out.upload) return out;
-    if (auto video = api.store->GetVideo(id); video.ok()) out.video = std::move(video).value();
+    auto video = api.store->GetVideo(id);
+    if (video.ok()) {
+      out.video = std::move(video).value();
+    } else if (video.status().code() != ErrorCode::kNotFound) {
+      out.error = video.status();
+    }
     return out;
   };
   co_return co_await ex.Blocking(std::move(open));
@@ -87,7 +102,7 @@ asio::awaitable<void> ApplyCapabilityCors(ApiServices& api, Exchange& ex, const 
       const std::string secret(SecretOfPath(ex.path()));
       auto own = [&api, id, secret]() -> std::string {
         auto upload = OpenCapability(api, id, secret);
-        return upload ? upload->cors_origin : "";
+        return upload.ok() && upload.value() ? upload.value()->cors_origin : "";
       };
       const std::string upload_origin = co_await ex.Blocking(std::move(own));
       allows = CorsAllows(origin, allowed, upload_origin);
@@ -174,6 +189,10 @@ asio::awaitable<void> DirectUploadOptions(ApiServices& api, Exchange& ex,
 
 asio::awaitable<void> DirectUploadTusCreate(ApiServices& api, Exchange& ex, const std::string& id) {
   Opened opened = co_await Open(api, ex, id);
+  if (!opened.error.ok()) {
+    ex.close_after();
+    co_return co_await ex.SendError(opened.error, TusHeaders());
+  }
   if (!opened.upload) {
     ex.close_after();
     co_return co_await ex.SendError(NoSuchUploadUrl(), TusHeaders());
@@ -237,6 +256,7 @@ namespace {
 
 // HEAD and PATCH continue a tus upload the URL created: why not, or nullopt.
 std::optional<HttpError> NotATusUpload(const Opened& opened) {
+  if (!opened.error.ok()) return ToHttpError(opened.error);
   if (!opened.upload) return NoSuchUploadUrl();
   if (!opened.video) return VideoDeleted();
   if (opened.video->status == queue::VideoStatus::kWaitingForUpload) {
@@ -268,6 +288,10 @@ asio::awaitable<void> DirectUploadTusPatch(ApiServices& api, Exchange& ex, const
 
 asio::awaitable<void> DirectUploadPut(ApiServices& api, Exchange& ex, const std::string& id) {
   Opened opened = co_await Open(api, ex, id);
+  if (!opened.error.ok()) {
+    ex.close_after();
+    co_return co_await ex.SendError(opened.error);
+  }
   if (!opened.upload) {
     ex.close_after();
     co_return co_await ex.SendError(NoSuchUploadUrl());

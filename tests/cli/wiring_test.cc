@@ -179,5 +179,24 @@ TEST(WiringTest, LimitsCarryTheConfigurationAndKeepTheJobsReserve) {
             50);
 }
 
+TEST(WiringTest, DirectUploadsCarryTheirOriginsAndLifetime) {
+  http::ApiOptions api = ApiOptionsFrom(
+      Load({},
+           {{"VIDPROC_CORS_ORIGINS", " https://App.Example.com/ , http://localhost:5173,,*"},
+            {"VIDPROC_DIRECT_UPLOAD_MAX_SECONDS", "90"}},
+           {}));
+  EXPECT_EQ(api.cors_origins,
+            (std::vector<std::string>{"https://app.example.com", "http://localhost:5173", "*"}));
+  EXPECT_EQ(api.direct_upload_max_ms, 90'000);
+  EXPECT_EQ(ApiOptionsFrom(Load({}, {}, {})).direct_upload_max_ms, 3'600'000);
+  EXPECT_TRUE(ApiOptionsFrom(Load({}, {}, {})).cors_origins.empty());
+  // A path, or a scheme that is not http(s), is not an origin: refused at start.
+  for (const char* bad : {"https://app.example.com/upload", "app.example.com", "ftp://a.example"}) {
+    auto refused = LoadConfig({}, {{"VIDPROC_CORS_ORIGINS", bad}}, {});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidConfig) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace vidproc::cli

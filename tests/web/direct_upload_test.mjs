@@ -24,6 +24,7 @@ const filename = basename(fixture);
 const CHUNK = 64 * 1024;
 // abort() mid-upload, about half-way: several PATCHes done, more to send.
 const CUT_AT = Math.floor(data.length / 2);
+const RESUME_RETRIES = [200, 500, 1000, 2000];
 const TOKEN = 'direct-upload-web-test-token-0123456789';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
@@ -83,12 +84,12 @@ async function pageServer() {
 // In the page: a tus upload of the fixture to `endpoint` (or resuming `uploadUrl`), aborted after
 // `cutAt` bytes when given. Resolves { ok, url, aborted } or { ok: false, status, body }.
 async function browserUpload(page, { endpoint, uploadUrl, cutAt }) {
-  return page.evaluate(async ({ endpoint, uploadUrl, cutAt, chunk }) => {
+  return page.evaluate(async ({ endpoint, uploadUrl, cutAt, chunk, retries }) => {
     const blob = await (await fetch('/clip.mp4')).blob();
     return new Promise((resolve) => {
       let aborted = false;
       const upload = new window.tus.Upload(blob, {
-        endpoint, uploadUrl, chunkSize: chunk, retryDelays: [],
+        endpoint, uploadUrl, chunkSize: chunk, retryDelays: uploadUrl ? retries : [],
         metadata: { filename: 'from-the-page.mp4', filetype: 'video/mp4' },
         storeFingerprintForResuming: false,
         onProgress(sent) {
@@ -106,7 +107,7 @@ async function browserUpload(page, { endpoint, uploadUrl, cutAt }) {
       });
       upload.start();
     });
-  }, { endpoint, uploadUrl, cutAt, chunk: CHUNK });
+  }, { endpoint, uploadUrl, cutAt, chunk: CHUNK, retries: RESUME_RETRIES });
 }
 
 run('web_direct_upload', async () => {
@@ -128,7 +129,9 @@ run('web_direct_upload', async () => {
   const offset = Number(head.headers.get('upload-offset'));
   check(offset > 0 && offset < data.length, `HEAD after the cut: Upload-Offset ${offset} of ${data.length}`);
   console.log(`node: cut at Upload-Offset ${offset}; resuming`);
-  const resumed = await nodeUpload({ uploadUrl: cut.upload.url });
+  // The cut PATCH may still hold the upload for a moment (409 upload_locked): tus-js-client retries
+  // a 409, asking HEAD for the offset again.
+  const resumed = await nodeUpload({ uploadUrl: cut.upload.url, retryDelays: RESUME_RETRIES });
   check(!resumed.aborted, 'the resumed upload did not finish');
   const ready = await waitForStatus(server, one.id, ['ready'], 180_000);
   check(ready.external_id === 'node-1', `external_id ${ready.external_id}`);
