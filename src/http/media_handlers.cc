@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include "core/units.h"
 #include "http/api.h"
 #include "http/handlers.h"
 

@@ -195,7 +195,8 @@ TEST_F(S3PipelineTest, ProcessedVideosReplaceTheirOriginalsInTheBucket) {
     expected.push_back("videos/" + id + "/thumbnail.jpg");
     expected.push_back("videos/" + id + "/video.mp4");
     EXPECT_EQ(store->GetVideo(id)->output["height"].get<int>() > 0, true);
-    for (const auto& w : store->GetVideo(id)->output["thumbnail_widths"]) {
+    const nlohmann::json output = store->GetVideo(id)->output;
+    for (const auto& w : output["thumbnail_widths"]) {
       expected.push_back(storage::ThumbnailVariantKey(id, w.get<int>()));
     }
   }
