@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "core/units.h"
+#include "media/thumbnail.h"
 #include "media/transcoder.h"
 #include "worker/sandbox.h"
 
@@ -31,6 +32,8 @@ web-ready is remuxed without re-encoding.
 
 Options:
   --thumbnail T        also write a JPEG thumbnail to T
+  --thumbnail-widths L  also write smaller copies of T beside it, a comma list of even widths
+                       (T-160.jpg for 160); widths not below T's own are skipped
   --preset P           libx264 preset (default veryfast)
   --bitrate B          target video bitrate, e.g. 1500k (default 1500k)
   --max-size WxH       box to fit the video in, either orientation (default 1280x720)
@@ -83,6 +86,22 @@ Status ApplyOptions(const Args& args, media::TranscodeRequest* request) {
   }
   o.allow_passthrough = !args.has("--force-encode");
   if (auto v = args.get("--thumbnail")) request->thumbnail = *v;
+  if (auto v = args.get("--thumbnail-widths")) {
+    if (request->thumbnail.empty()) {
+      return Status(ErrorCode::kInvalidArgument, "--thumbnail-widths needs --thumbnail.");
+    }
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      ASSIGN_OR_RETURN(int64_t width, ParseInteger(rest.substr(0, comma), 16, 4096));
+      if (width % 2 != 0) {
+        return Status(ErrorCode::kInvalidArgument,
+                      "Thumbnail widths must be even (" + std::to_string(width) + ").");
+      }
+      o.thumbnail_widths.push_back(static_cast<int>(width));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
   return Status::Ok();
 }
 
@@ -112,6 +131,9 @@ bool SameFile(const std::string& a, const std::string& b) {
 Status CheckOutputs(const media::TranscodeRequest& request, bool overwrite) {
   std::vector<std::pair<std::string, std::string>> outputs = {{"OUT", request.output}};
   if (!request.thumbnail.empty()) outputs.emplace_back("the thumbnail", request.thumbnail);
+  for (int w : request.options.thumbnail_widths) {
+    outputs.emplace_back("a smaller thumbnail", media::ThumbnailVariantPath(request.thumbnail, w));
+  }
   for (const auto& [what, path] : outputs) {
     if (SameFile(path, request.input)) {
       return Status(ErrorCode::kInvalidArgument,
@@ -170,8 +192,8 @@ std::string DirectoryOf(const std::string& path) {
 }  // namespace
 
 int RunTranscode(int argc, char** argv) {
-  ArgSpec spec{{"--thumbnail", "--preset", "--bitrate", "--max-size", "--max-fps", "--threads",
-                "--progress", "--sandbox-skip"},
+  ArgSpec spec{{"--thumbnail", "--thumbnail-widths", "--preset", "--bitrate", "--max-size",
+                "--max-fps", "--threads", "--progress", "--sandbox-skip"},
                {"--force-encode", "--sandbox", "--overwrite"},
                {{"-y", "--overwrite"}}};
   auto args = Args::Parse(argc, argv, 2, spec);

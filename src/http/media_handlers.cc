@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include "core/units.h"
 #include "http/api.h"
 #include "http/handlers.h"
 
@@ -7,16 +8,30 @@ namespace vidproc::http {
 
 namespace {
 
+// The key of the picture asked for: a smaller copy when the job made one of that width. A video
+// whose thumbnail is narrower than `width`, or that was processed before the copies existed, has
+// none: its thumbnail is the closest there is.
+std::string ThumbnailKeyFor(const queue::Video& video, int width) {
+  if (width > 0 && video.output.is_object()) {
+    for (const auto& w : video.output.value("thumbnail_widths", nlohmann::json::array())) {
+      if (w.is_number_integer() && w.get<int>() == width) {
+        return storage::ThumbnailVariantKey(video.id, width);
+      }
+    }
+  }
+  return storage::ThumbnailKey(video.id);
+}
+
+// `thumbnail_width`: 0 for the thumbnail as made, else one of storage::kThumbnailWidths.
 asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::string& id,
-                                 bool thumbnail) {
+                                 bool thumbnail, int thumbnail_width = 0) {
   struct Found {
     Status status;
     storage::ServeLocation where;
     int64_t size = 0;
     int64_t mtime_ns = 0;
   };
-  const std::string key = thumbnail ? storage::ThumbnailKey(id) : storage::VideoKey(id);
-  auto locate = [&api, id, key] {
+  auto locate = [&api, id, thumbnail, thumbnail_width] {
     Found f;
     auto video = api.store->GetVideo(id);
     if (!video.ok()) {
@@ -29,6 +44,8 @@ asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::stri
                                                       ", not ready: there is nothing to play yet.");
       return f;
     }
+    const std::string key =
+        thumbnail ? ThumbnailKeyFor(*video, thumbnail_width) : storage::VideoKey(id);
     auto where = api.blobs->Locate(key, api.options->presign_expiry_s);
     if (!where.ok()) {
       f.status = where.status();
@@ -90,7 +107,21 @@ asio::awaitable<void> ServeVideoFile(ApiServices& api, Exchange& ex, const std::
 }
 
 asio::awaitable<void> ServeThumbnail(ApiServices& api, Exchange& ex, const std::string& id) {
-  co_await ServeMedia(api, ex, id, true);
+  int width = 0;
+  if (auto asked = ex.query("width")) {
+    auto parsed = ParseInteger(*asked, 1, 100'000);
+    if (!parsed.ok() || !storage::IsThumbnailWidth(static_cast<int>(*parsed))) {
+      std::string allowed;
+      for (int w : storage::kThumbnailWidths) {
+        allowed += (allowed.empty() ? "" : ", ") + std::to_string(w);
+      }
+      co_return co_await ex.SendError(
+          400, "invalid_thumbnail_width",
+          "The thumbnail width must be one of " + allowed + " (or left out for the full size).");
+    }
+    width = static_cast<int>(*parsed);
+  }
+  co_await ServeMedia(api, ex, id, true, width);
 }
 
 }  // namespace vidproc::http

@@ -145,6 +145,7 @@ Status Uploads::Delete(const std::string& id) {
   RETURN_IF_ERROR(store_->DeleteVideo(id));
   std::vector<std::string> keys = {storage::OriginalKey(id), storage::VideoKey(id),
                                    storage::ThumbnailKey(id)};
+  for (int w : storage::kThumbnailWidths) keys.push_back(storage::ThumbnailVariantKey(id, w));
   if (auto parts = blobs_->List(PartsPrefix(id)); parts.ok()) {
     keys.insert(keys.end(), parts->begin(), parts->end());
   }

@@ -18,11 +18,27 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
     return record;
   }
   const std::string id = record["id"].get<std::string>();
+  // The thumbnail's smaller copies the job made, narrowest first (srcset-ready).
+  std::vector<int> widths;
+  if (const auto& output = record.value("output", nlohmann::json()); output.is_object()) {
+    for (const auto& w : output.value("thumbnail_widths", nlohmann::json::array())) {
+      if (w.is_number_integer() && storage::IsThumbnailWidth(w.get<int>())) {
+        widths.push_back(w.get<int>());
+      }
+    }
+  }
+  record["thumbnails"] = nlohmann::json::array();
   if (!links.public_objects_url.empty()) {
     // Unsigned and the same at every rendering: a page can cache them and a CDN can serve them.
     record["video_url"] = storage::PublicObjectUrl(links.public_objects_url, storage::VideoKey(id));
     record["thumbnail_url"] =
         storage::PublicObjectUrl(links.public_objects_url, storage::ThumbnailKey(id));
+    for (int w : widths) {
+      record["thumbnails"].push_back(
+          {{"width", w},
+           {"url", storage::PublicObjectUrl(links.public_objects_url,
+                                            storage::ThumbnailVariantKey(id, w))}});
+    }
     return record;
   }
   // The signature covers the path this server sees; a proxy in front strips the prefix.
@@ -32,6 +48,14 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
   for (const char* media : {"video", "thumbnail"}) {
     const std::string path = base + "/" + media;
     record[std::string(media) + "_url"] = origin + path + auth.SignQuery(path, now_s);
+  }
+  // The signature covers the path, not the query: the width rides beside it.
+  const std::string thumbnail = record["thumbnail_url"].get<std::string>();
+  for (int w : widths) {
+    record["thumbnails"].push_back(
+        {{"width", w},
+         {"url", thumbnail + (thumbnail.find('?') == std::string::npos ? "?" : "&") +
+                     "width=" + std::to_string(w)}});
   }
   return record;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/units.h"
 #include "media/probe.h"
@@ -21,7 +22,8 @@ struct TranscodeOptions {
   int threads = 0;  // the job's thread budget; 0 = all cores
   bool allow_passthrough = true;
   Size thumbnail_max_size{1280, 720};
-  int thumbnail_quality = 85;  // JPEG quality, 1..100
+  int thumbnail_quality = 85;         // JPEG quality, 1..100
+  std::vector<int> thumbnail_widths;  // smaller copies of the thumbnail (WriteThumbnails)
 };
 
 struct Plan {

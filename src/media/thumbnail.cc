@@ -108,8 +108,10 @@ AVPixelFormat PlainFormat(AVPixelFormat f, bool* full_range) {
   }
 }
 
-Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, int quality) {
-  Size size = FitInside(frame->width, frame->height, max_size);
+namespace {
+
+// Scales `frame` to exactly `size` and writes it as a JPEG of `quality`.
+Status EncodeJpeg(const AVFrame* frame, const std::string& path, Size size, int quality) {
   bool src_full = frame->color_range == AVCOL_RANGE_JPEG;
   AVPixelFormat src_format = PlainFormat(static_cast<AVPixelFormat>(frame->format), &src_full);
   SwsPtr sws(sws_getContext(frame->width, frame->height, src_format, size.width, size.height,
@@ -163,9 +165,49 @@ Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, i
   return CommitFile(temp, path);
 }
 
-Result<double> ExtractThumbnail(const std::string& input_path, const InputLimits& limits,
-                                const CancelToken* cancel, const std::string& jpeg_path,
-                                Size max_size, int quality) {
+int EvenAtLeastTwo(double v) { return std::max(2, static_cast<int>(std::lround(v / 2)) * 2); }
+
+}  // namespace
+
+Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, int quality) {
+  return EncodeJpeg(frame, path, FitInside(frame->width, frame->height, max_size), quality);
+}
+
+std::string ThumbnailVariantPath(const std::string& thumbnail_path, int width) {
+  std::string stem = thumbnail_path;
+  if (stem.size() > 4 && stem.compare(stem.size() - 4, 4, ".jpg") == 0)
+    stem.resize(stem.size() - 4);
+  return stem + "-" + std::to_string(width) + ".jpg";
+}
+
+Result<std::vector<int>> WriteThumbnails(const AVFrame* frame, const std::string& path,
+                                         Size max_size, int quality,
+                                         const std::vector<int>& widths) {
+  const Size full = FitInside(frame->width, frame->height, max_size);
+  std::vector<int> wanted;
+  for (int w : widths) {
+    if (w >= 2 && w % 2 == 0 && w < full.width) wanted.push_back(w);
+  }
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  Status s = EncodeJpeg(frame, path, full, quality);
+  for (size_t i = 0; s.ok() && i < wanted.size(); ++i) {
+    const Size variant{wanted[i],
+                       EvenAtLeastTwo(static_cast<double>(full.height) * wanted[i] / full.width)};
+    s = EncodeJpeg(frame, ThumbnailVariantPath(path, wanted[i]), variant, quality);
+  }
+  if (!s.ok()) {
+    std::remove(path.c_str());
+    for (int w : wanted) std::remove(ThumbnailVariantPath(path, w).c_str());
+    return s;
+  }
+  return wanted;
+}
+
+Result<ExtractedThumbnail> ExtractThumbnail(const std::string& input_path,
+                                            const InputLimits& limits, const CancelToken* cancel,
+                                            const std::string& jpeg_path, Size max_size,
+                                            int quality, const std::vector<int>& widths) {
   ASSIGN_OR_RETURN(std::unique_ptr<InputFile> input, InputFile::Open(input_path, limits, cancel));
   MediaInfo info = Describe(*input);
   if (!info.video) return Status(ErrorCode::kNoVideoStream, "The file contains no video stream.");
@@ -218,8 +260,9 @@ Result<double> ExtractThumbnail(const std::string& input_path, const InputLimits
     return Status(ErrorCode::kCorruptInput,
                   "No picture of the video could be decoded for the thumbnail.");
   }
-  RETURN_IF_ERROR(WriteJpeg(picker.best(), jpeg_path, max_size, quality));
-  return picker.best_seconds();
+  ASSIGN_OR_RETURN(std::vector<int> written,
+                   WriteThumbnails(picker.best(), jpeg_path, max_size, quality, widths));
+  return ExtractedThumbnail{picker.best_seconds(), std::move(written)};
 }
 
 }  // namespace vidproc::media

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <string>
+#include <vector>
 
 #include "core/cancel.h"
 #include "core/units.h"
@@ -50,13 +51,30 @@ class ThumbnailPicker {
 // Scales `frame` to fit `max_size` (never up) and writes it as a JPEG of `quality` (1..100).
 Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, int quality);
 
+// Where the variant of `width` is written beside a thumbnail: "thumbnail.jpg" ->
+// "thumbnail-320.jpg".
+std::string ThumbnailVariantPath(const std::string& thumbnail_path, int width);
+
+// Writes `frame` as the thumbnail (WriteJpeg) and, scaled from the same picture rather than from
+// the JPEG, one variant for each of `widths` narrower than the thumbnail: aspect kept, never
+// upscaled, so a list can fetch a 160 px picture instead of a 1280 px one. Returns the widths
+// written, ascending. On failure nothing is left at `path` or at any variant's path.
+Result<std::vector<int>> WriteThumbnails(const AVFrame* frame, const std::string& path,
+                                         Size max_size, int quality,
+                                         const std::vector<int>& widths);
+
+struct ExtractedThumbnail {
+  double at_s = 0;          // the position of the picture chosen
+  std::vector<int> widths;  // the variants written (WriteThumbnails)
+};
+
 // For files that are not re-encoded: seeks to the candidate positions in `input_path`, decodes
 // forward to each (dropping pictures the decoder marks as damaged, as after a seek to a falsely
-// flagged keyframe) and writes the best as a JPEG.
-// Returns the position of the picture chosen, in seconds.
+// flagged keyframe) and writes the best as a JPEG, with its variants of `widths`.
 // REQUIRES: the video stream is upright with square pixels (true of every passthrough file).
-Result<double> ExtractThumbnail(const std::string& input_path, const InputLimits& limits,
-                                const CancelToken* cancel, const std::string& jpeg_path,
-                                Size max_size, int quality);
+Result<ExtractedThumbnail> ExtractThumbnail(const std::string& input_path,
+                                            const InputLimits& limits, const CancelToken* cancel,
+                                            const std::string& jpeg_path, Size max_size,
+                                            int quality, const std::vector<int>& widths);
 
 }  // namespace vidproc::media

@@ -243,13 +243,15 @@ Status Reencoder::Run(TranscodeResult* result) {
       std::remove(request_.output.c_str());
       return Status(ErrorCode::kCorruptInput, "No picture of the video could be decoded.");
     }
-    Status s = WriteJpeg(picker_.best(), request_.thumbnail, request_.options.thumbnail_max_size,
-                         request_.options.thumbnail_quality);
-    if (!s.ok()) {
+    auto written =
+        WriteThumbnails(picker_.best(), request_.thumbnail, request_.options.thumbnail_max_size,
+                        request_.options.thumbnail_quality, request_.options.thumbnail_widths);
+    if (!written.ok()) {
       std::remove(request_.output.c_str());
-      return s;
+      return written.status();
     }
     result->thumbnail_at_s = picker_.best_seconds();
+    result->thumbnail_widths = std::move(written).value();
   }
   return Status::Ok();
 }
@@ -264,14 +266,16 @@ Status RunPassthrough(const TranscodeRequest& request, InputFile& input, const M
                                            .end_s = result->video.end_s}));
   RETURN_IF_ERROR(output->Finish());
   if (!request.thumbnail.empty()) {
-    auto at =
+    auto made =
         ExtractThumbnail(request.input, request.limits, cancel, request.thumbnail,
-                         request.options.thumbnail_max_size, request.options.thumbnail_quality);
-    if (!at.ok()) {
+                         request.options.thumbnail_max_size, request.options.thumbnail_quality,
+                         request.options.thumbnail_widths);
+    if (!made.ok()) {
       std::remove(request.output.c_str());
-      return at.status();
+      return made.status();
     }
-    result->thumbnail_at_s = at.value();
+    result->thumbnail_at_s = made->at_s;
+    result->thumbnail_widths = made->widths;
   }
   return Status::Ok();
 }
@@ -304,7 +308,12 @@ Result<TranscodeResult> Transcode(const TranscodeRequest& request, const Progres
   auto described = DescribeOutput(request.output, request.limits);
   if (!described.ok()) {
     std::remove(request.output.c_str());
-    if (!request.thumbnail.empty()) std::remove(request.thumbnail.c_str());
+    if (!request.thumbnail.empty()) {
+      std::remove(request.thumbnail.c_str());
+      for (int w : result.thumbnail_widths) {
+        std::remove(ThumbnailVariantPath(request.thumbnail, w).c_str());
+      }
+    }
     return Status(ErrorCode::kEncodeFailed,
                   "The output cannot be read back: " + described.status().message());
   }
@@ -330,7 +339,8 @@ nlohmann::json ToJson(const TranscodeResult& r) {
                                                      : nlohmann::json(r.output.audio_codec)},
         {"video_bitrate_kbps", r.output.video_bitrate / 1000},
         {"audio_bitrate_kbps", r.output.audio_bitrate / 1000},
-        {"passthrough", r.passthrough}}},
+        {"passthrough", r.passthrough},
+        {"thumbnail_widths", r.thumbnail_widths}}},
       {"frames",
        {{"decoded", r.video.frames_decoded},
         {"encoded", r.video.frames_encoded},

@@ -5,6 +5,7 @@
 // tests/storage/blob_store_conformance.h. FaultInjectingStore wraps either for tests.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -74,8 +75,13 @@ bool IsValidKey(const std::string& key);
 std::string OriginalKey(const std::string& video_id);
 std::string VideoKey(const std::string& video_id);
 std::string ThumbnailKey(const std::string& video_id);
-// True for the processed outputs (VideoKey, ThumbnailKey): the only blobs that SPACES_PUBLIC_READ
-// makes public. Originals and upload parts stay private whatever the setting.
+// The smaller copies of the thumbnail, made from the same picture by the job (never wider than the
+// thumbnail itself): what `GET .../thumbnail?width=N` and the resource's `thumbnails` serve.
+inline constexpr std::array<int, 3> kThumbnailWidths = {160, 320, 640};
+bool IsThumbnailWidth(int width);
+std::string ThumbnailVariantKey(const std::string& video_id, int width);
+// True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey): the only blobs that
+// SPACES_PUBLIC_READ makes public. Originals and upload parts stay private whatever the setting.
 bool IsProcessedOutputKey(const std::string& key);
 
 }  // namespace vidproc::storage

@@ -112,12 +112,23 @@ std::string OriginalKey(const std::string& id) { return "videos/" + id + "/origi
 std::string VideoKey(const std::string& id) { return "videos/" + id + "/video.mp4"; }
 std::string ThumbnailKey(const std::string& id) { return "videos/" + id + "/thumbnail.jpg"; }
 
+bool IsThumbnailWidth(int width) {
+  return std::find(kThumbnailWidths.begin(), kThumbnailWidths.end(), width) !=
+         kThumbnailWidths.end();
+}
+
+std::string ThumbnailVariantKey(const std::string& id, int width) {
+  return "videos/" + id + "/thumbnail-" + std::to_string(width) + ".jpg";
+}
+
 bool IsProcessedOutputKey(const std::string& key) {
   auto slash = key.rfind('/');
   if (!IsValidKey(key) || key.rfind("videos/", 0) != 0 || slash == std::string::npos) return false;
   std::string id = key.substr(7, slash - 7);
   return !id.empty() && id.find('/') == std::string::npos &&
-         (key == VideoKey(id) || key == ThumbnailKey(id));
+         (key == VideoKey(id) || key == ThumbnailKey(id) ||
+          std::any_of(kThumbnailWidths.begin(), kThumbnailWidths.end(),
+                      [&](int w) { return key == ThumbnailVariantKey(id, w); }));
 }
 
 Result<std::unique_ptr<LocalStore>> LocalStore::Open(const std::string& root) {

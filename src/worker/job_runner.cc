@@ -18,6 +18,13 @@ namespace {
 // Above what the deadline allows on every core: the CPU limit never stands in for the deadline.
 constexpr int64_t kCpuSafetyMarginMs = 60'000;
 
+// The thumbnail sizes the API serves (storage::kThumbnailWidths), as the child's option.
+std::string ThumbnailWidthsArgument() {
+  std::string list;
+  for (int w : storage::kThumbnailWidths) list += (list.empty() ? "" : ",") + std::to_string(w);
+  return list;
+}
+
 // The child's error event. The child reads the hostile file: what it says is untrusted text.
 Status StatusFromJson(const nlohmann::json& event, ErrorCode fallback, const std::string& text) {
   if (event.is_object() && event.contains("error") && event["error"].is_object()) {
@@ -56,6 +63,8 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                                    job_dir + "/video.mp4",
                                    "--thumbnail",
                                    job_dir + "/thumbnail.jpg",
+                                   "--thumbnail-widths",
+                                   ThumbnailWidthsArgument(),
                                    "--progress",
                                    "json",
                                    "--threads",
@@ -230,6 +239,18 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
   if (s.ok()) {
     s = blobs_->PutFile(storage::ThumbnailKey(id), job_dir + "/thumbnail.jpg", "image/jpeg");
   }
+  // The smaller copies the child says it made, each only if it is one of ours: the summary is the
+  // child's word, and a width names a key.
+  std::vector<int> widths;
+  if (const auto& made = summary.value("output", nlohmann::json::object()); made.is_object()) {
+    for (const auto& w : made.value("thumbnail_widths", nlohmann::json::array())) {
+      if (s.ok() && w.is_number_integer() && storage::IsThumbnailWidth(w.get<int>())) {
+        const std::string path = job_dir + "/thumbnail-" + std::to_string(w.get<int>()) + ".jpg";
+        s = blobs_->PutFile(storage::ThumbnailVariantKey(id, w.get<int>()), path, "image/jpeg");
+        widths.push_back(w.get<int>());
+      }
+    }
+  }
   if (!s.ok()) return Fail(claim, s, /*transient=*/true);
   // What the child says about the file comes from the file: cleaned before it is stored.
   nlohmann::json output = SanitizeJson(summary.value("output", nlohmann::json::object()));
@@ -237,6 +258,7 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
   output.erase("path");  // the scratch copy, gone after this job; the video is at VideoKey(id)
   output["warnings"] = SanitizeJson(summary.value("warnings", nlohmann::json::array()));
   output["threads"] = threads;  // decided by the worker at claim time (ThreadsForJob)
+  output["thumbnail_widths"] = widths;
   s = store_->CompleteJob(id, claim.lease_token,
                           SanitizeJson(summary.value("source", nlohmann::json())), output,
                           settings_.keep_original);

@@ -22,6 +22,7 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sqlite3.h>
@@ -491,6 +492,46 @@ TEST_F(ApiTest, ThumbnailIsAJpeg) {
   EXPECT_EQ(static_cast<unsigned char>(r.body[r.body.size() - 1]), 0xD9);
 }
 
+// The width and height in a baseline JPEG's frame header (SOF0), or {0, 0}.
+std::pair<int, int> JpegSize(const std::string& jpeg) {
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    if (static_cast<unsigned char>(jpeg[i]) == 0xFF &&
+        static_cast<unsigned char>(jpeg[i + 1]) == 0xC0) {
+      auto byte = [&](size_t k) { return static_cast<int>(static_cast<unsigned char>(jpeg[k])); };
+      return {byte(i + 7) << 8 | byte(i + 8), byte(i + 5) << 8 | byte(i + 6)};
+    }
+  }
+  return {0, 0};
+}
+
+TEST_F(ApiTest, ThumbnailSizesAreListedAndServedSmaller) {
+  const std::string id = ReadyVideo();  // 1280x720
+  ASSERT_FALSE(id.empty());
+  auto v = GetVideo(id);
+  ASSERT_TRUE(v["thumbnails"].is_array()) << v.dump();
+  EXPECT_EQ(v["output"]["thumbnail_widths"], nlohmann::json({160, 320, 640})) << v.dump();
+  Response full = Call("GET", v["thumbnail_url"]);
+  ASSERT_EQ(full.status, 200) << full;
+  EXPECT_EQ(JpegSize(full.body), std::pair(1280, 720));
+  std::vector<int> listed;
+  for (const auto& t : v["thumbnails"]) {
+    const int w = t["width"];
+    listed.push_back(w);
+    EXPECT_EQ(t["url"], "/api/v1/videos/" + id + "/thumbnail?width=" + std::to_string(w));
+    Response r = Call("GET", t["url"]);
+    ASSERT_EQ(r.status, 200) << r;
+    EXPECT_EQ(r.header("Content-Type"), "image/jpeg");
+    EXPECT_EQ(JpegSize(r.body), std::pair(w, w * 9 / 16)) << w;  // 16:9 kept
+    EXPECT_LT(r.body.size(), full.body.size()) << w;
+  }
+  EXPECT_EQ(listed, (std::vector<int>{160, 320, 640}));
+  for (const char* bad : {"100", "0", "-160", "160px", "1280", "", "99999999999"}) {
+    Response r = Call("GET", "/api/v1/videos/" + id + "/thumbnail?width=" + bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r;
+    EXPECT_EQ(r.ErrorCode(), "invalid_thumbnail_width") << bad;
+  }
+}
+
 TEST_F(ApiTest, GetVideoReturnsTheResource) {
   const std::string id = ReadyVideo();
   ASSERT_FALSE(id.empty());
@@ -599,6 +640,7 @@ TEST_F(ApiTest, DeleteRemovesTheVideoAndItsFiles) {
   auto before = FilesIn(dir);
   EXPECT_TRUE(std::count(before.begin(), before.end(), "video.mp4")) << dir;
   EXPECT_TRUE(std::count(before.begin(), before.end(), "thumbnail.jpg")) << dir;
+  EXPECT_TRUE(std::count(before.begin(), before.end(), "thumbnail-160.jpg")) << dir;
 
   Response r = Call("DELETE", "/api/v1/videos/" + id);
   EXPECT_EQ(r.status, 204) << r;
@@ -991,6 +1033,16 @@ TEST_F(ApiAuthTest, SignedMediaUrlsWorkWithoutTheHeaderUntilTampered) {
   Response thumbnail = CallWithout("GET", thumbnail_url);
   EXPECT_EQ(thumbnail.status, 200) << thumbnail;
   EXPECT_EQ(thumbnail.header("Content-Type"), "image/jpeg");
+  // The smaller copies ride on the thumbnail's signature: the width is beside it, not in it.
+  ASSERT_EQ(v["thumbnails"].size(), 3u) << v.dump();
+  for (const auto& t : v["thumbnails"]) {
+    const std::string url = t["url"];
+    EXPECT_EQ(url, thumbnail_url + "&width=" + std::to_string(t["width"].get<int>()));
+    Response copy = CallWithout("GET", url);
+    EXPECT_EQ(copy.status, 200) << url << ": " << copy;
+    EXPECT_LT(copy.body.size(), thumbnail.body.size()) << url;
+    EXPECT_EQ(CallWithout("GET", base + "/thumbnail?width=160").status, 401);
+  }
 
   // The same URL with a changed signature, or another path's signature, or a later expiry.
   std::string changed = video_url;

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <utility>
+#include <vector>
 
 #include "media/transcoder.h"
 #include "media_test_util.h"
@@ -82,10 +85,12 @@ TEST(ThumbnailTest, SkipsABlackIntroWhenReencoding) {
 TEST(ThumbnailTest, SeekingExtractorSkipsABlackIntroToo) {
   std::string dir = MakeTempDir();
   std::string jpeg = dir + "/thumb.jpg";
-  auto at =
-      ExtractThumbnail(Fixture("black_intro.mp4"), InputLimits{}, nullptr, jpeg, {1280, 720}, 85);
+  auto at = ExtractThumbnail(Fixture("black_intro.mp4"), InputLimits{}, nullptr, jpeg, {1280, 720},
+                             85, {320, 160, 640, 1280});
   ASSERT_TRUE(at.ok()) << at.status().ToString();
-  EXPECT_GE(at.value(), 2.0);
+  EXPECT_GE(at->at_s, 2.0);
+  // The thumbnail is 640 wide: only the narrower copies are made, in order.
+  EXPECT_EQ(at->widths, (std::vector<int>{160, 320}));
   FramePtr t = DecodePictureAt(jpeg, 0);
   ASSERT_TRUE(t);
   EXPECT_EQ(t->width, 640);
@@ -108,6 +113,52 @@ TEST(ThumbnailTest, PassthroughStillMakesAThumbnailWithinTheBox) {
   EXPECT_EQ(t->width, 320);
   EXPECT_EQ(t->height, 180);
   EXPECT_TRUE(ScoreFrame(t.get()).acceptable);
+}
+
+TEST(ThumbnailSizesTest, CopiesKeepTheAspectAndAreNeverWiderThanTheThumbnail) {
+  std::string dir = MakeTempDir();
+  FramePtr landscape = Picture(0, 128, 128, true);  // 320x240
+  auto widths =
+      WriteThumbnails(landscape.get(), dir + "/t.jpg", {1280, 720}, 85, {640, 160, 100, 320, 160});
+  ASSERT_TRUE(widths.ok()) << widths.status().ToString();
+  // 320 and 640 are not below the thumbnail's own 320: not made, never upscaled.
+  EXPECT_EQ(widths.value(), (std::vector<int>{100, 160}));
+  FramePtr full = DecodePictureAt(dir + "/t.jpg", 0);
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->width, 320);
+  EXPECT_EQ(full->height, 240);
+  for (auto [w, h] : {std::pair{100, 76}, std::pair{160, 120}}) {
+    FramePtr copy = DecodePictureAt(ThumbnailVariantPath(dir + "/t.jpg", w), 0);
+    ASSERT_TRUE(copy) << w;
+    EXPECT_EQ(copy->width, w);
+    EXPECT_EQ(copy->height, h);  // 4:3, rounded to even
+    EXPECT_TRUE(ScoreFrame(copy.get()).acceptable) << w;
+  }
+  EXPECT_FALSE(std::filesystem::exists(ThumbnailVariantPath(dir + "/t.jpg", 320)));
+}
+
+TEST(ThumbnailSizesTest, APortraitVideosCopiesAreNarrowAndTall) {
+  std::string dir = MakeTempDir();
+  TranscodeRequest request;
+  request.input = Fixture("rot90.mp4");
+  request.output = dir + "/out.mp4";
+  request.thumbnail = dir + "/thumb.jpg";
+  request.options.thumbnail_widths = {160, 320, 640};
+  auto r = Transcode(request, nullptr, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  FramePtr full = DecodePictureAt(request.thumbnail, 0);
+  ASSERT_TRUE(full);
+  ASSERT_LT(full->width, full->height) << "the thumbnail is upright";
+  for (int w : r->thumbnail_widths) {
+    FramePtr copy = DecodePictureAt(ThumbnailVariantPath(request.thumbnail, w), 0);
+    ASSERT_TRUE(copy) << w;
+    EXPECT_EQ(copy->width, w);
+    EXPECT_NEAR(static_cast<double>(copy->height) / copy->width,
+                static_cast<double>(full->height) / full->width, 2.0 / w);
+  }
+  EXPECT_FALSE(r->thumbnail_widths.empty());
+  // The summary a worker reads names them.
+  EXPECT_EQ(ToJson(r.value())["output"]["thumbnail_widths"], nlohmann::json(r->thumbnail_widths));
 }
 
 }  // namespace

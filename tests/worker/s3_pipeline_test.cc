@@ -195,7 +195,13 @@ TEST_F(S3PipelineTest, ProcessedVideosReplaceTheirOriginalsInTheBucket) {
     expected.push_back("videos/" + id + "/thumbnail.jpg");
     expected.push_back("videos/" + id + "/video.mp4");
     EXPECT_EQ(store->GetVideo(id)->output["height"].get<int>() > 0, true);
+    const nlohmann::json output = store->GetVideo(id)->output;
+    for (const auto& w : output["thumbnail_widths"]) {
+      expected.push_back(storage::ThumbnailVariantKey(id, w.get<int>()));
+    }
   }
+  // A 1080p video's thumbnail is 1280 wide: all three smaller copies are made.
+  EXPECT_EQ(store->GetVideo(ids[0])->output["thumbnail_widths"], nlohmann::json({160, 320, 640}));
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(AwsListKeys(), expected) << "processed files present, originals gone, nothing else";
   EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/scratch")) << "scratch cleaned";
@@ -229,6 +235,22 @@ TEST_F(S3PipelineTest, PublicReadVideosLinkToTheirPublicObjectsOrTheCdn) {
   nlohmann::json listed = Http("GET", api + "/api/v1/videos").Json();
   ASSERT_TRUE(listed.is_object() && listed["videos"].size() == 1u) << listed.dump();
   EXPECT_EQ(listed["videos"][0], video) << "the list renders as GET does";
+  // The thumbnail's smaller copies are public objects too, and the API's ?width= sends a client
+  // to the copy (a presigned URL of its key: the route works whatever the bucket's policy).
+  ASSERT_EQ(video["thumbnails"].size(), 3u) << video.dump();
+  for (const auto& t : video["thumbnails"]) {
+    const int w = t["width"];
+    EXPECT_EQ(t["url"], bucket_url + "/" + storage::ThumbnailVariantKey(id, w));
+    vidproc::testing::Response copy = Http("GET", t["url"]);
+    ASSERT_EQ(copy.status, 200) << w;
+    EXPECT_EQ(copy.header("Content-Type"), "image/jpeg") << w;
+    vidproc::testing::Response via_api =
+        Http("GET", api + "/api/v1/videos/" + id + "/thumbnail?width=" + std::to_string(w));
+    EXPECT_EQ(via_api.status, 302) << w;
+    EXPECT_NE(via_api.header("Location").find(storage::ThumbnailVariantKey(id, w)),
+              std::string::npos)
+        << via_api.header("Location");
+  }
 
   // The bytes, as the owner reads them with credentials.
   auto owner = storage::S3Store::Create(OwnerOptions(), SystemClock::Default()).value();
@@ -263,6 +285,9 @@ TEST_F(S3PipelineTest, PublicReadVideosLinkToTheirPublicObjectsOrTheCdn) {
   vidproc::testing::Response thumbnail = Http("GET", video.value("thumbnail_url", ""));
   EXPECT_EQ(thumbnail.status, 200) << thumbnail.status;
   EXPECT_EQ(thumbnail.header("Cache-Control"), "public, max-age=86400");
+  ASSERT_EQ(video["thumbnails"].size(), 3u) << video.dump();
+  EXPECT_EQ(video["thumbnails"][0]["url"], cdn + "/videos/" + id + "/thumbnail-160.jpg");
+  EXPECT_EQ(Http("GET", video["thumbnails"][0]["url"]).status, 200);
 }
 
 TEST_F(S3PipelineTest, AStorageOutageMidJobLosesNothing) {
@@ -283,7 +308,11 @@ TEST_F(S3PipelineTest, AStorageOutageMidJobLosesNothing) {
   ASSERT_TRUE(WaitFor([&] { return store->GetVideo(ids[0])->status == queue::VideoStatus::kReady; },
                       120'000))
       << store->GetVideo(ids[0])->error_code << ": " << store->GetVideo(ids[0])->error_message;
-  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"videos/" + ids[0] + "/thumbnail.jpg",
+  // 1080p: the thumbnail and its three smaller copies, and the video.
+  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"videos/" + ids[0] + "/thumbnail-160.jpg",
+                                                     "videos/" + ids[0] + "/thumbnail-320.jpg",
+                                                     "videos/" + ids[0] + "/thumbnail-640.jpg",
+                                                     "videos/" + ids[0] + "/thumbnail.jpg",
                                                      "videos/" + ids[0] + "/video.mp4"}));
 }
 
