@@ -90,6 +90,26 @@ Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config) 
   return std::unique_ptr<storage::BlobStore>(std::move(store));
 }
 
+namespace {
+
+// "a, b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> CommaList(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) items.push_back(item);
+    start = end + 1;
+  }
+  return items;
+}
+
+}  // namespace
+
 worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
                                           const std::string& transcoder_path) {
   worker::WorkerSettings s;
@@ -114,6 +134,9 @@ worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
   s.log_level = config.log_level;
   s.log_format = config.log_format;
   s.sandbox_skip = config.sandbox_skip;
+  s.import.max_bytes = config.max_upload_bytes;
+  s.import.allowed_hosts = CommaList(config.import_allowed_hosts);
+  s.import.source_keys = config.use_spaces;
   return s;
 }
 
@@ -161,16 +184,8 @@ http::ApiOptions ApiOptionsFrom(const Config& config) {
   o.admission.max_reserved_upload_bytes = config.max_reserved_upload_bytes;
   o.admission.disk_reserve_bytes = config.disk_reserve_mb << 20;
   o.admission.disk_path = config.data_dir;
-  size_t start = 0;
-  while (start <= config.allowed_hosts.size()) {
-    size_t end = config.allowed_hosts.find(',', start);
-    if (end == std::string::npos) end = config.allowed_hosts.size();
-    std::string host = config.allowed_hosts.substr(start, end - start);
-    host.erase(0, host.find_first_not_of(" \t"));
-    host.erase(host.find_last_not_of(" \t") + 1);
-    if (!host.empty()) o.allowed_hosts.push_back(host);
-    start = end + 1;
-  }
+  o.allowed_hosts = CommaList(config.allowed_hosts);
+  o.source_keys = config.use_spaces;
   // A specific address to listen on is a name browsers reach this server by.
   const std::string listen_host = ListenHost(config);
   if (listen_host != "0.0.0.0" && listen_host != "::" && listen_host != "[::]") {

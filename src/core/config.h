@@ -55,6 +55,7 @@ struct Config {
   std::string max_size;       // VIDPROC_MAX_SIZE
   int max_fps = 60;           // VIDPROC_MAX_FPS
   std::string worker_id;      // VIDPROC_WORKER_ID
+  std::string import_allowed_hosts;  // VIDPROC_IMPORT_ALLOWED_HOSTS
 
   // The HTTP service (`vidproc serve`).
   std::string listen;              // VIDPROC_LISTEN

@@ -42,6 +42,9 @@ struct ApiOptions {
   // `serve --insecure-no-auth`: with auth off, requests from other machines and through proxies
   // are served too (something in front authenticates them). Otherwise RemoteRefusal applies.
   bool serve_remote_without_token = false;
+  // Imports may name a `source_key`: the storage is a bucket the platform shares (USE_SPACES).
+  // On local storage they are refused (the platform's files are not in vidproc's store).
+  bool source_keys = false;
 };
 
 // Where a client fetches a ready video's video and thumbnail. Decided once by the wiring from the

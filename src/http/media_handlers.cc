@@ -15,8 +15,7 @@ asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::stri
     int64_t size = 0;
     int64_t mtime_ns = 0;
   };
-  const std::string key = thumbnail ? storage::ThumbnailKey(id) : storage::VideoKey(id);
-  auto locate = [&api, id, key] {
+  auto locate = [&api, id, thumbnail] {
     Found f;
     auto video = api.store->GetVideo(id);
     if (!video.ok()) {
@@ -29,7 +28,10 @@ asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::stri
                                                       ", not ready: there is nothing to play yet.");
       return f;
     }
-    auto where = api.blobs->Locate(key, api.options->presign_expiry_s);
+    const storage::OutputKeys keys =
+        storage::OutputKeysOf(id, video->replace_source ? video->import_key : "");
+    auto where =
+        api.blobs->Locate(thumbnail ? keys.thumbnail : keys.video, api.options->presign_expiry_s);
     if (!where.ok()) {
       f.status = where.status();
       return f;
