@@ -276,7 +276,8 @@ Status HostList(const char* name, const std::string& v) {
                                    c == '-' || c == '_' || c == ':');
       if (!fits) ok = false;
     }
-    if (!ok) return Invalid(name, v, "host names or addresses, comma-separated (no ports or paths)");
+    if (!ok)
+      return Invalid(name, v, "host names or addresses, comma-separated (no ports or paths)");
     start = end + 1;
   }
   return Status::Ok();

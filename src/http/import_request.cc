@@ -9,8 +9,8 @@
 namespace vidproc::http {
 namespace {
 
-constexpr std::array<std::string_view, 6> kMembers = {
-    "source_key", "source_url", "replace_source", "filename", "external_id", "metadata"};
+constexpr std::array<std::string_view, 6> kMembers = {"source_key", "source_url",  "replace_source",
+                                                      "filename",   "external_id", "metadata"};
 
 ImportRequestCheck Refuse(std::string_view code, std::string message) {
   return {{}, HttpError{400, std::string(code), std::move(message)}};
@@ -18,9 +18,10 @@ ImportRequestCheck Refuse(std::string_view code, std::string message) {
 
 ImportRequestCheck BadImport(const std::string& why) {
   return Refuse(kInvalidImport,
-                why + ". Send a JSON object with exactly one of \"source_key\" (an object in the "
-                      "bucket) and \"source_url\" (http or https), and optionally "
-                      "\"replace_source\", \"filename\", \"external_id\" and \"metadata\".");
+                why +
+                    ". Send a JSON object with exactly one of \"source_key\" (an object in the "
+                    "bucket) and \"source_url\" (http or https), and optionally "
+                    "\"replace_source\", \"filename\", \"external_id\" and \"metadata\".");
 }
 
 // The last segment of a key or of a URL's path ("" if none).

@@ -1,9 +1,9 @@
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/text.h"
 #include "core/units.h"
 #include "http/api.h"
-#include "core/redact.h"
 #include "http/handlers.h"
 #include "http/import_request.h"
 #include "http/multipart.h"
@@ -147,9 +147,9 @@ namespace {
 asio::awaitable<void> ImportVideo(ApiServices& api, Exchange& ex) {
   if (auto length = ex.content_length(); length && *length > kMaxImportBodyBytes) {
     ex.close_after();
-    co_return co_await ex.SendError(400, kInvalidImport,
-                                    "The JSON body is larger than " +
-                                        std::to_string(kMaxImportBodyBytes) + " bytes.");
+    co_return co_await ex.SendError(
+        400, kInvalidImport,
+        "The JSON body is larger than " + std::to_string(kMaxImportBodyBytes) + " bytes.");
   }
   if (ex.query("external_id") || ex.query("metadata")) {
     ex.close_after();
@@ -160,9 +160,9 @@ asio::awaitable<void> ImportVideo(ApiServices& api, Exchange& ex) {
   std::string body;
   auto collect = [&body](const char* data, size_t size) {
     if (body.size() + size > kMaxImportBodyBytes) {
-      return Status(ErrorCode::kInvalidArgument, "The JSON body is larger than " +
-                                                     std::to_string(kMaxImportBodyBytes) +
-                                                     " bytes.");
+      return Status(
+          ErrorCode::kInvalidArgument,
+          "The JSON body is larger than " + std::to_string(kMaxImportBodyBytes) + " bytes.");
     }
     body.append(data, size);
     return Status::Ok();

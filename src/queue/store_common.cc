@@ -9,10 +9,11 @@ namespace vidproc::queue::store_util {
 namespace {
 
 constexpr std::array<std::string_view, 19> kVideoColumnNames = {
-    "id",         "status",        "filename",    "created_at",    "updated_at",
-    "size_bytes", "progress",      "eta_seconds", "attempts",      "error_code",
-    "error_message", "source",     "output",      "has_original",  "external_id",
-    "metadata",   "import_key",    "import_url",  "replace_source"};
+    "id",         "status",       "filename",      "created_at",
+    "updated_at", "size_bytes",   "progress",      "eta_seconds",
+    "attempts",   "error_code",   "error_message", "source",
+    "output",     "has_original", "external_id",   "metadata",
+    "import_key", "import_url",   "replace_source"};
 
 constexpr size_t kMaxCursorIdLength = 64;
 constexpr size_t kMaxCursorTimeDigits = 19;  // INT64_MAX has 19 digits

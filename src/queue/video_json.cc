@@ -50,10 +50,11 @@ nlohmann::json OutputJson(const nlohmann::json& output) {
 // query is a credential, and its path may be one too).
 nlohmann::json ImportJson(const Video& v) {
   if (v.import_key.empty() && v.import_url.empty()) return nullptr;
-  return {{"source_key", v.import_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.import_key)},
-          {"source_host",
-           v.import_url.empty() ? nlohmann::json(nullptr) : nlohmann::json(UrlHost(v.import_url))},
-          {"replace_source", v.replace_source}};
+  return {
+      {"source_key", v.import_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.import_key)},
+      {"source_host",
+       v.import_url.empty() ? nlohmann::json(nullptr) : nlohmann::json(UrlHost(v.import_url))},
+      {"replace_source", v.replace_source}};
 }
 
 }  // namespace

@@ -345,9 +345,10 @@ JobRunner::Original JobRunner::GetOriginal(const queue::Claim& claim, const std:
   const std::string path = job_dir + "/original";
   Status s = blobs_->GetFile(key, path);
   if (s.code() == ErrorCode::kNotFound) {
-    return {"", false,
-            Fail(claim, Status(ErrorCode::kNotFound, "The original upload is missing from storage."),
-                 false)};
+    return {
+        "", false,
+        Fail(claim, Status(ErrorCode::kNotFound, "The original upload is missing from storage."),
+             false)};
   }
   if (!s.ok()) return {"", false, Fail(claim, s, true)};
   return {path, true, std::nullopt};
@@ -358,9 +359,9 @@ JobRunner::Original JobRunner::Import(const queue::Claim& claim, const std::stri
   const queue::Video& v = claim.video;
   const std::string path = job_dir + "/original";
   const bool from_key = !v.import_key.empty();
-  LogInfo("importing", {{"video", v.id},
-                        {from_key ? "key" : "url",
-                         from_key ? v.import_key : RedactedUrl(v.import_url)}});
+  LogInfo("importing",
+          {{"video", v.id},
+           {from_key ? "key" : "url", from_key ? v.import_key : RedactedUrl(v.import_url)}});
   if (from_key && !settings_.import.source_keys) {
     return {"", false,
             Fail(claim,
@@ -395,8 +396,8 @@ JobRunner::Original JobRunner::Import(const queue::Claim& claim, const std::stri
   }
   if (!s.ok()) return {"", false, Fail(claim, s, IsRetryable(s.code()))};
   std::error_code ec;
-  LogInfo("imported", {{"video", v.id},
-                       {"bytes", static_cast<int64_t>(std::filesystem::file_size(path, ec))}});
+  LogInfo("imported",
+          {{"video", v.id}, {"bytes", static_cast<int64_t>(std::filesystem::file_size(path, ec))}});
   return {path, !from_key, std::nullopt};
 }
 
@@ -434,9 +435,9 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
   JobOutcome outcome = JobOutcome::kLost;
   switch (r.kind) {
     case ChildResult::kDone:
-      outcome = deadline.Expired() ? TimedOut(claim, "after the transcode")
-                                   : Store(claim, job_dir, threads, r.summary, input,
-                                           original.stored);
+      outcome = deadline.Expired()
+                    ? TimedOut(claim, "after the transcode")
+                    : Store(claim, job_dir, threads, r.summary, input, original.stored);
       break;
     case ChildResult::kRefused: outcome = Fail(claim, r.error, false); break;
     case ChildResult::kFailed: outcome = Fail(claim, r.error, !IsInputError(r.error.code())); break;

@@ -87,8 +87,7 @@ class JobRunner {
   JobOutcome TimedOut(const queue::Claim& claim, const std::string& during);
   JobOutcome Fail(const queue::Claim& claim, const Status& error, bool transient);
   JobOutcome Store(const queue::Claim& claim, const std::string& job_dir, int threads,
-                   const nlohmann::json& summary, const std::string& input,
-                   bool original_stored);
+                   const nlohmann::json& summary, const std::string& input, bool original_stored);
 
   // The job's original as a local file: the stored upload, or an import's source, fetched from
   // its URL or read from the bucket (and then stored as the video's original, as an upload is).

@@ -48,9 +48,9 @@ std::string CodeOf(const std::string& body, bool source_keys = true) {
 }
 
 TEST(ImportRequestTest, AKeyImportIsParsedWithTheIdsAndAFilename) {
-  auto check = Parse(
-      R"({"source_key": "media/uploads/2026/Trip to Rome (1).mov", "replace_source": true,)"
-      R"( "external_id": "post-9", "metadata": {"user": 4}})");
+  auto check =
+      Parse(R"({"source_key": "media/uploads/2026/Trip to Rome (1).mov", "replace_source": true,)"
+            R"( "external_id": "post-9", "metadata": {"user": 4}})");
   ASSERT_TRUE(check.ok()) << check.refusal->message;
   EXPECT_EQ(check.request.source_key, "media/uploads/2026/Trip to Rome (1).mov");
   EXPECT_TRUE(check.request.source_url.empty());
@@ -94,8 +94,7 @@ TEST(ImportRequestTest, MalformedBodiesAreInvalidImport) {
            R"({"source_key": "media/a.mov", "replace_source": 1})",
            R"({"source_key": "media/a.mov", "filename": 3})",
            // unknown members (a typo must not be ignored)
-           R"({"source_key": "media/a.mov", "replace": true})",
-           R"({"sourceKey": "media/a.mov"})",
+           R"({"source_key": "media/a.mov", "replace": true})", R"({"sourceKey": "media/a.mov"})",
            R"({"source_url": "https://example.com/a", "file": "x"})"}) {
     EXPECT_EQ(CodeOf(body), kInvalidImport) << body;
   }
@@ -106,10 +105,10 @@ TEST(ImportRequestTest, MalformedBodiesAreInvalidImport) {
 
 TEST(ImportRequestTest, EveryInvalidSourceKeyIsRefused) {
   for (const std::string& key : std::vector<std::string>{
-           "", "/media/a.mov", "media/", "media//a.mov", "media/../secrets/a.mov", "..",
-           "../a.mov", "media/./a.mov", "media/..", std::string(1025, 'k'),
-           std::string("media/a\x01.mov"), std::string("media/a\nb.mov"), std::string("a\x7f"),
-           "media/\xC3(bad.mov", "media/\xE2\x80\xAEvom.exe",  // bad UTF-8, a bidi override
+           "", "/media/a.mov", "media/", "media//a.mov", "media/../secrets/a.mov", "..", "../a.mov",
+           "media/./a.mov", "media/..", std::string(1025, 'k'), std::string("media/a\x01.mov"),
+           std::string("media/a\nb.mov"), std::string("a\x7f"), "media/\xC3(bad.mov",
+           "media/\xE2\x80\xAEvom.exe",  // bad UTF-8, a bidi override
            "videos/abc/video.mp4", "videos/x", "uploads/abc/00000000000000000000",
            "readyz-probe"}) {
     const std::string text = "{\"source_key\": \"" + JsonStringBytes(key) + "\"}";
@@ -119,10 +118,9 @@ TEST(ImportRequestTest, EveryInvalidSourceKeyIsRefused) {
     // A body whose bytes are not UTF-8 is not JSON at all: refused as a malformed import.
     EXPECT_TRUE(code == kInvalidSourceKey || code == kInvalidImport) << key << ": " << code;
   }
-  for (const std::string& key :
-       std::vector<std::string>{"a.mov", "media/2026/01/Trip to Rome (1).mov",
-                                "media/caf\xC3\xA9 \xF0\x9F\x8E\xAC.mp4", "a..b.mov",
-                                "videosx/a.mov", "media/videos/a.mov", std::string(1024, 'k')}) {
+  for (const std::string& key : std::vector<std::string>{
+           "a.mov", "media/2026/01/Trip to Rome (1).mov", "media/caf\xC3\xA9 \xF0\x9F\x8E\xAC.mp4",
+           "a..b.mov", "videosx/a.mov", "media/videos/a.mov", std::string(1024, 'k')}) {
     EXPECT_TRUE(storage::CheckSourceKey(key).ok()) << key;
     EXPECT_EQ(CodeOf(nlohmann::json({{"source_key", key}}).dump()), "") << key;
   }
@@ -152,9 +150,9 @@ TEST(ImportRequestTest, ThePlatformIdsFollowTheUploadRules) {
             kInvalidExternalId);
   EXPECT_EQ(CodeOf(R"({"source_key": "a.mov", "metadata": [1]})"), kInvalidMetadata);
   EXPECT_EQ(CodeOf(R"({"source_key": "a.mov", "metadata": "{}"})"), kInvalidMetadata);
-  EXPECT_EQ(CodeOf(R"({"source_key": "a.mov", "metadata": {"k": ")" + std::string(5000, 'v') +
-                   "\"}}"),
-            kMetadataTooLarge);
+  EXPECT_EQ(
+      CodeOf(R"({"source_key": "a.mov", "metadata": {"k": ")" + std::string(5000, 'v') + "\"}}"),
+      kMetadataTooLarge);
 }
 
 TEST(ImportRequestTest, TheThumbnailOfAReplacedSourceGoesBesideIt) {

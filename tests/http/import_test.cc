@@ -80,9 +80,9 @@ class ImportTest : public OneServerPerSuite<Suite> {
 class ApiImportTest : public ImportTest<ApiImportTest> {
  public:
   static ServeOptions Options() {
-    return {.workers = 1,
-            .env = {{"VIDPROC_IMPORT_ALLOWED_HOSTS", "127.0.0.1"},
-                    {"MAX_UPLOAD_BYTES", "1000000"}}};
+    return {
+        .workers = 1,
+        .env = {{"VIDPROC_IMPORT_ALLOWED_HOSTS", "127.0.0.1"}, {"MAX_UPLOAD_BYTES", "1000000"}}};
   }
 
  protected:
@@ -95,7 +95,7 @@ TEST_F(ApiImportTest, AUrlImportIsProcessedToReadyWithItsIdsAndNoSecretShown) {
   ASSERT_LT(video.size(), 1'000'000u);
   source_.set_responder([&](const Received& r) {
     return r.target.rfind("/media/clip.mp4?", 0) == 0 ? Ok(video)
-                                                       : "HTTP/1.1 404 Not Found\r\n\r\n";
+                                                      : "HTTP/1.1 404 Not Found\r\n\r\n";
   });
   const std::string url = Base() + "/media/clip.mp4?X-Amz-Signature=" + kSecret;
   Response r = PostJson(nlohmann::json({{"source_url", url},
@@ -127,8 +127,8 @@ TEST_F(ApiImportTest, AUrlImportIsProcessedToReadyWithItsIdsAndNoSecretShown) {
   ASSERT_EQ(source_.count(), 1u) << "fetched once";
   EXPECT_EQ(source_.requests()[0].method, "GET");
 
-  Response listed = Perform(
-      {.method = "GET", .url = server().Url("/api/v1/videos?external_id=post-17")});
+  Response listed =
+      Perform({.method = "GET", .url = server().Url("/api/v1/videos?external_id=post-17")});
   EXPECT_EQ(listed.Json()["videos"].size(), 1u) << listed;
   EXPECT_EQ(listed.body.find(kSecret), std::string::npos);
   // Never logged whole either.
@@ -186,8 +186,7 @@ TEST_F(ApiImportTest, BadBodiesAre400AndRecordNothing) {
            {nlohmann::json({{"source_url", url}, {"replace_source", true}}).dump(),
             "replace_source_needs_key"},
            {nlohmann::json({{"source_key", "../etc/passwd"}}).dump(), "invalid_source_key"},
-           {nlohmann::json({{"source_key", "videos/abc/video.mp4"}}).dump(),
-            "invalid_source_key"},
+           {nlohmann::json({{"source_key", "videos/abc/video.mp4"}}).dump(), "invalid_source_key"},
            // Local storage: there is no bucket a key could name.
            {nlohmann::json({{"source_key", "media/a.mov"}}).dump(), "source_key_unsupported"},
            {nlohmann::json({{"source_url", url}, {"external_id", std::string(300, 'x')}}).dump(),
@@ -217,10 +216,10 @@ TEST_F(ApiImportNoAllowlistTest, ALoopbackSourceIsRefusedAndNeverRequested) {
   Receiver source;
   source.set_responder([&](const Received&) { return Ok("secret"); });
   const std::string port = std::to_string(source.port());
-  for (const std::string& url : {"http://127.0.0.1:" + port + "/v.mp4",
-                                 "http://localhost:" + port + "/v.mp4",
-                                 "http://[::1]:" + port + "/v.mp4",
-                                 std::string("http://169.254.169.254/latest/meta-data/")}) {
+  for (const std::string& url :
+       {"http://127.0.0.1:" + port + "/v.mp4", "http://localhost:" + port + "/v.mp4",
+        "http://[::1]:" + port + "/v.mp4",
+        std::string("http://169.254.169.254/latest/meta-data/")}) {
     nlohmann::json video = ImportAndWait(url);
     EXPECT_EQ(video["status"], "failed") << url;
     EXPECT_EQ(ErrorOf(video), "source_refused") << url << ": " << video.dump();

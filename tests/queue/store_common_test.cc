@@ -111,10 +111,9 @@ TEST(ReadVideoTest, MapsEveryColumnInVideoColumnsOrder) {
 }
 
 TEST(ReadVideoTest, NullEtaAndUnreadableJsonReadAsNothing) {
-  Video v =
-      ReadVideo(FakeRow({"id2", "ready", "", "0", "0", "0", "1", std::nullopt, "1", std::nullopt,
-                         std::nullopt, "{not json", R"({"w":1})", "0", std::nullopt, "[1,2]",
-                         std::nullopt, std::nullopt, "0"}));
+  Video v = ReadVideo(FakeRow({"id2", "ready", "", "0", "0", "0", "1", std::nullopt, "1",
+                               std::nullopt, std::nullopt, "{not json", R"({"w":1})", "0",
+                               std::nullopt, "[1,2]", std::nullopt, std::nullopt, "0"}));
   EXPECT_FALSE(v.eta_seconds.has_value());
   EXPECT_TRUE(v.source.is_null());
   EXPECT_EQ(v.output["w"], 1);

@@ -383,8 +383,7 @@ TEST_F(S3PipelineTest, ReplaceSourceWritesTheMp4BackAndItsThumbnailBesideIt) {
   follow.url = api + video.value("video_url", "");
   vidproc::testing::Response redirect = vidproc::testing::Perform(follow);
   EXPECT_EQ(redirect.status, 302);
-  EXPECT_NE(redirect.header("Location").find("/" + bucket_ + "/media/clip.mov?"),
-            std::string::npos)
+  EXPECT_NE(redirect.header("Location").find("/" + bucket_ + "/media/clip.mov?"), std::string::npos)
       << redirect.header("Location");
   StopWorker();
   // With public-read storage the links are the objects' own URLs.
@@ -437,8 +436,8 @@ TEST_F(S3PipelineTest, SourceUrlsToPrivateAddressesAreRefused) {
              "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     });
     nlohmann::json video = WaitDone(
-        api, Import(api, {{"source_url", "http://127.0.0.1:" + std::to_string(source.port()) +
-                                             "/v.mp4"}}));
+        api, Import(api, {{"source_url",
+                           "http://127.0.0.1:" + std::to_string(source.port()) + "/v.mp4"}}));
     EXPECT_EQ(ErrorCodeOf(video), "source_refused") << location << ": " << video.dump();
   }
   EXPECT_EQ(source.count(), 2u) << "each redirect was requested once and not followed";
