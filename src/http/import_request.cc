@@ -24,12 +24,12 @@ ImportRequestCheck BadImport(const std::string& why) {
                     "\"replace_source\", \"filename\", \"external_id\" and \"metadata\".");
 }
 
-// The last segment of a key or of a URL's path ("" if none).
-std::string LastSegment(std::string_view path) {
-  path = path.substr(0, path.find_first_of("?#"));
-  const size_t scheme = path.find("://");
-  if (scheme != std::string_view::npos) {
-    path.remove_prefix(scheme + 3);
+// The last segment of a key, or of a URL's path ("" if none).
+std::string LastSegment(std::string_view path, bool is_url) {
+  if (is_url) {
+    path = path.substr(0, path.find_first_of("?#"));
+    const size_t scheme = path.find("://");
+    path.remove_prefix(scheme == std::string_view::npos ? 0 : scheme + 3);
     const size_t slash = path.find('/');
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
   }
@@ -97,7 +97,7 @@ ImportRequestCheck ParseImportRequest(std::string_view body, bool source_keys) {
                                               j.value("metadata", nlohmann::json()));
   if (!ids.ok()) return {{}, ids.refusal};
   r.ids = std::move(ids.ids);
-  if (filename.empty()) filename = LastSegment(has_key ? r.source_key : r.source_url);
+  if (filename.empty()) filename = LastSegment(has_key ? r.source_key : r.source_url, !has_key);
   r.filename = SanitizeFilename(filename.empty() ? "import" : filename);
   return {std::move(r), std::nullopt};
 }

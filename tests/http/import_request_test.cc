@@ -56,6 +56,9 @@ TEST(ImportRequestTest, AKeyImportIsParsedWithTheIdsAndAFilename) {
   EXPECT_TRUE(check.request.source_url.empty());
   EXPECT_TRUE(check.request.replace_source);
   EXPECT_EQ(check.request.filename, "Trip to Rome (1).mov");
+  auto odd = Parse(R"({"source_key": "media/what?#1.mov"})");
+  ASSERT_TRUE(odd.ok());
+  EXPECT_EQ(odd.request.filename, "what?#1.mov") << "a key has no query to cut";
   EXPECT_EQ(check.request.ids.external_id, "post-9");
   EXPECT_EQ(check.request.ids.metadata, nlohmann::json({{"user", 4}}));
 }
@@ -120,7 +123,8 @@ TEST(ImportRequestTest, EveryInvalidSourceKeyIsRefused) {
   }
   for (const std::string& key : std::vector<std::string>{
            "a.mov", "media/2026/01/Trip to Rome (1).mov", "media/caf\xC3\xA9 \xF0\x9F\x8E\xAC.mp4",
-           "a..b.mov", "videosx/a.mov", "media/videos/a.mov", std::string(1024, 'k')}) {
+           "a..b.mov", "media/what?#1.mov", "videosx/a.mov", "media/videos/a.mov",
+           std::string(1024, 'k')}) {
     EXPECT_TRUE(storage::CheckSourceKey(key).ok()) << key;
     EXPECT_EQ(CodeOf(nlohmann::json({{"source_key", key}}).dump()), "") << key;
   }

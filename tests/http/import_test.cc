@@ -1,9 +1,10 @@
 // Imports over real HTTP (POST /api/v1/videos with a JSON body naming source_url), against
 // `vidproc serve` children with local storage and one worker slot, from an HTTP server in this
 // process (tests/support/http_receiver.h):
-//   ApiImportTest             VIDPROC_IMPORT_ALLOWED_HOSTS=127.0.0.1, MAX_UPLOAD_BYTES=1000000:
-//                             an import processed to ready, a redirect to a private address,
-//                             an oversized source, a source answering 404, bad bodies
+//   ApiImportTest             VIDPROC_IMPORT_ALLOWED_HOSTS=127.0.0.1, MAX_UPLOAD_BYTES=1000000,
+//                             2 s leases: an import processed to ready, a fetch longer than a
+//                             lease, a redirect to a private address, an oversized source, a
+//                             source answering 404, bad bodies
 //   ApiImportNoAllowlistTest  no allowlist: the same loopback URL is refused before any request
 // Imports by source_key need a bucket: tests/worker/s3_pipeline_test.cc.
 #include <gtest/gtest.h>
@@ -134,6 +135,18 @@ TEST_F(ApiImportTest, AUrlImportIsProcessedToReadyWithItsIdsAndNoSecretShown) {
   // Never logged whole either.
   EXPECT_EQ(server().Log().find(kSecret), std::string::npos) << server().LogTail();
   EXPECT_NE(server().Log().find("/media/clip.mp4?****"), std::string::npos) << server().LogTail();
+}
+
+// A source that takes three leases to answer: the worker renews the lease while it waits, so the
+// job is not presumed dead, recovered and run a second time.
+TEST_F(ApiImportTest, AFetchLongerThanALeaseKeepsItsLease) {
+  const std::string video = ReadFile(Fixture("compliant_720p.mp4"));
+  source_.set_responder([&](const Received&) { return Ok(video); });
+  source_.set_delay_ms(6'000);
+  nlohmann::json ready = ImportAndWait(Base() + "/slow.mp4");
+  EXPECT_EQ(ready["status"], "ready") << ready.dump();
+  EXPECT_EQ(ready["attempts"], 1) << "the lease expired during the fetch";
+  EXPECT_EQ(source_.count(), 1u);
 }
 
 TEST_F(ApiImportTest, ARedirectToAPrivateAddressIsRefused) {
