@@ -262,23 +262,22 @@ Status CdnUrl(const char* name, const std::string& v) {
 Status HostList(const char* name, const std::string& v) {
   size_t start = 0;
   while (start <= v.size() && !v.empty()) {
-    size_t end = std::min(v.find(',', start), v.size());
+    const size_t end = std::min(v.find(',', start), v.size());
     std::string host = v.substr(start, end - start);
+    start = end + 1;
     while (!host.empty() && host.front() == ' ') host.erase(0, 1);
     while (!host.empty() && host.back() == ' ') host.pop_back();
+    if (host.empty()) continue;  // "a,,b" and a trailing comma are harmless
     const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
     const std::string bare = bracketed ? host.substr(1, host.size() - 2) : host;
-    const char* allowed = bracketed ? "0123456789abcdefABCDEF:." : nullptr;
-    bool ok = !bare.empty();
-    for (char c : bare) {
-      const bool fits = allowed ? std::strchr(allowed, c) != nullptr
-                                : (std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-                                   c == '-' || c == '_' || c == ':');
-      if (!fits) ok = false;
-    }
-    if (!ok)
+    const bool fits = std::all_of(bare.begin(), bare.end(), [&](char c) {
+      if (bracketed) return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+             c == ':';
+    });
+    if (bare.empty() || !fits) {
       return Invalid(name, v, "host names or addresses, comma-separated (no ports or paths)");
-    start = end + 1;
+    }
   }
   return Status::Ok();
 }
