@@ -395,6 +395,34 @@ TEST_F(S3PipelineTest, ReplaceSourceWritesTheMp4BackAndItsThumbnailBesideIt) {
   EXPECT_EQ(video.value("thumbnail_url", ""), bucket_url + "/media/clip.jpg");
 }
 
+// With SPACES_PUBLIC_READ the replaced source and its thumbnail are written public-read, as
+// vidproc's own outputs are, so the public links a ready video gives work for anyone.
+TEST_F(S3PipelineTest, AReplacedSourceOnPublicReadStorageIsPublic) {
+  using vidproc::testing::Http;
+  auto owner = storage::S3Store::Create(OwnerOptions(), SystemClock::Default()).value();
+  const std::string key = "media/pub.mp4";
+  ASSERT_TRUE(owner->PutFile(key, Fixture("compliant_720p.mp4"), "video/mp4").ok());
+  const std::string bucket_url = server_["S3_TEST_ENDPOINT"] + "/" + bucket_;
+  EXPECT_EQ(Http("GET", bucket_url + "/" + key).status, 403) << "the platform's object is private";
+  const std::string api = StartServe({"--workers", "1"}, {"SPACES_PUBLIC_READ=True"});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  const std::string id = Import(api, {{"source_key", key}, {"replace_source", true}});
+  ASSERT_FALSE(id.empty());
+  nlohmann::json video = WaitDone(api, id);
+  ASSERT_EQ(video.value("status", ""), "ready") << video.dump();
+  EXPECT_EQ(video.value("video_url", ""), bucket_url + "/media/pub.mp4");
+  EXPECT_EQ(video.value("thumbnail_url", ""), bucket_url + "/media/pub.jpg");
+  vidproc::testing::Response played = Http("GET", video.value("video_url", ""));
+  EXPECT_EQ(played.status, 200);
+  EXPECT_EQ(played.header("Content-Type"), "video/mp4");
+  EXPECT_EQ(played.header("Cache-Control"), "public, max-age=86400");
+  EXPECT_EQ(played.body.substr(4, 4), "ftyp");
+  vidproc::testing::Response thumbnail = Http("GET", video.value("thumbnail_url", ""));
+  EXPECT_EQ(thumbnail.status, 200);
+  EXPECT_EQ(thumbnail.header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"media/pub.jpg", "media/pub.mp4"}));
+}
+
 TEST_F(S3PipelineTest, AMissingSourceKeyFailsWithSourceFailed) {
   const std::string api = StartServe({"--workers", "1"}, {});
   ASSERT_FALSE(api.empty()) << "serve did not start";
