@@ -372,12 +372,19 @@ JobRunner::Original JobRunner::Import(const queue::Claim& claim, const std::stri
   }
   auto fetch = [&](const std::atomic<bool>& cancel) -> Status {
     if (from_key) {
-      Status s = blobs_->GetFile(v.import_key, path);
-      if (s.code() == ErrorCode::kNotFound) {
-        return Status(ErrorCode::kSourceFailed,
-                      "There is no object at source_key '" + v.import_key + "' in the bucket.");
+      const Status missing(ErrorCode::kSourceFailed, "There is no object at source_key '" +
+                                                         v.import_key + "' in the bucket.");
+      // Sized first: an object over the upload cap is refused as an upload would be, unread.
+      auto info = blobs_->Stat(v.import_key);
+      if (!info.ok()) return info.status();
+      if (!info.value()) return missing;
+      if (settings_.import.max_bytes > 0 && (*info)->size_bytes > settings_.import.max_bytes) {
+        return Status(ErrorCode::kTooLargeFile,
+                      "The source object is larger than the upload limit of " +
+                          std::to_string(settings_.import.max_bytes) + " bytes.");
       }
-      return s;
+      Status s = blobs_->GetFile(v.import_key, path);
+      return s.code() == ErrorCode::kNotFound ? missing : s;
     }
     storage::SourcePolicy policy;
     policy.max_bytes = settings_.import.max_bytes;

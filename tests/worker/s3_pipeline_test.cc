@@ -423,16 +423,27 @@ TEST_F(S3PipelineTest, AReplacedSourceOnPublicReadStorageIsPublic) {
   EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"media/pub.jpg", "media/pub.mp4"}));
 }
 
-TEST_F(S3PipelineTest, AMissingSourceKeyFailsWithSourceFailed) {
-  const std::string api = StartServe({"--workers", "1"}, {});
+// A missing key fails (not retried) and an object over the upload cap is refused unread; neither
+// writes anything or touches the source.
+TEST_F(S3PipelineTest, AMissingOrOversizedSourceKeyFailsAndWritesNothing) {
+  auto owner = storage::S3Store::Create(OwnerOptions(), SystemClock::Default()).value();
+  ASSERT_TRUE(owner->PutFile("media/big.mov", Fixture("compliant_720p.mp4"), "video/mp4").ok());
+  const std::string api = StartServe({"--workers", "1"}, {"MAX_UPLOAD_BYTES=100000"});
   ASSERT_FALSE(api.empty()) << "serve did not start";
   const std::string id = Import(api, {{"source_key", "media/none.mov"}, {"replace_source", true}});
   ASSERT_FALSE(id.empty());
   nlohmann::json video = WaitDone(api, id);
   EXPECT_EQ(video.value("status", ""), "failed");
   EXPECT_EQ(ErrorCodeOf(video), "source_failed") << video.dump();
+  EXPECT_EQ(video.value("attempts", 0), 1);
   EXPECT_NE(video["error"].value("message", "").find("media/none.mov"), std::string::npos);
-  EXPECT_TRUE(AwsListKeys().empty()) << "a failed import writes nothing";
+
+  video = WaitDone(api, Import(api, {{"source_key", "media/big.mov"}, {"replace_source", true}}));
+  EXPECT_EQ(video.value("status", ""), "failed");
+  EXPECT_EQ(ErrorCodeOf(video), "too_large_file") << video.dump();
+  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"media/big.mov"}))
+      << "a failed import writes nothing";
+  EXPECT_TRUE(ReadObject(*owner, "media/big.mov") == ReadFile(Fixture("compliant_720p.mp4")));
 }
 
 // SSRF through source_url, on a worker whose network reaches the bucket's gateway on loopback:
