@@ -1,10 +1,10 @@
 // Where uploaded originals, processed videos and thumbnails live: a key-value store of files.
 // Keys are relative, slash-separated paths made by vidproc itself ("videos/{id}/video.mp4"),
 // never from a name a user sent, with one exception: an import's source key, an object of the
-// platform's in a shared bucket (CheckSourceKey), which only S3Store reads and writes; LocalStore
-// never maps one to a path. Implementations: LocalStore (a directory) and S3Store (a bucket
-// of any S3-compatible service); both pass the conformance suite in
-// tests/storage/blob_store_conformance.h. FaultInjectingStore wraps either for tests.
+// platform's in a shared bucket (CheckSourceKey), read and written only with S3Store (the API
+// and the worker refuse imports by key on local storage). Implementations: LocalStore (a
+// directory) and S3Store (a bucket of any S3-compatible service); both pass the conformance suite
+// in tests/storage/blob_store_conformance.h. FaultInjectingStore wraps either for tests.
 #pragma once
 
 #include <cstdint>
