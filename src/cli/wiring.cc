@@ -91,6 +91,26 @@ Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const Config& config) 
   return std::unique_ptr<storage::BlobStore>(std::move(store));
 }
 
+namespace {
+
+// "a, b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> CommaList(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) items.push_back(item);
+    start = end + 1;
+  }
+  return items;
+}
+
+}  // namespace
+
 worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
                                           const std::string& transcoder_path) {
   worker::WorkerSettings s;
@@ -115,6 +135,9 @@ worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
   s.log_level = config.log_level;
   s.log_format = config.log_format;
   s.sandbox_skip = config.sandbox_skip;
+  s.import.max_bytes = config.max_upload_bytes;
+  s.import.allowed_hosts = CommaList(config.import_allowed_hosts);
+  s.import.source_keys = config.use_spaces;
   return s;
 }
 
@@ -188,6 +211,7 @@ http::ApiOptions ApiOptionsFrom(const Config& config) {
     o.cors_origins.push_back(origin == "*" ? origin : ParseOrigin(origin).value_or(origin));
   }
   o.direct_upload_max_ms = int64_t{config.direct_upload_max_s} * 1000;
+  o.source_keys = config.use_spaces;
   // A specific address to listen on is a name browsers reach this server by.
   const std::string listen_host = ListenHost(config);
   if (listen_host != "0.0.0.0" && listen_host != "::" && listen_host != "[::]") {

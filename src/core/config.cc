@@ -274,6 +274,30 @@ Status Origins(const char* name, const std::string& v) {
   return Status::Ok();
 }
 
+// A comma list of URL hosts: names, IPv4 literals or bracketed IPv6 literals, no ports or paths.
+Status HostList(const char* name, const std::string& v) {
+  size_t start = 0;
+  while (start <= v.size() && !v.empty()) {
+    const size_t end = std::min(v.find(',', start), v.size());
+    std::string host = v.substr(start, end - start);
+    start = end + 1;
+    while (!host.empty() && host.front() == ' ') host.erase(0, 1);
+    while (!host.empty() && host.back() == ' ') host.pop_back();
+    if (host.empty()) continue;  // "a,,b" and a trailing comma are harmless
+    const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+    const std::string bare = bracketed ? host.substr(1, host.size() - 2) : host;
+    const bool fits = std::all_of(bare.begin(), bare.end(), [&](char c) {
+      if (bracketed) return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+             c == ':';
+    });
+    if (bare.empty() || !fits) {
+      return Invalid(name, v, "host names or addresses, comma-separated (no ports or paths)");
+    }
+  }
+  return Status::Ok();
+}
+
 Status SandboxLayers(const char* name, const std::string& v) {
   size_t start = 0;
   while (start <= v.size() && !v.empty()) {
@@ -428,6 +452,15 @@ const std::vector<Setting>& Settings() {
     t.push_back(Text("VIDPROC_WORKER_ID", &Config::worker_id, "", "text")
                     .DefaultText("`<hostname>:<pid>`")
                     .Doc("the name a worker claims jobs under"));
+    t.push_back(
+        Text("VIDPROC_IMPORT_ALLOWED_HOSTS", &Config::import_allowed_hosts, "",
+             "host names or addresses, comma-separated", HostList)
+            .DefaultText("(none: public addresses only)")
+            .Doc("hosts an import's `source_url` may name even though they are at a loopback, "
+                 "private, link-local or other non-public address (an internal media server: "
+                 "`media.internal`, `10.0.0.5`, `[fd00::5]`), as written in URLs, matched "
+                 "without case. Every other host, and every redirect, must be at a public "
+                 "address (`source_refused`)"));
     // The HTTP service.
     t.push_back(Text("VIDPROC_LISTEN", &Config::listen, "127.0.0.1:8080", "HOST:PORT", HostPort)
                     .In(S::kHttp)

@@ -37,24 +37,25 @@ struct Config {
   int s3_parts_in_flight;         // VIDPROC_S3_PARTS_IN_FLIGHT
 
   // vidproc's own.
-  std::string data_dir;       // VIDPROC_DATA_DIR
-  std::string database_url;   // VIDPROC_DATABASE_URL
-  bool keep_original;         // KEEP_ORIGINAL
-  std::string log_format;     // LOG_FORMAT
-  std::string log_level;      // LOG_LEVEL
-  int max_attempts;           // VIDPROC_MAX_ATTEMPTS
-  int timeout_retries;        // VIDPROC_TIMEOUT_RETRIES
-  int retry_backoff_s;        // VIDPROC_RETRY_BACKOFF_SECONDS
-  int lease_s;                // VIDPROC_LEASE_SECONDS
-  int shutdown_grace_s;       // VIDPROC_SHUTDOWN_GRACE_SECONDS
-  int kill_grace_s;           // VIDPROC_KILL_GRACE_SECONDS
-  int64_t child_memory_mb;    // VIDPROC_CHILD_MEMORY_MB
-  std::string sandbox_skip;   // VIDPROC_SANDBOX_SKIP
-  std::string preset;         // VIDPROC_PRESET
-  std::string video_bitrate;  // VIDPROC_VIDEO_BITRATE
-  std::string max_size;       // VIDPROC_MAX_SIZE
-  int max_fps = 60;           // VIDPROC_MAX_FPS
-  std::string worker_id;      // VIDPROC_WORKER_ID
+  std::string data_dir;              // VIDPROC_DATA_DIR
+  std::string database_url;          // VIDPROC_DATABASE_URL
+  bool keep_original;                // KEEP_ORIGINAL
+  std::string log_format;            // LOG_FORMAT
+  std::string log_level;             // LOG_LEVEL
+  int max_attempts;                  // VIDPROC_MAX_ATTEMPTS
+  int timeout_retries;               // VIDPROC_TIMEOUT_RETRIES
+  int retry_backoff_s;               // VIDPROC_RETRY_BACKOFF_SECONDS
+  int lease_s;                       // VIDPROC_LEASE_SECONDS
+  int shutdown_grace_s;              // VIDPROC_SHUTDOWN_GRACE_SECONDS
+  int kill_grace_s;                  // VIDPROC_KILL_GRACE_SECONDS
+  int64_t child_memory_mb;           // VIDPROC_CHILD_MEMORY_MB
+  std::string sandbox_skip;          // VIDPROC_SANDBOX_SKIP
+  std::string preset;                // VIDPROC_PRESET
+  std::string video_bitrate;         // VIDPROC_VIDEO_BITRATE
+  std::string max_size;              // VIDPROC_MAX_SIZE
+  int max_fps = 60;                  // VIDPROC_MAX_FPS
+  std::string worker_id;             // VIDPROC_WORKER_ID
+  std::string import_allowed_hosts;  // VIDPROC_IMPORT_ALLOWED_HOSTS
 
   // The HTTP service (`vidproc serve`).
   std::string listen;              // VIDPROC_LISTEN

@@ -81,4 +81,45 @@ std::string MaskUrlCredentials(std::string_view text) {
   return out;
 }
 
+namespace {
+
+struct UrlParts {
+  std::string_view scheme;  // with "://"
+  std::string_view host;
+  std::string_view path;
+  bool has_query = false;
+};
+
+UrlParts SplitUrl(std::string_view url) {
+  UrlParts parts;
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return parts;
+  parts.scheme = url.substr(0, scheme_end + 3);
+  std::string_view rest = url.substr(scheme_end + 3);
+  const size_t authority_end = std::min(rest.find_first_of("/?#"), rest.size());
+  std::string_view authority = rest.substr(0, authority_end);
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  parts.host = authority;
+  rest.remove_prefix(authority_end);
+  const size_t query = std::min(rest.find_first_of("?#"), rest.size());
+  parts.path = rest.substr(0, query);
+  parts.has_query = query < rest.size();
+  return parts;
+}
+
+}  // namespace
+
+std::string UrlHost(std::string_view url) { return std::string(SplitUrl(url).host); }
+
+std::string RedactedUrl(std::string_view url) {
+  const UrlParts parts = SplitUrl(url);
+  if (parts.scheme.empty()) return url.empty() ? "" : std::string(kMask);
+  std::string out(parts.scheme);
+  out.append(parts.host).append(parts.path);
+  if (parts.has_query) out.append("?").append(kMask);
+  return out;
+}
+
 }  // namespace vidproc

@@ -16,4 +16,12 @@ std::string MaskSecret(std::string_view secret);
 // Text without URLs comes back unchanged.
 std::string MaskUrlCredentials(std::string_view text);
 
+// The host (and port) of an absolute URL as written ("media.example.com:8443", "[::1]"): what
+// may be shown of a URL whose query or path may carry a secret. "" when there is none.
+std::string UrlHost(std::string_view url);
+
+// A URL for logs: scheme, host and path, the user information dropped and the query and
+// fragment replaced by "?****" (a presigned URL's signature is in its query).
+std::string RedactedUrl(std::string_view url);
+
 }  // namespace vidproc

@@ -47,6 +47,9 @@ struct ApiOptions {
   std::vector<std::string> cors_origins;
   // VIDPROC_DIRECT_UPLOAD_MAX_SECONDS: how long a direct upload URL lives.
   int64_t direct_upload_max_ms = 3600 * 1000;
+  // Imports may name a `source_key`: the storage is a bucket the platform shares (USE_SPACES).
+  // On local storage they are refused (the platform's files are not in vidproc's store).
+  bool source_keys = false;
 };
 
 // Where a client fetches a ready video's video and thumbnail. Decided once by the wiring from the

@@ -11,7 +11,7 @@ namespace {
 // The key of the picture asked for: a smaller copy when the job made one of that width. A video
 // whose thumbnail is narrower than `width`, or that was processed before the copies existed, has
 // none: its thumbnail is the closest there is.
-std::string ThumbnailKeyFor(const queue::Video& video, int width) {
+std::string ThumbnailKeyFor(const queue::Video& video, int width, const std::string& full_key) {
   if (width > 0 && video.output.is_object()) {
     for (const auto& w : video.output.value("thumbnail_widths", nlohmann::json::array())) {
       if (w.is_number_integer() && w.get<int>() == width) {
@@ -19,7 +19,7 @@ std::string ThumbnailKeyFor(const queue::Video& video, int width) {
       }
     }
   }
-  return storage::ThumbnailKey(video.id);
+  return full_key;
 }
 
 // `thumbnail_width`: 0 for the thumbnail as made, else one of storage::kThumbnailWidths.
@@ -44,8 +44,10 @@ asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::stri
                                                       ", not ready: there is nothing to play yet.");
       return f;
     }
+    const storage::OutputKeys keys =
+        storage::OutputKeysOf(id, video->replace_source ? video->import_key : "");
     const std::string key =
-        thumbnail ? ThumbnailKeyFor(*video, thumbnail_width) : storage::VideoKey(id);
+        thumbnail ? ThumbnailKeyFor(*video, thumbnail_width, keys.thumbnail) : keys.video;
     auto where = api.blobs->Locate(key, api.options->presign_expiry_s);
     if (!where.ok()) {
       f.status = where.status();

@@ -41,6 +41,20 @@ Result<queue::Video> Uploads::Record(const std::string& id, const std::string& f
   return store_->GetVideo(id);
 }
 
+Result<queue::Video> Uploads::RecordImport(const ImportRequest& request) {
+  queue::Video video;
+  video.id = NewId();
+  video.status = queue::VideoStatus::kQueued;
+  video.filename = request.filename;
+  video.external_id = request.ids.external_id;
+  video.metadata = request.ids.metadata;
+  video.import_key = request.source_key;
+  video.import_url = request.source_url;
+  video.replace_source = request.replace_source;
+  RETURN_IF_ERROR(store_->CreateVideo(video));
+  return store_->GetVideo(video.id);
+}
+
 Result<queue::Video> Uploads::CreateResumable(const std::string& filename, int64_t length,
                                               const PlatformIds& ids) {
   queue::Video video;

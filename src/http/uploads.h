@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "core/clock.h"
+#include "http/import_request.h"
 #include "http/platform_ids.h"
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
@@ -37,6 +38,10 @@ class Uploads {
   // `ids` were checked (CheckPlatformIds).
   Result<queue::Video> Record(const std::string& id, const std::string& filename, int64_t size,
                               const PlatformIds& ids);
+
+  // An import (checked: ParseImportRequest): a new video, queued, whose original a worker reads
+  // from where the request says it is.
+  Result<queue::Video> RecordImport(const ImportRequest& request);
 
   // tus: a new upload of `length` bytes (the video, status uploading).
   Result<queue::Video> CreateResumable(const std::string& filename, int64_t length,

@@ -1,15 +1,29 @@
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/text.h"
 #include "core/units.h"
 #include "http/api.h"
 #include "http/handlers.h"
+#include "http/import_request.h"
 #include "http/multipart.h"
 #include "http/platform_ids.h"
 #include "queue/video_json.h"
 #include "storage/s3_store.h"
 
 namespace vidproc::http {
+
+namespace {
+
+// The source key a ready import's outputs replaced, from the rendered record; "" otherwise.
+std::string ReplacedSourceKey(const nlohmann::json& record) {
+  const auto it = record.find("import");
+  if (it == record.end() || !it->is_object() || !it->value("replace_source", false)) return "";
+  const auto key = it->find("source_key");
+  return key != it->end() && key->is_string() ? key->get<std::string>() : "";
+}
+
+}  // namespace
 
 nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaLinks& links,
                            int64_t now_s) {
@@ -30,9 +44,9 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
   record["thumbnails"] = nlohmann::json::array();
   if (!links.public_objects_url.empty()) {
     // Unsigned and the same at every rendering: a page can cache them and a CDN can serve them.
-    record["video_url"] = storage::PublicObjectUrl(links.public_objects_url, storage::VideoKey(id));
-    record["thumbnail_url"] =
-        storage::PublicObjectUrl(links.public_objects_url, storage::ThumbnailKey(id));
+    const storage::OutputKeys keys = storage::OutputKeysOf(id, ReplacedSourceKey(record));
+    record["video_url"] = storage::PublicObjectUrl(links.public_objects_url, keys.video);
+    record["thumbnail_url"] = storage::PublicObjectUrl(links.public_objects_url, keys.thumbnail);
     for (int w : widths) {
       record["thumbnails"].push_back(
           {{"width", w},
@@ -151,7 +165,70 @@ asio::awaitable<void> RetryVideo(ApiServices& api, Exchange& ex, const std::stri
   co_await ex.SendJson(202, api.Render(video.value()));
 }
 
+namespace {
+
+// POST /api/v1/videos with a JSON body: an import (import_request.h). Recorded queued at once;
+// a worker reads the original from where it is.
+asio::awaitable<void> ImportVideo(ApiServices& api, Exchange& ex) {
+  if (auto length = ex.content_length(); length && *length > kMaxImportBodyBytes) {
+    ex.close_after();
+    co_return co_await ex.SendError(
+        400, kInvalidImport,
+        "The JSON body is larger than " + std::to_string(kMaxImportBodyBytes) + " bytes.");
+  }
+  if (ex.query("external_id") || ex.query("metadata")) {
+    ex.close_after();
+    co_return co_await ex.SendError(
+        400, "invalid_argument",
+        "With a JSON body, send external_id and metadata as its members, not in the query string.");
+  }
+  std::string body;
+  auto collect = [&body](const char* data, size_t size) {
+    if (body.size() + size > kMaxImportBodyBytes) {
+      return Status(
+          ErrorCode::kInvalidArgument,
+          "The JSON body is larger than " + std::to_string(kMaxImportBodyBytes) + " bytes.");
+    }
+    body.append(data, size);
+    return Status::Ok();
+  };
+  auto read = co_await ex.StreamBody(std::move(collect));
+  if (!read.ok()) {
+    ex.close_after();
+    if (read.status().code() == ErrorCode::kInvalidArgument) {
+      co_return co_await ex.SendError(400, kInvalidImport, read.status().message());
+    }
+    co_return co_await ex.SendError(read.status());
+  }
+  ImportRequestCheck parsed = ParseImportRequest(body, api.options->source_keys);
+  if (!parsed.ok()) co_return co_await ex.SendError(*parsed.refusal);
+  auto check = [&api] { return api.admission->CheckNewVideo(api.store, 0); };
+  if (auto refusal = co_await ex.Blocking(std::move(check))) {
+    co_return co_await ex.SendError(*refusal);
+  }
+  const ImportRequest& request = parsed.request;
+  auto record = [&api, &request] { return api.uploads->RecordImport(request); };
+  auto video = co_await ex.Blocking(std::move(record));
+  if (!video.ok()) co_return co_await ex.SendError(video.status());
+  const bool by_key = !request.source_key.empty();
+  LogInfo("import queued",
+          {{"video", video->id},
+           {by_key ? "key" : "url", by_key ? request.source_key : RedactedUrl(request.source_url)},
+           {"replace_source", request.replace_source}});
+  bhttp::response<bhttp::string_body> res;
+  res.result(bhttp::status::accepted);
+  res.set(bhttp::field::location, "/api/v1/videos/" + video->id);
+  res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+  res.body() = DumpJson(api.Render(video.value())) + "\n";
+  co_await ex.Send(std::move(res));
+}
+
+}  // namespace
+
 asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::string& /*id*/) {
+  if (AsciiLower(ex.header(bhttp::field::content_type)).rfind("application/json", 0) == 0) {
+    co_return co_await ImportVideo(api, ex);
+  }
   const int64_t max = api.options->uploads.max_upload_bytes;
   if (auto length = ex.content_length(); length && static_cast<int64_t>(*length) > max) {
     ex.close_after();
@@ -202,7 +279,8 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
     co_return co_await ex.SendError(
         415, "unsupported_media_type",
         "Send the file as multipart/form-data (field 'file'), or as the raw body with "
-        "Content-Type video/* or application/octet-stream.");
+        "Content-Type video/* or application/octet-stream; or import it from where it is with "
+        "a JSON body (application/json).");
   }
 
   const std::string id = NewId();

@@ -29,7 +29,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 8> kMigrations = {
+constexpr std::array<const char*, 9> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -116,6 +116,13 @@ CREATE TABLE direct_uploads (
   used_at     BIGINT
 );
 CREATE INDEX direct_uploads_expiry ON direct_uploads (expires_at);
+)sql",
+    // Imports: where the original is (an object of the platform's, or a URL the worker fetches)
+    // and whether the processed video replaces that object.
+    R"sql(
+ALTER TABLE videos ADD COLUMN import_key TEXT;
+ALTER TABLE videos ADD COLUMN import_url TEXT;
+ALTER TABLE videos ADD COLUMN replace_source BOOLEAN NOT NULL DEFAULT FALSE;
 )sql",
 };
 
@@ -304,9 +311,12 @@ Status PostgresStore::CreateVideo(const Video& video) {
   int64_t now = clock_->NowMs();
   auto r = conn_->Exec(
       "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
-      "available_at, external_id, metadata) VALUES ($1, $2, $3, $4, $4, $5, $4, $6, $7)",
+      "available_at, external_id, metadata, import_key, import_url, replace_source) "
+      "VALUES ($1, $2, $3, $4, $4, $5, $4, $6, $7, $8, $9, $10)",
       {video.id, std::string(StatusName(video.status)), video.filename, S(now), S(video.size_bytes),
-       store_util::ExternalIdColumn(video), store_util::JsonColumn(video.metadata)});
+       store_util::ExternalIdColumn(video), store_util::JsonColumn(video.metadata),
+       store_util::TextOrNull(video.import_key), store_util::TextOrNull(video.import_url),
+       Bool(video.replace_source)});
   if (!r.ok() && conn_->last_sqlstate() == "23505") return store_util::DuplicateVideo(video.id);
   return Check(r);
 }

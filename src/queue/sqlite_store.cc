@@ -29,7 +29,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 8> kMigrations = {
+constexpr std::array<const char*, 9> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
@@ -115,6 +115,13 @@ CREATE TABLE direct_uploads (
   used_at     INTEGER
 );
 CREATE INDEX direct_uploads_expiry ON direct_uploads (expires_at);
+)sql",
+    // Imports: where the original is (an object of the platform's, or a URL the worker fetches)
+    // and whether the processed video replaces that object.
+    R"sql(
+ALTER TABLE videos ADD COLUMN import_key TEXT;
+ALTER TABLE videos ADD COLUMN import_url TEXT;
+ALTER TABLE videos ADD COLUMN replace_source INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -393,7 +400,8 @@ Status SqliteStore::CreateVideo(const Video& video) {
   int64_t now = clock_->NowMs();
   Stmt s(*statements_,
          "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
-         "available_at, external_id, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "available_at, external_id, metadata, import_key, import_url, replace_source) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   s.Bind(1, video.id)
       .Bind(2, std::string(StatusName(video.status)))
       .Bind(3, video.filename)
@@ -402,7 +410,10 @@ Status SqliteStore::CreateVideo(const Video& video) {
       .Bind(6, video.size_bytes)
       .Bind(7, now)
       .Bind(8, store_util::ExternalIdColumn(video))
-      .Bind(9, store_util::JsonColumn(video.metadata));
+      .Bind(9, store_util::JsonColumn(video.metadata))
+      .Bind(10, store_util::TextOrNull(video.import_key))
+      .Bind(11, store_util::TextOrNull(video.import_url))
+      .Bind(12, video.replace_source ? 1 : 0);
   int rc = s.Step();
   if (rc == SQLITE_CONSTRAINT) return store_util::DuplicateVideo(video.id);
   if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot record the video");

@@ -8,10 +8,12 @@
 namespace vidproc::queue::store_util {
 namespace {
 
-constexpr std::array<std::string_view, 16> kVideoColumnNames = {
-    "id",       "status",       "filename",    "created_at", "updated_at",    "size_bytes",
-    "progress", "eta_seconds",  "attempts",    "error_code", "error_message", "source",
-    "output",   "has_original", "external_id", "metadata"};
+constexpr std::array<std::string_view, 19> kVideoColumnNames = {
+    "id",         "status",       "filename",      "created_at",
+    "updated_at", "size_bytes",   "progress",      "eta_seconds",
+    "attempts",   "error_code",   "error_message", "source",
+    "output",     "has_original", "external_id",   "metadata",
+    "import_key", "import_url",   "replace_source"};
 
 constexpr size_t kMaxCursorIdLength = 64;
 constexpr size_t kMaxCursorTimeDigits = 19;  // INT64_MAX has 19 digits
@@ -207,6 +209,11 @@ Video ReadVideo(const Row& row) {
   v.external_id = SanitizeText(row.Text(14));
   v.metadata = ParseJsonColumn(row.Text(15));
   if (!v.metadata.is_object()) v.metadata = nullptr;
+  // Not cleaned: these name the object and URL the worker reads, byte for byte; they were
+  // checked where they entered (storage::CheckSourceKey, storage::CheckSourceUrl).
+  v.import_key = row.Text(16);
+  v.import_url = row.Text(17);
+  v.replace_source = row.Bool(18);
   return v;
 }
 
@@ -223,6 +230,11 @@ WorkerInfo ReadWorker(const Row& row) {
 std::optional<std::string> ExternalIdColumn(const Video& video) {
   if (video.external_id.empty()) return std::nullopt;
   return video.external_id;
+}
+
+std::optional<std::string> TextOrNull(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return text;
 }
 
 std::optional<std::string> JsonColumn(const nlohmann::json& value) {

@@ -93,6 +93,8 @@ inline constexpr std::string_view kWorkerColumns =
 WorkerInfo ReadWorker(const Row& row);
 // The external_id column as stored: NULL when the video has none.
 std::optional<std::string> ExternalIdColumn(const Video& video);
+// A text column that is NULL when empty (import_key, import_url).
+std::optional<std::string> TextOrNull(const std::string& text);
 // A JSON column (source, output, metadata) as stored: its text, NULL for null.
 std::optional<std::string> JsonColumn(const nlohmann::json& value);
 

@@ -1,6 +1,7 @@
 #include "queue/video_json.h"
 
 #include "core/clock.h"
+#include "core/redact.h"
 #include "core/status.h"
 #include "core/text.h"
 
@@ -10,6 +11,8 @@ namespace {
 // The API's compact `source` object from the engine's probe.
 nlohmann::json SourceJson(const nlohmann::json& probe, int64_t size_bytes) {
   if (!probe.is_object()) return nullptr;
+  // An import's size is known only once its original was read: the probe's.
+  if (size_bytes == 0) size_bytes = probe.value("size_bytes", int64_t{0});
   nlohmann::json s = {{"size_bytes", size_bytes},
                       {"container", probe.value("container", "")},
                       {"duration_s", probe.value("duration_s", 0.0)}};
@@ -43,6 +46,17 @@ nlohmann::json OutputJson(const nlohmann::json& output) {
   return out;
 }
 
+// Where an import's original came from: its key, or only its URL's host (a presigned URL's
+// query is a credential, and its path may be one too).
+nlohmann::json ImportJson(const Video& v) {
+  if (v.import_key.empty() && v.import_url.empty()) return nullptr;
+  return {
+      {"source_key", v.import_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.import_key)},
+      {"source_host",
+       v.import_url.empty() ? nlohmann::json(nullptr) : nlohmann::json(UrlHost(v.import_url))},
+      {"replace_source", v.replace_source}};
+}
+
 }  // namespace
 
 nlohmann::json ToApiJson(const Video& v) {
@@ -61,6 +75,7 @@ nlohmann::json ToApiJson(const Video& v) {
       {"external_id",
        v.external_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.external_id)},
       {"metadata", v.metadata.is_object() ? v.metadata : nlohmann::json(nullptr)},
+      {"import", ImportJson(v)},
   };
   if (v.status == VideoStatus::kFailed) {
     auto code = CodeFromName(v.error_code);

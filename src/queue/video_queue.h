@@ -43,6 +43,15 @@ struct Video {
   // and kept as given.
   std::string external_id;  // empty: none
   nlohmann::json metadata;  // an object, or null: none
+  // An import (POST /api/v1/videos with a JSON body) names where its original is instead of
+  // sending it: an object of the platform's in the bucket, or a URL the worker fetches. Both
+  // empty for uploads. The URL is kept as given (a presigned URL's signature included, to fetch
+  // it): never logged or shown whole (RedactedUrl).
+  std::string import_key;
+  std::string import_url;
+  // The processed video is written back to import_key (and its thumbnail beside it,
+  // storage::ThumbnailKeyBeside) instead of under the video's own keys.
+  bool replace_source = false;
 };
 
 struct Claim {

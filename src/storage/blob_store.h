@@ -1,8 +1,10 @@
 // Where uploaded originals, processed videos and thumbnails live: a key-value store of files.
 // Keys are relative, slash-separated paths made by vidproc itself ("videos/{id}/video.mp4"),
-// never from a name a user sent. Implementations: LocalStore (a directory) and S3Store (a bucket
-// of any S3-compatible service); both pass the conformance suite in
-// tests/storage/blob_store_conformance.h. FaultInjectingStore wraps either for tests.
+// never from a name a user sent, with one exception: an import's source key, an object of the
+// platform's in a shared bucket (CheckSourceKey), read and written only with S3Store (the API
+// and the worker refuse imports by key on local storage). Implementations: LocalStore (a
+// directory) and S3Store (a bucket of any S3-compatible service); both pass the conformance suite
+// in tests/storage/blob_store_conformance.h. FaultInjectingStore wraps either for tests.
 #pragma once
 
 #include <array>
@@ -49,6 +51,12 @@ class BlobStore {
   // the old blob or the whole new one, never part of it. Durable once it returns OK.
   virtual Status PutFile(const std::string& key, const std::string& local_path,
                          const std::string& content_type) = 0;
+  // PutFile of a processed output under a key vidproc did not make (an import's source key,
+  // replaced): stored as the processed outputs are (public with public-read storage).
+  virtual Status PutOutputFile(const std::string& key, const std::string& local_path,
+                               const std::string& content_type) {
+    return PutFile(key, local_path, content_type);
+  }
   // Writes the blob to `local_path` (replacing it). not found: ErrorCode::kNotFound.
   virtual Status GetFile(const std::string& key, const std::string& local_path) = 0;
   // Up to `length` bytes from `offset` (fewer at the end of the blob).
@@ -71,17 +79,35 @@ class BlobStore {
 // no "." or ".." segment, at most 512 bytes.
 bool IsValidKey(const std::string& key);
 
+// A key the uploading platform named (an import's `source_key`): an object of the platform's in
+// the same bucket. OK, or kInvalidArgument saying why not: empty, over 1024 bytes, not UTF-8, a
+// control or bidirectional formatting character, a leading or trailing '/', an empty, "." or
+// ".." segment, or under vidproc's own keys ("videos/", "uploads/", "readyz-probe").
+Status CheckSourceKey(const std::string& key);
+// Where the thumbnail of a replaced source goes: beside it, the key's extension replaced by
+// ".jpg" ("media/trip.mov" -> "media/trip.jpg", "media/trip" -> "media/trip.jpg"); a key that
+// already ends in ".jpg" gets ".thumbnail.jpg" instead, so the video is never overwritten.
+std::string ThumbnailKeyBeside(const std::string& source_key);
+
 // The fixed keys of a video's blobs.
 std::string OriginalKey(const std::string& video_id);
 std::string VideoKey(const std::string& video_id);
 std::string ThumbnailKey(const std::string& video_id);
 // The smaller copies of the thumbnail, made from the same picture by the job (never wider than the
 // thumbnail itself): what `GET .../thumbnail?width=N` and the resource's `thumbnails` serve.
+// Always under the video's own keys, also when an import replaced its source.
 inline constexpr std::array<int, 3> kThumbnailWidths = {160, 320, 640};
 bool IsThumbnailWidth(int width);
 std::string ThumbnailVariantKey(const std::string& video_id, int width);
-// True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey): the only blobs that
-// SPACES_PUBLIC_READ makes public. Originals and upload parts stay private whatever the setting.
+// Where a ready video's processed outputs are: its own keys, or, when an import replaced its
+// source (`replaced_source_key` not empty), that key and the thumbnail beside it.
+struct OutputKeys {
+  std::string video;
+  std::string thumbnail;
+};
+OutputKeys OutputKeysOf(const std::string& video_id, const std::string& replaced_source_key);
+// True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey): the only blobs
+// that SPACES_PUBLIC_READ makes public. Originals and upload parts stay private whatever the setting.
 bool IsProcessedOutputKey(const std::string& key);
 
 }  // namespace vidproc::storage

@@ -36,6 +36,11 @@ class FaultInjectingStore : public BlobStore {
     RETURN_IF_ERROR(Maybe("put"));
     return target_->PutFile(key, path, type);
   }
+  Status PutOutputFile(const std::string& key, const std::string& path,
+                       const std::string& type) override {
+    RETURN_IF_ERROR(Maybe("put"));
+    return target_->PutOutputFile(key, path, type);
+  }
   Status GetFile(const std::string& key, const std::string& path) override {
     RETURN_IF_ERROR(Maybe("get"));
     return target_->GetFile(key, path);

@@ -13,6 +13,7 @@
 #include <functional>
 
 #include "core/ids.h"
+#include "core/text.h"
 
 namespace vidproc::storage {
 namespace {
@@ -108,6 +109,46 @@ bool IsValidKey(const std::string& key) {
   return true;
 }
 
+Status CheckSourceKey(const std::string& key) {
+  auto refuse = [](const std::string& why) {
+    return Status(ErrorCode::kInvalidArgument, "source_key " + why + ".");
+  };
+  if (key.empty()) return refuse("is empty");
+  if (key.size() > 1024) return refuse("is longer than 1024 bytes");
+  if (!IsSafeText(key)) {
+    return refuse("is not UTF-8 text without control or bidirectional formatting characters");
+  }
+  if (key.front() == '/') return refuse("starts with '/': keys are relative to the bucket");
+  if (key.back() == '/') return refuse("ends with '/': it names a folder, not an object");
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t end = std::min(key.find('/', start), key.size());
+    const std::string_view segment = std::string_view(key).substr(start, end - start);
+    if (segment.empty() || segment == "." || segment == "..") {
+      return refuse("has an empty, '.' or '..' path segment");
+    }
+    start = end + 1;
+  }
+  for (const char* own : {"videos/", "uploads/"}) {
+    if (key.rfind(own, 0) == 0) {
+      return refuse(std::string("is under '") + own + "', where vidproc keeps its own objects");
+    }
+  }
+  if (key == "readyz-probe") return refuse("is a key vidproc uses itself");
+  return Status::Ok();
+}
+
+std::string ThumbnailKeyBeside(const std::string& key) {
+  const size_t slash = key.rfind('/');
+  const size_t name_at = slash == std::string::npos ? 0 : slash + 1;
+  const size_t dot = key.rfind('.');
+  // A dot that starts the name (".mov") is no extension.
+  const bool has_extension = dot != std::string::npos && dot > name_at;
+  const std::string stem = has_extension ? key.substr(0, dot) : key;
+  if (stem + ".jpg" == key) return stem + ".thumbnail.jpg";
+  return stem + ".jpg";
+}
+
 std::string OriginalKey(const std::string& id) { return "videos/" + id + "/original"; }
 std::string VideoKey(const std::string& id) { return "videos/" + id + "/video.mp4"; }
 std::string ThumbnailKey(const std::string& id) { return "videos/" + id + "/thumbnail.jpg"; }
@@ -119,6 +160,11 @@ bool IsThumbnailWidth(int width) {
 
 std::string ThumbnailVariantKey(const std::string& id, int width) {
   return "videos/" + id + "/thumbnail-" + std::to_string(width) + ".jpg";
+}
+
+OutputKeys OutputKeysOf(const std::string& id, const std::string& replaced_source_key) {
+  if (replaced_source_key.empty()) return {VideoKey(id), ThumbnailKey(id)};
+  return {replaced_source_key, ThumbnailKeyBeside(replaced_source_key)};
 }
 
 bool IsProcessedOutputKey(const std::string& key) {

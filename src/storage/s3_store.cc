@@ -19,6 +19,10 @@ namespace vidproc::storage {
 namespace {
 
 using Query = std::vector<std::pair<std::string, std::string>>;
+
+// vidproc's own keys, and the platform's objects an import names (replaced with the processed
+// video when asked): a bucket is shared with the platform.
+bool IsWritableKey(const std::string& key) { return IsValidKey(key) || CheckSourceKey(key).ok(); }
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // Every <tag>value</tag> in an S3 XML response, unescaped.
@@ -212,10 +216,10 @@ class S3Store::Impl {
     return o.region.empty() ? RegionFromEndpoint(o.endpoint) : o.region;
   }
 
-  Headers UploadHeaders(const std::string& key, const std::string& content_type) const {
+  Headers UploadHeaders(const std::string& content_type, bool output) const {
     Headers h;
     if (!content_type.empty()) h.emplace_back("content-type", content_type);
-    if (o.public_read && IsProcessedOutputKey(key)) {
+    if (o.public_read && output) {
       h.emplace_back("x-amz-acl", "public-read");
       if (!o.cache_control.empty()) h.emplace_back("cache-control", o.cache_control);
     }
@@ -223,17 +227,18 @@ class S3Store::Impl {
   }
 
   Status PutSingle(const std::string& key, const HttpRequest& body, const FileHashes& hashes,
-                   const std::string& content_type) {
-    Headers h = UploadHeaders(key, content_type);
+                   const std::string& content_type, bool output) {
+    Headers h = UploadHeaders(content_type, output);
     h.emplace_back("content-md5", hashes.md5_base64);
     ASSIGN_OR_RETURN(HttpResponse r, Send("PUT", key, {}, h, hashes.sha256_hex, body));
     if (r.status != 200) return ErrorFrom(r, "PUT " + key);
     return Status::Ok();
   }
 
-  Result<std::string> StartMultipart(const std::string& key, const std::string& content_type) {
+  Result<std::string> StartMultipart(const std::string& key, const std::string& content_type,
+                                     bool output) {
     ASSIGN_OR_RETURN(HttpResponse r,
-                     Send("POST", key, {{"uploads", ""}}, UploadHeaders(key, content_type),
+                     Send("POST", key, {{"uploads", ""}}, UploadHeaders(content_type, output),
                           sigv4::Sha256Hex(""), HttpRequest{}));
     std::string id = XmlValue(r.body, "UploadId");
     if (r.status != 200 || id.empty())
@@ -287,8 +292,8 @@ class S3Store::Impl {
   }
 
   Status PutMultipart(const std::string& key, const std::string& path, int64_t size,
-                      const std::string& content_type) {
-    ASSIGN_OR_RETURN(std::string upload_id, StartMultipart(key, content_type));
+                      const std::string& content_type, bool output) {
+    ASSIGN_OR_RETURN(std::string upload_id, StartMultipart(key, content_type, output));
     int parts = static_cast<int>((size + o.part_size - 1) / o.part_size);
     std::vector<std::string> etags(static_cast<size_t>(parts));
     std::atomic<int> next{0};
@@ -332,6 +337,23 @@ class S3Store::Impl {
     if (!s.ok()) AbortMultipart(key, upload_id);
     return s;
   }
+
+  // `output`: a processed output (public with public_read).
+  Status PutFromFile(const std::string& key, const std::string& local_path,
+                     const std::string& content_type, bool output) {
+    struct stat st {};
+    if (::stat(local_path.c_str(), &st) != 0) {
+      return Status(ErrorCode::kInputReadFailed, "Cannot read " + local_path + ".");
+    }
+    if (st.st_size >= o.multipart_threshold) {
+      return PutMultipart(key, local_path, st.st_size, content_type, output);
+    }
+    ASSIGN_OR_RETURN(FileHashes hashes, HashFileRange(local_path, 0, st.st_size));
+    HttpRequest body;
+    body.body_file = local_path;
+    body.body_length = st.st_size;
+    return PutSingle(key, body, hashes, content_type, output);
+  }
 };
 
 // Buffers up to one part in memory; full parts go up as a multipart upload, a small blob as one
@@ -364,7 +386,7 @@ class S3BlobWriter : public BlobWriter {
       done_ = true;
       HttpRequest body;
       body.body = buffer_;
-      return s3_->PutSingle(key_, body, Hashes(buffer_), content_type_);
+      return s3_->PutSingle(key_, body, Hashes(buffer_), content_type_, IsProcessedOutputKey(key_));
     }
     if (!buffer_.empty()) RETURN_IF_ERROR(FlushPart());
     Status s = s3_->CompleteMultipart(key_, upload_id_, etags_);
@@ -381,7 +403,8 @@ class S3BlobWriter : public BlobWriter {
   }
   Status FlushPart() {
     if (upload_id_.empty()) {
-      ASSIGN_OR_RETURN(upload_id_, s3_->StartMultipart(key_, content_type_));
+      ASSIGN_OR_RETURN(upload_id_,
+                       s3_->StartMultipart(key_, content_type_, IsProcessedOutputKey(key_)));
     }
     HttpRequest body;
     body.body = buffer_;
@@ -496,25 +519,20 @@ Status S3Store::CreateBucket() {
 
 Result<std::unique_ptr<BlobWriter>> S3Store::OpenWriter(const std::string& key,
                                                         const std::string& content_type) {
-  if (!IsValidKey(key)) return Status(ErrorCode::kInvalidArgument, "Bad key '" + key + "'.");
+  if (!IsWritableKey(key)) return Status(ErrorCode::kInvalidArgument, "Bad key '" + key + "'.");
   return std::unique_ptr<BlobWriter>(new S3BlobWriter(impl_.get(), key, content_type));
 }
 
 Status S3Store::PutFile(const std::string& key, const std::string& local_path,
                         const std::string& content_type) {
-  if (!IsValidKey(key)) return Status(ErrorCode::kInvalidArgument, "Bad key '" + key + "'.");
-  struct stat st {};
-  if (::stat(local_path.c_str(), &st) != 0) {
-    return Status(ErrorCode::kInputReadFailed, "Cannot read " + local_path + ".");
-  }
-  if (st.st_size >= impl_->o.multipart_threshold) {
-    return impl_->PutMultipart(key, local_path, st.st_size, content_type);
-  }
-  ASSIGN_OR_RETURN(FileHashes hashes, HashFileRange(local_path, 0, st.st_size));
-  HttpRequest body;
-  body.body_file = local_path;
-  body.body_length = st.st_size;
-  return impl_->PutSingle(key, body, hashes, content_type);
+  if (!IsWritableKey(key)) return Status(ErrorCode::kInvalidArgument, "Bad key '" + key + "'.");
+  return impl_->PutFromFile(key, local_path, content_type, IsProcessedOutputKey(key));
+}
+
+Status S3Store::PutOutputFile(const std::string& key, const std::string& local_path,
+                              const std::string& content_type) {
+  if (!IsWritableKey(key)) return Status(ErrorCode::kInvalidArgument, "Bad key '" + key + "'.");
+  return impl_->PutFromFile(key, local_path, content_type, /*output=*/true);
 }
 
 Status S3Store::GetFile(const std::string& key, const std::string& local_path) {

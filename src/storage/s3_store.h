@@ -52,6 +52,8 @@ class S3Store : public BlobStore {
                                                  const std::string& content_type) override;
   Status PutFile(const std::string& key, const std::string& local_path,
                  const std::string& content_type) override;
+  Status PutOutputFile(const std::string& key, const std::string& local_path,
+                       const std::string& content_type) override;
   Status GetFile(const std::string& key, const std::string& local_path) override;
   Result<std::string> ReadRange(const std::string& key, int64_t offset, int64_t length) override;
   Result<std::optional<BlobInfo>> Stat(const std::string& key) override;

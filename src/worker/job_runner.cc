@@ -3,13 +3,17 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <thread>
 
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/text.h"
+#include "storage/source_fetch.h"
 #include "worker/sandbox.h"
 
 namespace vidproc::worker {
@@ -24,6 +28,8 @@ std::string ThumbnailWidthsArgument() {
   for (int w : storage::kThumbnailWidths) list += (list.empty() ? "" : ",") + std::to_string(w);
   return list;
 }
+
+constexpr char kOriginalType[] = "application/octet-stream";
 
 // The child's error event. The child reads the hostile file: what it says is untrusted text.
 Status StatusFromJson(const nlohmann::json& event, ErrorCode fallback, const std::string& text) {
@@ -233,11 +239,25 @@ JobOutcome JobRunner::Quarantine(const queue::Claim& claim, const Status& error)
 }
 
 JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_dir, int threads,
-                            const nlohmann::json& summary) {
-  const std::string& id = claim.video.id;
-  Status s = blobs_->PutFile(storage::VideoKey(id), job_dir + "/video.mp4", "video/mp4");
-  if (s.ok()) {
-    s = blobs_->PutFile(storage::ThumbnailKey(id), job_dir + "/thumbnail.jpg", "image/jpeg");
+                            const nlohmann::json& summary, const std::string& input,
+                            bool original_stored) {
+  const queue::Video& v = claim.video;
+  const std::string& id = v.id;
+  Status s;
+  if (v.replace_source && !v.import_key.empty()) {
+    // The source is about to be overwritten: its bytes are kept under the video's own key first,
+    // so a re-run (a crash before CompleteJob) still has the original, not our output.
+    if (!original_stored) s = blobs_->PutFile(storage::OriginalKey(id), input, kOriginalType);
+    if (s.ok()) s = blobs_->PutOutputFile(v.import_key, job_dir + "/video.mp4", "video/mp4");
+    if (s.ok()) {
+      s = blobs_->PutOutputFile(storage::ThumbnailKeyBeside(v.import_key),
+                                job_dir + "/thumbnail.jpg", "image/jpeg");
+    }
+  } else {
+    s = blobs_->PutFile(storage::VideoKey(id), job_dir + "/video.mp4", "video/mp4");
+    if (s.ok()) {
+      s = blobs_->PutFile(storage::ThumbnailKey(id), job_dir + "/thumbnail.jpg", "image/jpeg");
+    }
   }
   // The smaller copies the child says it made, each only if it is one of ours: the summary is the
   // child's word, and a width names a key.
@@ -278,6 +298,138 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
   return JobOutcome::kReady;
 }
 
+JobRunner::Leased JobRunner::WhileLeased(
+    const queue::Claim& claim, const Deadline& deadline, const std::atomic<bool>& stop,
+    const std::string& during, const std::function<Status(const std::atomic<bool>& cancel)>& work) {
+  const std::string& id = claim.video.id;
+  std::atomic<bool> cancel{false};
+  std::promise<Status> finished;
+  std::future<Status> result = finished.get_future();
+  std::thread worker([&] {
+    try {
+      finished.set_value(work(cancel));
+    } catch (const std::exception& e) {
+      finished.set_value(Status(ErrorCode::kInternal, e.what()));
+    }
+  });
+  enum class Why { kNone, kStopped, kLost, kTimeout } why = Why::kNone;
+  int64_t last_renewal_ms = clock_->MonotonicMs();
+  while (result.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (why != Why::kNone) continue;
+    if (deadline.Expired()) {
+      why = Why::kTimeout;
+    } else if (stop.load()) {
+      why = Why::kStopped;
+    } else if (clock_->MonotonicMs() - last_renewal_ms >= settings_.progress_interval_ms) {
+      last_renewal_ms = clock_->MonotonicMs();
+      Status s = store_->RenewLease(id, claim.lease_token, settings_.lease_ms, 0, std::nullopt);
+      if (s.code() == ErrorCode::kLeaseLost || s.code() == ErrorCode::kNotFound) {
+        LogWarning("job lost its lease; stopping it", {{"video", id}, {"reason", s.message()}});
+        why = Why::kLost;
+      } else if (!s.ok()) {
+        LogWarning("cannot renew the lease", {{"video", id}, {"reason", s.message()}});
+      }
+    }
+    if (why != Why::kNone) cancel = true;
+  }
+  worker.join();
+  Leased leased{result.get(), std::nullopt};
+  switch (why) {
+    case Why::kNone: break;
+    case Why::kTimeout: leased.outcome = TimedOut(claim, during); break;
+    case Why::kLost: leased.outcome = JobOutcome::kLost; break;
+    case Why::kStopped:
+      if (Status released = store_->ReleaseJob(id, claim.lease_token); released.ok()) {
+        LogInfo("released for another worker", {{"video", id}});
+        leased.outcome = JobOutcome::kReleased;
+      } else {
+        leased.outcome = JobOutcome::kLost;
+      }
+      break;
+  }
+  return leased;
+}
+
+JobRunner::Original JobRunner::GetOriginal(const queue::Claim& claim, const std::string& job_dir,
+                                           const Deadline& deadline,
+                                           const std::atomic<bool>& stop) {
+  const queue::Video& v = claim.video;
+  const std::string key = storage::OriginalKey(v.id);
+  if (!v.import_key.empty() || !v.import_url.empty()) {
+    // An import's original is stored once it was read; until then the source is read.
+    auto stored = blobs_->Stat(key);
+    if (!stored.ok()) return {"", false, Fail(claim, stored.status(), true)};
+    if (!stored.value()) return Import(claim, job_dir, deadline, stop);
+  }
+  if (auto local = blobs_->LocalPathFor(key)) {
+    return {*local, true, std::nullopt};  // on this disk: read in place, no copy
+  }
+  const std::string path = job_dir + "/original";
+  Status s = blobs_->GetFile(key, path);
+  if (s.code() == ErrorCode::kNotFound) {
+    return {
+        "", false,
+        Fail(claim, Status(ErrorCode::kNotFound, "The original upload is missing from storage."),
+             false)};
+  }
+  if (!s.ok()) return {"", false, Fail(claim, s, true)};
+  return {path, true, std::nullopt};
+}
+
+JobRunner::Original JobRunner::Import(const queue::Claim& claim, const std::string& job_dir,
+                                      const Deadline& deadline, const std::atomic<bool>& stop) {
+  const queue::Video& v = claim.video;
+  const std::string path = job_dir + "/original";
+  const bool from_key = !v.import_key.empty();
+  LogInfo("importing",
+          {{"video", v.id},
+           {from_key ? "key" : "url", from_key ? v.import_key : RedactedUrl(v.import_url)}});
+  if (from_key && !settings_.import.source_keys) {
+    return {"", false,
+            Fail(claim,
+                 Status(ErrorCode::kSourceRefused,
+                        "Imports by source_key read the bucket (USE_SPACES); this worker's storage "
+                        "is local."),
+                 false)};
+  }
+  auto fetch = [&](const std::atomic<bool>& cancel) -> Status {
+    if (from_key) {
+      const Status missing(ErrorCode::kSourceFailed, "There is no object at source_key '" +
+                                                         v.import_key + "' in the bucket.");
+      // Sized first: an object over the upload cap is refused as an upload would be, unread.
+      auto info = blobs_->Stat(v.import_key);
+      if (!info.ok()) return info.status();
+      if (!info.value()) return missing;
+      if (settings_.import.max_bytes > 0 && (*info)->size_bytes > settings_.import.max_bytes) {
+        return Status(ErrorCode::kTooLargeFile,
+                      "The source object is larger than the upload limit of " +
+                          std::to_string(settings_.import.max_bytes) + " bytes.");
+      }
+      Status s = blobs_->GetFile(v.import_key, path);
+      return s.code() == ErrorCode::kNotFound ? missing : s;
+    }
+    storage::SourcePolicy policy;
+    policy.max_bytes = settings_.import.max_bytes;
+    policy.allowed_hosts = settings_.import.allowed_hosts;
+    policy.cancel = &cancel;
+    auto fetched = storage::FetchSource(v.import_url, path, policy);
+    return fetched.ok() ? Status::Ok() : fetched.status();
+  };
+  Leased leased = WhileLeased(claim, deadline, stop, "while fetching the original", fetch);
+  if (leased.outcome) return {"", false, leased.outcome};
+  Status s = leased.status;
+  if (s.ok() && !from_key) {
+    // Stored like an upload's original: a retry does not depend on the URL still working (a
+    // presigned URL expires), and KEEP_ORIGINAL keeps it.
+    s = blobs_->PutFile(storage::OriginalKey(v.id), path, kOriginalType);
+  }
+  if (!s.ok()) return {"", false, Fail(claim, s, IsRetryable(s.code()))};
+  std::error_code ec;
+  LogInfo("imported",
+          {{"video", v.id}, {"bytes", static_cast<int64_t>(std::filesystem::file_size(path, ec))}});
+  return {path, !from_key, std::nullopt};
+}
+
 JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::atomic<bool>& stop) {
   const std::string& id = claim.video.id;
   const Deadline deadline(clock_, settings_.timeout_ms);
@@ -300,19 +452,9 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
   } cleanup{job_dir};
 
   LogInfo("started", {{"video", id}, {"attempt", claim.video.attempts}, {"threads", threads}});
-  std::string input;
-  if (auto local = blobs_->LocalPathFor(storage::OriginalKey(id))) {
-    input = *local;  // on this disk: read in place, no copy
-  } else {
-    input = job_dir + "/original";
-    Status s = blobs_->GetFile(storage::OriginalKey(id), input);
-    if (s.code() == ErrorCode::kNotFound) {
-      return Fail(claim,
-                  Status(ErrorCode::kNotFound, "The original upload is missing from storage."),
-                  false);
-    }
-    if (!s.ok()) return Fail(claim, s, true);
-  }
+  Original original = GetOriginal(claim, job_dir, deadline, stop);
+  if (original.outcome) return *original.outcome;
+  const std::string& input = original.path;
   if (deadline.Expired()) return TimedOut(claim, "after the download");
 
   // The phases of the job for its `ready` line: where the time between claim and ready goes.
@@ -322,8 +464,9 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
   JobOutcome outcome = JobOutcome::kLost;
   switch (r.kind) {
     case ChildResult::kDone:
-      outcome = deadline.Expired() ? TimedOut(claim, "after the transcode")
-                                   : Store(claim, job_dir, threads, r.summary);
+      outcome = deadline.Expired()
+                    ? TimedOut(claim, "after the transcode")
+                    : Store(claim, job_dir, threads, r.summary, input, original.stored);
       break;
     case ChildResult::kRefused: outcome = Fail(claim, r.error, false); break;
     case ChildResult::kFailed: outcome = Fail(claim, r.error, !IsInputError(r.error.code())); break;

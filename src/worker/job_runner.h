@@ -8,9 +8,12 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/deadline.h"
@@ -46,6 +49,11 @@ struct WorkerSettings {
   std::string sandbox_skip;
   std::string log_level = "info";
   std::string log_format = "text";
+  struct Import {
+    int64_t max_bytes = 0;  // MAX_UPLOAD_BYTES: a source URL's original is capped like an upload
+    std::vector<std::string> allowed_hosts;  // VIDPROC_IMPORT_ALLOWED_HOSTS
+    bool source_keys = false;  // the store is the platform's bucket: source keys may be read
+  } import;
 };
 
 // The child's RLIMIT_CPU: a safety net that cannot fire before the deadline does. A process cannot
@@ -79,7 +87,29 @@ class JobRunner {
   JobOutcome TimedOut(const queue::Claim& claim, const std::string& during);
   JobOutcome Fail(const queue::Claim& claim, const Status& error, bool transient);
   JobOutcome Store(const queue::Claim& claim, const std::string& job_dir, int threads,
-                   const nlohmann::json& summary);
+                   const nlohmann::json& summary, const std::string& input, bool original_stored);
+
+  // The job's original as a local file: the stored upload, or an import's source, fetched from
+  // its URL or read from the bucket (and then stored as the video's original, as an upload is).
+  struct Original {
+    std::string path;
+    bool stored = false;                // under storage::OriginalKey (not only the source's)
+    std::optional<JobOutcome> outcome;  // set when the job ended here
+  };
+  Original GetOriginal(const queue::Claim& claim, const std::string& job_dir,
+                       const Deadline& deadline, const std::atomic<bool>& stop);
+  Original Import(const queue::Claim& claim, const std::string& job_dir, const Deadline& deadline,
+                  const std::atomic<bool>& stop);
+  // Runs `work` on a thread of its own while this one renews the job's lease (a fetch can take
+  // longer than a lease) and watches the deadline, `stop` and the lease: any of them sets the
+  // `cancel` flag `work` is given. The work's status, or the outcome that ended the job.
+  struct Leased {
+    Status status;
+    std::optional<JobOutcome> outcome;
+  };
+  Leased WhileLeased(const queue::Claim& claim, const Deadline& deadline,
+                     const std::atomic<bool>& stop, const std::string& during,
+                     const std::function<Status(const std::atomic<bool>& cancel)>& work);
 
   queue::JobStore* store_;
   storage::BlobStore* blobs_;

@@ -72,6 +72,37 @@ TEST(WiringTest, WorkerSettingsCarryTheConfiguration) {
   EXPECT_EQ(s.machine_cores, 4);
 }
 
+// An import's fetch is capped like an upload and may reach only the hosts the operator allows;
+// source keys are read only from a bucket the platform shares, by the worker and the API alike.
+TEST(WiringTest, ImportSettingsComeFromTheUploadCapTheAllowlistAndTheStorage) {
+  Config local = Load({},
+                      {{"MAX_UPLOAD_BYTES", "5000"},
+                       {"VIDPROC_IMPORT_ALLOWED_HOSTS", " media.internal, 10.0.0.5,,[fd00::5] "}},
+                      {});
+  worker::WorkerSettings s = WorkerSettingsFrom(local, 2, "/bin/vidproc");
+  EXPECT_EQ(s.import.max_bytes, 5000);
+  EXPECT_EQ(s.import.allowed_hosts,
+            (std::vector<std::string>{"media.internal", "10.0.0.5", "[fd00::5]"}));
+  EXPECT_FALSE(s.import.source_keys);
+  EXPECT_FALSE(ApiOptionsFrom(local).source_keys);
+  EXPECT_TRUE(WorkerSettingsFrom(Load({}, {}, {}), 2, "/bin/vidproc").import.allowed_hosts.empty());
+
+  Config bucket = Load({},
+                       {{"USE_SPACES", "True"},
+                        {"SPACES_ACCESS_KEY", "k"},
+                        {"SPACES_SECRET_KEY", "s"},
+                        {"SPACES_BUCKET_NAME", "b"},
+                        {"SPACES_ENDPOINT_URL", "https://nyc3.digitaloceanspaces.com"}},
+                       {});
+  EXPECT_TRUE(WorkerSettingsFrom(bucket, 2, "/bin/vidproc").import.source_keys);
+  EXPECT_TRUE(ApiOptionsFrom(bucket).source_keys);
+
+  for (const char* bad : {"http://media.internal", "media.internal/x", "[fd00::5", "a b"}) {
+    auto refused = LoadConfig({}, {{"VIDPROC_IMPORT_ALLOWED_HOSTS", bad}}, {});
+    EXPECT_FALSE(refused.ok()) << bad;
+  }
+}
+
 TEST(WiringTest, HttpAndWebhookSettingsCarryTheConfiguration) {
   Config config = Load({},
                        {{"VIDPROC_LISTEN", "localhost:0"},

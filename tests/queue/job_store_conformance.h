@@ -475,6 +475,43 @@ TYPED_TEST_P(JobStoreTest, PlatformIdsReadBackAndFilterTheList) {
   EXPECT_EQ(this->store_->GetVideo(first)->metadata, metadata);
 }
 
+// An import's source (a key or a URL, byte for byte) and replace_source are kept, read by the
+// claim, and survive a restart; an upload has none.
+TYPED_TEST_P(JobStoreTest, ImportSourcesReadBack) {
+  auto add = [&](const std::string& key, const std::string& url, bool replace) {
+    Video v;
+    v.id = NewId();
+    v.filename = "import.mov";
+    v.status = VideoStatus::kQueued;
+    v.import_key = key;
+    v.import_url = url;
+    v.replace_source = replace;
+    EXPECT_TRUE(this->store_->CreateVideo(v).ok());
+    this->clock_.Advance(1);
+    return v.id;
+  };
+  const std::string key = "media/2026/Trip to Rome (\u00e9).mov";
+  const std::string url = "https://cdn.example.com/a.mov?X-Amz-Signature=abc&x=%20";
+  const std::string by_key = add(key, "", true);
+  const std::string by_url = add("", url, false);
+  const std::string upload = add("", "", false);
+  Claim c = this->MustClaim();
+  ASSERT_EQ(c.video.id, by_key);
+  EXPECT_EQ(c.video.import_key, key);
+  EXPECT_TRUE(c.video.import_url.empty());
+  EXPECT_TRUE(c.video.replace_source);
+  this->Reopen();
+  auto v = this->store_->GetVideo(by_url);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->import_url, url);
+  EXPECT_TRUE(v->import_key.empty());
+  EXPECT_FALSE(v->replace_source);
+  auto plain = this->store_->GetVideo(upload);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->import_key.empty() && plain->import_url.empty() && !plain->replace_source);
+  EXPECT_EQ(this->store_->GetVideo(by_key)->import_key, key);
+}
+
 TYPED_TEST_P(JobStoreTest, EverythingSurvivesARestart) {
   std::vector<std::string> ids;
   for (int i = 0; i < 50; ++i) ids.push_back(this->Add());
@@ -985,6 +1022,6 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain, OutboxSurvivesARestart,
     PlatformIdsReadBackAndFilterTheList, DirectUploadIsCreatedWithItsWaitingVideo,
     DirectUploadIsConsumedOnceAcrossConnections,
-    ExpiredDirectUploadIsNotConsumedAndIsListedForRemoval);
+    ExpiredDirectUploadIsNotConsumedAndIsListedForRemoval, ImportSourcesReadBack);
 
 }  // namespace vidproc::queue::testing

@@ -134,6 +134,20 @@ await run('openapi', async () => {
   r = await fetch(direct.upload_url.replace(publicUrl, server.url.replace(/\/$/, '')), { method: 'PUT', body: 'x' });
   check(r.status === 410, `PUT upload_url again: ${r.status}`);
   validate('Error', await r.json(), 'PUT upload_url again (410)');
+  // An import (a JSON body): 202 with the queued video, its URL's host shown and never its query;
+  // a loopback source without VIDPROC_IMPORT_ALLOWED_HOSTS ends failed (source_refused).
+  r = await call(server, 'POST', '/api/v1/videos', {
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ source_url: `http://127.0.0.1:${receiver.address().port}/v.mp4?sig=secret`, external_id: 'import 1' }),
+  });
+  check(r.status === 202, `import: ${r.status}`);
+  const imported = await r.json();
+  validate('Video', imported, 'POST /api/v1/videos with a JSON body (202)');
+  check(imported.import?.source_host === `127.0.0.1:${receiver.address().port}` && !JSON.stringify(imported).includes('secret'),
+        `the import is not shown as documented: ${JSON.stringify(imported)}`);
+  const refused = await waitForStatus(server, imported.id, ['failed'], 60_000);
+  validate('Video', refused, 'a refused import');
+  check(refused.error?.code === 'source_refused', `the import failed with ${JSON.stringify(refused.error)}`);
 
   const page = await getJson(server, '/api/v1/videos?limit=1');
   validate('VideoPage', page.json, 'GET /api/v1/videos?limit=1');
@@ -146,6 +160,7 @@ await run('openapi', async () => {
     ['POST', '/api/v1/videos', { headers: { 'Content-Type': 'text/plain' }, body: 'x' }],
     ['POST', `/api/v1/videos/${created.id}/retry`, {}],
     ['POST', '/api/v1/videos?metadata=%5B1%5D', { headers: { 'Content-Type': 'video/mp4' }, body: 'x' }],
+    ['POST', '/api/v1/videos', { headers: { 'Content-Type': 'application/json' }, body: '{"source_key": "../x"}' }],
   ]) {
     const e = await call(server, method, path, opts);
     check(e.status >= 400, `${method} ${path}: expected an error, got ${e.status}`);

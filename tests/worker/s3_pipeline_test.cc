@@ -13,6 +13,7 @@
 #include "core/ids.h"
 #include "storage/s3_store.h"
 #include "support/http_client.h"
+#include "support/http_receiver.h"
 #include "support/server_env.h"
 #include "support/shell.h"
 #include "worker_test_util.h"
@@ -27,6 +28,11 @@ std::map<std::string, std::string> ServerEnv() {
 }
 
 using vidproc::testing::Shell;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
 
 class S3PipelineTest : public ::testing::Test {
  protected:
@@ -150,7 +156,7 @@ class S3PipelineTest : public ::testing::Test {
     std::vector<std::string> keys;
     std::string key;
     for (char c : out) {
-      if (c == '\t' || c == '\n' || c == ' ') {
+      if (c == '\t' || c == '\n') {  // keys may hold spaces; the text output separates by tabs
         if (!key.empty() && key != "None") keys.push_back(key);
         key.clear();
       } else {
@@ -174,6 +180,37 @@ class S3PipelineTest : public ::testing::Test {
     o.region = server_["S3_TEST_REGION"];
     o.bucket = bucket_;
     return o;
+  }
+
+  // POST /api/v1/videos with a JSON body (an import) on `api`: the new video's id ("" on failure).
+  static std::string Import(const std::string& api, const nlohmann::json& body) {
+    vidproc::testing::Response r = vidproc::testing::Http(
+        "POST", api + "/api/v1/videos", {"Content-Type: application/json"}, body.dump());
+    EXPECT_EQ(r.status, 202) << r.body;
+    auto j = r.Json();
+    return j.is_object() ? j.value("id", "") : "";
+  }
+  // Polls the video on `api` until it is ready or failed: the last resource seen.
+  static nlohmann::json WaitDone(const std::string& api, const std::string& id) {
+    nlohmann::json video;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          video = vidproc::testing::Http("GET", api + "/api/v1/videos/" + id).Json();
+          const std::string status = video.is_object() ? video.value("status", "") : "";
+          return status == "ready" || status == "failed";
+        },
+        120'000))
+        << video.dump();
+    return video;
+  }
+  static std::string ErrorCodeOf(const nlohmann::json& video) {
+    return video.is_object() && video["error"].is_object() ? video["error"].value("code", "") : "";
+  }
+  std::string ReadObject(storage::S3Store& s3, const std::string& key) {
+    const std::string local = dir_ + "/object-" + NewId();
+    EXPECT_TRUE(s3.GetFile(key, local).ok()) << key;
+    std::ifstream in(local, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
   }
 
   std::map<std::string, std::string> server_;
@@ -314,6 +351,165 @@ TEST_F(S3PipelineTest, AStorageOutageMidJobLosesNothing) {
                                                      "videos/" + ids[0] + "/thumbnail-640.jpg",
                                                      "videos/" + ids[0] + "/thumbnail.jpg",
                                                      "videos/" + ids[0] + "/video.mp4"}));
+}
+
+// An import by source_key: the platform's object (a django-storages name, spaces and all) is
+// processed like an upload, its outputs under the video's own keys, and is left as it was.
+TEST_F(S3PipelineTest, AnImportBySourceKeyLeavesTheSourceUntouched) {
+  auto owner = storage::S3Store::Create(OwnerOptions(), SystemClock::Default()).value();
+  const std::string key = "media/uploads/2026/Trip to Rome (1).mov";
+  const std::string original = ReadFile(Fixture("compliant_720p.mp4"));
+  ASSERT_TRUE(owner->PutFile(key, Fixture("compliant_720p.mp4"), "video/quicktime").ok());
+  const std::string api = StartServe({"--workers", "1"}, {});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  const std::string id = Import(api, {{"source_key", key}, {"external_id", "post-1"}});
+  ASSERT_FALSE(id.empty());
+  nlohmann::json video = WaitDone(api, id);
+  ASSERT_EQ(video.value("status", ""), "ready") << video.dump();
+  EXPECT_EQ(video["external_id"], "post-1");
+  EXPECT_EQ(video["filename"], "Trip to Rome (1).mov");
+  EXPECT_EQ(video["import"]["source_key"], key);
+  auto info = owner->Stat(key);
+  ASSERT_TRUE(info.ok() && info->has_value());
+  EXPECT_EQ((*info)->content_type, "video/quicktime");
+  EXPECT_TRUE(ReadObject(*owner, key) == original) << "the source object was changed";
+  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{key, "videos/" + id + "/thumbnail.jpg",
+                                                     "videos/" + id + "/video.mp4"}));
+}
+
+// replace_source: the source key now holds the processed MP4 and its thumbnail is beside it;
+// the video's links lead there (the API's route redirects to the object; public-read storage
+// links to the object itself); nothing else is left in the bucket.
+TEST_F(S3PipelineTest, ReplaceSourceWritesTheMp4BackAndItsThumbnailBesideIt) {
+  auto owner = storage::S3Store::Create(OwnerOptions(), SystemClock::Default()).value();
+  const std::string key = "media/clip.mov";
+  const std::string original = ReadFile(Fixture("compliant_720p.mp4"));
+  ASSERT_TRUE(owner->PutFile(key, Fixture("compliant_720p.mp4"), "video/quicktime").ok());
+  std::string api = StartServe({"--workers", "1"}, {});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  const std::string id = Import(api, {{"source_key", key}, {"replace_source", true}});
+  ASSERT_FALSE(id.empty());
+  nlohmann::json video = WaitDone(api, id);
+  ASSERT_EQ(video.value("status", ""), "ready") << video.dump();
+  EXPECT_EQ(video["import"]["replace_source"], true);
+
+  auto info = owner->Stat(key);
+  ASSERT_TRUE(info.ok() && info->has_value());
+  EXPECT_EQ((*info)->content_type, "video/mp4");
+  const std::string mp4 = ReadObject(*owner, key);
+  ASSERT_GT(mp4.size(), 8u);
+  EXPECT_EQ(mp4.substr(4, 4), "ftyp") << "the source key does not hold an MP4";
+  EXPECT_FALSE(mp4 == original) << "the source was not replaced";
+  auto thumb = owner->Stat("media/clip.jpg");
+  ASSERT_TRUE(thumb.ok() && thumb->has_value()) << "no thumbnail beside the source";
+  EXPECT_EQ((*thumb)->content_type, "image/jpeg");
+  EXPECT_EQ(ReadObject(*owner, "media/clip.jpg").substr(0, 2), "\xFF\xD8");
+  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"media/clip.jpg", "media/clip.mov"}))
+      << "vidproc's copy of the original and its own outputs are not left behind";
+
+  // The API's link redirects to the replaced object.
+  vidproc::testing::Request follow;
+  follow.url = api + video.value("video_url", "");
+  vidproc::testing::Response redirect = vidproc::testing::Perform(follow);
+  EXPECT_EQ(redirect.status, 302);
+  EXPECT_NE(redirect.header("Location").find("/" + bucket_ + "/media/clip.mov?"), std::string::npos)
+      << redirect.header("Location");
+  StopWorker();
+  // With public-read storage the links are the objects' own URLs.
+  api = StartServe({"--workers", "0"}, {"SPACES_PUBLIC_READ=True"});
+  ASSERT_FALSE(api.empty());
+  video = vidproc::testing::Http("GET", api + "/api/v1/videos/" + id).Json();
+  const std::string bucket_url = server_["S3_TEST_ENDPOINT"] + "/" + bucket_;
+  EXPECT_EQ(video.value("video_url", ""), bucket_url + "/media/clip.mov");
+  EXPECT_EQ(video.value("thumbnail_url", ""), bucket_url + "/media/clip.jpg");
+}
+
+// With SPACES_PUBLIC_READ the replaced source and its thumbnail are written public-read, as
+// vidproc's own outputs are, so the public links a ready video gives work for anyone.
+TEST_F(S3PipelineTest, AReplacedSourceOnPublicReadStorageIsPublic) {
+  using vidproc::testing::Http;
+  auto owner = storage::S3Store::Create(OwnerOptions(), SystemClock::Default()).value();
+  const std::string key = "media/pub.mp4";
+  ASSERT_TRUE(owner->PutFile(key, Fixture("compliant_720p.mp4"), "video/mp4").ok());
+  const std::string bucket_url = server_["S3_TEST_ENDPOINT"] + "/" + bucket_;
+  EXPECT_EQ(Http("GET", bucket_url + "/" + key).status, 403) << "the platform's object is private";
+  const std::string api = StartServe({"--workers", "1"}, {"SPACES_PUBLIC_READ=True"});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  const std::string id = Import(api, {{"source_key", key}, {"replace_source", true}});
+  ASSERT_FALSE(id.empty());
+  nlohmann::json video = WaitDone(api, id);
+  ASSERT_EQ(video.value("status", ""), "ready") << video.dump();
+  EXPECT_EQ(video.value("video_url", ""), bucket_url + "/media/pub.mp4");
+  EXPECT_EQ(video.value("thumbnail_url", ""), bucket_url + "/media/pub.jpg");
+  vidproc::testing::Response played = Http("GET", video.value("video_url", ""));
+  EXPECT_EQ(played.status, 200);
+  EXPECT_EQ(played.header("Content-Type"), "video/mp4");
+  EXPECT_EQ(played.header("Cache-Control"), "public, max-age=86400");
+  EXPECT_EQ(played.body.substr(4, 4), "ftyp");
+  vidproc::testing::Response thumbnail = Http("GET", video.value("thumbnail_url", ""));
+  EXPECT_EQ(thumbnail.status, 200);
+  EXPECT_EQ(thumbnail.header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"media/pub.jpg", "media/pub.mp4"}));
+}
+
+// A missing key fails (not retried) and an object over the upload cap is refused unread; neither
+// writes anything or touches the source.
+TEST_F(S3PipelineTest, AMissingOrOversizedSourceKeyFailsAndWritesNothing) {
+  auto owner = storage::S3Store::Create(OwnerOptions(), SystemClock::Default()).value();
+  ASSERT_TRUE(owner->PutFile("media/big.mov", Fixture("compliant_720p.mp4"), "video/mp4").ok());
+  const std::string api = StartServe({"--workers", "1"}, {"MAX_UPLOAD_BYTES=100000"});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  const std::string id = Import(api, {{"source_key", "media/none.mov"}, {"replace_source", true}});
+  ASSERT_FALSE(id.empty());
+  nlohmann::json video = WaitDone(api, id);
+  EXPECT_EQ(video.value("status", ""), "failed");
+  EXPECT_EQ(ErrorCodeOf(video), "source_failed") << video.dump();
+  EXPECT_EQ(video.value("attempts", 0), 1);
+  EXPECT_NE(video["error"].value("message", "").find("media/none.mov"), std::string::npos);
+
+  video = WaitDone(api, Import(api, {{"source_key", "media/big.mov"}, {"replace_source", true}}));
+  EXPECT_EQ(video.value("status", ""), "failed");
+  EXPECT_EQ(ErrorCodeOf(video), "too_large_file") << video.dump();
+  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"media/big.mov"}))
+      << "a failed import writes nothing";
+  EXPECT_TRUE(ReadObject(*owner, "media/big.mov") == ReadFile(Fixture("compliant_720p.mp4")));
+}
+
+// SSRF through source_url, on a worker whose network reaches the bucket's gateway on loopback:
+// instance metadata, loopback in both families and a redirect to them are refused before any
+// connection, and the gateway's object stays unread.
+TEST_F(S3PipelineTest, SourceUrlsToPrivateAddressesAreRefused) {
+  const std::string& endpoint = server_["S3_TEST_ENDPOINT"];
+  const std::string port = endpoint.substr(endpoint.rfind(':') + 1);
+  std::string api = StartServe({"--workers", "1"}, {});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  for (const std::string& url :
+       {std::string("http://169.254.169.254/latest/meta-data/iam/security-credentials/"),
+        "http://127.0.0.1:" + port + "/" + bucket_ + "/", "http://[::1]:" + port + "/",
+        "http://[::ffff:127.0.0.1]:" + port + "/", "http://localhost:" + port + "/"}) {
+    nlohmann::json video = WaitDone(api, Import(api, {{"source_url", url}}));
+    EXPECT_EQ(video.value("status", ""), "failed") << url;
+    EXPECT_EQ(ErrorCodeOf(video), "source_refused") << url << ": " << video.dump();
+  }
+  StopWorker();
+
+  // A redirect from an allowed host to a private one is refused at the redirect.
+  vidproc::testing::Receiver source;
+  api = StartServe({"--workers", "1"}, {"VIDPROC_IMPORT_ALLOWED_HOSTS=127.0.0.1"});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  for (const std::string& location :
+       {std::string("http://169.254.169.254/latest/meta-data/"), "http://[::1]:" + port + "/"}) {
+    source.set_responder([&](const vidproc::testing::Received&) {
+      return "HTTP/1.1 302 Found\r\nLocation: " + location +
+             "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    });
+    nlohmann::json video = WaitDone(
+        api, Import(api, {{"source_url",
+                           "http://127.0.0.1:" + std::to_string(source.port()) + "/v.mp4"}}));
+    EXPECT_EQ(ErrorCodeOf(video), "source_refused") << location << ": " << video.dump();
+  }
+  EXPECT_EQ(source.count(), 2u) << "each redirect was requested once and not followed";
+  EXPECT_TRUE(AwsListKeys().empty());
 }
 
 }  // namespace
