@@ -172,26 +172,6 @@ worker::WebhookOptions WebhookOptionsFrom(const Config& config) {
   return o;
 }
 
-namespace {
-
-// "a, b,,c" -> {"a", "b", "c"}.
-std::vector<std::string> CommaList(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(start, end - start);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.push_back(item);
-    start = end + 1;
-  }
-  return out;
-}
-
-}  // namespace
-
 http::ApiOptions ApiOptionsFrom(const Config& config) {
   http::ApiOptions o;
   o.api_token = config.api_token;

@@ -305,21 +305,8 @@ asio::awaitable<void> DirectUploadPut(ApiServices& api, Exchange& ex, const std:
     ex.close_after();
     co_return co_await ex.SendError(VideoDeleted());
   }
-  if (auto length = ex.content_length(); length && static_cast<int64_t>(*length) > max) {
-    ex.close_after();
-    co_return co_await ex.SendError(TooLargeUpload(max));
-  }
-  // The issue-11 limits, as for any upload: before a byte is read.
-  auto admitted = api.admission->TryUpload(ex.client());
-  if (admitted.second) {
-    ex.close_after();
-    co_return co_await ex.SendError(*admitted.second);
-  }
-  auto check = [&api] { return api.admission->CheckNewVideo(api.store, 0); };
-  if (auto refusal = co_await ex.Blocking(std::move(check))) {
-    ex.close_after();
-    co_return co_await ex.SendError(*refusal);
-  }
+  std::optional<Admission::UploadSlot> slot = co_await api.AdmitWholeUpload(ex, max);
+  if (!slot) co_return;
   // Used from here on, whatever happens to the body: one PUT wins, the others get 410.
   auto consume = [&api, id]() -> std::optional<HttpError> {
     auto won = api.store->ConsumeDirectUpload(id);
@@ -360,7 +347,7 @@ asio::awaitable<void> DirectUploadPut(ApiServices& api, Exchange& ex, const std:
       return 0;
     };
     co_await ex.Blocking(std::move(abandon));
-    admitted.first.reset();
+    slot.reset();
     ex.close_after();
     LogInfo("direct upload failed", {{"video", id},
                                      {"bytes", stored},
@@ -375,7 +362,7 @@ asio::awaitable<void> DirectUploadPut(ApiServices& api, Exchange& ex, const std:
     return api.store->GetVideo(id);
   };
   auto video = co_await ex.Blocking(std::move(commit));
-  admitted.first.reset();
+  slot.reset();
   lock.reset();
   api.metrics->UploadFinished(video.ok());
   if (!video.ok()) co_return co_await ex.SendError(video.status());

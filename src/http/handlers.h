@@ -46,6 +46,11 @@ struct ApiServices {
   nlohmann::json Render(const queue::Video& video) const;
   // Deletes a video and all its blobs; nullopt when an upload of it is being written right now.
   asio::awaitable<std::optional<Status>> RemoveUnlessLocked(Exchange& ex, const std::string& id);
+  // Admits the body of a new whole-file upload before a byte of it is read: a Content-Length
+  // within `max_bytes`, a slot among the uploads in progress, and room for a new video (the
+  // queue cap, the disk reserve). A refusal is answered (the connection then closes): nullopt.
+  asio::awaitable<std::optional<Admission::UploadSlot>> AdmitWholeUpload(Exchange& ex,
+                                                                         int64_t max_bytes);
 };
 
 // The refusal of an upload larger than `max_bytes` (413), whole or resumable.

@@ -84,6 +84,28 @@ Status TooLargeUpload(int64_t max_bytes) {
                                               std::to_string(max_bytes) + " bytes).");
 }
 
+asio::awaitable<std::optional<Admission::UploadSlot>> ApiServices::AdmitWholeUpload(
+    Exchange& ex, int64_t max_bytes) {
+  if (auto length = ex.content_length(); length && static_cast<int64_t>(*length) > max_bytes) {
+    ex.close_after();
+    co_await ex.SendError(TooLargeUpload(max_bytes));
+    co_return std::nullopt;
+  }
+  auto admitted = admission->TryUpload(ex.client());
+  if (admitted.second) {
+    ex.close_after();
+    co_await ex.SendError(*admitted.second);
+    co_return std::nullopt;
+  }
+  auto check = [this] { return admission->CheckNewVideo(store, 0); };
+  if (auto refusal = co_await ex.Blocking(std::move(check))) {
+    ex.close_after();
+    co_await ex.SendError(*refusal);
+    co_return std::nullopt;
+  }
+  co_return std::move(admitted.first);
+}
+
 asio::awaitable<std::optional<Status>> ApiServices::RemoveUnlessLocked(Exchange& ex,
                                                                        const std::string& id) {
   auto lock = uploads->TryLock(id);
@@ -230,21 +252,8 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
     co_return co_await ImportVideo(api, ex);
   }
   const int64_t max = api.options->uploads.max_upload_bytes;
-  if (auto length = ex.content_length(); length && static_cast<int64_t>(*length) > max) {
-    ex.close_after();
-    co_return co_await ex.SendError(TooLargeUpload(max));
-  }
-  // Admitted before any byte is read: a refused body is never stored.
-  auto admitted = api.admission->TryUpload(ex.client());
-  if (admitted.second) {
-    ex.close_after();
-    co_return co_await ex.SendError(*admitted.second);
-  }
-  auto check = [&api] { return api.admission->CheckNewVideo(api.store, 0); };
-  if (auto refusal = co_await ex.Blocking(std::move(check))) {
-    ex.close_after();
-    co_return co_await ex.SendError(*refusal);
-  }
+  std::optional<Admission::UploadSlot> slot = co_await api.AdmitWholeUpload(ex, max);
+  if (!slot) co_return;
   std::string type = AsciiLower(ex.header(bhttp::field::content_type));
   std::string filename;
   std::string boundary;
@@ -326,7 +335,7 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
       return 0;
     };
     co_await ex.Blocking(std::move(abandon));
-    admitted.first.reset();  // before the answer: the client may send its next upload at once
+    slot.reset();  // before the answer: the client may send its next upload at once
     if (result.code() == ErrorCode::kInputReadFailed) {
       LogInfo("upload cut off", {{"bytes", stored}, {"request_id", ex.request_id()}});
     }
@@ -339,7 +348,7 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
     return api.uploads->Record(id, filename, stored, ids);
   };
   auto video = co_await ex.Blocking(std::move(commit));
-  admitted.first.reset();  // before the answer: the client may send its next upload at once
+  slot.reset();  // before the answer: the client may send its next upload at once
   api.metrics->UploadFinished(video.ok());
   if (!video.ok()) co_return co_await ex.SendError(video.status());
   LogInfo("queued", {{"video", id}, {"filename", video->filename}, {"bytes", stored}});

@@ -175,7 +175,12 @@ Result<std::shared_ptr<const ToneMapLut>> ToneMapLut::Build(bool hlg, const AVFr
     uint64_t* out = &lut->table_[static_cast<size_t>(row) * nodes];
     for (int x = 0; x < nodes; ++x) {
       // 16-bit samples are 8-bit codes * 256; the lanes keep 4 bits of fraction (code * 16).
-      auto lane = [&](int plane) -> uint64_t { return (row16(plane)[x] + 8u) >> 4; };
+      // Capped at code 255: a saturated colour's chroma (and a highlight's luma) comes out of
+      // zscale as high as 65535, 255.996 codes, which would round to 256 and wrap to 0 in a byte
+      // (red turned dark green). FFmpeg 5.1.9's zscale no longer stops at 65280.
+      auto lane = [&](int plane) -> uint64_t {
+        return std::min<uint64_t>((row16(plane)[x] + 8u) >> 4, 255u * 16);
+      };
       out[x] = lane(0) | lane(1) << kLaneBits | lane(2) << (2 * kLaneBits);
     }
   }

@@ -107,7 +107,8 @@ struct OutputKeys {
 };
 OutputKeys OutputKeysOf(const std::string& video_id, const std::string& replaced_source_key);
 // True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey): the only blobs
-// that SPACES_PUBLIC_READ makes public. Originals and upload parts stay private whatever the setting.
+// that SPACES_PUBLIC_READ makes public. Originals and upload parts stay private whatever the
+// setting.
 bool IsProcessedOutputKey(const std::string& key);
 
 }  // namespace vidproc::storage

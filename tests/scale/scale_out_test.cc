@@ -27,6 +27,7 @@
 #include "core/ids.h"
 #include "storage/s3_store.h"
 #include "support/http_client.h"
+#include "support/output_keys.h"
 #include "support/server_env.h"
 #include "support/shell.h"
 #include "worker/worker_test_util.h"
@@ -354,11 +355,19 @@ class ScaleOutTest : public ::testing::Test {
     return keys;
   }
 
-  static std::vector<std::string> ProcessedKeys(const std::vector<std::string>& ids) {
+  // Each video's MP4, thumbnail and the thumbnail's smaller copies its job recorded making (the
+  // generated clips are of several sizes: a small one gets fewer copies).
+  std::vector<std::string> ProcessedKeys(const std::vector<std::string>& ids) {
     std::vector<std::string> keys;
     for (const auto& id : ids) {
-      keys.push_back("videos/" + id + "/thumbnail.jpg");
-      keys.push_back("videos/" + id + "/video.mp4");
+      const auto output = nlohmann::json::parse(
+          db_->Value("SELECT output FROM videos WHERE id = '" + id + "'"), nullptr, false);
+      const std::vector<int> widths = output.is_object()
+                                          ? output.value("thumbnail_widths", std::vector<int>{})
+                                          : std::vector<int>{};
+      for (const std::string& key : vidproc::testing::ReadyVideoKeys(id, widths)) {
+        keys.push_back(key);
+      }
     }
     std::sort(keys.begin(), keys.end());
     return keys;

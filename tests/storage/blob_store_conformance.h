@@ -129,11 +129,13 @@ TYPED_TEST_P(BlobStoreTest, ListsByPrefixSorted) {
 
 TYPED_TEST_P(BlobStoreTest, RefusesKeysThatCouldEscape) {
   std::string f = this->WriteFile("f", "x");
-  for (const char* bad :
-       {"", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "a b", "a\\b", "trailing/"}) {
+  for (const char* bad : {"", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "trailing/"}) {
     EXPECT_FALSE(this->store_->PutFile(bad, f, "").ok()) << "accepted '" << bad << "'";
     EXPECT_FALSE(IsValidKey(bad)) << bad;
   }
+  // vidproc's own keys are narrower still; a shared bucket's objects, which an import may name
+  // (CheckSourceKey), can have spaces or backslashes, so only S3Store may accept those.
+  for (const char* unusual : {"a b", "a\\b"}) EXPECT_FALSE(IsValidKey(unusual)) << unusual;
 }
 
 TYPED_TEST_P(BlobStoreTest, LocatesBlobsForServing) {

@@ -14,6 +14,7 @@
 #include "storage/s3_store.h"
 #include "support/http_client.h"
 #include "support/http_receiver.h"
+#include "support/output_keys.h"
 #include "support/server_env.h"
 #include "support/shell.h"
 #include "worker_test_util.h"
@@ -346,11 +347,7 @@ TEST_F(S3PipelineTest, AStorageOutageMidJobLosesNothing) {
                       120'000))
       << store->GetVideo(ids[0])->error_code << ": " << store->GetVideo(ids[0])->error_message;
   // 1080p: the thumbnail and its three smaller copies, and the video.
-  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"videos/" + ids[0] + "/thumbnail-160.jpg",
-                                                     "videos/" + ids[0] + "/thumbnail-320.jpg",
-                                                     "videos/" + ids[0] + "/thumbnail-640.jpg",
-                                                     "videos/" + ids[0] + "/thumbnail.jpg",
-                                                     "videos/" + ids[0] + "/video.mp4"}));
+  EXPECT_EQ(AwsListKeys(), vidproc::testing::ReadyVideoKeys(ids[0]));
 }
 
 // An import by source_key: the platform's object (a django-storages name, spaces and all) is
@@ -373,8 +370,10 @@ TEST_F(S3PipelineTest, AnImportBySourceKeyLeavesTheSourceUntouched) {
   ASSERT_TRUE(info.ok() && info->has_value());
   EXPECT_EQ((*info)->content_type, "video/quicktime");
   EXPECT_TRUE(ReadObject(*owner, key) == original) << "the source object was changed";
-  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{key, "videos/" + id + "/thumbnail.jpg",
-                                                     "videos/" + id + "/video.mp4"}));
+  std::vector<std::string> expected = vidproc::testing::ReadyVideoKeys(
+      id, video["output"]["thumbnail_widths"].get<std::vector<int>>());
+  expected.insert(expected.begin(), key);
+  EXPECT_EQ(AwsListKeys(), expected);
 }
 
 // replace_source: the source key now holds the processed MP4 and its thumbnail is beside it;
@@ -404,8 +403,12 @@ TEST_F(S3PipelineTest, ReplaceSourceWritesTheMp4BackAndItsThumbnailBesideIt) {
   ASSERT_TRUE(thumb.ok() && thumb->has_value()) << "no thumbnail beside the source";
   EXPECT_EQ((*thumb)->content_type, "image/jpeg");
   EXPECT_EQ(ReadObject(*owner, "media/clip.jpg").substr(0, 2), "\xFF\xD8");
-  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"media/clip.jpg", "media/clip.mov"}))
-      << "vidproc's copy of the original and its own outputs are not left behind";
+  // The thumbnail's smaller copies stay under the video's own keys (the resource lists them).
+  std::vector<std::string> expected = vidproc::testing::ThumbnailCopyKeys(
+      video["id"].get<std::string>(), video["output"]["thumbnail_widths"].get<std::vector<int>>());
+  expected.insert(expected.begin(), {"media/clip.jpg", "media/clip.mov"});
+  EXPECT_EQ(AwsListKeys(), expected)
+      << "vidproc's copy of the original and its MP4 and thumbnail are not left behind";
 
   // The API's link redirects to the replaced object.
   vidproc::testing::Request follow;
@@ -449,7 +452,13 @@ TEST_F(S3PipelineTest, AReplacedSourceOnPublicReadStorageIsPublic) {
   vidproc::testing::Response thumbnail = Http("GET", video.value("thumbnail_url", ""));
   EXPECT_EQ(thumbnail.status, 200);
   EXPECT_EQ(thumbnail.header("Content-Type"), "image/jpeg");
-  EXPECT_EQ(AwsListKeys(), (std::vector<std::string>{"media/pub.jpg", "media/pub.mp4"}));
+  // The thumbnail's smaller copies, under the video's own keys, are public too.
+  std::vector<std::string> expected = vidproc::testing::ThumbnailCopyKeys(
+      id, video["output"]["thumbnail_widths"].get<std::vector<int>>());
+  ASSERT_FALSE(expected.empty());
+  for (const auto& copy : video["thumbnails"]) EXPECT_EQ(Http("GET", copy["url"]).status, 200);
+  expected.insert(expected.begin(), {"media/pub.jpg", "media/pub.mp4"});
+  EXPECT_EQ(AwsListKeys(), expected);
 }
 
 // A missing key fails (not retried) and an object over the upload cap is refused unread; neither

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "storage/fault_injecting_store.h"
+#include "support/output_keys.h"
 #include "worker_test_util.h"
 
 namespace vidproc::worker {
@@ -76,9 +77,7 @@ TEST_F(WorkerPoolTest, ProcessesAVideoAndReplacesTheOriginal) {
   EXPECT_EQ(v.output["height"], 720);
   EXPECT_EQ(v.source["video"]["width"], 1920);
   EXPECT_FALSE(v.has_original);
-  EXPECT_EQ(
-      blobs_->List("videos/" + id + "/").value(),
-      (std::vector<std::string>{"videos/" + id + "/thumbnail.jpg", "videos/" + id + "/video.mp4"}));
+  EXPECT_EQ(blobs_->List("videos/" + id + "/").value(), vidproc::testing::ReadyVideoKeys(id));
   pool_->Stop(0);
   EXPECT_TRUE(
       WaitFor([&] { return !std::filesystem::exists(settings_.scratch_dir + "/" + id); }, 1000))

@@ -6,6 +6,7 @@
 #include <array>
 #include <filesystem>
 
+#include "support/output_keys.h"
 #include "worker_test_util.h"
 
 namespace vidproc::worker {
@@ -101,8 +102,7 @@ TEST_F(WorkerProcessTest, KilledWorkerIsRecoveredAndTheJobCompletesOnce) {
   queue::Video v = store->GetVideo(id).value();
   EXPECT_EQ(v.attempts, 2);
   auto blobs = storage::LocalStore::Open(dir_ + "/storage").value();
-  EXPECT_EQ(blobs->List("").value(), (std::vector<std::string>{"videos/" + id + "/thumbnail.jpg",
-                                                               "videos/" + id + "/video.mp4"}))
+  EXPECT_EQ(blobs->List("").value(), vidproc::testing::ReadyVideoKeys(id))
       << "exactly the outputs: no duplicate, no orphan, the original replaced";
   EXPECT_TRUE(blobs->List("videos/" + id + "/original").value().empty());
   EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/storage/tmp"));
