@@ -394,9 +394,7 @@ Status SqliteStore::Migrate() {
   });
 }
 
-Status SqliteStore::CreateVideo(const Video& video) {
-  RETURN_IF_ERROR(store_util::CheckNewVideo(video));
-  std::lock_guard lock(mutex_);
+Status SqliteStore::InsertVideo(const Video& video) {
   int64_t now = clock_->NowMs();
   Stmt s(*statements_,
          "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
@@ -417,6 +415,13 @@ Status SqliteStore::CreateVideo(const Video& video) {
   int rc = s.Step();
   if (rc == SQLITE_CONSTRAINT) return store_util::DuplicateVideo(video.id);
   if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot record the video");
+  return Status::Ok();
+}
+
+Status SqliteStore::CreateVideo(const Video& video) {
+  RETURN_IF_ERROR(store_util::CheckNewVideo(video));
+  std::lock_guard lock(mutex_);
+  RETURN_IF_ERROR(InsertVideo(video));
   if (video.status == VideoStatus::kQueued) WakeWaiters();  // a whole-file upload
   return Status::Ok();
 }
@@ -440,21 +445,7 @@ Status SqliteStore::CreateDirectUpload(const Video& video, const DirectUpload& u
   }
   std::lock_guard lock(mutex_);
   return Transaction([&]() -> Status {
-    int64_t now = clock_->NowMs();
-    Stmt s(*statements_,
-           "INSERT INTO videos (id, status, filename, created_at, updated_at, size_bytes, "
-           "available_at, external_id, metadata) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)");
-    s.Bind(1, video.id)
-        .Bind(2, std::string(StatusName(video.status)))
-        .Bind(3, video.filename)
-        .Bind(4, now)
-        .Bind(5, now)
-        .Bind(6, now)
-        .Bind(7, store_util::ExternalIdColumn(video))
-        .Bind(8, store_util::JsonColumn(video.metadata));
-    int rc = s.Step();
-    if (rc == SQLITE_CONSTRAINT) return store_util::DuplicateVideo(video.id);
-    if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot record the video");
+    RETURN_IF_ERROR(InsertVideo(video));
     Stmt d(*statements_,
            "INSERT INTO direct_uploads (video_id, secret_hash, max_bytes, cors_origin, "
            "expires_at) VALUES (?, ?, ?, ?, ?)");

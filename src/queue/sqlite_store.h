@@ -80,6 +80,9 @@ class SqliteStore : public JobStore {
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). REQUIRES: mutex_ held.
   template <typename Body>
   Status Transaction(Body&& body);
+  // The video's row, as every path creates it (an upload, an import, a direct upload's waiting
+  // video). REQUIRES: mutex_ held.
+  Status InsertVideo(const Video& video);
 
   std::mutex mutex_;
   sqlite3* db_;                                 // GUARDED_BY(mutex_); owned

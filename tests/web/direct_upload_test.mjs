@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import * as tus from 'tus-js-client';
-import { check, getJson, parseArgs, run, startServer, tempDir, TestFailure, waitForStatus } from './lib.mjs';
+import { check, getJson, parseArgs, run, startServer, tempDir, TestFailure, tusUpload, waitForStatus } from './lib.mjs';
 
 const { bin, fixture } = parseArgs();
 const data = readFileSync(fixture);
@@ -43,28 +43,8 @@ async function newUploadUrl(server, body = {}) {
   return json;
 }
 
-// One tus-js-client upload in Node (no Authorization: no headers option at all). `cutAt`: abort()
-// once that many bytes were sent; resolves with { upload, aborted }.
-function nodeUpload(options, cutAt) {
-  return new Promise((resolve, reject) => {
-    let aborted = false;
-    const upload = new tus.Upload(data, {
-      chunkSize: CHUNK,
-      metadata: { filename, filetype: 'video/mp4' },
-      retryDelays: [],
-      ...options,
-      onProgress(sent) {
-        if (cutAt && sent >= cutAt && !aborted) {
-          aborted = true;
-          upload.abort(false).then(() => resolve({ upload, aborted: true }), reject);
-        }
-      },
-      onSuccess() { resolve({ upload, aborted: false }); },
-      onError(err) { reject(err); },
-    });
-    upload.start();
-  });
-}
+// One upload in Node with no Authorization (no headers option at all).
+const nodeUpload = (options, cutAt) => tusUpload(tus, data, { filename, chunkSize: CHUNK }, options, cutAt);
 
 // The test page's server: another origin than vidproc's (another port), serving the page, the
 // fixture and tus-js-client's browser build.

@@ -232,3 +232,35 @@ export async function run(name, body) {
   console.log(`PASS ${name} (${secs} s)`);
   process.exit(0);
 }
+
+// One tus-js-client upload of `data` from Node (`tus`: the tus-js-client module), with only the
+// headers `options` gives. Resolves with { upload, events, aborted } once it succeeded, or, with
+// `cutAt`, once that many bytes were sent and it was aborted mid-PATCH (a cut connection).
+// Rejects with tus-js-client's own error: its originalResponse is what the server answered.
+export function tusUpload(tus, data, { filename, chunkSize }, options, cutAt) {
+  return new Promise((resolve, reject) => {
+    const events = { chunks: 0, retries: 0 };
+    const upload = new tus.Upload(data, {
+      chunkSize,
+      metadata: { filename, filetype: 'video/mp4' },
+      retryDelays: [],
+      ...options,
+      onProgress(sent) {
+        if (cutAt && sent >= cutAt && !events.aborted) {
+          events.aborted = true;
+          events.abortedAt = sent;
+          upload.abort(false).then(() => resolve({ upload, events, aborted: true }), reject);
+        }
+      },
+      onChunkComplete() { events.chunks++; },
+      onShouldRetry(err, attempt) {
+        events.retries++;
+        console.log(`  tus-js-client retries (attempt ${attempt}) after: ${err.message.split('\n')[0]}`);
+        return true;
+      },
+      onSuccess() { resolve({ upload, events, aborted: false }); },
+      onError(err) { reject(err); },
+    });
+    upload.start();
+  });
+}

@@ -10,42 +10,14 @@ import { readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { basename } from 'node:path';
 import * as tus from 'tus-js-client';
-import { call, check, getJson, parseArgs, run, sha256File, sleep, startServer, TestFailure, waitForStatus } from './lib.mjs';
+import { call, check, getJson, parseArgs, run, sha256File, sleep, startServer, TestFailure, tusUpload as sharedTusUpload, waitForStatus } from './lib.mjs';
 
 const { bin, fixture } = parseArgs();
 const data = readFileSync(fixture);
 const filename = basename(fixture);
 const CHUNK = 256 * 1024;
 
-// One tus upload; resolves with { upload, events } when onSuccess fires, rejects on onError.
-// `cutAt`: abort() once this many bytes were sent (mid-PATCH); then resolves with { aborted: true }.
-function tusUpload(options, cutAt) {
-  return new Promise((resolve, reject) => {
-    const events = { chunks: 0, retries: 0 };
-    const upload = new tus.Upload(data, {
-      chunkSize: CHUNK,
-      metadata: { filename, filetype: 'video/mp4' },
-      retryDelays: [],
-      ...options,
-      onProgress(sent) {
-        if (cutAt && sent >= cutAt && !events.aborted) {
-          events.aborted = true;
-          events.abortedAt = sent;
-          upload.abort(false).then(() => resolve({ upload, events, aborted: true }), reject);
-        }
-      },
-      onChunkComplete() { events.chunks++; },
-      onShouldRetry(err, attempt) {
-        events.retries++;
-        console.log(`  tus-js-client retries (attempt ${attempt}) after: ${err.message.split('\n')[0]}`);
-        return true;
-      },
-      onSuccess() { resolve({ upload, events, aborted: false }); },
-      onError(err) { reject(new Error(`tus upload failed: ${err.message}`)); },
-    });
-    upload.start();
-  });
-}
+const tusUpload = (options, cutAt) => sharedTusUpload(tus, data, { filename, chunkSize: CHUNK }, options, cutAt);
 
 function tusHeaders(extra = {}) {
   return { 'Tus-Resumable': '1.0.0', ...extra };
