@@ -44,24 +44,13 @@ class ServerTest : public OneServerPerSuite<Suite> {
     OneServerPerSuite<Suite>::TearDownTestSuite();
     ready_id_.clear();
   }
+  // No token; suites with one say so (OneServerPerSuite::Call sends it).
+  static std::string Token() { return ""; }
 
  protected:
   using OneServerPerSuite<Suite>::server;
-  static std::string Token() { return ""; }
-  static std::vector<std::string> WithAuth(std::vector<std::string> headers = {}) {
-    if (!Suite::Token().empty()) headers.push_back("Authorization: Bearer " + Suite::Token());
-    return headers;
-  }
-
-  // A request to `path` on the server, with the suite's token.
-  static Response Call(const std::string& method, const std::string& path,
-                       std::vector<std::string> headers = {},
-                       std::optional<std::string> body = std::nullopt) {
-    return Perform({.method = method,
-                    .url = server().Url(path),
-                    .headers = WithAuth(std::move(headers)),
-                    .body = std::move(body)});
-  }
+  using OneServerPerSuite<Suite>::WithAuth;
+  using OneServerPerSuite<Suite>::Call;
   // The same without the suite's token.
   static Response CallWithout(const std::string& method, const std::string& path,
                               std::vector<std::string> headers = {},

@@ -147,18 +147,8 @@ class DirectUploadServer : public OneServerPerSuite<Suite> {
  protected:
   using OneServerPerSuite<Suite>::server;
 
-  static std::vector<std::string> WithAuth(std::vector<std::string> headers = {}) {
-    if (!Suite::Token().empty()) headers.push_back("Authorization: Bearer " + Suite::Token());
-    return headers;
-  }
-  static Response Call(const std::string& method, const std::string& path,
-                       std::vector<std::string> headers = {},
-                       std::optional<std::string> body = std::nullopt) {
-    return Perform({.method = method,
-                    .url = server().Url(path),
-                    .headers = WithAuth(std::move(headers)),
-                    .body = std::move(body)});
-  }
+  using OneServerPerSuite<Suite>::WithAuth;
+  using OneServerPerSuite<Suite>::Call;
   // A request to an absolute URL with only `headers`: never the token.
   static Response Bare(const std::string& method, const std::string& url,
                        std::vector<std::string> headers = {},

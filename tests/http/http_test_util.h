@@ -407,6 +407,20 @@ class OneServerPerSuite : public ::testing::Test {
     ASSERT_TRUE(server_ && server_->ok()) << (server_ ? server_->error() : "no server");
   }
   static ServeProcess& server() { return *server_; }
+  // `headers` with the suite's token (Suite::Token(), "" for none) as the Authorization header.
+  static std::vector<std::string> WithAuth(std::vector<std::string> headers = {}) {
+    if (!Suite::Token().empty()) headers.push_back("Authorization: Bearer " + Suite::Token());
+    return headers;
+  }
+  // A request to `path` on the server, with the suite's token.
+  static Response Call(const std::string& method, const std::string& path,
+                       std::vector<std::string> headers = {},
+                       std::optional<std::string> body = std::nullopt) {
+    return Perform({.method = method,
+                    .url = server().Url(path),
+                    .headers = WithAuth(std::move(headers)),
+                    .body = std::move(body)});
+  }
 
  private:
   static inline std::unique_ptr<ServeProcess> server_;
