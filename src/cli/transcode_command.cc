@@ -34,6 +34,9 @@ Options:
   --thumbnail T        also write a JPEG thumbnail to T
   --thumbnail-widths L  also write smaller copies of T beside it, a comma list of even widths
                        (T-160.jpg for 160); widths not below T's own are skipped
+  --hls DIR            also write HLS to DIR from the same encode: master.m3u8, a media
+                       playlist (updated after every segment while the job runs), an init
+                       segment and CMAF segments of about 4 s; DIR is made if missing
   --preset P           libx264 preset (default veryfast)
   --bitrate B          target video bitrate, e.g. 1500k (default 1500k)
   --max-size WxH       box to fit the video in, either orientation (default 1280x720)
@@ -49,7 +52,8 @@ Options:
   --sandbox-skip L     leave out layers of --sandbox: a comma list of network, files, syscalls
   --help               this text
 
-Output: progress on stderr (bar) or JSON lines on stdout (json). At the end, on a terminal,
+Output: progress on stderr (bar) or JSON lines on stdout (json; with --hls, also
+{"event":"hls","segments":N,"seconds":S} after each segment). At the end, on a terminal,
 one line saying what was made; otherwise (piped, or --progress json) a JSON line on stdout:
 {"event":"done",...} or {"event":"error","error":{"code":...,"message":...}}.
 Exit status: 0 done, 1 input refused, 2 usage, 3 failed, 4 cancelled.
@@ -86,6 +90,10 @@ Status ApplyOptions(const Args& args, media::TranscodeRequest* request) {
   }
   o.allow_passthrough = !args.has("--force-encode");
   if (auto v = args.get("--thumbnail")) request->thumbnail = *v;
+  if (auto v = args.get("--hls")) {
+    if (v->empty()) return Status(ErrorCode::kInvalidArgument, "--hls needs a directory.");
+    request->hls_dir = *v;
+  }
   if (auto v = args.get("--thumbnail-widths")) {
     if (request->thumbnail.empty()) {
       return Status(ErrorCode::kInvalidArgument, "--thumbnail-widths needs --thumbnail.");
@@ -148,6 +156,20 @@ Status CheckOutputs(const media::TranscodeRequest& request, bool overwrite) {
   if (!request.thumbnail.empty() && SameFile(request.thumbnail, request.output)) {
     return Status(ErrorCode::kInvalidArgument, "OUT and the thumbnail are the same file.");
   }
+  if (!request.hls_dir.empty()) {
+    std::error_code ec;
+    const std::string master = request.hls_dir + "/" + media::kMasterPlaylistName;
+    if (!overwrite && std::filesystem::exists(master, ec)) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "The HLS directory holds a master playlist (" + master +
+                        "); pass -y (--overwrite) to replace it.");
+    }
+    if (std::filesystem::exists(request.hls_dir, ec) &&
+        !std::filesystem::is_directory(request.hls_dir, ec)) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "--hls " + request.hls_dir + " is not a directory.");
+    }
+  }
   return Status::Ok();
 }
 
@@ -192,7 +214,7 @@ std::string DirectoryOf(const std::string& path) {
 }  // namespace
 
 int RunTranscode(int argc, char** argv) {
-  ArgSpec spec{{"--thumbnail", "--thumbnail-widths", "--preset", "--bitrate", "--max-size",
+  ArgSpec spec{{"--thumbnail", "--thumbnail-widths", "--hls", "--preset", "--bitrate", "--max-size",
                 "--max-fps", "--threads", "--progress", "--sandbox-skip"},
                {"--force-encode", "--sandbox", "--overwrite"},
                {{"-y", "--overwrite"}}};
@@ -228,6 +250,16 @@ int RunTranscode(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (!request.hls_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(request.hls_dir, ec);
+    if (ec) {
+      PrintError(Status(ErrorCode::kOutputWriteFailed,
+                        "Cannot create the HLS directory " + request.hls_dir + ": " + ec.message()),
+                 mode == ProgressMode::kJson);
+      return kExitFailed;
+    }
+  }
   if (args->has("--sandbox")) {
     // Before any thread starts (a user namespace needs a single-threaded process) and before the
     // input is opened: nothing a hostile file makes a decoder do escapes the sandbox.
@@ -240,6 +272,7 @@ int RunTranscode(int argc, char** argv) {
     policy.read_files = {request.input};
     policy.write_dirs = {DirectoryOf(request.output)};
     if (!request.thumbnail.empty()) policy.write_dirs.push_back(DirectoryOf(request.thumbnail));
+    if (!request.hls_dir.empty()) policy.write_dirs.push_back(request.hls_dir);
     worker::EnterSandbox(policy);
   }
   // x264 asks for transparent huge pages for its frame buffers; partly used 2 MB pages cost
@@ -248,6 +281,14 @@ int RunTranscode(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   ProgressReporter reporter(mode);
+  if (mode == ProgressMode::kJson) {
+    // What a worker publishes while the job runs (a line per segment, from the muxing thread).
+    request.on_hls_segment = [](int segments, double seconds) {
+      nlohmann::json j = {{"event", "hls"}, {"segments", segments}, {"seconds", seconds}};
+      std::printf("%s\n", DumpJson(j).c_str());
+      std::fflush(stdout);
+    };
+  }
   auto result = media::Transcode(
       request, [&reporter](double done, double total) { reporter.Update(done, total); }, &g_cancel);
   reporter.Finish();

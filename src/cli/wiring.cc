@@ -135,6 +135,9 @@ worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
   s.log_level = config.log_level;
   s.log_format = config.log_format;
   s.sandbox_skip = config.sandbox_skip;
+  const std::vector<std::string> outputs = CommaList(config.outputs);
+  s.mp4 = std::find(outputs.begin(), outputs.end(), "mp4") != outputs.end();
+  s.hls = std::find(outputs.begin(), outputs.end(), "hls") != outputs.end();
   s.import.max_bytes = config.max_upload_bytes;
   s.import.allowed_hosts = CommaList(config.import_allowed_hosts);
   s.import.source_keys = config.use_spaces;

@@ -298,17 +298,29 @@ Status HostList(const char* name, const std::string& v) {
   return Status::Ok();
 }
 
-Status SandboxLayers(const char* name, const std::string& v) {
+// A comma list of words, each one of `allowed` ("" is an empty list).
+Status WordList(const char* name, const std::string& v,
+                std::initializer_list<std::string_view> allowed, const std::string& expected) {
   size_t start = 0;
   while (start <= v.size() && !v.empty()) {
     size_t end = std::min(v.find(',', start), v.size());
-    std::string layer = v.substr(start, end - start);
-    if (layer != "network" && layer != "files" && layer != "syscalls") {
-      return Invalid(name, v, "a comma list of network, files, syscalls");
+    const std::string_view word = std::string_view(v).substr(start, end - start);
+    if (std::find(allowed.begin(), allowed.end(), word) == allowed.end()) {
+      return Invalid(name, v, expected);
     }
     start = end + 1;
   }
   return Status::Ok();
+}
+
+Status SandboxLayers(const char* name, const std::string& v) {
+  return WordList(name, v, {"network", "files", "syscalls"},
+                  "a comma list of network, files, syscalls");
+}
+
+Status OutputList(const char* name, const std::string& v) {
+  if (v.empty()) return Invalid(name, v, "mp4, hls or mp4,hls");
+  return WordList(name, v, {"mp4", "hls"}, "mp4, hls or mp4,hls");
 }
 
 const std::vector<Setting>& Settings() {
@@ -449,6 +461,12 @@ const std::vector<Setting>& Settings() {
     t.push_back(Integer("VIDPROC_MAX_FPS", &Config::max_fps, 60, 1, 240)
                     .Doc("frame-rate cap: a faster source keeps at most one frame per 1/N s "
                          "(docs/BENCHMARKS.md, \"Frame-rate policy\", for the default)"));
+    t.push_back(Text("VIDPROC_OUTPUTS", &Config::outputs, "mp4,hls", "`mp4`, `hls` or `mp4,hls`",
+                     OutputList)
+                    .Doc("what a job stores: the progressive MP4 (`video_url`), HLS made from the "
+                         "same encode (`hls_url`: CMAF segments of about 4 s and playlists, "
+                         "published while the job runs so the video plays before it is ready), "
+                         "or both"));
     t.push_back(Text("VIDPROC_WORKER_ID", &Config::worker_id, "", "text")
                     .DefaultText("`<hostname>:<pid>`")
                     .Doc("the name a worker claims jobs under"));

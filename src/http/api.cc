@@ -126,6 +126,7 @@ const std::vector<Route>& ApiRoutes() {
   using enum bhttp::verb;
   static const std::vector<Route> routes = {
       {{get, head}, "/", Access::kPublic, false, ServePage},
+      {{get, head}, "/assets/hls.js", Access::kPublic, false, ServeHlsJs},
       {{get, head}, "/healthz", Access::kPublic, false, ServeHealth},
       {{get, head}, "/readyz", Access::kPublic, false, ServeReady},
       {{get, head}, "/metrics", Access::kToken, false, ServeMetrics},
@@ -145,6 +146,12 @@ const std::vector<Route>& ApiRoutes() {
        Access::kSignedOrToken,
        false,
        ServeThumbnail,
+       "No such video."},
+      {{get, head},
+       "/api/v1/videos/{id}/hls/{file}",
+       Access::kSignedOrToken,
+       false,
+       ServeHls,
        "No such video."},
       // tus clients probe capabilities without credentials.
       {{options}, "/api/v1/uploads", Access::kPublic, false, TusOptions},

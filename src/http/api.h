@@ -66,7 +66,8 @@ struct MediaLinks {
 // The video resource as every client gets it: GET /api/v1/videos/{id}, the list, SSE events and
 // webhook bodies (the dispatcher is given this function by the wiring). `record` is the row's
 // JSON (queue::ToApiJson, or a snapshot of it kept for a deleted video); when it is ready,
-// `video_url` and `thumbnail_url` are added: the stable public object URLs when
+// `video_url` (unless only HLS was stored) and `thumbnail_url` are added, and `hls_url` whenever
+// it is `playable` (also while processing): the stable public object URLs when
 // `links.public_objects_url` is set, else the API's media paths signed by `auth` (when on) as of
 // `now_s`, absolute on `links.public_url` (which may end in a path prefix) when it is set.
 nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaLinks& links,

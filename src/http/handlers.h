@@ -58,6 +58,7 @@ Status TooLargeUpload(int64_t max_bytes);
 
 // The handlers: each takes the {id} of its route's pattern (unused where there is none).
 asio::awaitable<void> ServePage(ApiServices& api, Exchange& ex, const std::string& id);
+asio::awaitable<void> ServeHlsJs(ApiServices& api, Exchange& ex, const std::string& id);
 asio::awaitable<void> ServeHealth(ApiServices& api, Exchange& ex, const std::string& id);
 asio::awaitable<void> ServeReady(ApiServices& api, Exchange& ex, const std::string& id);
 asio::awaitable<void> ServeMetrics(ApiServices& api, Exchange& ex, const std::string& id);
@@ -71,6 +72,8 @@ asio::awaitable<void> UploadVideo(ApiServices& api, Exchange& ex, const std::str
 
 asio::awaitable<void> ServeVideoFile(ApiServices& api, Exchange& ex, const std::string& id);
 asio::awaitable<void> ServeThumbnail(ApiServices& api, Exchange& ex, const std::string& id);
+// /api/v1/videos/{id}/hls/{file}: playlists rewritten (hls_playlist.h), segments as blobs.
+asio::awaitable<void> ServeHls(ApiServices& api, Exchange& ex, const std::string& id);
 
 asio::awaitable<void> TusOptions(ApiServices& api, Exchange& ex, const std::string& id);
 asio::awaitable<void> TusCreate(ApiServices& api, Exchange& ex, const std::string& id);

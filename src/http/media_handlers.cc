@@ -1,12 +1,33 @@
 #include <sys/stat.h>
 
 #include "core/units.h"
+#include <algorithm>
+#include <functional>
+
 #include "http/api.h"
 #include "http/handlers.h"
+#include "http/hls_playlist.h"
 
 namespace vidproc::http {
 
 namespace {
+
+constexpr int64_t kMaxServedPlaylistBytes = 4 << 20;
+
+// Whether the ready video's stored outputs include `kind` ("mp4", "hls"); videos processed before
+// VIDPROC_OUTPUTS existed have the MP4 only.
+bool HasOutput(const queue::Video& video, const std::string& kind) {
+  if (!video.output.is_object()) return false;
+  const auto outputs = video.output.value("outputs", nlohmann::json());
+  if (!outputs.is_array()) return kind == "mp4";
+  return std::find(outputs.begin(), outputs.end(), kind) != outputs.end();
+}
+
+// HLS can be played: published by the running job, or stored with the ready video.
+bool HlsPlayable(const queue::Video& video) {
+  return (video.status == queue::VideoStatus::kProcessing && video.playable) ||
+         (video.status == queue::VideoStatus::kReady && HasOutput(video, "hls"));
+}
 
 // The key of the picture asked for: a smaller copy when the job made one of that width. A video
 // whose thumbnail is narrower than `width`, or that was processed before the copies existed, has
@@ -22,33 +43,38 @@ std::string ThumbnailKeyFor(const queue::Video& video, int width, const std::str
   return full_key;
 }
 
-// `thumbnail_width`: 0 for the thumbnail as made, else one of storage::kThumbnailWidths.
-asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::string& id,
-                                 bool thumbnail, int thumbnail_width = 0) {
+// The blob a media request names, for a video in a state that has it; or why not.
+using KeyOf = std::function<Result<std::string>(const queue::Video&)>;
+
+Status NotReady(const queue::Video& video) {
+  return Status(ErrorCode::kInvalidState, "The video is " + std::string(StatusName(video.status)) +
+                                              ", not ready: there is nothing to play yet.");
+}
+
+// Serves one stored blob: from this disk (ETag, Range) or by a redirect to a presigned URL.
+// `cross_origin`: readable by scripts of any page (hls.js fetches what it plays); the URL is the
+// credential, so this grants nothing the URL's holder did not have.
+asio::awaitable<void> ServeBlob(ApiServices& api, Exchange& ex, const std::string& id,
+                                KeyOf key_of, std::string content_type, bool cross_origin = false) {
   struct Found {
     Status status;
     storage::ServeLocation where;
     int64_t size = 0;
     int64_t mtime_ns = 0;
   };
-  auto locate = [&api, id, thumbnail, thumbnail_width] {
+  auto locate = [&api, id, key_of = std::move(key_of)] {
     Found f;
     auto video = api.store->GetVideo(id);
     if (!video.ok()) {
       f.status = video.status();
       return f;
     }
-    if (video->status != queue::VideoStatus::kReady) {
-      f.status = Status(ErrorCode::kInvalidState, "The video is " +
-                                                      std::string(StatusName(video->status)) +
-                                                      ", not ready: there is nothing to play yet.");
+    auto key = key_of(*video);
+    if (!key.ok()) {
+      f.status = key.status();
       return f;
     }
-    const storage::OutputKeys keys =
-        storage::OutputKeysOf(id, video->replace_source ? video->import_key : "");
-    const std::string key =
-        thumbnail ? ThumbnailKeyFor(*video, thumbnail_width, keys.thumbnail) : keys.video;
-    auto where = api.blobs->Locate(key, api.options->presign_expiry_s);
+    auto where = api.blobs->Locate(*key, api.options->presign_expiry_s);
     if (!where.ok()) {
       f.status = where.status();
       return f;
@@ -73,11 +99,12 @@ asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::stri
   }
   const std::string etag =
       "\"" + std::to_string(found.size) + "-" + std::to_string(found.mtime_ns) + "\"";
-  HeaderList headers = {{"Content-Type", thumbnail ? "image/jpeg" : "video/mp4"},
+  HeaderList headers = {{"Content-Type", content_type},
                         {"Accept-Ranges", "bytes"},
                         {"ETag", etag},
                         {"Last-Modified", HttpDate(found.mtime_ns / 1'000'000'000)},
                         {"Cache-Control", "private, max-age=3600"}};
+  if (cross_origin) headers.push_back({"Access-Control-Allow-Origin", "*"});
   if (EtagListMatches(ex.header(bhttp::field::if_none_match), etag)) {
     HeaderList not_modified = {{"ETag", etag}, {"Cache-Control", "private, max-age=3600"}};
     co_return co_await ex.SendEmpty(304, std::move(not_modified));
@@ -105,7 +132,15 @@ asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::stri
 }  // namespace
 
 asio::awaitable<void> ServeVideoFile(ApiServices& api, Exchange& ex, const std::string& id) {
-  co_await ServeMedia(api, ex, id, false);
+  auto key_of = [id](const queue::Video& video) -> Result<std::string> {
+    if (video.status != queue::VideoStatus::kReady) return NotReady(video);
+    if (!HasOutput(video, "mp4")) {
+      return Status(ErrorCode::kNotFound, "This server stores HLS only (VIDPROC_OUTPUTS): play "
+                                          "the video's hls_url.");
+    }
+    return storage::OutputKeysOf(id, video.replace_source ? video.import_key : "").video;
+  };
+  co_await ServeBlob(api, ex, id, std::move(key_of), "video/mp4");
 }
 
 asio::awaitable<void> ServeThumbnail(ApiServices& api, Exchange& ex, const std::string& id) {
@@ -123,7 +158,71 @@ asio::awaitable<void> ServeThumbnail(ApiServices& api, Exchange& ex, const std::
     }
     width = static_cast<int>(*parsed);
   }
-  co_await ServeMedia(api, ex, id, true, width);
+  auto key_of = [id, width](const queue::Video& video) -> Result<std::string> {
+    if (video.status != queue::VideoStatus::kReady) return NotReady(video);
+    const std::string full =
+        storage::OutputKeysOf(id, video.replace_source ? video.import_key : "").thumbnail;
+    return ThumbnailKeyFor(video, width, full);
+  };
+  co_await ServeBlob(api, ex, id, std::move(key_of), "image/jpeg");
+}
+
+asio::awaitable<void> ServeHls(ApiServices& api, Exchange& ex, const std::string& id) {
+  const std::string path(ex.path());
+  const std::string name = path.substr(path.rfind('/') + 1);
+  if (!storage::IsHlsFileName(name)) {
+    co_return co_await ex.SendError(404, "not_found", "There is no such HLS file.");
+  }
+  auto key_of = [id, name](const queue::Video& video) -> Result<std::string> {
+    if (!HlsPlayable(video)) {
+      return Status(ErrorCode::kInvalidState,
+                    "The video is " + std::string(StatusName(video.status)) +
+                        " and has no HLS to play yet.");
+    }
+    return storage::HlsKey(id, name);
+  };
+  if (!name.ends_with(".m3u8")) {
+    co_return co_await ServeBlob(api, ex, id, std::move(key_of), storage::HlsContentType(name),
+                                 /*cross_origin=*/true);
+  }
+  // A playlist: read, its names turned into URLs that work on their own (hls_playlist.h).
+  struct Read {
+    Status status;
+    std::string text;
+  };
+  auto read = [&api, id, key_of = std::move(key_of)] {
+    Read r;
+    auto video = api.store->GetVideo(id);
+    auto key = video.ok() ? key_of(*video) : Result<std::string>(video.status());
+    if (!key.ok()) return Read{key.status(), ""};
+    auto text = api.blobs->ReadRange(*key, 0, kMaxServedPlaylistBytes);
+    if (!text.ok()) {
+      return Read{text.status().code() == ErrorCode::kNotFound
+                      ? Status(ErrorCode::kNotFound, "The playlist is missing from storage.")
+                      : text.status(),
+                  ""};
+    }
+    r.text = std::move(text).value();
+    const int64_t now = api.NowS();
+    r.text = RewritePlaylist(r.text, [&](const std::string& file) {
+      if (!file.ends_with(".m3u8")) {
+        // Segments straight from the bucket when it has its own URLs (no hop through here).
+        auto where = api.blobs->Locate(storage::HlsKey(id, file), api.options->presign_expiry_s);
+        if (where.ok() && !where->presigned_url.empty()) return where->presigned_url;
+      }
+      const std::string route = "/api/v1/videos/" + id + "/hls/" + file;
+      return route + api.auth->SignQuery(route, now);
+    });
+    return r;
+  };
+  Read r = co_await ex.Blocking(std::move(read));
+  if (!r.status.ok()) co_return co_await ex.SendError(r.status);
+  // A growing playlist is fetched again and again by the player: never cached.
+  const bool ended = r.text.find("#EXT-X-ENDLIST") != std::string::npos;
+  HeaderList headers = {{"Cache-Control", ended || name == "master.m3u8" ? "private, max-age=60"
+                                                                         : "no-cache"},
+                        {"Access-Control-Allow-Origin", "*"}};
+  co_await ex.SendText(200, storage::HlsContentType(name), std::move(r.text), std::move(headers));
 }
 
 }  // namespace vidproc::http

@@ -18,9 +18,22 @@ asio::awaitable<void> ServePage(ApiServices& /*api*/, Exchange& ex, const std::s
   res.set("Content-Security-Policy",
           "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
           "'unsafe-inline'; img-src 'self' data: blob: https:; media-src 'self' blob: https:; "
-          "connect-src 'self'; frame-ancestors 'none'");
+          // hls.js fetches playlists and segments (from a bucket's presigned URLs too) and
+          // transmuxes in a worker made from a blob.
+          "connect-src 'self' https:; worker-src 'self' blob:; frame-ancestors 'none'");
   res.set("X-Content-Type-Options", "nosniff");
   res.body() = std::string(WebPage());
+  co_await ex.Send(std::move(res));
+}
+
+asio::awaitable<void> ServeHlsJs(ApiServices& /*api*/, Exchange& ex, const std::string& /*id*/) {
+  bhttp::response<bhttp::string_body> res;
+  res.result(bhttp::status::ok);
+  res.set(bhttp::field::content_type, "text/javascript; charset=utf-8");
+  // The same bytes for the life of this binary; a new build may bring another version.
+  res.set(bhttp::field::cache_control, "public, max-age=86400");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.body() = std::string(HlsJs());
   co_await ex.Send(std::move(res));
 }
 

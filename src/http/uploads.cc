@@ -1,5 +1,7 @@
 #include "http/uploads.h"
 
+#include "storage/hls_publication.h"
+
 #include <cstdio>
 
 #include "core/ids.h"
@@ -168,6 +170,9 @@ Status Uploads::Delete(const std::string& id) {
       LogWarning("cannot delete a blob of a deleted video",
                  {{"key", key}, {"reason", s.message()}});
     }
+  }
+  if (Status s = storage::WithdrawHls(blobs_, id); !s.ok()) {
+    LogWarning("cannot delete the HLS of a deleted video", {{"video", id}, {"reason", s.message()}});
   }
   return Status::Ok();
 }

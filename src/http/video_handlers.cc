@@ -27,25 +27,40 @@ std::string ReplacedSourceKey(const nlohmann::json& record) {
 
 nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaLinks& links,
                            int64_t now_s) {
-  if (!record.is_object() || record.value("status", "") != "ready" ||
-      !record.value("id", nlohmann::json()).is_string()) {
-    return record;
-  }
+  if (!record.is_object() || !record.value("id", nlohmann::json()).is_string()) return record;
   const std::string id = record["id"].get<std::string>();
-  // The thumbnail's smaller copies the job made, narrowest first (srcset-ready).
+  // The signature covers the path this server sees; a proxy in front strips the prefix.
+  std::string origin(links.public_url);
+  while (!origin.empty() && origin.back() == '/') origin.pop_back();
+  auto signed_url = [&](const std::string& path) {
+    return origin + path + auth.SignQuery(path, now_s);
+  };
+  // HLS plays as soon as the running job published its first segments.
+  if (record.value("playable", false)) {
+    record["hls_url"] = links.public_objects_url.empty()
+                            ? signed_url("/api/v1/videos/" + id + "/hls/master.m3u8")
+                            : storage::PublicObjectUrl(links.public_objects_url,
+                                                       storage::HlsKey(id, "master.m3u8"));
+  }
+  if (record.value("status", "") != "ready") return record;
+  // The thumbnail's smaller copies the job made, narrowest first (srcset-ready); whether the
+  // progressive MP4 was stored (VIDPROC_OUTPUTS; older videos have only it).
   std::vector<int> widths;
+  bool mp4 = true;
   if (const auto& output = record.value("output", nlohmann::json()); output.is_object()) {
     for (const auto& w : output.value("thumbnail_widths", nlohmann::json::array())) {
       if (w.is_number_integer() && storage::IsThumbnailWidth(w.get<int>())) {
         widths.push_back(w.get<int>());
       }
     }
+    const auto outputs = output.value("outputs", nlohmann::json());
+    mp4 = !outputs.is_array() || std::find(outputs.begin(), outputs.end(), "mp4") != outputs.end();
   }
   record["thumbnails"] = nlohmann::json::array();
   if (!links.public_objects_url.empty()) {
     // Unsigned and the same at every rendering: a page can cache them and a CDN can serve them.
     const storage::OutputKeys keys = storage::OutputKeysOf(id, ReplacedSourceKey(record));
-    record["video_url"] = storage::PublicObjectUrl(links.public_objects_url, keys.video);
+    if (mp4) record["video_url"] = storage::PublicObjectUrl(links.public_objects_url, keys.video);
     record["thumbnail_url"] = storage::PublicObjectUrl(links.public_objects_url, keys.thumbnail);
     for (int w : widths) {
       record["thumbnails"].push_back(
@@ -55,14 +70,9 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
     }
     return record;
   }
-  // The signature covers the path this server sees; a proxy in front strips the prefix.
-  std::string origin(links.public_url);
-  while (!origin.empty() && origin.back() == '/') origin.pop_back();
   const std::string base = "/api/v1/videos/" + id;
-  for (const char* media : {"video", "thumbnail"}) {
-    const std::string path = base + "/" + media;
-    record[std::string(media) + "_url"] = origin + path + auth.SignQuery(path, now_s);
-  }
+  if (mp4) record["video_url"] = signed_url(base + "/video");
+  record["thumbnail_url"] = signed_url(base + "/thumbnail");
   // The signature covers the path, not the query: the width rides beside it.
   const std::string thumbnail = record["thumbnail_url"].get<std::string>();
   for (int w : widths) {

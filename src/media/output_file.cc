@@ -87,6 +87,7 @@ Result<AVStream*> OutputFile::AddEncodedStream(const AVCodecContext* encoder) {
   int err = avcodec_parameters_from_context(st->codecpar, encoder);
   if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Cannot set up an output stream");
   st->time_base = encoder->time_base;
+  if (hls_) RETURN_IF_ERROR(hls_->AddStream(st->codecpar, st->time_base));
   return st;
 }
 
@@ -97,6 +98,7 @@ Result<AVStream*> OutputFile::AddCopiedStream(const AVStream* input) {
   if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Cannot set up an output stream");
   st->codecpar->codec_tag = 0;  // let the MP4 muxer choose (avc1, mp4a)
   st->time_base = input->time_base;
+  if (hls_) RETURN_IF_ERROR(hls_->AddStream(st->codecpar, st->time_base));
   return st;
 }
 
@@ -110,10 +112,11 @@ Status OutputFile::WriteHeader() {
   if (err < 0)
     return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot write the MP4 header");
   header_written_ = true;
-  return Status::Ok();
+  return hls_ ? hls_->WriteHeader() : Status::Ok();
 }
 
 Status OutputFile::WritePacket(AVPacket* packet, AVRational time_base, const AVStream* stream) {
+  if (hls_) RETURN_IF_ERROR(hls_->WritePacket(packet, time_base, stream->index));
   av_packet_rescale_ts(packet, time_base, stream->time_base);
   packet->stream_index = stream->index;
   packet->pos = -1;
@@ -138,7 +141,15 @@ Status OutputFile::Finish() {
     return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot close the output file");
   }
   finished_ = true;
-  return CommitFile(temp_path_, path_);
+  RETURN_IF_ERROR(CommitFile(temp_path_, path_));
+  if (hls_) {
+    Status s = hls_->Finish();
+    if (!s.ok()) {
+      std::remove(path_.c_str());
+      return s;
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace vidproc::media

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "media/hls_output.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -21,6 +22,11 @@ class OutputFile {
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
+
+  // Every stream and packet of the MP4 also goes to `hls` (the same packets: no second encode),
+  // which Finish() finishes after the MP4. REQUIRES: before the streams are added.
+  void AttachHls(std::unique_ptr<HlsOutput> hls) { hls_ = std::move(hls); }
+  HlsOutput* hls() { return hls_.get(); }
 
   // REQUIRES: before WriteHeader(). The stream takes the encoder's parameters.
   Result<AVStream*> AddEncodedStream(const AVCodecContext* encoder);
@@ -44,6 +50,7 @@ class OutputFile {
   AVFormatContext* format_ = nullptr;
   bool header_written_ = false;
   bool finished_ = false;
+  std::unique_ptr<HlsOutput> hls_;
 };
 
 // Renames `from` over `to` after fsyncing it and makes the rename durable; removes `from` on error.

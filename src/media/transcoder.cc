@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "core/log.h"
@@ -72,6 +73,44 @@ Result<OutputInfo> DescribeOutput(const std::string& path, const InputLimits& li
   return o;
 }
 
+// Makes `output` write HLS too when the request asks for it. The rung is named for its short
+// side, as people name sizes ("720p", also for a portrait 720x1280).
+Status AttachHls(const TranscodeRequest& request, int width, int height, OutputFile& output) {
+  if (request.hls_dir.empty()) return Status::Ok();
+  HlsOutput::Options options;
+  options.rung = std::to_string(std::min(width, height)) + "p";
+  ASSIGN_OR_RETURN(std::unique_ptr<HlsOutput> hls, HlsOutput::Create(request.hls_dir, options));
+  hls->set_segment_listener(request.on_hls_segment);
+  output.AttachHls(std::move(hls));
+  return Status::Ok();
+}
+
+// The master playlist: written once the header is out, so a player can start from the first
+// segment (bandwidth estimated), and again at the end with the measured bandwidth.
+Status WriteMaster(OutputFile& output, TranscodeResult* result) {
+  HlsOutput* hls = output.hls();
+  if (!hls) return Status::Ok();
+  result->hls_rungs = {hls->RungInfo()};
+  return WriteMasterPlaylist(hls->dir(), result->hls_rungs);
+}
+
+// Removes the HLS files of a failed transcode, playlists first (a reader of the directory never
+// sees a playlist naming a missing segment).
+void RemoveHls(const std::string& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::vector<std::filesystem::path> rest;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".m3u8")) {
+      std::filesystem::remove(entry.path(), ec);
+    } else if (name.ends_with(".m4s") || name.ends_with("-init.mp4")) {
+      rest.push_back(entry.path());
+    }
+  }
+  for (const auto& path : rest) std::filesystem::remove(path, ec);
+}
+
 // Re-encodes the file. With a thread budget of one everything runs in the calling thread; with
 // more, a reader thread demuxes, decodes and filters (and encodes the cheap audio) while the
 // calling thread runs x264 and the muxer, connected by a small FrameQueue.
@@ -121,6 +160,7 @@ class Reencoder {
 
 Status Reencoder::Setup() {
   ASSIGN_OR_RETURN(output_, OutputFile::Create(request_.output));
+  RETURN_IF_ERROR(AttachHls(request_, plan_.width, plan_.height, *output_));
   AVFormatContext* fmt = input_.format();
   in_video_ = fmt->streams[info_.video->index];
   ASSIGN_OR_RETURN(video_, VideoPipeline::Create(in_video_, plan_, request_.options,
@@ -142,7 +182,9 @@ Status Reencoder::Setup() {
       LogWarning("audio dropped: it cannot be decoded", {{"reason", audio.status().message()}});
     }
   }
-  return output_->WriteHeader();
+  RETURN_IF_ERROR(output_->WriteHeader());
+  TranscodeResult estimate;
+  return WriteMaster(*output_, &estimate);
 }
 
 Status Reencoder::Read() {
@@ -238,6 +280,8 @@ Status Reencoder::Run(TranscodeResult* result) {
                {{"errors", result->audio.decode_errors}, {"packets", result->audio.packets}});
   }
   RETURN_IF_ERROR(output_->Finish());
+  RETURN_IF_ERROR(WriteMaster(*output_, result));
+  result->hls_segments = output_->hls() ? output_->hls()->segments() : 0;
   if (!request_.thumbnail.empty()) {
     if (!picker_.best()) {
       std::remove(request_.output.c_str());
@@ -260,11 +304,16 @@ Status RunPassthrough(const TranscodeRequest& request, InputFile& input, const M
                       const ProgressCallback& progress, const CancelToken* cancel,
                       TranscodeResult* result) {
   ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> output, OutputFile::Create(request.output));
+  RETURN_IF_ERROR(
+      AttachHls(request, info.video->display_width(), info.video->display_height(), *output));
   RETURN_IF_ERROR(Remux(input, info, *output, progress, cancel, &result->video, &result->audio));
   RETURN_IF_ERROR(CheckDecodedWhole(info, {.packets = result->video.packets,
                                            .frames_decoded = result->video.packets,
                                            .end_s = result->video.end_s}));
   RETURN_IF_ERROR(output->Finish());
+  // Written last: a remux is quick, and its bandwidth is only known from the segments.
+  RETURN_IF_ERROR(WriteMaster(*output, result));
+  result->hls_segments = output->hls() ? output->hls()->segments() : 0;
   if (!request.thumbnail.empty()) {
     auto made =
         ExtractThumbnail(request.input, request.limits, cancel, request.thumbnail,
@@ -299,15 +348,21 @@ Result<TranscodeResult> Transcode(const TranscodeRequest& request, const Progres
                     {"height", plan.height},
                     {"threads", plan.encoder_threads}});
 
+  Status made;
   if (plan.passthrough) {
-    RETURN_IF_ERROR(RunPassthrough(request, *input, result.source, progress, cancel, &result));
+    made = RunPassthrough(request, *input, result.source, progress, cancel, &result);
   } else {
     Reencoder reencoder(request, *input, result.source, plan, progress, cancel);
-    RETURN_IF_ERROR(reencoder.Run(&result));
+    made = reencoder.Run(&result);
+  }
+  if (!made.ok()) {
+    RemoveHls(request.hls_dir);  // the master playlist outlives the output that wrote the rest
+    return made;
   }
   auto described = DescribeOutput(request.output, request.limits);
   if (!described.ok()) {
     std::remove(request.output.c_str());
+    RemoveHls(request.hls_dir);
     if (!request.thumbnail.empty()) {
       std::remove(request.thumbnail.c_str());
       for (int w : result.thumbnail_widths) {
@@ -322,6 +377,24 @@ Result<TranscodeResult> Transcode(const TranscodeRequest& request, const Progres
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
 }
+
+namespace {
+
+nlohmann::json HlsJson(const TranscodeResult& r) {
+  if (r.hls_rungs.empty()) return nullptr;
+  nlohmann::json rungs = nlohmann::json::array();
+  for (const HlsRungInfo& rung : r.hls_rungs) {
+    rungs.push_back({{"playlist", rung.playlist},
+                     {"width", rung.width},
+                     {"height", rung.height},
+                     {"codecs", rung.codecs},
+                     {"bandwidth", rung.peak_bandwidth},
+                     {"average_bandwidth", rung.average_bandwidth}});
+  }
+  return {{"master", kMasterPlaylistName}, {"segments", r.hls_segments}, {"rungs", rungs}};
+}
+
+}  // namespace
 
 nlohmann::json ToJson(const TranscodeResult& r) {
   auto round3 = [](double v) { return std::round(v * 1000) / 1000; };
@@ -340,7 +413,8 @@ nlohmann::json ToJson(const TranscodeResult& r) {
         {"video_bitrate_kbps", r.output.video_bitrate / 1000},
         {"audio_bitrate_kbps", r.output.audio_bitrate / 1000},
         {"passthrough", r.passthrough},
-        {"thumbnail_widths", r.thumbnail_widths}}},
+        {"thumbnail_widths", r.thumbnail_widths},
+        {"hls", HlsJson(r)}}},
       {"frames",
        {{"decoded", r.video.frames_decoded},
         {"encoded", r.video.frames_encoded},

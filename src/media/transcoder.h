@@ -5,6 +5,8 @@
 //     re-encode:   demux -> decode -> filter -> encode -> mux (faststart), thumbnail picked on the
 //     way
 //   -> checks (truncated? damaged?) -> output renamed into place -> output probed for the summary
+// With an HLS directory, the packets that go into the MP4 also go into CMAF segments as they are
+// made (hls_output.h): the same encode, segments published while the rest is encoded.
 #pragma once
 
 #include <functional>
@@ -15,6 +17,7 @@
 
 #include "core/cancel.h"
 #include "core/status.h"
+#include "media/hls_output.h"
 #include "media/limits.h"
 #include "media/plan.h"
 #include "media/probe.h"
@@ -26,6 +29,10 @@ struct TranscodeRequest {
   std::string input;
   std::string output;     // an .mp4 path; written as output + ".partial", then renamed
   std::string thumbnail;  // a .jpg path, or empty for none
+  // A directory for HLS made from the same packets as the MP4 (hls_output.h), or empty for none.
+  std::string hls_dir;
+  // Told of each HLS segment once it and the playlist naming it are in place.
+  std::function<void(int segments, double seconds)> on_hls_segment;
   TranscodeOptions options;
   InputLimits limits;
 };
@@ -52,6 +59,8 @@ struct TranscodeResult {
   double thumbnail_at_s = -1;         // position of the thumbnail picture, -1 when none was made
   std::vector<int> thumbnail_widths;  // the thumbnail's smaller copies written beside it
   std::vector<std::string> warnings;  // "audio_damaged: ..." and the like: kept, but flawed
+  std::vector<HlsRungInfo> hls_rungs;  // empty without HLS
+  int hls_segments = 0;
 };
 
 // Called often (every video packet) from the transcoding thread: throttle in the callee.

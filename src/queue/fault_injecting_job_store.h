@@ -72,6 +72,10 @@ class FaultInjectingJobStore : public JobStore {
     RETURN_IF_ERROR(Maybe("ClaimNext"));
     return target_->ClaimNext(worker_id, lease_ms, max_processing);
   }
+  Status MarkPlayable(const std::string& id, const std::string& token) override {
+    RETURN_IF_ERROR(Maybe("MarkPlayable"));
+    return target_->MarkPlayable(id, token);
+  }
   Status RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
                     double progress, std::optional<int64_t> eta_seconds) override {
     RETURN_IF_ERROR(Maybe("RenewLease"));

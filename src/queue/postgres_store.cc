@@ -29,7 +29,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 10> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -123,6 +123,10 @@ CREATE INDEX direct_uploads_expiry ON direct_uploads (expires_at);
 ALTER TABLE videos ADD COLUMN import_key TEXT;
 ALTER TABLE videos ADD COLUMN import_url TEXT;
 ALTER TABLE videos ADD COLUMN replace_source BOOLEAN NOT NULL DEFAULT FALSE;
+)sql",
+    // HLS published while the job runs: the video can be watched before it is ready.
+    R"sql(
+ALTER TABLE videos ADD COLUMN playable BOOLEAN NOT NULL DEFAULT FALSE;
 )sql",
 };
 
@@ -481,7 +485,7 @@ Result<std::optional<Claim>> PostgresStore::ClaimNext(const std::string& worker_
                       "available_at <= $4 ORDER BY available_at, created_at, id "
                       "FOR UPDATE SKIP LOCKED LIMIT 1) "
                       "UPDATE videos v SET status = 'processing', attempts = v.attempts + 1, "
-                      "progress = 0, eta_seconds = NULL, lease_owner = $1, lease_token = $2, "
+                      "progress = 0, playable = FALSE, eta_seconds = NULL, lease_owner = $1, lease_token = $2, "
                       "lease_expires_at = $3, updated_at = $4 FROM next WHERE v.id = next.id "
                       "AND (SELECT COUNT(*) FROM videos WHERE status = 'processing' AND "
                       "lease_owner = $1) < $5 RETURNING ") +
@@ -506,6 +510,15 @@ Status PostgresStore::RenewLease(const std::string& id, const std::string& token
                   "eta_seconds = $3, updated_at = $4 WHERE id = $5 AND "
                   "status = 'processing' AND lease_token = $6",
                   {S(now + lease_ms), std::to_string(progress), eta, S(now), id, token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Status PostgresStore::MarkPlayable(const std::string& id, const std::string& token) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("UPDATE videos SET playable = TRUE, updated_at = $1 "
+                                           "WHERE id = $2 AND status = 'processing' AND "
+                                           "lease_token = $3",
+                                           {S(clock_->NowMs()), id, token}));
   return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
 }
 
@@ -534,7 +547,7 @@ Status PostgresStore::FailJob(const std::string& id, const std::string& token, c
   ASSIGN_OR_RETURN(
       PgResult r,
       conn_->Exec(WithOutbox("UPDATE videos v SET status = $1, error_code = $2, "
-                             "error_message = $3, progress = 0, eta_seconds = NULL, "
+                             "error_message = $3, progress = 0, playable = FALSE, eta_seconds = NULL, "
                              "available_at = $4, " +
                                  std::string(kDropLease) +
                                  ", updated_at = $5 WHERE v.id = $6 AND v.status = 'processing' "
@@ -554,7 +567,7 @@ Status PostgresStore::ReleaseJob(const std::string& id, const std::string& token
   ASSIGN_OR_RETURN(
       PgResult r,
       conn_->Exec("UPDATE videos SET status = 'queued', attempts = GREATEST(attempts - 1, 0), "
-                  "progress = 0, eta_seconds = NULL, available_at = $1, " +
+                  "progress = 0, playable = FALSE, eta_seconds = NULL, available_at = $1, " +
                       std::string(kDropLease) +
                       ", updated_at = $1 WHERE id = $2 AND status = 'processing' AND "
                       "lease_token = $3",
@@ -570,7 +583,7 @@ Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
   ASSIGN_OR_RETURN(
       PgResult failed,
       conn_->Exec(WithOutbox("UPDATE videos v SET status = 'failed', error_code = $3, "
-                             "error_message = $4, progress = 0, " +
+                             "error_message = $4, progress = 0, playable = FALSE, " +
                                  std::string(kDropLease) +
                                  ", updated_at = $1 WHERE v.status = 'processing' AND "
                                  "v.lease_expires_at < $1 AND v.attempts >= $2 RETURNING v.id",
@@ -579,7 +592,7 @@ Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
                    store_util::Crashed().message(), Bool(outbox_enabled_)}));
   ASSIGN_OR_RETURN(
       PgResult requeued,
-      conn_->Exec("UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "
+      conn_->Exec("UPDATE videos SET status = 'queued', progress = 0, playable = FALSE, eta_seconds = NULL, "
                   "available_at = $1, " +
                       std::string(kDropLease) +
                       ", updated_at = $1 WHERE status = 'processing' AND lease_expires_at < $1",
@@ -592,7 +605,7 @@ Status PostgresStore::RetryVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(PgResult r, conn_->Exec("UPDATE videos SET status = 'queued', attempts = 0, "
-                                           "error_code = NULL, error_message = NULL, progress = 0, "
+                                           "error_code = NULL, error_message = NULL, progress = 0, playable = FALSE, "
                                            "available_at = $1, updated_at = $1 "
                                            "WHERE id = $2 AND status = 'failed'",
                                            {S(now), id}));

@@ -29,7 +29,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 10> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
@@ -122,6 +122,10 @@ CREATE INDEX direct_uploads_expiry ON direct_uploads (expires_at);
 ALTER TABLE videos ADD COLUMN import_key TEXT;
 ALTER TABLE videos ADD COLUMN import_url TEXT;
 ALTER TABLE videos ADD COLUMN replace_source INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // HLS published while the job runs: the video can be watched before it is ready.
+    R"sql(
+ALTER TABLE videos ADD COLUMN playable INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -592,7 +596,7 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
     c.lease_expires_ms = now + lease_ms;
     c.waited_ms = std::max<int64_t>(0, now - next.Int(1));
     Stmt take(*statements_,
-              "UPDATE videos SET status = 'processing', attempts = attempts + 1, progress = 0, "
+              "UPDATE videos SET status = 'processing', attempts = attempts + 1, progress = 0, playable = 0, "
               "eta_seconds = NULL, lease_owner = ?, lease_token = ?, lease_expires_at = ?, "
               "updated_at = ? WHERE id = ?");
     RETURN_IF_ERROR(take.Bind(1, worker_id)
@@ -629,6 +633,15 @@ Status SqliteStore::RenewLease(const std::string& id, const std::string& token, 
   return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
 }
 
+Status SqliteStore::MarkPlayable(const std::string& id, const std::string& token) {
+  std::lock_guard lock(mutex_);
+  Stmt s(*statements_,
+         "UPDATE videos SET playable = 1, updated_at = ? "
+         "WHERE id = ? AND status = 'processing' AND lease_token = ?");
+  RETURN_IF_ERROR(s.Bind(1, clock_->NowMs()).Bind(2, id).Bind(3, token).Run("Cannot mark playable"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
 Status SqliteStore::CompleteJob(const std::string& id, const std::string& token,
                                 const nlohmann::json& source, const nlohmann::json& output,
                                 bool original_kept) {
@@ -659,7 +672,7 @@ Status SqliteStore::FailJob(const std::string& id, const std::string& token, con
   return Transaction([&]() -> Status {
     int64_t now = clock_->NowMs();
     Stmt s(*statements_,
-           "UPDATE videos SET status = ?, error_code = ?, error_message = ?, progress = 0, "
+           "UPDATE videos SET status = ?, error_code = ?, error_message = ?, progress = 0, playable = 0, "
            "eta_seconds = NULL, available_at = ?, " +
                std::string(kDropLease) +
                ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
@@ -683,7 +696,7 @@ Status SqliteStore::ReleaseJob(const std::string& id, const std::string& token) 
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
   Stmt s(*statements_,
-         "UPDATE videos SET status = 'queued', attempts = MAX(attempts - 1, 0), progress = 0, "
+         "UPDATE videos SET status = 'queued', attempts = MAX(attempts - 1, 0), progress = 0, playable = 0, "
          "eta_seconds = NULL, available_at = ?, " +
              std::string(kDropLease) +
              ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
@@ -715,7 +728,7 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
     }
     Stmt fail(*statements_,
               "UPDATE videos SET status = 'failed', error_code = ?4, error_message = ?5, "
-              "progress = 0, " +
+              "progress = 0, playable = 0, " +
                   std::string(kDropLease) +
                   ", updated_at = ?1 WHERE status = 'processing' AND lease_expires_at < ?2 "
                   "AND attempts >= ?3");
@@ -727,7 +740,7 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
                         .Run("Cannot recover"));
     moved += sqlite3_changes(db_);
     Stmt requeue(*statements_,
-                 "UPDATE videos SET status = 'queued', progress = 0, eta_seconds = NULL, "
+                 "UPDATE videos SET status = 'queued', progress = 0, playable = 0, eta_seconds = NULL, "
                  "available_at = ?, " +
                      std::string(kDropLease) +
                      ", updated_at = ? WHERE status = 'processing' AND lease_expires_at < ?");
@@ -745,7 +758,7 @@ Status SqliteStore::RetryVideo(const std::string& id) {
   int64_t now = clock_->NowMs();
   Stmt s(*statements_,
          "UPDATE videos SET status = 'queued', attempts = 0, error_code = NULL, "
-         "error_message = NULL, progress = 0, available_at = ?, updated_at = ? "
+         "error_message = NULL, progress = 0, playable = 0, available_at = ?, updated_at = ? "
          "WHERE id = ? AND status = 'failed'");
   RETURN_IF_ERROR(s.Bind(1, now).Bind(2, now).Bind(3, id).Run("Cannot queue the video again"));
   if (sqlite3_changes(db_) == 1) {

@@ -41,6 +41,7 @@ class SqliteStore : public JobStore {
   Result<std::vector<Video>> ListChangedSince(int64_t since_ms, int limit) override;
   Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
                                          int max_processing) override;
+  Status MarkPlayable(const std::string& id, const std::string& token) override;
   Status RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
                     double progress, std::optional<int64_t> eta_seconds) override;
   Status CompleteJob(const std::string& id, const std::string& token, const nlohmann::json& source,

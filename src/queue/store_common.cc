@@ -8,12 +8,12 @@
 namespace vidproc::queue::store_util {
 namespace {
 
-constexpr std::array<std::string_view, 19> kVideoColumnNames = {
+constexpr std::array<std::string_view, 20> kVideoColumnNames = {
     "id",         "status",       "filename",      "created_at",
     "updated_at", "size_bytes",   "progress",      "eta_seconds",
     "attempts",   "error_code",   "error_message", "source",
     "output",     "has_original", "external_id",   "metadata",
-    "import_key", "import_url",   "replace_source"};
+    "import_key", "import_url",   "replace_source", "playable"};
 
 constexpr size_t kMaxCursorIdLength = 64;
 constexpr size_t kMaxCursorTimeDigits = 19;  // INT64_MAX has 19 digits
@@ -214,6 +214,7 @@ Video ReadVideo(const Row& row) {
   v.import_key = row.Text(16);
   v.import_url = row.Text(17);
   v.replace_source = row.Bool(18);
+  v.playable = row.Bool(19);
   return v;
 }
 

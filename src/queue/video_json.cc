@@ -76,6 +76,10 @@ nlohmann::json ToApiJson(const Video& v) {
        v.external_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.external_id)},
       {"metadata", v.metadata.is_object() ? v.metadata : nlohmann::json(nullptr)},
       {"import", ImportJson(v)},
+      // HLS to watch: published while the job runs (MarkPlayable), or made with a ready video.
+      {"playable", (v.status == VideoStatus::kProcessing && v.playable) ||
+                       (v.status == VideoStatus::kReady && v.output.is_object() &&
+                        v.output.value("hls", nlohmann::json()).is_object())},
   };
   if (v.status == VideoStatus::kFailed) {
     auto code = CodeFromName(v.error_code);

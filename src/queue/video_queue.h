@@ -52,6 +52,8 @@ struct Video {
   // The processed video is written back to import_key (and its thumbnail beside it,
   // storage::ThumbnailKeyBeside) instead of under the video's own keys.
   bool replace_source = false;
+  // HLS of the running job is published (MarkPlayable); a ready video's is in `output`.
+  bool playable = false;
 };
 
 struct Claim {
@@ -123,6 +125,11 @@ class VideoQueue {
   virtual Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
                                                  int max_processing) = 0;
   // Extends the lease and records progress. kLeaseLost if `token` is not the current lease.
+  // The job's HLS is published far enough to be watched (its playlists and first segments): the
+  // resource says `playable` while the rest is encoded. Cleared whenever the job is claimed again,
+  // fails, or is released or recovered (its published HLS is withdrawn then). kLeaseLost as for
+  // RenewLease.
+  virtual Status MarkPlayable(const std::string& id, const std::string& token) = 0;
   virtual Status RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
                             double progress, std::optional<int64_t> eta_seconds) = 0;
   // kProcessing -> kReady with the output description; the original is marked replaced unless

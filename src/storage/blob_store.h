@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -99,6 +100,14 @@ std::string ThumbnailKey(const std::string& video_id);
 inline constexpr std::array<int, 3> kThumbnailWidths = {160, 320, 640};
 bool IsThumbnailWidth(int width);
 std::string ThumbnailVariantKey(const std::string& video_id, int width);
+// HLS made from the same encode (media/hls_output.h), always under the video's own keys:
+// "videos/{id}/hls/master.m3u8", "720p.m3u8", "720p-init.mp4", "720p-00000.m4s", ...
+std::string HlsPrefix(const std::string& video_id);
+std::string HlsKey(const std::string& video_id, const std::string& name);
+// True only for the names the engine gives HLS files (a name is checked before it becomes a key:
+// the directory it is read from was written by the sandboxed child).
+bool IsHlsFileName(std::string_view name);
+std::string HlsContentType(std::string_view name);
 // Where a ready video's processed outputs are: its own keys, or, when an import replaced its
 // source (`replaced_source_key` not empty), that key and the thumbnail beside it.
 struct OutputKeys {
@@ -106,7 +115,7 @@ struct OutputKeys {
   std::string thumbnail;
 };
 OutputKeys OutputKeysOf(const std::string& video_id, const std::string& replaced_source_key);
-// True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey): the only blobs
+// True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey, HLS): the only blobs
 // that SPACES_PUBLIC_READ makes public. Originals and upload parts stay private whatever the
 // setting.
 bool IsProcessedOutputKey(const std::string& key);

@@ -168,13 +168,37 @@ OutputKeys OutputKeysOf(const std::string& id, const std::string& replaced_sourc
 }
 
 bool IsProcessedOutputKey(const std::string& key) {
-  auto slash = key.rfind('/');
-  if (!IsValidKey(key) || key.rfind("videos/", 0) != 0 || slash == std::string::npos) return false;
-  std::string id = key.substr(7, slash - 7);
-  return !id.empty() && id.find('/') == std::string::npos &&
-         (key == VideoKey(id) || key == ThumbnailKey(id) ||
-          std::any_of(kThumbnailWidths.begin(), kThumbnailWidths.end(),
-                      [&](int w) { return key == ThumbnailVariantKey(id, w); }));
+  if (!IsValidKey(key) || key.rfind("videos/", 0) != 0) return false;
+  const size_t slash = key.find('/', 7);
+  if (slash == std::string::npos || slash == 7) return false;
+  const std::string id = key.substr(7, slash - 7);
+  if (key.rfind(HlsPrefix(id), 0) == 0) return IsHlsFileName(key.substr(HlsPrefix(id).size()));
+  return key == VideoKey(id) || key == ThumbnailKey(id) ||
+         std::any_of(kThumbnailWidths.begin(), kThumbnailWidths.end(),
+                     [&](int w) { return key == ThumbnailVariantKey(id, w); });
+}
+
+std::string HlsPrefix(const std::string& id) { return "videos/" + id + "/hls/"; }
+
+std::string HlsKey(const std::string& id, const std::string& name) { return HlsPrefix(id) + name; }
+
+bool IsHlsFileName(std::string_view name) {
+  if (name == "master.m3u8") return true;
+  // The rung: its short side in pixels and "p" ("720p").
+  size_t digits = 0;
+  while (digits < name.size() && digits < 5 && name[digits] >= '0' && name[digits] <= '9') ++digits;
+  if (digits == 0 || name[0] == '0' || digits >= name.size() || name[digits] != 'p') return false;
+  const std::string_view rest = name.substr(digits + 1);
+  if (rest == ".m3u8" || rest == "-init.mp4") return true;
+  // A segment: "-" and five digits (the engine counts from 00000), ".m4s".
+  if (rest.size() != 10 || rest[0] != '-' || !rest.ends_with(".m4s")) return false;
+  return std::all_of(rest.begin() + 1, rest.begin() + 6, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string HlsContentType(std::string_view name) {
+  if (name.ends_with(".m3u8")) return "application/vnd.apple.mpegurl";
+  if (name.ends_with(".m4s")) return "video/iso.segment";
+  return "video/mp4";
 }
 
 Result<std::unique_ptr<LocalStore>> LocalStore::Open(const std::string& root) {

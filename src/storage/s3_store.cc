@@ -216,19 +216,25 @@ class S3Store::Impl {
     return o.region.empty() ? RegionFromEndpoint(o.endpoint) : o.region;
   }
 
-  Headers UploadHeaders(const std::string& content_type, bool output) const {
+  Headers UploadHeaders(const std::string& key, const std::string& content_type,
+                        bool output) const {
     Headers h;
     if (!content_type.empty()) h.emplace_back("content-type", content_type);
     if (o.public_read && output) {
       h.emplace_back("x-amz-acl", "public-read");
-      if (!o.cache_control.empty()) h.emplace_back("cache-control", o.cache_control);
+      // A playlist grows while its job runs: a CDN must ask again every time, not keep it.
+      if (key.ends_with(".m3u8")) {
+        h.emplace_back("cache-control", "no-cache");
+      } else if (!o.cache_control.empty()) {
+        h.emplace_back("cache-control", o.cache_control);
+      }
     }
     return h;
   }
 
   Status PutSingle(const std::string& key, const HttpRequest& body, const FileHashes& hashes,
                    const std::string& content_type, bool output) {
-    Headers h = UploadHeaders(content_type, output);
+    Headers h = UploadHeaders(key, content_type, output);
     h.emplace_back("content-md5", hashes.md5_base64);
     ASSIGN_OR_RETURN(HttpResponse r, Send("PUT", key, {}, h, hashes.sha256_hex, body));
     if (r.status != 200) return ErrorFrom(r, "PUT " + key);
@@ -238,7 +244,7 @@ class S3Store::Impl {
   Result<std::string> StartMultipart(const std::string& key, const std::string& content_type,
                                      bool output) {
     ASSIGN_OR_RETURN(HttpResponse r,
-                     Send("POST", key, {{"uploads", ""}}, UploadHeaders(content_type, output),
+                     Send("POST", key, {{"uploads", ""}}, UploadHeaders(key, content_type, output),
                           sigv4::Sha256Hex(""), HttpRequest{}));
     std::string id = XmlValue(r.body, "UploadId");
     if (r.status != 200 || id.empty())

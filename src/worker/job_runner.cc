@@ -61,7 +61,7 @@ struct JobRunner::ChildResult {
 JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std::string& input,
                                            const std::string& job_dir, int threads,
                                            const Deadline& deadline,
-                                           const std::atomic<bool>& stop) {
+                                           const std::atomic<bool>& stop, LiveHls* live) {
   const std::string& id = claim.video.id;
   std::vector<std::string> argv = {settings_.transcoder_path,
                                    "transcode",
@@ -88,6 +88,7 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
   if (!settings_.sandbox_skip.empty()) {
     argv.insert(argv.end(), {"--sandbox-skip", settings_.sandbox_skip});
   }
+  if (live) argv.insert(argv.end(), {"--hls", job_dir + "/hls"});
   // From an allowlist: nothing of the worker's (token, storage keys, URLs) reaches the child.
   std::vector<std::string> env =
       ChildEnvironment(CurrentEnvironment(),
@@ -125,6 +126,9 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
           logged_decile = decile;
           LogInfo("progress", {{"video", id}, {"percent", decile * 10}});
         }
+      } else if (event.is_object() && event.value("event", "") == "hls") {
+        // Only a nudge: what is published is read from the directory and checked there.
+        if (live) live->SegmentReady();
       } else if (event.is_object()) {
         last_event = event;
       }
@@ -240,7 +244,7 @@ JobOutcome JobRunner::Quarantine(const queue::Claim& claim, const Status& error)
 
 JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_dir, int threads,
                             const nlohmann::json& summary, const std::string& input,
-                            bool original_stored) {
+                            bool original_stored, LiveHls* live) {
   const queue::Video& v = claim.video;
   const std::string& id = v.id;
   Status s;
@@ -254,7 +258,7 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
                                 job_dir + "/thumbnail.jpg", "image/jpeg");
     }
   } else {
-    s = blobs_->PutFile(storage::VideoKey(id), job_dir + "/video.mp4", "video/mp4");
+    if (settings_.mp4) s = blobs_->PutFile(storage::VideoKey(id), job_dir + "/video.mp4", "video/mp4");
     if (s.ok()) {
       s = blobs_->PutFile(storage::ThumbnailKey(id), job_dir + "/thumbnail.jpg", "image/jpeg");
     }
@@ -271,7 +275,13 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
       }
     }
   }
-  if (!s.ok()) return Fail(claim, s, /*transient=*/true);
+  // The rest of the HLS and the closed playlists (#EXT-X-ENDLIST), after the MP4: a player
+  // watching the live playlist sees it end only when the whole video is stored.
+  if (s.ok() && live) s = live->Finish();
+  if (!s.ok()) {
+    if (live) live->Withdraw();
+    return Fail(claim, s, /*transient=*/true);
+  }
   // What the child says about the file comes from the file: cleaned before it is stored.
   nlohmann::json output = SanitizeJson(summary.value("output", nlohmann::json::object()));
   if (!output.is_object()) output = nlohmann::json::object();
@@ -279,6 +289,13 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
   output["warnings"] = SanitizeJson(summary.value("warnings", nlohmann::json::array()));
   output["threads"] = threads;  // decided by the worker at claim time (ThreadsForJob)
   output["thumbnail_widths"] = widths;
+  output["outputs"] = nlohmann::json::array();
+  if (settings_.mp4 || v.replace_source) output["outputs"].push_back("mp4");
+  if (live && output.value("hls", nlohmann::json()).is_object()) {
+    output["outputs"].push_back("hls");
+  } else {
+    output.erase("hls");
+  }
   s = store_->CompleteJob(id, claim.lease_token,
                           SanitizeJson(summary.value("source", nlohmann::json())), output,
                           settings_.keep_original);
@@ -286,7 +303,10 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
     LogWarning("result refused: the lease was lost", {{"video", id}});
     return JobOutcome::kLost;
   }
-  if (!s.ok()) return Fail(claim, s, /*transient=*/true);
+  if (!s.ok()) {
+    if (live) live->Withdraw();
+    return Fail(claim, s, /*transient=*/true);
+  }
   if (!settings_.keep_original) {
     // The record already says the original is gone; deleting it again later is harmless.
     Status d = blobs_->Delete(storage::OriginalKey(id));
@@ -457,16 +477,32 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
   const std::string& input = original.path;
   if (deadline.Expired()) return TimedOut(claim, "after the download");
 
+  std::unique_ptr<LiveHls> live;
+  if (settings_.hls) {
+    live = std::make_unique<LiveHls>(store_, blobs_, claim, job_dir + "/hls", clock_);
+    // What an earlier attempt published (a dead worker's, or one whose withdrawal failed) is
+    // withdrawn first: a player never mixes two attempts' segments. One listing when there is
+    // nothing to withdraw.
+    live->Withdraw();
+  }
   // The phases of the job for its `ready` line: where the time between claim and ready goes.
   const int64_t child_started_ms = deadline.ElapsedMs();
-  ChildResult r = RunChild(claim, input, job_dir, threads, deadline, stop);
+  ChildResult r = RunChild(claim, input, job_dir, threads, deadline, stop, live.get());
   const int64_t child_ended_ms = deadline.ElapsedMs();
+  if (live) {
+    live->Stop();
+    // An attempt that ends without a result takes back what it published, before the queue
+    // hears of it (after that, another worker may be publishing this video). A lost lease means
+    // that has already happened: nothing is touched.
+    const bool done = r.kind == ChildResult::kDone && !deadline.Expired();
+    if (!done && r.kind != ChildResult::kLost) live->Withdraw();
+  }
   JobOutcome outcome = JobOutcome::kLost;
   switch (r.kind) {
     case ChildResult::kDone:
       outcome = deadline.Expired()
                     ? TimedOut(claim, "after the transcode")
-                    : Store(claim, job_dir, threads, r.summary, input, original.stored);
+                    : Store(claim, job_dir, threads, r.summary, input, original.stored, live.get());
       break;
     case ChildResult::kRefused: outcome = Fail(claim, r.error, false); break;
     case ChildResult::kFailed: outcome = Fail(claim, r.error, !IsInputError(r.error.code())); break;
@@ -495,6 +531,7 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
                       {"transcode_s", r.summary.value("elapsed_s", 0.0)},
                       {"store_s", (deadline.ElapsedMs() - child_ended_ms) / 1000.0},
                       {"threads", threads},
+                      {"playable_after_s", live ? live->playable_after_s() : -1.0},
                       {"width", out.value("width", 0)},
                       {"height", out.value("height", 0)}});
   }

@@ -20,6 +20,7 @@
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
 #include "worker/child_process.h"
+#include "worker/live_hls.h"
 
 namespace vidproc::worker {
 
@@ -47,6 +48,10 @@ struct WorkerSettings {
   // Layers of the child's sandbox left out (sandbox.h): "" for all of them, or a comma list of
   // network, files, syscalls (checked when the configuration is loaded).
   std::string sandbox_skip;
+  // VIDPROC_OUTPUTS: the progressive MP4, HLS from the same encode (published while the job
+  // runs, storage/hls_publication.h), or both.
+  bool mp4 = true;
+  bool hls = true;
   std::string log_level = "info";
   std::string log_format = "text";
   struct Import {
@@ -83,11 +88,14 @@ class JobRunner {
   struct ChildResult;
   ChildResult RunChild(const queue::Claim& claim, const std::string& input,
                        const std::string& job_dir, int threads, const Deadline& deadline,
-                       const std::atomic<bool>& stop);
+                       const std::atomic<bool>& stop, LiveHls* live);
   JobOutcome TimedOut(const queue::Claim& claim, const std::string& during);
   JobOutcome Fail(const queue::Claim& claim, const Status& error, bool transient);
+  // `live` (null without HLS) is stopped; its publication is finished here, or withdrawn when
+  // storing fails.
   JobOutcome Store(const queue::Claim& claim, const std::string& job_dir, int threads,
-                   const nlohmann::json& summary, const std::string& input, bool original_stored);
+                   const nlohmann::json& summary, const std::string& input, bool original_stored,
+                   LiveHls* live);
 
   // The job's original as a local file: the stored upload, or an import's source, fetched from
   // its URL or read from the bucket (and then stored as the video's original, as an upload is).

@@ -21,6 +21,7 @@
 #include <memory>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -1050,6 +1051,80 @@ TEST_F(ApiAuthTest, SignedMediaUrlsWorkWithoutTheHeaderUntilTampered) {
   EXPECT_EQ(Call("GET", base + "/video", {"Range: bytes=0-9"}).status, 206);
 }
 
+// hls_url opens the master playlist without the header; every URI in the playlists served is a
+// URL of its own, signed for its one path; the segments they lead to are the video, and a
+// signature opens only the file it was made for.
+TEST_F(ApiAuthTest, HlsPlaylistsAndSegmentsWorkThroughTheirOwnSignedUrls) {
+  const std::string id = UploadId("landscape_1080p.mp4");
+  ASSERT_FALSE(id.empty());
+  {
+    ChildProcess worker(server().dir(), "worker", {"worker", "--data-dir", server().data_dir()},
+                        {{"MAX_VIDEO_PROCESSING_TASKS", "1"}});
+    auto v = WaitForStatus(id, {"ready", "failed"});
+    ASSERT_EQ(v["status"], "ready") << worker.LogTail();
+    EXPECT_EQ(worker.Stop(), 0) << worker.LogTail();
+  }
+  auto v = GetVideo(id);
+  EXPECT_EQ(v["playable"], true);
+  const std::string base = "/api/v1/videos/" + id + "/hls/";
+  const std::string hls_url = v.value("hls_url", "");
+  ASSERT_EQ(hls_url.rfind(base + "master.m3u8?expires=", 0), 0u) << v.dump();
+
+  auto uris = [](const std::string& playlist) {
+    std::vector<std::string> out;
+    std::stringstream lines(playlist);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("#EXT-X-MAP:URI=\"", 0) == 0) out.push_back(line.substr(16, line.size() - 17));
+      if (!line.empty() && line[0] != '#') out.push_back(line);
+    }
+    return out;
+  };
+  Response master = CallWithout("GET", hls_url);
+  ASSERT_EQ(master.status, 200) << master;
+  EXPECT_EQ(master.header("Content-Type"), "application/vnd.apple.mpegurl");
+  EXPECT_EQ(master.header("Access-Control-Allow-Origin"), "*") << "hls.js reads it from scripts";
+  const auto rungs = uris(master.body);
+  ASSERT_EQ(rungs.size(), 1u) << master.body;
+  ASSERT_EQ(rungs[0].rfind(base + "720p.m3u8?expires=", 0), 0u) << rungs[0];
+  Response media = CallWithout("GET", rungs[0]);
+  ASSERT_EQ(media.status, 200) << media;
+  EXPECT_NE(media.body.find("#EXT-X-ENDLIST"), std::string::npos) << media.body;
+  const auto files = uris(media.body);
+  ASSERT_GE(files.size(), 2u) << media.body;  // the init segment and at least one segment
+  EXPECT_EQ(files[0].rfind(base + "720p-init.mp4?expires=", 0), 0u) << files[0];
+  std::string joined;
+  for (const std::string& file : files) {
+    Response got = CallWithout("GET", file);
+    ASSERT_EQ(got.status, 200) << file << ": " << got;
+    EXPECT_EQ(got.header("Content-Type"),
+              file.find(".m4s?") != std::string::npos ? "video/iso.segment" : "video/mp4");
+    joined += got.body;
+  }
+  // Played end to end, the segments hold the whole video: as many pictures as the MP4.
+  const std::string path = server().dir() + "/joined.mp4";
+  std::ofstream(path, std::ios::binary) << joined;
+  auto frames = [](const std::string& file) {
+    return vidproc::testing::Shell(
+        "ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=nb_read_frames "
+        "-of csv=p=0 '" + file + "'");
+  };
+  const std::string mp4 = server().dir() + "/video.mp4";
+  std::ofstream(mp4, std::ios::binary) << CallWithout("GET", v["video_url"]).body;
+  EXPECT_EQ(frames(path), frames(mp4));
+  EXPECT_NE(frames(path), "");
+
+  // A signature opens its own path only: the master's query on the media playlist, a
+  // segment's on another segment, none at all.
+  const std::string query = hls_url.substr(hls_url.find('?'));
+  EXPECT_EQ(CallWithout("GET", base + "720p.m3u8" + query).status, 401);
+  EXPECT_EQ(CallWithout("GET", base + "720p-init.mp4").status, 401);
+  EXPECT_EQ(CallWithout("GET", base + "master.m3u8").status, 401);
+  // Names the engine never gives are not served, whoever asks.
+  for (const char* name : {"original", "..%2Fvideo.mp4", "720p.m3u8.tmp", "x.m3u8"}) {
+    EXPECT_EQ(Call("GET", base + name).status, 404) << name;
+  }
+}
+
 // =============================================================================================
 // MAX_UPLOAD_BYTES=1000000, no worker slots: uploads stay as they arrived.
 
@@ -1168,11 +1243,14 @@ TEST_F(ApiLimitsTest, UploadsUnderTheLimitAreStoredByteForByte) {
 TEST_F(ApiLimitsTest, MediaOfAQueuedVideoIs409) {
   const std::string id = UploadId("text.mp4");
   ASSERT_FALSE(id.empty());
-  for (const char* what : {"video", "thumbnail"}) {
+  for (const char* what : {"video", "thumbnail", "hls/master.m3u8", "hls/720p-00000.m4s"}) {
     Response r = Call("GET", "/api/v1/videos/" + id + "/" + what);
     EXPECT_EQ(r.status, 409) << what << ": " << r;
     EXPECT_EQ(r.ErrorCode(), "invalid_state");
   }
+  auto v = GetVideo(id);
+  EXPECT_EQ(v["playable"], false);
+  EXPECT_FALSE(v.contains("hls_url")) << v.dump();
 }
 
 TEST_F(ApiLimitsTest, TusOptionsAdvertiseTheCapabilities) {

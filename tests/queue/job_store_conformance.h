@@ -203,10 +203,34 @@ TYPED_TEST_P(JobStoreTest, CompletionRecordsOutputAndClearsTheLease) {
             ErrorCode::kLeaseLost);
 }
 
+TYPED_TEST_P(JobStoreTest, PlayableWhileItsAttemptLastsOnly) {
+  std::string id = this->Add();
+  Claim c = this->MustClaim();
+  EXPECT_FALSE(this->store_->GetVideo(id)->playable);
+  const int64_t before = this->store_->GetVideo(id)->updated_at_ms;
+  this->clock_.Advance(1000);
+  ASSERT_TRUE(this->store_->MarkPlayable(id, c.lease_token).ok());
+  auto v = this->store_->GetVideo(id);
+  EXPECT_TRUE(v->playable);
+  EXPECT_GT(v->updated_at_ms, before) << "the change feed must carry it";
+  // A failed attempt (to be retried) withdrew its HLS: the video is no longer playable.
+  Status err(ErrorCode::kStorageUnavailable, "x");
+  ASSERT_TRUE(this->store_->FailJob(id, c.lease_token, err, this->clock_.NowMs()).ok());
+  EXPECT_FALSE(this->store_->GetVideo(id)->playable);
+  this->clock_.Advance(1000);
+  Claim again = this->MustClaim();
+  EXPECT_FALSE(this->store_->GetVideo(id)->playable);
+  ASSERT_TRUE(this->store_->MarkPlayable(id, again.lease_token).ok());
+  ASSERT_TRUE(this->store_->ReleaseJob(id, again.lease_token).ok());
+  EXPECT_FALSE(this->store_->GetVideo(id)->playable);
+  EXPECT_EQ(this->store_->MarkPlayable(id, again.lease_token).code(), ErrorCode::kLeaseLost);
+}
+
 TYPED_TEST_P(JobStoreTest, AWrongTokenIsRefusedEverywhere) {
   std::string id = this->Add();
   this->MustClaim();
   Status err(ErrorCode::kCorruptInput, "x");
+  EXPECT_EQ(this->store_->MarkPlayable(id, "forged").code(), ErrorCode::kLeaseLost);
   EXPECT_EQ(this->store_->RenewLease(id, "forged", 1000, 0, std::nullopt).code(),
             ErrorCode::kLeaseLost);
   EXPECT_EQ(this->store_->CompleteJob(id, "forged", nullptr, nullptr, false).code(),
@@ -1009,7 +1033,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeletionWritesADeliveryWithTheVideoAsItWas, CreatedVideoReadsBack, DuplicateIdIsRefused,
     UploadingVideosAreNotClaimedUntilUploaded, ClaimsOldestFirstAndCountsAttempts,
     ClaimRespectsTheCap, ConcurrentClaimsNeverShareAJobOrExceedTheCap,
-    CompletionRecordsOutputAndClearsTheLease, AWrongTokenIsRefusedEverywhere,
+    CompletionRecordsOutputAndClearsTheLease, PlayableWhileItsAttemptLastsOnly,
+    AWrongTokenIsRefusedEverywhere,
     LateCompletionFromAnExpiredLeaseIsRejected, RenewedLeasesAreNotRecovered,
     ExpiredLeasesFailAfterMaxAttempts, TransientFailureRequeuesWhenDue,
     PermanentFailureKeepsTheOriginalAndCanBeRetried, OnlyFailedVideosCanBeRetried,

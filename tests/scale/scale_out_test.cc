@@ -355,17 +355,14 @@ class ScaleOutTest : public ::testing::Test {
     return keys;
   }
 
-  // Each video's MP4, thumbnail and the thumbnail's smaller copies its job recorded making (the
+  // Each video's MP4, thumbnail, HLS and the thumbnail's smaller copies its job recorded making (the
   // generated clips are of several sizes: a small one gets fewer copies).
   std::vector<std::string> ProcessedKeys(const std::vector<std::string>& ids) {
     std::vector<std::string> keys;
     for (const auto& id : ids) {
       const auto output = nlohmann::json::parse(
           db_->Value("SELECT output FROM videos WHERE id = '" + id + "'"), nullptr, false);
-      const std::vector<int> widths = output.is_object()
-                                          ? output.value("thumbnail_widths", std::vector<int>{})
-                                          : std::vector<int>{};
-      for (const std::string& key : vidproc::testing::ReadyVideoKeys(id, widths)) {
+      for (const std::string& key : vidproc::testing::ReadyVideoKeys(id, output)) {
         keys.push_back(key);
       }
     }

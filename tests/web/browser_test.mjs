@@ -1,8 +1,9 @@
 // The web page in a real browser (Debian's Chromium, headless, through playwright-core) against
 // `vidproc serve` with workers: choose the fixture in the file input, wait for the row to become
-// ready, check the <video> really plays (currentTime advances in real time, no error) and the
-// thumbnail loaded; the layout fits 375 px. A second pass with VIDPROC_API_TOKEN: the page asks
-// for the token (a wrong one is asked again), the upload still works, Delete removes the video.
+// ready, check the <video> really plays its HLS through hls.js (currentTime advances in real time,
+// no error) and the thumbnail loaded; the layout fits 375 px. A second pass with VIDPROC_API_TOKEN:
+// the page asks for the token (a wrong one is asked again), the upload still works, Delete removes
+// the video.
 // Screenshots (375x700): /tmp/vidproc-page.png, /tmp/vidproc-page-auth.png.
 // usage: node browser_test.mjs PATH_TO_VIDPROC PATH_TO_FIXTURE_VIDEO
 import { existsSync } from 'node:fs';
@@ -91,6 +92,8 @@ async function checkPlayback(page, row, label) {
     return { failed: `currentTime stuck at ${v.currentTime} (readyState ${v.readyState}, networkState ${v.networkState})` };
   });
   if (!result.ok) throw new TestFailure(`${label}: the video does not play: ${result.failed}`);
+  const kind = await row.locator('.player').getAttribute('data-kind');
+  check(kind === 'hls', `${label}: the page played ${kind}, not the video's HLS (through hls.js)`);
   console.log(`${label}: plays (currentTime ${result.t.toFixed(2)} s, ${result.w}x${result.h}, duration ${result.d.toFixed(1)} s)`);
   const thumb = row.locator('img.thumb');
   const natural = await thumb.evaluate(async (img) => {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "core/ids.h"
 #include "storage/s3_store.h"
@@ -230,12 +231,11 @@ TEST_F(S3PipelineTest, ProcessedVideosReplaceTheirOriginalsInTheBucket) {
   ASSERT_TRUE(WaitFor([&] { return store->Counts()->ready == 2; }, 120'000));
   std::vector<std::string> expected;
   for (const auto& id : ids) {
-    expected.push_back("videos/" + id + "/thumbnail.jpg");
-    expected.push_back("videos/" + id + "/video.mp4");
-    EXPECT_EQ(store->GetVideo(id)->output["height"].get<int>() > 0, true);
     const nlohmann::json output = store->GetVideo(id)->output;
-    for (const auto& w : output["thumbnail_widths"]) {
-      expected.push_back(storage::ThumbnailVariantKey(id, w.get<int>()));
+    EXPECT_EQ(output["height"].get<int>() > 0, true);
+    EXPECT_GE(output["hls"]["segments"].get<int>(), 1) << "HLS is made by default";
+    for (const std::string& key : vidproc::testing::ReadyVideoKeys(id, output)) {
+      expected.push_back(key);
     }
   }
   // A 1080p video's thumbnail is 1280 wide: all three smaller copies are made.
@@ -347,7 +347,80 @@ TEST_F(S3PipelineTest, AStorageOutageMidJobLosesNothing) {
                       120'000))
       << store->GetVideo(ids[0])->error_code << ": " << store->GetVideo(ids[0])->error_message;
   // 1080p: the thumbnail and its three smaller copies, and the video.
-  EXPECT_EQ(AwsListKeys(), vidproc::testing::ReadyVideoKeys(ids[0]));
+  EXPECT_EQ(AwsListKeys(),
+            vidproc::testing::ReadyVideoKeys(ids[0], store->GetVideo(ids[0])->output));
+}
+
+// HLS on the bucket: the API serves the playlists with every segment as a presigned URL of the
+// bucket (the player fetches them straight from storage), and with SPACES_PUBLIC_READ hls_url is
+// the master playlist's public URL, whose relative names resolve to the other public objects
+// (the playlists never cached by a CDN: they grow while a job runs).
+TEST_F(S3PipelineTest, HlsPlaysFromTheBucketPresignedOrPublic) {
+  using vidproc::testing::Http;
+  std::vector<std::string> ids = Enqueue({"landscape_1080p.mp4"});
+  ASSERT_EQ(ids.size(), 1u);
+  const std::string& id = ids[0];
+  std::string api = StartServe({"--workers", "1"}, {});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  nlohmann::json video = WaitDone(api, id);
+  ASSERT_EQ(video.value("status", ""), "ready") << video.dump();
+  ASSERT_EQ(video.value("playable", false), true) << video.dump();
+  auto uris = [](const std::string& playlist) {
+    std::vector<std::string> out;
+    std::stringstream lines(playlist);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("#EXT-X-MAP:URI=\"", 0) == 0) out.push_back(line.substr(16, line.size() - 17));
+      if (!line.empty() && line[0] != '#') out.push_back(line);
+    }
+    return out;
+  };
+  vidproc::testing::Response master = Http("GET", api + video.value("hls_url", ""));
+  ASSERT_EQ(master.status, 200) << master.body;
+  const auto rungs = uris(master.body);
+  ASSERT_EQ(rungs.size(), 1u) << master.body;
+  EXPECT_EQ(rungs[0], "/api/v1/videos/" + id + "/hls/720p.m3u8") << "no auth: no signature";
+  vidproc::testing::Response media = Http("GET", api + rungs[0]);
+  ASSERT_EQ(media.status, 200) << media.body;
+  const auto files = uris(media.body);
+  ASSERT_GE(files.size(), 2u) << media.body;
+  const std::string bucket_url = server_["S3_TEST_ENDPOINT"] + "/" + bucket_;
+  for (const std::string& file : files) {
+    EXPECT_EQ(file.rfind(bucket_url + "/videos/" + id + "/hls/", 0), 0u) << file;
+    EXPECT_NE(file.find("X-Amz-Signature="), std::string::npos) << file;
+    vidproc::testing::Response got = Http("GET", file);
+    EXPECT_EQ(got.status, 200) << file;
+    EXPECT_EQ(got.header("Content-Type"),
+              file.find(".m4s?") != std::string::npos ? "video/iso.segment" : "video/mp4");
+  }
+  // Private objects: without the signature the bucket refuses them.
+  EXPECT_EQ(Http("GET", files[1].substr(0, files[1].find('?'))).status, 403);
+  StopWorker();
+
+  // A video processed with public-read storage: plain GETs, relative names, no API in between.
+  const std::vector<std::string> more = Enqueue({"landscape_1080p.mp4"});
+  ASSERT_EQ(more.size(), 1u);
+  const std::string& pub = more[0];
+  api = StartServe({"--workers", "1"}, {"SPACES_PUBLIC_READ=True"});
+  ASSERT_FALSE(api.empty());
+  video = WaitDone(api, pub);
+  ASSERT_EQ(video.value("status", ""), "ready") << video.dump();
+  const std::string base = bucket_url + "/videos/" + pub + "/hls/";
+  ASSERT_EQ(video.value("hls_url", ""), base + "master.m3u8") << video.dump();
+  master = Http("GET", base + "master.m3u8");
+  ASSERT_EQ(master.status, 200);
+  EXPECT_EQ(master.header("Content-Type"), "application/vnd.apple.mpegurl");
+  EXPECT_EQ(master.header("Cache-Control"), "no-cache");
+  ASSERT_EQ(uris(master.body), std::vector<std::string>{"720p.m3u8"}) << master.body;
+  media = Http("GET", base + "720p.m3u8");
+  ASSERT_EQ(media.status, 200);
+  EXPECT_EQ(media.header("Cache-Control"), "no-cache");
+  EXPECT_NE(media.body.find("#EXT-X-ENDLIST"), std::string::npos);
+  for (const std::string& file : uris(media.body)) {
+    vidproc::testing::Response got = Http("GET", base + file);
+    EXPECT_EQ(got.status, 200) << file;
+    EXPECT_EQ(got.header("Cache-Control"), "public, max-age=86400") << file;
+  }
+  StopWorker();
 }
 
 // An import by source_key: the platform's object (a django-storages name, spaces and all) is
@@ -370,8 +443,7 @@ TEST_F(S3PipelineTest, AnImportBySourceKeyLeavesTheSourceUntouched) {
   ASSERT_TRUE(info.ok() && info->has_value());
   EXPECT_EQ((*info)->content_type, "video/quicktime");
   EXPECT_TRUE(ReadObject(*owner, key) == original) << "the source object was changed";
-  std::vector<std::string> expected = vidproc::testing::ReadyVideoKeys(
-      id, video["output"]["thumbnail_widths"].get<std::vector<int>>());
+  std::vector<std::string> expected = vidproc::testing::ReadyVideoKeys(id, video["output"]);
   expected.insert(expected.begin(), key);
   EXPECT_EQ(AwsListKeys(), expected);
 }
@@ -404,8 +476,8 @@ TEST_F(S3PipelineTest, ReplaceSourceWritesTheMp4BackAndItsThumbnailBesideIt) {
   EXPECT_EQ((*thumb)->content_type, "image/jpeg");
   EXPECT_EQ(ReadObject(*owner, "media/clip.jpg").substr(0, 2), "\xFF\xD8");
   // The thumbnail's smaller copies stay under the video's own keys (the resource lists them).
-  std::vector<std::string> expected = vidproc::testing::ThumbnailCopyKeys(
-      video["id"].get<std::string>(), video["output"]["thumbnail_widths"].get<std::vector<int>>());
+  std::vector<std::string> expected = vidproc::testing::ReadyVideoKeys(
+      video["id"].get<std::string>(), video["output"], /*replaced_source=*/true);
   expected.insert(expected.begin(), {"media/clip.jpg", "media/clip.mov"});
   EXPECT_EQ(AwsListKeys(), expected)
       << "vidproc's copy of the original and its MP4 and thumbnail are not left behind";
@@ -453,8 +525,8 @@ TEST_F(S3PipelineTest, AReplacedSourceOnPublicReadStorageIsPublic) {
   EXPECT_EQ(thumbnail.status, 200);
   EXPECT_EQ(thumbnail.header("Content-Type"), "image/jpeg");
   // The thumbnail's smaller copies, under the video's own keys, are public too.
-  std::vector<std::string> expected = vidproc::testing::ThumbnailCopyKeys(
-      id, video["output"]["thumbnail_widths"].get<std::vector<int>>());
+  std::vector<std::string> expected =
+      vidproc::testing::ReadyVideoKeys(id, video["output"], /*replaced_source=*/true);
   ASSERT_FALSE(expected.empty());
   for (const auto& copy : video["thumbnails"]) EXPECT_EQ(Http("GET", copy["url"]).status, 200);
   expected.insert(expected.begin(), {"media/pub.jpg", "media/pub.mp4"});

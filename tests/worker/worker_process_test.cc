@@ -102,7 +102,7 @@ TEST_F(WorkerProcessTest, KilledWorkerIsRecoveredAndTheJobCompletesOnce) {
   queue::Video v = store->GetVideo(id).value();
   EXPECT_EQ(v.attempts, 2);
   auto blobs = storage::LocalStore::Open(dir_ + "/storage").value();
-  EXPECT_EQ(blobs->List("").value(), vidproc::testing::ReadyVideoKeys(id))
+  EXPECT_EQ(blobs->List("").value(), vidproc::testing::ReadyVideoKeys(id, v.output))
       << "exactly the outputs: no duplicate, no orphan, the original replaced";
   EXPECT_TRUE(blobs->List("videos/" + id + "/original").value().empty());
   EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/storage/tmp"));

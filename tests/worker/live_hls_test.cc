@@ -1,0 +1,210 @@
+// HLS published while the job runs (worker/live_hls.h, storage/hls_publication.h), with a real
+// child, real SQLite and real local storage: playable before ready, every playlist a player can
+// fetch names only stored segments, closed at the end; a stopped attempt withdraws what it
+// published and a retry replaces what a dead attempt left.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "storage/hls_publication.h"
+#include "worker/job_runner.h"
+#include "worker_test_util.h"
+
+namespace vidproc::worker {
+namespace {
+
+using namespace vidproc::worker::testing;
+
+class LiveHlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    store_ = queue::SqliteStore::Open(dir_ + "/jobs.db", SystemClock::Default()).value();
+    blobs_ = storage::LocalStore::Open(dir_ + "/storage").value();
+    settings_.worker_id = "test-worker";
+    settings_.transcoder_path = VIDPROC_BIN_PATH;
+    settings_.scratch_dir = dir_ + "/scratch";
+    settings_.progress_interval_ms = 200;
+    // Slower than a worker's default, so the job is seen running with segments published.
+    settings_.preset = "slow";
+  }
+  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+
+  queue::Claim ClaimNext() {
+    auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 1);
+    EXPECT_TRUE(claim.ok() && claim.value());
+    return *claim.value();
+  }
+  queue::Video Get(const std::string& id) { return store_->GetVideo(id).value(); }
+
+  std::string Read(const std::string& key) {
+    auto text = blobs_->ReadRange(key, 0, 1 << 20);
+    return text.ok() ? text.value() : "";
+  }
+
+  // The stored HLS as a player sees it: the master's media playlist, and every file it names
+  // that is not stored. Returns the segment names.
+  std::vector<std::string> CheckStoredHls(const std::string& id, bool* ended) {
+    const std::string master = Read(storage::HlsKey(id, "master.m3u8"));
+    EXPECT_NE(master.find("#EXT-X-STREAM-INF:"), std::string::npos) << master;
+    // The one rung: 1024x576 is not upscaled, so it is "576p".
+    EXPECT_NE(master.find("\n576p.m3u8\n"), std::string::npos) << master;
+    const std::string media = Read(storage::HlsKey(id, "576p.m3u8"));
+    *ended = media.find("#EXT-X-ENDLIST") != std::string::npos;
+    std::vector<std::string> segments;
+    std::stringstream lines(media);
+    for (std::string line; std::getline(lines, line);) {
+      std::string name;
+      if (line.rfind("#EXT-X-MAP:URI=\"", 0) == 0) name = line.substr(16, line.size() - 17);
+      if (!line.empty() && line[0] != '#') {
+        name = line;
+        segments.push_back(line);
+      }
+      if (name.empty()) continue;
+      auto stat = blobs_->Stat(storage::HlsKey(id, name));
+      EXPECT_TRUE(stat.ok() && stat.value().has_value())
+          << "the playlist names " << name << ", which is not stored";
+    }
+    return segments;
+  }
+
+  std::set<std::string> HlsKeys(const std::string& id) {
+    auto keys = blobs_->List(storage::HlsPrefix(id));
+    EXPECT_TRUE(keys.ok());
+    return keys.ok() ? std::set<std::string>(keys->begin(), keys->end()) : std::set<std::string>{};
+  }
+
+  std::string dir_;
+  std::unique_ptr<queue::SqliteStore> store_;
+  std::unique_ptr<storage::LocalStore> blobs_;
+  WorkerSettings settings_;
+  std::atomic<bool> stop_{false};
+};
+
+TEST_F(LiveHlsTest, PlayableWhileProcessingAndClosedWhenReady) {
+  const std::string id = EnqueueFile(store_.get(), blobs_.get(), Fixture("real_h264.avi"), "a.avi");
+  JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
+  queue::Claim claim = ClaimNext();
+  std::atomic<int> outcome{-1};
+  std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, 1, stop_)); });
+  // Seen while the rest is still being encoded: playable, with a growing playlist whose every
+  // segment is stored.
+  bool seen_live = false;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        queue::Video v = Get(id);
+        if (v.status != queue::VideoStatus::kProcessing || !v.playable) return outcome != -1;
+        bool ended = true;
+        const auto segments = CheckStoredHls(id, &ended);
+        EXPECT_FALSE(ended) << "closed before the job ended";
+        EXPECT_FALSE(segments.empty());
+        seen_live = true;
+        return true;
+      },
+      120'000));
+  job.join();
+  ASSERT_EQ(outcome.load(), static_cast<int>(JobOutcome::kReady)) << Get(id).error_message;
+  EXPECT_TRUE(seen_live) << "the job never showed as playable while it ran";
+  queue::Video v = Get(id);
+  bool ended = false;
+  const auto segments = CheckStoredHls(id, &ended);
+  EXPECT_TRUE(ended);
+  ASSERT_GE(segments.size(), 2u) << "8.4 s in segments of about 4 s";
+  ASSERT_TRUE(v.output.is_object());
+  EXPECT_EQ(v.output["hls"]["segments"], static_cast<int>(segments.size()));
+  EXPECT_EQ(v.output["outputs"], nlohmann::json::array({"mp4", "hls"}));
+  // Nothing else is stored under the HLS prefix: the master, the playlist, init and segments.
+  EXPECT_EQ(HlsKeys(id).size(), segments.size() + 3);
+}
+
+TEST_F(LiveHlsTest, AStoppedAttemptWithdrawsItsSegmentsAndTheRetryPublishesAnew) {
+  const std::string id = EnqueueFile(store_.get(), blobs_.get(), Fixture("real_h264.avi"), "a.avi");
+  {
+    JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
+    queue::Claim claim = ClaimNext();
+    std::atomic<int> outcome{-1};
+    std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, 1, stop_)); });
+    ASSERT_TRUE(WaitFor([&] { return Get(id).playable || outcome != -1; }, 120'000));
+    stop_ = true;  // a worker shutting down: the job goes back to the queue
+    job.join();
+    if (outcome.load() == static_cast<int>(JobOutcome::kReady)) {
+      GTEST_FAIL() << "the job finished before it could be stopped";
+    }
+    EXPECT_EQ(outcome.load(), static_cast<int>(JobOutcome::kReleased));
+  }
+  EXPECT_EQ(HlsKeys(id), std::set<std::string>{}) << "a released attempt leaves no HLS behind";
+  queue::Video v = Get(id);
+  EXPECT_EQ(v.status, queue::VideoStatus::kQueued);
+  EXPECT_FALSE(v.playable);
+
+  stop_ = false;
+  JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
+  queue::Claim retry = ClaimNext();
+  ASSERT_EQ(runner.Run(retry, 2, stop_), JobOutcome::kReady) << Get(id).error_message;
+  bool ended = false;
+  const auto segments = CheckStoredHls(id, &ended);
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(HlsKeys(id).size(), segments.size() + 3);
+}
+
+TEST_F(LiveHlsTest, ARetryReplacesWhatADeadAttemptPublished) {
+  const std::string id = EnqueueFile(store_.get(), blobs_.get(), Fixture("real_h264.avi"), "a.avi");
+  // A worker that died mid-job leaves its publication as it was: here, a playlist naming more
+  // segments than the retry will make, some of them never stored.
+  const std::string stale_dir = dir_ + "/stale";
+  std::filesystem::create_directories(stale_dir);
+  std::ofstream(stale_dir + "/master.m3u8") << "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n576p.m3u8\n";
+  std::string media = "#EXTM3U\n#EXT-X-MAP:URI=\"576p-init.mp4\"\n";
+  for (int i = 0; i < 9; ++i) media += "#EXTINF:4,\n576p-0000" + std::to_string(i) + ".m4s\n";
+  std::ofstream(stale_dir + "/576p.m3u8") << media;
+  for (const char* name : {"576p-init.mp4", "576p-00007.m4s", "576p-00008.m4s"}) {
+    std::ofstream(stale_dir + "/" + name) << "stale";
+  }
+  for (const char* name : {"master.m3u8", "576p.m3u8", "576p-init.mp4", "576p-00007.m4s",
+                           "576p-00008.m4s"}) {
+    ASSERT_TRUE(blobs_->PutFile(storage::HlsKey(id, name), stale_dir + "/" + name, "").ok());
+  }
+  // Its claim counted as an attempt; its lease ran out and the job was recovered.
+  auto dead = store_->ClaimNext("dead-worker", 1'000, 1);
+  ASSERT_TRUE(dead.ok() && dead.value());
+  ASSERT_TRUE(store_->MarkPlayable(id, (*dead)->lease_token).ok());
+  EXPECT_TRUE(Get(id).playable);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'100));
+  ASSERT_EQ(store_->RecoverExpiredLeases(3).value(), 1);
+  EXPECT_FALSE(Get(id).playable) << "a job back in the queue is not playable";
+
+  JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
+  queue::Claim retry = ClaimNext();
+  ASSERT_GT(retry.video.attempts, 1);
+  ASSERT_EQ(runner.Run(retry, 2, stop_), JobOutcome::kReady) << Get(id).error_message;
+  bool ended = false;
+  const auto segments = CheckStoredHls(id, &ended);
+  EXPECT_TRUE(ended);
+  ASSERT_LT(segments.size(), 7u);
+  EXPECT_EQ(HlsKeys(id).size(), segments.size() + 3) << "the dead attempt's segments are gone";
+  EXPECT_NE(Read(storage::HlsKey(id, "576p-init.mp4")), "stale");
+}
+
+TEST_F(LiveHlsTest, HlsOnlyStoresNoMp4AndMp4OnlyNoHls) {
+  for (bool hls_only : {true, false}) {
+    SCOPED_TRACE(hls_only ? "hls" : "mp4");
+    settings_.mp4 = !hls_only;
+    settings_.hls = hls_only;
+    settings_.preset = "veryfast";
+    const std::string id =
+        EnqueueFile(store_.get(), blobs_.get(), Fixture("landscape_1080p.mp4"), "a.mp4");
+    JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
+    queue::Claim claim = ClaimNext();
+    ASSERT_EQ(runner.Run(claim, 2, stop_), JobOutcome::kReady) << Get(id).error_message;
+    EXPECT_EQ(blobs_->Stat(storage::VideoKey(id)).value().has_value(), !hls_only);
+    EXPECT_EQ(HlsKeys(id).empty(), !hls_only);
+    EXPECT_EQ(Get(id).output["outputs"], nlohmann::json::array({hls_only ? "hls" : "mp4"}));
+  }
+}
+
+}  // namespace
+}  // namespace vidproc::worker
