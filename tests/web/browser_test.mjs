@@ -93,7 +93,7 @@ async function checkPlayback(page, row, label) {
   });
   if (!result.ok) throw new TestFailure(`${label}: the video does not play: ${result.failed}`);
   const kind = await row.locator('.player').getAttribute('data-kind');
-  check(kind === 'hls', `${label}: the page played ${kind}, not the video's HLS (through hls.js)`);
+  check(kind === 'hls.js', `${label}: the page played ${kind}, not the video's HLS through hls.js`);
   console.log(`${label}: plays (currentTime ${result.t.toFixed(2)} s, ${result.w}x${result.h}, duration ${result.d.toFixed(1)} s)`);
   const thumb = row.locator('img.thumb');
   const natural = await thumb.evaluate(async (img) => {

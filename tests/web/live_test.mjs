@@ -39,7 +39,7 @@ run('web_live', async () => {
         ? { id: row.dataset.videoId, kind: box.dataset.kind } : false;
     }, null, { timeout: 180_000, polling: 100 }).then((h) => h.jsonValue());
     if (live.tooLate) throw new TestFailure('the video became ready before the page showed a player for it');
-    check(live.kind === 'hls', `the player of a processing video uses ${live.kind}, not HLS`);
+    check(live.kind === 'hls.js', `the player of a processing video uses ${live.kind}, not HLS through hls.js`);
     check(assets.length === 1, `the page loaded /assets/hls.js ${assets.length} times`);
     const during = await getJson(server, `/api/v1/videos/${live.id}`);
     console.log(`player shown while processing (${Math.round((during.json.progress || 0) * 100)} % done), ` +
