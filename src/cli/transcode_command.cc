@@ -160,9 +160,9 @@ Status CheckOutputs(const media::TranscodeRequest& request, bool overwrite) {
     std::error_code ec;
     const std::string master = request.hls_dir + "/" + media::kMasterPlaylistName;
     if (!overwrite && std::filesystem::exists(master, ec)) {
-      return Status(ErrorCode::kInvalidArgument,
-                    "The HLS directory holds a master playlist (" + master +
-                        "); pass -y (--overwrite) to replace it.");
+      return Status(ErrorCode::kInvalidArgument, "The HLS directory holds a master playlist (" +
+                                                     master +
+                                                     "); pass -y (--overwrite) to replace it.");
     }
     if (std::filesystem::exists(request.hls_dir, ec) &&
         !std::filesystem::is_directory(request.hls_dir, ec)) {

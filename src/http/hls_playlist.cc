@@ -8,11 +8,16 @@ namespace vidproc::http {
 namespace {
 
 // The tags media/hls_output.cc writes; EXT-X-MAP is the one that carries a URI.
-constexpr std::array<std::string_view, 10> kTags = {
-    "#EXTM3U",        "#EXT-X-VERSION:",          "#EXT-X-TARGETDURATION:",
-    "#EXT-X-MEDIA-SEQUENCE:", "#EXT-X-PLAYLIST-TYPE:", "#EXT-X-INDEPENDENT-SEGMENTS",
-    "#EXTINF:",       "#EXT-X-ENDLIST",           "#EXT-X-STREAM-INF:",
-    "#EXT-X-MAP:URI=\""};
+constexpr std::array<std::string_view, 10> kTags = {"#EXTM3U",
+                                                    "#EXT-X-VERSION:",
+                                                    "#EXT-X-TARGETDURATION:",
+                                                    "#EXT-X-MEDIA-SEQUENCE:",
+                                                    "#EXT-X-PLAYLIST-TYPE:",
+                                                    "#EXT-X-INDEPENDENT-SEGMENTS",
+                                                    "#EXTINF:",
+                                                    "#EXT-X-ENDLIST",
+                                                    "#EXT-X-STREAM-INF:",
+                                                    "#EXT-X-MAP:URI=\""};
 
 bool IsPlainText(std::string_view line) {
   for (char c : line) {

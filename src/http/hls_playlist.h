@@ -1,7 +1,7 @@
-// Playlists as the API serves them. A stored playlist names its files relatively ("720p-00003.m4s"),
-// which works only where every file is reachable under the playlist's own address without a
-// credential (public objects). Served by the API, each name becomes a URL that works on its
-// own: signed for this server's route, or presigned for the bucket.
+// Playlists as the API serves them. A stored playlist names its files relatively
+// ("720p-00003.m4s"), which works only where every file is reachable under the playlist's own
+// address without a credential (public objects). Served by the API, each name becomes a URL that
+// works on its own: signed for this server's route, or presigned for the bucket.
 //
 // The stored text was written by the sandboxed transcoder, which reads hostile files: it is
 // served only as far as it looks like ours. Lines are kept when they are tags the engine writes;

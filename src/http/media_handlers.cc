@@ -1,8 +1,8 @@
 #include <sys/stat.h>
 
-#include "core/units.h"
 #include <algorithm>
 #include <functional>
+#include "core/units.h"
 
 #include "http/api.h"
 #include "http/handlers.h"
@@ -54,8 +54,8 @@ Status NotReady(const queue::Video& video) {
 // Serves one stored blob: from this disk (ETag, Range) or by a redirect to a presigned URL.
 // `cross_origin`: readable by scripts of any page (hls.js fetches what it plays); the URL is the
 // credential, so this grants nothing the URL's holder did not have.
-asio::awaitable<void> ServeBlob(ApiServices& api, Exchange& ex, const std::string& id,
-                                KeyOf key_of, std::string content_type, bool cross_origin = false) {
+asio::awaitable<void> ServeBlob(ApiServices& api, Exchange& ex, const std::string& id, KeyOf key_of,
+                                std::string content_type, bool cross_origin = false) {
   struct Found {
     Status status;
     storage::ServeLocation where;
@@ -135,8 +135,9 @@ asio::awaitable<void> ServeVideoFile(ApiServices& api, Exchange& ex, const std::
   auto key_of = [id](const queue::Video& video) -> Result<std::string> {
     if (video.status != queue::VideoStatus::kReady) return NotReady(video);
     if (!HasOutput(video, "mp4")) {
-      return Status(ErrorCode::kNotFound, "This server stores HLS only (VIDPROC_OUTPUTS): play "
-                                          "the video's hls_url.");
+      return Status(ErrorCode::kNotFound,
+                    "This server stores HLS only (VIDPROC_OUTPUTS): play "
+                    "the video's hls_url.");
     }
     return storage::OutputKeysOf(id, video.replace_source ? video.import_key : "").video;
   };
@@ -175,9 +176,9 @@ asio::awaitable<void> ServeHls(ApiServices& api, Exchange& ex, const std::string
   }
   auto key_of = [id, name](const queue::Video& video) -> Result<std::string> {
     if (!HlsPlayable(video)) {
-      return Status(ErrorCode::kInvalidState,
-                    "The video is " + std::string(StatusName(video.status)) +
-                        " and has no HLS to play yet.");
+      return Status(
+          ErrorCode::kInvalidState,
+          "The video is " + std::string(StatusName(video.status)) + " and has no HLS to play yet.");
     }
     return storage::HlsKey(id, name);
   };
@@ -219,9 +220,9 @@ asio::awaitable<void> ServeHls(ApiServices& api, Exchange& ex, const std::string
   if (!r.status.ok()) co_return co_await ex.SendError(r.status);
   // A growing playlist is fetched again and again by the player: never cached.
   const bool ended = r.text.find("#EXT-X-ENDLIST") != std::string::npos;
-  HeaderList headers = {{"Cache-Control", ended || name == "master.m3u8" ? "private, max-age=60"
-                                                                         : "no-cache"},
-                        {"Access-Control-Allow-Origin", "*"}};
+  HeaderList headers = {
+      {"Cache-Control", ended || name == "master.m3u8" ? "private, max-age=60" : "no-cache"},
+      {"Access-Control-Allow-Origin", "*"}};
   co_await ex.SendText(200, storage::HlsContentType(name), std::move(r.text), std::move(headers));
 }
 

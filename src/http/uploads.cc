@@ -172,7 +172,8 @@ Status Uploads::Delete(const std::string& id) {
     }
   }
   if (Status s = storage::WithdrawHls(blobs_, id); !s.ok()) {
-    LogWarning("cannot delete the HLS of a deleted video", {{"video", id}, {"reason", s.message()}});
+    LogWarning("cannot delete the HLS of a deleted video",
+               {{"video", id}, {"reason", s.message()}});
   }
   return Status::Ok();
 }

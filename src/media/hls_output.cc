@@ -139,7 +139,8 @@ Status HlsOutput::WriteHeader() {
   options.Set("movflags", "+frag_custom+empty_moov+default_base_moof+skip_trailer");
   format_->flags |= AVFMT_FLAG_BITEXACT;
   int err = avformat_write_header(format_, options.get());
-  if (err < 0) return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot start the HLS output");
+  if (err < 0)
+    return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot start the HLS output");
   uint8_t* data = nullptr;
   int size = avio_close_dyn_buf(format_->pb, &data);
   format_->pb = nullptr;
@@ -198,7 +199,8 @@ Status HlsOutput::Mux(const AVPacket* packet, AVRational time_base, int index) {
   // wrong segment.
   err = av_write_frame(format_, scratch_.get());
   av_packet_unref(scratch_.get());
-  if (err < 0) return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot write an HLS segment");
+  if (err < 0)
+    return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot write an HLS segment");
   return Status::Ok();
 }
 
@@ -251,7 +253,8 @@ Status HlsOutput::Finish() {
   for (const Held& h : held_) RETURN_IF_ERROR(Mux(h.packet.get(), h.time_base, h.index));
   held_.clear();
   int err = av_write_trailer(format_);  // the last fragment; skip_trailer: no mfra index
-  if (err < 0) return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot finish the HLS output");
+  if (err < 0)
+    return FromAvError(err, ErrorCode::kOutputWriteFailed, "Cannot finish the HLS output");
   if (segment_has_video_) RETURN_IF_ERROR(StoreSegment(video_end_s_));
   RETURN_IF_ERROR(WriteMediaPlaylist(/*ended=*/true));
   finished_ = true;

@@ -56,9 +56,9 @@ struct TranscodeResult {
   StageStats video;
   StageStats audio;
   double elapsed_s = 0;
-  double thumbnail_at_s = -1;         // position of the thumbnail picture, -1 when none was made
-  std::vector<int> thumbnail_widths;  // the thumbnail's smaller copies written beside it
-  std::vector<std::string> warnings;  // "audio_damaged: ..." and the like: kept, but flawed
+  double thumbnail_at_s = -1;          // position of the thumbnail picture, -1 when none was made
+  std::vector<int> thumbnail_widths;   // the thumbnail's smaller copies written beside it
+  std::vector<std::string> warnings;   // "audio_damaged: ..." and the like: kept, but flawed
   std::vector<HlsRungInfo> hls_rungs;  // empty without HLS
   int hls_segments = 0;
 };

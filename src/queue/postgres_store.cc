@@ -485,7 +485,8 @@ Result<std::optional<Claim>> PostgresStore::ClaimNext(const std::string& worker_
                       "available_at <= $4 ORDER BY available_at, created_at, id "
                       "FOR UPDATE SKIP LOCKED LIMIT 1) "
                       "UPDATE videos v SET status = 'processing', attempts = v.attempts + 1, "
-                      "progress = 0, playable = FALSE, eta_seconds = NULL, lease_owner = $1, lease_token = $2, "
+                      "progress = 0, playable = FALSE, eta_seconds = NULL, lease_owner = $1, "
+                      "lease_token = $2, "
                       "lease_expires_at = $3, updated_at = $4 FROM next WHERE v.id = next.id "
                       "AND (SELECT COUNT(*) FROM videos WHERE status = 'processing' AND "
                       "lease_owner = $1) < $5 RETURNING ") +
@@ -546,16 +547,17 @@ Status PostgresStore::FailJob(const std::string& id, const std::string& token, c
   int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn_->Exec(WithOutbox("UPDATE videos v SET status = $1, error_code = $2, "
-                             "error_message = $3, progress = 0, playable = FALSE, eta_seconds = NULL, "
-                             "available_at = $4, " +
-                                 std::string(kDropLease) +
-                                 ", updated_at = $5 WHERE v.id = $6 AND v.status = 'processing' "
-                                 "AND v.lease_token = $7 RETURNING v.id",
-                             kEventVideoFailed, "$5", "$8"),
-                  {std::string(StatusName(store_util::StatusAfterFailure(retry_at_ms))),
-                   std::string(error.code_name()), error.message(), S(retry_at_ms.value_or(now)),
-                   S(now), id, token, Bool(!retry_at_ms && outbox_enabled_)}));
+      conn_->Exec(
+          WithOutbox("UPDATE videos v SET status = $1, error_code = $2, "
+                     "error_message = $3, progress = 0, playable = FALSE, eta_seconds = NULL, "
+                     "available_at = $4, " +
+                         std::string(kDropLease) +
+                         ", updated_at = $5 WHERE v.id = $6 AND v.status = 'processing' "
+                         "AND v.lease_token = $7 RETURNING v.id",
+                     kEventVideoFailed, "$5", "$8"),
+          {std::string(StatusName(store_util::StatusAfterFailure(retry_at_ms))),
+           std::string(error.code_name()), error.message(), S(retry_at_ms.value_or(now)), S(now),
+           id, token, Bool(!retry_at_ms && outbox_enabled_)}));
   if (FirstNumber(r.get()) != 1) return LeaseLost(id);
   if (retry_at_ms) (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
   return Status::Ok();
@@ -592,7 +594,8 @@ Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
                    store_util::Crashed().message(), Bool(outbox_enabled_)}));
   ASSIGN_OR_RETURN(
       PgResult requeued,
-      conn_->Exec("UPDATE videos SET status = 'queued', progress = 0, playable = FALSE, eta_seconds = NULL, "
+      conn_->Exec("UPDATE videos SET status = 'queued', progress = 0, playable = FALSE, "
+                  "eta_seconds = NULL, "
                   "available_at = $1, " +
                       std::string(kDropLease) +
                       ", updated_at = $1 WHERE status = 'processing' AND lease_expires_at < $1",
@@ -604,11 +607,13 @@ Result<int> PostgresStore::RecoverExpiredLeases(int max_attempts) {
 Status PostgresStore::RetryVideo(const std::string& id) {
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
-  ASSIGN_OR_RETURN(PgResult r, conn_->Exec("UPDATE videos SET status = 'queued', attempts = 0, "
-                                           "error_code = NULL, error_message = NULL, progress = 0, playable = FALSE, "
-                                           "available_at = $1, updated_at = $1 "
-                                           "WHERE id = $2 AND status = 'failed'",
-                                           {S(now), id}));
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE videos SET status = 'queued', attempts = 0, "
+                  "error_code = NULL, error_message = NULL, progress = 0, playable = FALSE, "
+                  "available_at = $1, updated_at = $1 "
+                  "WHERE id = $2 AND status = 'failed'",
+                  {S(now), id}));
   if (Affected(r.get()) == 1) {
     (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
     return Status::Ok();

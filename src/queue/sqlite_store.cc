@@ -596,7 +596,8 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
     c.lease_expires_ms = now + lease_ms;
     c.waited_ms = std::max<int64_t>(0, now - next.Int(1));
     Stmt take(*statements_,
-              "UPDATE videos SET status = 'processing', attempts = attempts + 1, progress = 0, playable = 0, "
+              "UPDATE videos SET status = 'processing', attempts = attempts + 1, progress = 0, "
+              "playable = 0, "
               "eta_seconds = NULL, lease_owner = ?, lease_token = ?, lease_expires_at = ?, "
               "updated_at = ? WHERE id = ?");
     RETURN_IF_ERROR(take.Bind(1, worker_id)
@@ -638,7 +639,8 @@ Status SqliteStore::MarkPlayable(const std::string& id, const std::string& token
   Stmt s(*statements_,
          "UPDATE videos SET playable = 1, updated_at = ? "
          "WHERE id = ? AND status = 'processing' AND lease_token = ?");
-  RETURN_IF_ERROR(s.Bind(1, clock_->NowMs()).Bind(2, id).Bind(3, token).Run("Cannot mark playable"));
+  RETURN_IF_ERROR(
+      s.Bind(1, clock_->NowMs()).Bind(2, id).Bind(3, token).Run("Cannot mark playable"));
   return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
 }
 
@@ -672,7 +674,8 @@ Status SqliteStore::FailJob(const std::string& id, const std::string& token, con
   return Transaction([&]() -> Status {
     int64_t now = clock_->NowMs();
     Stmt s(*statements_,
-           "UPDATE videos SET status = ?, error_code = ?, error_message = ?, progress = 0, playable = 0, "
+           "UPDATE videos SET status = ?, error_code = ?, error_message = ?, progress = 0, "
+           "playable = 0, "
            "eta_seconds = NULL, available_at = ?, " +
                std::string(kDropLease) +
                ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
@@ -696,7 +699,8 @@ Status SqliteStore::ReleaseJob(const std::string& id, const std::string& token) 
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
   Stmt s(*statements_,
-         "UPDATE videos SET status = 'queued', attempts = MAX(attempts - 1, 0), progress = 0, playable = 0, "
+         "UPDATE videos SET status = 'queued', attempts = MAX(attempts - 1, 0), progress = 0, "
+         "playable = 0, "
          "eta_seconds = NULL, available_at = ?, " +
              std::string(kDropLease) +
              ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
@@ -739,11 +743,12 @@ Result<int> SqliteStore::RecoverExpiredLeases(int max_attempts) {
                         .Bind(5, crashed.message())
                         .Run("Cannot recover"));
     moved += sqlite3_changes(db_);
-    Stmt requeue(*statements_,
-                 "UPDATE videos SET status = 'queued', progress = 0, playable = 0, eta_seconds = NULL, "
-                 "available_at = ?, " +
-                     std::string(kDropLease) +
-                     ", updated_at = ? WHERE status = 'processing' AND lease_expires_at < ?");
+    Stmt requeue(
+        *statements_,
+        "UPDATE videos SET status = 'queued', progress = 0, playable = 0, eta_seconds = NULL, "
+        "available_at = ?, " +
+            std::string(kDropLease) +
+            ", updated_at = ? WHERE status = 'processing' AND lease_expires_at < ?");
     RETURN_IF_ERROR(requeue.Bind(1, now).Bind(2, now).Bind(3, now).Run("Cannot recover"));
     moved += sqlite3_changes(db_);
     return Status::Ok();

@@ -9,10 +9,10 @@ namespace vidproc::queue::store_util {
 namespace {
 
 constexpr std::array<std::string_view, 20> kVideoColumnNames = {
-    "id",         "status",       "filename",      "created_at",
-    "updated_at", "size_bytes",   "progress",      "eta_seconds",
-    "attempts",   "error_code",   "error_message", "source",
-    "output",     "has_original", "external_id",   "metadata",
+    "id",         "status",       "filename",       "created_at",
+    "updated_at", "size_bytes",   "progress",       "eta_seconds",
+    "attempts",   "error_code",   "error_message",  "source",
+    "output",     "has_original", "external_id",    "metadata",
     "import_key", "import_url",   "replace_source", "playable"};
 
 constexpr size_t kMaxCursorIdLength = 64;

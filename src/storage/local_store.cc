@@ -192,7 +192,8 @@ bool IsHlsFileName(std::string_view name) {
   if (rest == ".m3u8" || rest == "-init.mp4") return true;
   // A segment: "-" and five digits (the engine counts from 00000), ".m4s".
   if (rest.size() != 10 || rest[0] != '-' || !rest.ends_with(".m4s")) return false;
-  return std::all_of(rest.begin() + 1, rest.begin() + 6, [](char c) { return c >= '0' && c <= '9'; });
+  return std::all_of(rest.begin() + 1, rest.begin() + 6,
+                     [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::string HlsContentType(std::string_view name) {

@@ -60,8 +60,8 @@ struct JobRunner::ChildResult {
 
 JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std::string& input,
                                            const std::string& job_dir, int threads,
-                                           const Deadline& deadline,
-                                           const std::atomic<bool>& stop, LiveHls* live) {
+                                           const Deadline& deadline, const std::atomic<bool>& stop,
+                                           LiveHls* live) {
   const std::string& id = claim.video.id;
   std::vector<std::string> argv = {settings_.transcoder_path,
                                    "transcode",
@@ -258,7 +258,8 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
                                 job_dir + "/thumbnail.jpg", "image/jpeg");
     }
   } else {
-    if (settings_.mp4) s = blobs_->PutFile(storage::VideoKey(id), job_dir + "/video.mp4", "video/mp4");
+    if (settings_.mp4)
+      s = blobs_->PutFile(storage::VideoKey(id), job_dir + "/video.mp4", "video/mp4");
     if (s.ok()) {
       s = blobs_->PutFile(storage::ThumbnailKey(id), job_dir + "/thumbnail.jpg", "image/jpeg");
     }

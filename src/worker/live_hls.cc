@@ -46,7 +46,8 @@ void LiveHls::Run() {
     if (!s.ok()) {
       // Not the job's failure: the final publication uploads everything again, and fails the
       // job if storage is still down then.
-      LogWarning("cannot publish HLS segments yet", {{"video", video_id_}, {"reason", s.message()}});
+      LogWarning("cannot publish HLS segments yet",
+                 {{"video", video_id_}, {"reason", s.message()}});
       continue;
     }
     if (publication_.playable() && !marked_playable_) {
@@ -69,7 +70,8 @@ Status LiveHls::Finish() { return publication_.PublishChanges(); }
 
 void LiveHls::Withdraw() {
   if (Status s = storage::WithdrawHls(blobs_, video_id_); !s.ok()) {
-    LogWarning("cannot withdraw the published HLS", {{"video", video_id_}, {"reason", s.message()}});
+    LogWarning("cannot withdraw the published HLS",
+               {{"video", video_id_}, {"reason", s.message()}});
   }
 }
 

@@ -33,8 +33,8 @@ class LiveHls {
   void Stop();
   // REQUIRES: Stop(). Publishes everything the finished child left.
   Status Finish();
-  // REQUIRES: Stop(), or no SegmentReady() yet. Deletes the video's HLS objects, playlists first; failures are logged
-  // (a retry withdraws again before it publishes).
+  // REQUIRES: Stop(), or no SegmentReady() yet. Deletes the video's HLS objects, playlists first;
+  // failures are logged (a retry withdraws again before it publishes).
   void Withdraw();
   // Seconds from construction to the first moment a player could start; -1 if never.
   double playable_after_s() const { return playable_after_s_; }

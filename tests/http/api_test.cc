@@ -1106,7 +1106,8 @@ TEST_F(ApiAuthTest, HlsPlaylistsAndSegmentsWorkThroughTheirOwnSignedUrls) {
   auto frames = [](const std::string& file) {
     return vidproc::testing::Shell(
         "ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=nb_read_frames "
-        "-of csv=p=0 '" + file + "'");
+        "-of csv=p=0 '" +
+        file + "'");
   };
   const std::string mp4 = server().dir() + "/video.mp4";
   std::ofstream(mp4, std::ios::binary) << CallWithout("GET", v["video_url"]).body;

@@ -37,12 +37,12 @@ TEST(HlsPlaylistTest, WhatTheEngineDoesNotWriteIsDropped) {
       "#EXTM3U\n"
       "#EXT-X-KEY:METHOD=AES-128,URI=\"https://evil.test/key\"\n"  // an unknown tag, with a URI
       "#EXT-X-MAP:URI=\"../../original\"\n"                        // a path out of the video
-      "#EXT-X-MAP:URI=\"720p-init.mp4\" junk\n"                     // not just the quoted name
-      "#EXTINF:4,\nhttps://evil.test/segment.m4s\n"                 // an absolute URL
-      "#EXTINF:4,\n../thumbnail.jpg\n"                              // another key of the video
-      "#EXTINF:4,\n720p-00000.m4s\x1b[2J\n"                         // a control character
-      "#EXTINF:4,\n720p-0000.m4s\n"                                 // not the engine's numbering
-      "720p-00009.m4s\n"                                            // a URI without #EXTINF
+      "#EXT-X-MAP:URI=\"720p-init.mp4\" junk\n"                    // not just the quoted name
+      "#EXTINF:4,\nhttps://evil.test/segment.m4s\n"                // an absolute URL
+      "#EXTINF:4,\n../thumbnail.jpg\n"                             // another key of the video
+      "#EXTINF:4,\n720p-00000.m4s\x1b[2J\n"                        // a control character
+      "#EXTINF:4,\n720p-0000.m4s\n"                                // not the engine's numbering
+      "720p-00009.m4s\n"                                           // a URI without #EXTINF
       "#EXTINF:4,\n720p-00001.m4s\n";
   EXPECT_EQ(RewritePlaylist(hostile, ToUrl),
             "#EXTM3U\n#EXTINF:4,\nhttps://cdn.test/x/720p-00001.m4s?sig=1\n");
@@ -53,10 +53,10 @@ TEST(HlsFileNameTest, OnlyTheNamesTheEngineGives) {
                            "720p-00000.m4s", "1080p-12345.m4s"}) {
     EXPECT_TRUE(storage::IsHlsFileName(good)) << good;
   }
-  for (const char* bad : {"", "m3u8", ".720p.m3u8.tmp", "p.m3u8", "0720p.m3u8", "720.m3u8",
-                          "720p-1.m4s", "720p-000001.m4s", "720p-0000a.m4s", "720p-00000.ts",
-                          "720p/00000.m4s", "../720p.m3u8", "720p.m3u8/x", "video.mp4",
-                          "master.m3u8 ", "123456p.m3u8"}) {
+  for (const char* bad :
+       {"", "m3u8", ".720p.m3u8.tmp", "p.m3u8", "0720p.m3u8", "720.m3u8", "720p-1.m4s",
+        "720p-000001.m4s", "720p-0000a.m4s", "720p-00000.ts", "720p/00000.m4s", "../720p.m3u8",
+        "720p.m3u8/x", "video.mp4", "master.m3u8 ", "123456p.m3u8"}) {
     EXPECT_FALSE(storage::IsHlsFileName(bad)) << bad;
   }
   EXPECT_TRUE(storage::IsProcessedOutputKey(storage::HlsKey("abc", "720p-00001.m4s")));

@@ -181,8 +181,8 @@ TEST(HlsOutputTest, SegmentsCoverTheVideoContinuouslyEachFromAKeyframe) {
 TEST(HlsOutputTest, SamePicturesAsTheMp4) {
   for (bool passthrough : {false, true}) {
     SCOPED_TRACE(passthrough ? "remuxed" : "encoded");
-    Made m = TranscodeWithHls(passthrough ? "compliant_720p.mp4" : "landscape_1080p.mp4",
-                              passthrough);
+    Made m =
+        TranscodeWithHls(passthrough ? "compliant_720p.mp4" : "landscape_1080p.mp4", passthrough);
     ASSERT_TRUE(m.result.ok()) << m.result.status().ToString();
     EXPECT_EQ(m.result->passthrough, passthrough);
     const std::vector<std::string> mp4 = PictureHashes(m.mp4);

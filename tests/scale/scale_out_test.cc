@@ -355,8 +355,8 @@ class ScaleOutTest : public ::testing::Test {
     return keys;
   }
 
-  // Each video's MP4, thumbnail, HLS and the thumbnail's smaller copies its job recorded making (the
-  // generated clips are of several sizes: a small one gets fewer copies).
+  // Each video's MP4, thumbnail, HLS and the thumbnail's smaller copies its job recorded making
+  // (the generated clips are of several sizes: a small one gets fewer copies).
   std::vector<std::string> ProcessedKeys(const std::vector<std::string>& ids) {
     std::vector<std::string> keys;
     for (const auto& id : ids) {

@@ -157,15 +157,16 @@ TEST_F(LiveHlsTest, ARetryReplacesWhatADeadAttemptPublished) {
   // segments than the retry will make, some of them never stored.
   const std::string stale_dir = dir_ + "/stale";
   std::filesystem::create_directories(stale_dir);
-  std::ofstream(stale_dir + "/master.m3u8") << "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n576p.m3u8\n";
+  std::ofstream(stale_dir + "/master.m3u8")
+      << "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n576p.m3u8\n";
   std::string media = "#EXTM3U\n#EXT-X-MAP:URI=\"576p-init.mp4\"\n";
   for (int i = 0; i < 9; ++i) media += "#EXTINF:4,\n576p-0000" + std::to_string(i) + ".m4s\n";
   std::ofstream(stale_dir + "/576p.m3u8") << media;
   for (const char* name : {"576p-init.mp4", "576p-00007.m4s", "576p-00008.m4s"}) {
     std::ofstream(stale_dir + "/" + name) << "stale";
   }
-  for (const char* name : {"master.m3u8", "576p.m3u8", "576p-init.mp4", "576p-00007.m4s",
-                           "576p-00008.m4s"}) {
+  for (const char* name :
+       {"master.m3u8", "576p.m3u8", "576p-init.mp4", "576p-00007.m4s", "576p-00008.m4s"}) {
     ASSERT_TRUE(blobs_->PutFile(storage::HlsKey(id, name), stale_dir + "/" + name, "").ok());
   }
   // Its claim counted as an attempt; its lease ran out and the job was recovered.

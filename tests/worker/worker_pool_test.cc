@@ -77,7 +77,8 @@ TEST_F(WorkerPoolTest, ProcessesAVideoAndReplacesTheOriginal) {
   EXPECT_EQ(v.output["height"], 720);
   EXPECT_EQ(v.source["video"]["width"], 1920);
   EXPECT_FALSE(v.has_original);
-  EXPECT_EQ(blobs_->List("videos/" + id + "/").value(), vidproc::testing::ReadyVideoKeys(id, v.output));
+  EXPECT_EQ(blobs_->List("videos/" + id + "/").value(),
+            vidproc::testing::ReadyVideoKeys(id, v.output));
   pool_->Stop(0);
   EXPECT_TRUE(
       WaitFor([&] { return !std::filesystem::exists(settings_.scratch_dir + "/" + id); }, 1000))
