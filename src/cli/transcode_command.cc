@@ -37,6 +37,8 @@ Options:
   --hls DIR            also write HLS to DIR from the same encode: master.m3u8, a media
                        playlist (updated after every segment while the job runs), an init
                        segment and CMAF segments of about 4 s; DIR is made if missing
+  --renditions L       with --hls, extra HLS rungs below the main one, a comma list of short
+                       sides (360 for 640x360), from the same decode; larger ones are skipped
   --preset P           libx264 preset (default veryfast)
   --bitrate B          target video bitrate, e.g. 1500k (default 1500k)
   --max-size WxH       box to fit the video in, either orientation (default 1280x720)
@@ -62,6 +64,24 @@ Exit status: 0 done, 1 input refused, 2 usage, 3 failed, 4 cancelled.
 CancelToken g_cancel;
 
 extern "C" void OnSignal(int) { g_cancel.Cancel(); }
+
+// A comma list of even numbers in [min, max] (picture sizes: 4:2:0 needs them even).
+Result<std::vector<int>> ParseEvenList(std::string_view list, int64_t min, int64_t max,
+                                       const std::string& what) {
+  std::vector<int> out;
+  std::string_view rest = list;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    ASSIGN_OR_RETURN(int64_t n, ParseInteger(rest.substr(0, comma), min, max));
+    if (n % 2 != 0) {
+      return Status(ErrorCode::kInvalidArgument,
+                    what + " must be even (" + std::to_string(n) + ").");
+    }
+    out.push_back(static_cast<int>(n));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return out;
+}
 
 Status ApplyOptions(const Args& args, media::TranscodeRequest* request) {
   media::TranscodeOptions& o = request->options;
@@ -94,21 +114,17 @@ Status ApplyOptions(const Args& args, media::TranscodeRequest* request) {
     if (v->empty()) return Status(ErrorCode::kInvalidArgument, "--hls needs a directory.");
     request->hls_dir = *v;
   }
+  if (auto v = args.get("--renditions")) {
+    if (request->hls_dir.empty()) {
+      return Status(ErrorCode::kInvalidArgument, "--renditions needs --hls.");
+    }
+    ASSIGN_OR_RETURN(o.renditions, ParseEvenList(*v, 64, 4320, "Rendition sizes"));
+  }
   if (auto v = args.get("--thumbnail-widths")) {
     if (request->thumbnail.empty()) {
       return Status(ErrorCode::kInvalidArgument, "--thumbnail-widths needs --thumbnail.");
     }
-    std::string_view rest = *v;
-    while (!rest.empty()) {
-      const size_t comma = rest.find(',');
-      ASSIGN_OR_RETURN(int64_t width, ParseInteger(rest.substr(0, comma), 16, 4096));
-      if (width % 2 != 0) {
-        return Status(ErrorCode::kInvalidArgument,
-                      "Thumbnail widths must be even (" + std::to_string(width) + ").");
-      }
-      o.thumbnail_widths.push_back(static_cast<int>(width));
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
+    ASSIGN_OR_RETURN(o.thumbnail_widths, ParseEvenList(*v, 16, 4096, "Thumbnail widths"));
   }
   return Status::Ok();
 }
@@ -214,10 +230,11 @@ std::string DirectoryOf(const std::string& path) {
 }  // namespace
 
 int RunTranscode(int argc, char** argv) {
-  ArgSpec spec{{"--thumbnail", "--thumbnail-widths", "--hls", "--preset", "--bitrate", "--max-size",
-                "--max-fps", "--threads", "--progress", "--sandbox-skip"},
-               {"--force-encode", "--sandbox", "--overwrite"},
-               {{"-y", "--overwrite"}}};
+  ArgSpec spec{
+      {"--thumbnail", "--thumbnail-widths", "--hls", "--renditions", "--preset", "--bitrate",
+       "--max-size", "--max-fps", "--threads", "--progress", "--sandbox-skip"},
+      {"--force-encode", "--sandbox", "--overwrite"},
+      {{"-y", "--overwrite"}}};
   auto args = Args::Parse(argc, argv, 2, spec);
   if (!args.ok()) {
     std::fprintf(stderr, "vidproc transcode: %s\n", args.status().message().c_str());

@@ -138,6 +138,7 @@ worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
   const std::vector<std::string> outputs = CommaList(config.outputs);
   s.mp4 = std::find(outputs.begin(), outputs.end(), "mp4") != outputs.end();
   s.hls = std::find(outputs.begin(), outputs.end(), "hls") != outputs.end();
+  s.renditions = config.renditions;
   s.import.max_bytes = config.max_upload_bytes;
   s.import.allowed_hosts = CommaList(config.import_allowed_hosts);
   s.import.source_keys = config.use_spaces;

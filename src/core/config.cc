@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -318,6 +319,21 @@ Status SandboxLayers(const char* name, const std::string& v) {
                   "a comma list of network, files, syscalls");
 }
 
+Status RenditionList(const char* name, const std::string& v) {
+  size_t start = 0;
+  while (start <= v.size() && !v.empty()) {
+    const size_t end = std::min(v.find(',', start), v.size());
+    const std::string part = v.substr(start, end - start);
+    char* stop = nullptr;
+    const long n = std::strtol(part.c_str(), &stop, 10);
+    if (part.empty() || *stop != '\0' || n < 64 || n > 4320 || n % 2 != 0) {
+      return Invalid(name, v, "a comma list of even short sides from 64 to 4320, like 360");
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
 Status OutputList(const char* name, const std::string& v) {
   if (v.empty()) return Invalid(name, v, "mp4, hls or mp4,hls");
   return WordList(name, v, {"mp4", "hls"}, "mp4, hls or mp4,hls");
@@ -467,6 +483,13 @@ const std::vector<Setting>& Settings() {
                          "same encode (`hls_url`: CMAF segments of about 4 s and playlists, "
                          "published while the job runs so the video plays before it is ready), "
                          "or both"));
+    t.push_back(Text("VIDPROC_RENDITIONS", &Config::renditions, "", "short sides, e.g. `360`",
+                     RenditionList)
+                    .DefaultText("(none: one rung)")
+                    .Doc("extra HLS rungs below the main one (a 360 makes 640x360 from 1280x720), "
+                         "listed in the master playlist so players adapt to slow networks; each "
+                         "is encoded again from the same decoded pictures, in the same job "
+                         "(docs/BENCHMARKS.md: a 360 rung costs about a quarter more CPU)"));
     t.push_back(Text("VIDPROC_WORKER_ID", &Config::worker_id, "", "text")
                     .DefaultText("`<hostname>:<pid>`")
                     .Doc("the name a worker claims jobs under"));

@@ -51,6 +51,7 @@ struct Config {
   int64_t child_memory_mb;           // VIDPROC_CHILD_MEMORY_MB
   std::string sandbox_skip;          // VIDPROC_SANDBOX_SKIP
   std::string outputs = "mp4,hls";   // VIDPROC_OUTPUTS
+  std::string renditions;            // VIDPROC_RENDITIONS
   std::string preset;                // VIDPROC_PRESET
   std::string video_bitrate;         // VIDPROC_VIDEO_BITRATE
   std::string max_size;              // VIDPROC_MAX_SIZE

@@ -131,6 +131,15 @@ Status HlsOutput::AddStream(const AVCodecParameters* codec, AVRational time_base
   return Status::Ok();
 }
 
+Status HlsOutput::AddEncodedStream(const AVCodecContext* encoder) {
+  std::unique_ptr<AVCodecParameters, void (*)(AVCodecParameters*)> par(
+      avcodec_parameters_alloc(), [](AVCodecParameters* p) { avcodec_parameters_free(&p); });
+  if (!par) return Status(ErrorCode::kInternal, "Out of memory.");
+  int err = avcodec_parameters_from_context(par.get(), encoder);
+  if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Cannot set up an HLS stream");
+  return AddStream(par.get(), encoder->time_base);
+}
+
 Status HlsOutput::WriteHeader() {
   if (video_index_ < 0) return Status(ErrorCode::kInternal, "HLS output without a video stream.");
   Dictionary options;

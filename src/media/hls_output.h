@@ -61,6 +61,8 @@ class HlsOutput {
 
   // REQUIRES: before WriteHeader(). Streams are numbered in the order they are added.
   Status AddStream(const AVCodecParameters* codec, AVRational time_base);
+  // The same for an encoder's output.
+  Status AddEncodedStream(const AVCodecContext* encoder);
   // Writes the init segment.
   Status WriteHeader();
   // `packet` (in `time_base`, for the stream numbered `index`) is copied, not consumed.

@@ -24,6 +24,9 @@ struct TranscodeOptions {
   Size thumbnail_max_size{1280, 720};
   int thumbnail_quality = 85;         // JPEG quality, 1..100
   std::vector<int> thumbnail_widths;  // smaller copies of the thumbnail (WriteThumbnails)
+  // Extra HLS rungs by their short side (360 for 640x360), each below the main one's: the same
+  // decoded and filtered pictures scaled down and encoded again (only with an HLS directory).
+  std::vector<int> renditions;
 };
 
 struct Plan {

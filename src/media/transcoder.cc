@@ -73,11 +73,15 @@ Result<OutputInfo> DescribeOutput(const std::string& path, const InputLimits& li
   return o;
 }
 
+// HLS segments last this long (each starts at a keyframe; transcoder.cc forces one there).
+constexpr double kHlsSegmentS = 4.0;
+
 // Makes `output` write HLS too when the request asks for it. The rung is named for its short
 // side, as people name sizes ("720p", also for a portrait 720x1280).
 Status AttachHls(const TranscodeRequest& request, int width, int height, OutputFile& output) {
   if (request.hls_dir.empty()) return Status::Ok();
   HlsOutput::Options options;
+  options.segment_s = kHlsSegmentS;
   options.rung = std::to_string(std::min(width, height)) + "p";
   ASSIGN_OR_RETURN(std::unique_ptr<HlsOutput> hls, HlsOutput::Create(request.hls_dir, options));
   hls->set_segment_listener(request.on_hls_segment);
@@ -85,8 +89,7 @@ Status AttachHls(const TranscodeRequest& request, int width, int height, OutputF
   return Status::Ok();
 }
 
-// The master playlist: written once the header is out, so a player can start from the first
-// segment (bandwidth estimated), and again at the end with the measured bandwidth.
+// The master playlist of a remux's one rung, with the bandwidth measured from its segments.
 Status WriteMaster(OutputFile& output, TranscodeResult* result) {
   HlsOutput* hls = output.hls();
   if (!hls) return Status::Ok();
@@ -138,8 +141,26 @@ class Reencoder {
     return output_->WritePacket(p, encoder_->context()->time_base, out_video_);
   }
   Status WriteAudio(AVPacket* p) {
+    for (const auto& rung : rungs_) {
+      RETURN_IF_ERROR(rung->hls->WritePacket(p, audio_->encoder()->time_base, 1));
+    }
     return output_->WritePacket(p, audio_->encoder()->time_base, out_audio_);
   }
+  // Every filtered picture goes to the main encoder and, scaled down, to each extra rung's.
+  // With HLS the picture at each segment boundary is forced to be a keyframe in all of them, so
+  // that every rung's segments start at the same instants (a player switching rungs needs that).
+  Status EncodeVideo(AVFrame* f);
+  Status AddRungs();
+  Status FinishRungs(TranscodeResult* result);
+
+  // An extra HLS rung (TranscodeOptions::renditions): its own encoder and segments; the audio
+  // is the main rung's packets.
+  struct Rung {
+    SwsPtr scaler;
+    FramePtr picture;
+    std::unique_ptr<VideoEncoder> encoder;
+    std::unique_ptr<HlsOutput> hls;
+  };
 
   const TranscodeRequest& request_;
   InputFile& input_;
@@ -156,7 +177,86 @@ class Reencoder {
   AVStream* out_video_ = nullptr;
   AVStream* out_audio_ = nullptr;
   ThumbnailPicker picker_;
+  std::vector<std::unique_ptr<Rung>> rungs_;
+  double next_keyframe_s_ = 0;
 };
+
+Status Reencoder::AddRungs() {
+  if (!output_->hls()) return Status::Ok();
+  const int main_short = std::min(plan_.width, plan_.height);
+  const AVCodecContext* main = encoder_->context();
+  for (int short_side : request_.options.renditions) {
+    if (short_side >= main_short) continue;  // never above the main rung (nor upscaled)
+    auto even = [](double v) { return std::max(2, static_cast<int>(std::lround(v / 2)) * 2); };
+    const double scale = static_cast<double>(short_side) / main_short;
+    Plan plan = plan_;
+    plan.width = even(plan_.width * scale);
+    plan.height = even(plan_.height * scale);
+    TranscodeOptions options = request_.options;
+    options.video_bitrate =
+        std::max<int64_t>(200'000, static_cast<int64_t>(options.video_bitrate * scale));
+    auto rung = std::make_unique<Rung>();
+    ASSIGN_OR_RETURN(rung->encoder, VideoEncoder::Create(in_video_, plan, options));
+    rung->scaler.reset(sws_getContext(main->width, main->height, main->pix_fmt, plan.width,
+                                      plan.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr,
+                                      nullptr, nullptr));
+    rung->picture = MakeFrame();
+    if (!rung->scaler || !rung->picture) return Status(ErrorCode::kInternal, "Out of memory.");
+    rung->picture->format = AV_PIX_FMT_YUV420P;
+    rung->picture->width = plan.width;
+    rung->picture->height = plan.height;
+    if (av_frame_get_buffer(rung->picture.get(), 0) < 0) {
+      return Status(ErrorCode::kInternal, "Out of memory.");
+    }
+    HlsOutput::Options hls_options;
+    hls_options.rung = std::to_string(short_side) + "p";
+    ASSIGN_OR_RETURN(rung->hls, HlsOutput::Create(request_.hls_dir, hls_options));
+    RETURN_IF_ERROR(rung->hls->AddEncodedStream(rung->encoder->context()));
+    if (audio_) RETURN_IF_ERROR(rung->hls->AddEncodedStream(audio_->encoder()));
+    RETURN_IF_ERROR(rung->hls->WriteHeader());
+    Rung* r = rung.get();
+    r->encoder->set_packet_sink(
+        [r](AVPacket* p) { return r->hls->WritePacket(p, r->encoder->context()->time_base, 0); });
+    rungs_.push_back(std::move(rung));
+  }
+  return Status::Ok();
+}
+
+Status Reencoder::EncodeVideo(AVFrame* f) {
+  if (f && output_->hls() && f->pts != AV_NOPTS_VALUE) {
+    const double t = f->pts * av_q2d(encoder_->context()->time_base);
+    if (t >= next_keyframe_s_ - 1e-3) {
+      f->pict_type = AV_PICTURE_TYPE_I;
+      next_keyframe_s_ = (std::floor(t / kHlsSegmentS + 1e-6) + 1) * kHlsSegmentS;
+    }
+  }
+  RETURN_IF_ERROR(encoder_->Encode(f));
+  for (const auto& rung : rungs_) {
+    AVFrame* scaled = nullptr;
+    if (f) {
+      // The encoder may still hold the last picture: a fresh buffer when it is shared.
+      if (av_frame_make_writable(rung->picture.get()) < 0) {
+        return Status(ErrorCode::kInternal, "Out of memory.");
+      }
+      sws_scale(rung->scaler.get(), f->data, f->linesize, 0, f->height, rung->picture->data,
+                rung->picture->linesize);
+      av_frame_copy_props(rung->picture.get(), f);
+      scaled = rung->picture.get();
+    }
+    RETURN_IF_ERROR(rung->encoder->Encode(scaled));
+  }
+  return Status::Ok();
+}
+
+Status Reencoder::FinishRungs(TranscodeResult* result) {
+  for (const auto& rung : rungs_) RETURN_IF_ERROR(rung->hls->Finish());
+  HlsOutput* main = output_->hls();
+  if (!main) return Status::Ok();
+  result->hls_rungs = {main->RungInfo()};
+  for (const auto& rung : rungs_) result->hls_rungs.push_back(rung->hls->RungInfo());
+  result->hls_segments = main->segments();
+  return WriteMasterPlaylist(main->dir(), result->hls_rungs);
+}
 
 Status Reencoder::Setup() {
   ASSIGN_OR_RETURN(output_, OutputFile::Create(request_.output));
@@ -183,8 +283,14 @@ Status Reencoder::Setup() {
     }
   }
   RETURN_IF_ERROR(output_->WriteHeader());
-  TranscodeResult estimate;
-  return WriteMaster(*output_, &estimate);
+  RETURN_IF_ERROR(AddRungs());
+  std::vector<HlsRungInfo> estimate;
+  if (output_->hls()) {
+    estimate.push_back(output_->hls()->RungInfo());
+    for (const auto& rung : rungs_) estimate.push_back(rung->hls->RungInfo());
+    RETURN_IF_ERROR(WriteMasterPlaylist(output_->hls()->dir(), estimate));
+  }
+  return Status::Ok();
 }
 
 Status Reencoder::Read() {
@@ -217,7 +323,7 @@ Status Reencoder::Read() {
 }
 
 Status Reencoder::RunInline() {
-  video_->set_frame_sink([this](AVFrame* f) { return encoder_->Encode(f); });
+  video_->set_frame_sink([this](AVFrame* f) { return EncodeVideo(f); });
   if (audio_) audio_->set_packet_sink([this](AVPacket* p) { return WriteAudio(p); });
   return Read();
 }
@@ -246,7 +352,7 @@ Status Reencoder::RunPipelined() {
   for (bool done = false; !done && write_status.ok();) {
     FrameQueue::Item item = queue.Pop();
     if (auto* v = std::get_if<FrameQueue::VideoFrame>(&item)) {
-      write_status = encoder_->Encode(v->frame.get());
+      write_status = EncodeVideo(v->frame.get());
     } else if (auto* a = std::get_if<FrameQueue::AudioPacket>(&item)) {
       write_status = WriteAudio(a->packet.get());
     } else {
@@ -259,13 +365,13 @@ Status Reencoder::RunPipelined() {
   // writer's. A failed reader closes it after the writer has drained what was decoded.
   RETURN_IF_ERROR(write_status);
   RETURN_IF_ERROR(read_status);
-  return encoder_->Encode(nullptr);
+  return EncodeVideo(nullptr);
 }
 
 Status Reencoder::Run(TranscodeResult* result) {
   RETURN_IF_ERROR(Setup());
   RETURN_IF_ERROR(plan_.pipelined ? RunPipelined() : RunInline());
-  if (!plan_.pipelined) RETURN_IF_ERROR(encoder_->Encode(nullptr));
+  if (!plan_.pipelined) RETURN_IF_ERROR(EncodeVideo(nullptr));
   result->video = video_->stats();
   result->video.frames_encoded = encoder_->frames_encoded();
   if (audio_) result->audio = audio_->stats();
@@ -280,8 +386,7 @@ Status Reencoder::Run(TranscodeResult* result) {
                {{"errors", result->audio.decode_errors}, {"packets", result->audio.packets}});
   }
   RETURN_IF_ERROR(output_->Finish());
-  RETURN_IF_ERROR(WriteMaster(*output_, result));
-  result->hls_segments = output_->hls() ? output_->hls()->segments() : 0;
+  RETURN_IF_ERROR(FinishRungs(result));
   if (!request_.thumbnail.empty()) {
     if (!picker_.best()) {
       std::remove(request_.output.c_str());

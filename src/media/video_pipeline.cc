@@ -243,6 +243,9 @@ Result<std::unique_ptr<VideoEncoder>> VideoEncoder::Create(const AVStream* input
   }
   av_opt_set(enc->priv_data, "preset", options.preset.c_str(), 0);
   av_opt_set(enc->priv_data, "profile", "high", 0);
+  // A picture marked I (HLS segment boundaries, transcoder.cc) becomes an IDR: a segment that a
+  // player can start with.
+  av_opt_set(enc->priv_data, "forced-idr", "1", 0);
   int err = avcodec_open2(enc, x264, nullptr);
   if (err < 0) return FromAvError(err, ErrorCode::kEncodeFailed, "Cannot open the H.264 encoder");
   return e;

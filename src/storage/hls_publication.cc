@@ -3,6 +3,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -17,9 +18,10 @@ bool IsPlaylist(const std::string& name) { return name.ends_with(".m3u8"); }
 
 // The names in `dir` that the engine gives HLS files, sorted (segments in order).
 Result<std::vector<std::string>> HlsFilesIn(const std::string& dir) {
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-  if (!d) return Status(ErrorCode::kInternal, "Cannot read the HLS directory " + dir + ".");
   std::vector<std::string> names;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d && errno == ENOENT) return names;  // nothing written yet
+  if (!d) return Status(ErrorCode::kInternal, "Cannot read the HLS directory " + dir + ".");
   while (const dirent* e = ::readdir(d.get())) {
     std::string name = e->d_name;
     if (IsHlsFileName(name)) names.push_back(std::move(name));

@@ -89,6 +89,9 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
     argv.insert(argv.end(), {"--sandbox-skip", settings_.sandbox_skip});
   }
   if (live) argv.insert(argv.end(), {"--hls", job_dir + "/hls"});
+  if (live && !settings_.renditions.empty()) {
+    argv.insert(argv.end(), {"--renditions", settings_.renditions});
+  }
   // From an allowlist: nothing of the worker's (token, storage keys, URLs) reaches the child.
   std::vector<std::string> env =
       ChildEnvironment(CurrentEnvironment(),
@@ -278,7 +281,9 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
   }
   // The rest of the HLS and the closed playlists (#EXT-X-ENDLIST), after the MP4: a player
   // watching the live playlist sees it end only when the whole video is stored.
-  if (s.ok() && live) s = live->Finish();
+  const bool hls_made =
+      summary.value("output", nlohmann::json::object()).value("hls", nlohmann::json()).is_object();
+  if (s.ok() && live && hls_made) s = live->Finish();
   if (!s.ok()) {
     if (live) live->Withdraw();
     return Fail(claim, s, /*transient=*/true);

@@ -52,6 +52,7 @@ struct WorkerSettings {
   // runs, storage/hls_publication.h), or both.
   bool mp4 = true;
   bool hls = true;
+  std::string renditions;  // VIDPROC_RENDITIONS, as the child's --renditions ("" for none)
   std::string log_level = "info";
   std::string log_format = "text";
   struct Import {

@@ -114,7 +114,8 @@ struct Made {
   std::vector<int> announced;  // segment counts the listener was told, in order
 };
 
-Made TranscodeWithHls(const std::string& fixture, bool allow_passthrough) {
+Made TranscodeWithHls(const std::string& fixture, bool allow_passthrough,
+                      std::vector<int> renditions = {}) {
   Made m;
   m.dir = MakeTempDir();
   m.mp4 = m.dir + "/video.mp4";
@@ -124,6 +125,7 @@ Made TranscodeWithHls(const std::string& fixture, bool allow_passthrough) {
   request.hls_dir = m.dir + "/hls";
   std::filesystem::create_directories(request.hls_dir);
   request.options.allow_passthrough = allow_passthrough;
+  request.options.renditions = std::move(renditions);
   request.on_hls_segment = [&m](int segments, double) { m.announced.push_back(segments); };
   m.result = Transcode(request, nullptr, nullptr);
   return m;
@@ -131,7 +133,7 @@ Made TranscodeWithHls(const std::string& fixture, bool allow_passthrough) {
 
 // Segment `i` as a file a demuxer can open on its own: the init segment, then it.
 std::string Standalone(const Made& m, const MediaPlaylist& p, size_t i) {
-  const std::string path = m.dir + "/standalone-" + std::to_string(i) + ".mp4";
+  const std::string path = m.dir + "/standalone-" + p.map + "-" + std::to_string(i) + ".mp4";
   std::ofstream out(path, std::ios::binary);
   out << ReadText(m.dir + "/hls/" + p.map) << ReadText(m.dir + "/hls/" + p.segments[i].second);
   return path;
@@ -220,6 +222,44 @@ TEST(HlsOutputTest, MasterPlaylistDescribesTheStream) {
   EXPECT_GT(average, 100'000);
   EXPECT_GE(peak, average);
   EXPECT_LT(peak, 4'000'000);
+}
+
+// An extra rung from the same decode: its own playlist in the master, its pictures scaled down,
+// and its segments starting at the same instants as the main rung's (forced keyframes), so a
+// player switching rungs lands on the same picture.
+TEST(HlsOutputTest, AnExtraRungIsAlignedWithTheMainOne) {
+  Made m = TranscodeWithHls("real_720p.mp4", /*allow_passthrough=*/false, {360, 720, 1080});
+  ASSERT_TRUE(m.result.ok()) << m.result.status().ToString();
+  ASSERT_EQ(m.result->hls_rungs.size(), 2u) << "720 and 1080 are not below the main rung";
+  const std::string master = ReadText(m.dir + "/hls/master.m3u8");
+  const size_t p720 = master.find("\n720p.m3u8\n"), p360 = master.find("\n360p.m3u8\n");
+  ASSERT_NE(p720, std::string::npos) << master;
+  ASSERT_NE(p360, std::string::npos) << master;
+  EXPECT_LT(p720, p360) << "highest first";
+  EXPECT_NE(master.find("RESOLUTION=640x360"), std::string::npos) << master;
+  const MediaPlaylist main = ParseMedia(m.dir + "/hls/720p.m3u8");
+  const MediaPlaylist low = ParseMedia(m.dir + "/hls/360p.m3u8");
+  EXPECT_TRUE(low.ended);
+  EXPECT_EQ(low.map, "360p-init.mp4");
+  ASSERT_EQ(low.segments.size(), main.segments.size());
+  for (size_t i = 0; i < main.segments.size(); ++i) {
+    EXPECT_NEAR(low.segments[i].first, main.segments[i].first, 1e-3) << "segment " << i;
+    // Forced keyframes: every segment but the last is exactly 4 s.
+    if (i + 1 < main.segments.size()) {
+      EXPECT_NEAR(main.segments[i].first, 4.0, 0.05) << "segment " << i;
+    }
+    const std::vector<double> a = VideoFrameTimes(Standalone(m, main, i));
+    const std::vector<double> b = VideoFrameTimes(Standalone(m, low, i));
+    ASSERT_FALSE(a.empty());
+    ASSERT_EQ(a.size(), b.size()) << "segment " << i << ": the same pictures in both rungs";
+    EXPECT_NEAR(a.front(), b.front(), 1e-3) << "segment " << i;
+  }
+  const MediaInfo info = ProbeFile(Standalone(m, low, 0));
+  ASSERT_TRUE(info.video.has_value());
+  EXPECT_EQ(info.video->width, 640);
+  EXPECT_EQ(info.video->height, 360);
+  // Cheaper than the main rung: about half its bit rate.
+  EXPECT_LT(m.result->hls_rungs[1].average_bandwidth, m.result->hls_rungs[0].average_bandwidth);
 }
 
 TEST(HlsOutputTest, AFailedTranscodeLeavesNoHlsFile) {

@@ -83,12 +83,28 @@ TEST(ReadVideoTest, MapsEveryColumnInVideoColumnsOrder) {
   EXPECT_EQ(VideoColumns(),
             "id, status, filename, created_at, updated_at, size_bytes, progress, eta_seconds, "
             "attempts, error_code, error_message, source, output, has_original, external_id, "
-            "metadata, import_key, import_url, replace_source");
+            "metadata, import_key, import_url, replace_source, playable");
   EXPECT_EQ(VideoColumns("v").substr(0, 16), "v.id, v.status, ");
-  Video v = ReadVideo(
-      FakeRow({"id1", "failed", "a.mov", "10", "20", "30", "0.5", "7", "2", "timeout", "too slow",
-               R"({"container":"mov"})", std::nullopt, "1", "order-42", R"({"user":7})",
-               "media/Trip to Rome.mov", "https://cdn.example/a.mov?sig=1", "1"}));
+  Video v = ReadVideo(FakeRow({"id1",
+                               "failed",
+                               "a.mov",
+                               "10",
+                               "20",
+                               "30",
+                               "0.5",
+                               "7",
+                               "2",
+                               "timeout",
+                               "too slow",
+                               R"({"container":"mov"})",
+                               std::nullopt,
+                               "1",
+                               "order-42",
+                               R"({"user":7})",
+                               "media/Trip to Rome.mov",
+                               "https://cdn.example/a.mov?sig=1",
+                               "1",
+                               "1"}));
   EXPECT_EQ(v.id, "id1");
   EXPECT_EQ(v.status, VideoStatus::kFailed);
   EXPECT_EQ(v.filename, "a.mov");
@@ -108,12 +124,14 @@ TEST(ReadVideoTest, MapsEveryColumnInVideoColumnsOrder) {
   EXPECT_EQ(v.import_key, "media/Trip to Rome.mov") << "kept byte for byte: it names an object";
   EXPECT_EQ(v.import_url, "https://cdn.example/a.mov?sig=1");
   EXPECT_TRUE(v.replace_source);
+  EXPECT_TRUE(v.playable);
 }
 
 TEST(ReadVideoTest, NullEtaAndUnreadableJsonReadAsNothing) {
-  Video v = ReadVideo(FakeRow({"id2", "ready", "", "0", "0", "0", "1", std::nullopt, "1",
-                               std::nullopt, std::nullopt, "{not json", R"({"w":1})", "0",
-                               std::nullopt, "[1,2]", std::nullopt, std::nullopt, "0"}));
+  Video v = ReadVideo(
+      FakeRow({"id2",        "ready", "",           "0",          "0",         "0",          "1",
+               std::nullopt, "1",     std::nullopt, std::nullopt, "{not json", R"({"w":1})", "0",
+               std::nullopt, "[1,2]", std::nullopt, std::nullopt, "0",         "0"}));
   EXPECT_FALSE(v.eta_seconds.has_value());
   EXPECT_TRUE(v.source.is_null());
   EXPECT_EQ(v.output["w"], 1);

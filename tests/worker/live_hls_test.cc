@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "storage/hls_publication.h"
+#include "support/output_keys.h"
 #include "worker/job_runner.h"
 #include "worker_test_util.h"
 
@@ -195,6 +196,7 @@ TEST_F(LiveHlsTest, HlsOnlyStoresNoMp4AndMp4OnlyNoHls) {
     SCOPED_TRACE(hls_only ? "hls" : "mp4");
     settings_.mp4 = !hls_only;
     settings_.hls = hls_only;
+    settings_.renditions = "360";  // an extra rung with HLS; nothing without
     settings_.preset = "veryfast";
     const std::string id =
         EnqueueFile(store_.get(), blobs_.get(), Fixture("landscape_1080p.mp4"), "a.mp4");
@@ -203,7 +205,14 @@ TEST_F(LiveHlsTest, HlsOnlyStoresNoMp4AndMp4OnlyNoHls) {
     ASSERT_EQ(runner.Run(claim, 2, stop_), JobOutcome::kReady) << Get(id).error_message;
     EXPECT_EQ(blobs_->Stat(storage::VideoKey(id)).value().has_value(), !hls_only);
     EXPECT_EQ(HlsKeys(id).empty(), !hls_only);
-    EXPECT_EQ(Get(id).output["outputs"], nlohmann::json::array({hls_only ? "hls" : "mp4"}));
+    const nlohmann::json output = Get(id).output;
+    EXPECT_EQ(output["outputs"], nlohmann::json::array({hls_only ? "hls" : "mp4"}));
+    if (hls_only) {
+      ASSERT_EQ(output["hls"]["rungs"].size(), 2u) << output.dump();
+      EXPECT_EQ(output["hls"]["rungs"][1]["height"], 360);
+    }
+    EXPECT_EQ(blobs_->List("videos/" + id + "/").value(),
+              vidproc::testing::ReadyVideoKeys(id, output));
   }
 }
 
