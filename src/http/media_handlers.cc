@@ -1,8 +1,13 @@
 #include <sys/stat.h>
 
+#include <functional>
+#include <vector>
+
 #include "core/units.h"
 #include "http/api.h"
 #include "http/handlers.h"
+#include "storage/s3_store.h"
+#include "storage/storyboard_vtt.h"
 
 namespace vidproc::http {
 
@@ -22,33 +27,42 @@ std::string ThumbnailKeyFor(const queue::Video& video, int width, const std::str
   return full_key;
 }
 
-// `thumbnail_width`: 0 for the thumbnail as made, else one of storage::kThumbnailWidths.
+// The video, if it is ready: its outputs exist only then.
+Result<queue::Video> ReadyVideo(ApiServices& api, const std::string& id) {
+  auto video = api.store->GetVideo(id);
+  if (!video.ok()) return video.status();
+  if (video->status != queue::VideoStatus::kReady) {
+    return Status(ErrorCode::kInvalidState, "The video is " +
+                                                std::string(StatusName(video->status)) +
+                                                ", not ready: there is nothing to play yet.");
+  }
+  return video;
+}
+
+// Which blob of a ready video a request asks for.
+using KeyOf = std::function<Result<std::string>(const queue::Video& video)>;
+
 asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::string& id,
-                                 bool thumbnail, int thumbnail_width = 0) {
+                                 const char* content_type, KeyOf key_of) {
   struct Found {
     Status status;
     storage::ServeLocation where;
     int64_t size = 0;
     int64_t mtime_ns = 0;
   };
-  auto locate = [&api, id, thumbnail, thumbnail_width] {
+  auto locate = [&api, id, key_of = std::move(key_of)] {
     Found f;
-    auto video = api.store->GetVideo(id);
+    auto video = ReadyVideo(api, id);
     if (!video.ok()) {
       f.status = video.status();
       return f;
     }
-    if (video->status != queue::VideoStatus::kReady) {
-      f.status = Status(ErrorCode::kInvalidState, "The video is " +
-                                                      std::string(StatusName(video->status)) +
-                                                      ", not ready: there is nothing to play yet.");
+    auto key = key_of(*video);
+    if (!key.ok()) {
+      f.status = key.status();
       return f;
     }
-    const storage::OutputKeys keys =
-        storage::OutputKeysOf(id, video->replace_source ? video->import_key : "");
-    const std::string key =
-        thumbnail ? ThumbnailKeyFor(*video, thumbnail_width, keys.thumbnail) : keys.video;
-    auto where = api.blobs->Locate(key, api.options->presign_expiry_s);
+    auto where = api.blobs->Locate(*key, api.options->presign_expiry_s);
     if (!where.ok()) {
       f.status = where.status();
       return f;
@@ -73,7 +87,7 @@ asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::stri
   }
   const std::string etag =
       "\"" + std::to_string(found.size) + "-" + std::to_string(found.mtime_ns) + "\"";
-  HeaderList headers = {{"Content-Type", thumbnail ? "image/jpeg" : "video/mp4"},
+  HeaderList headers = {{"Content-Type", content_type},
                         {"Accept-Ranges", "bytes"},
                         {"ETag", etag},
                         {"Last-Modified", HttpDate(found.mtime_ns / 1'000'000'000)},
@@ -102,10 +116,80 @@ asio::awaitable<void> ServeMedia(ApiServices& api, Exchange& ex, const std::stri
                        std::move(headers));
 }
 
+// The storyboard's index with every sheet at a URL the client can fetch from any page: the
+// public object's, a presigned one, or this API's, signed for that one sheet.
+Result<std::string> StoryboardIndexFor(ApiServices& api, const std::string& id) {
+  ASSIGN_OR_RETURN(queue::Video video, ReadyVideo(api, id));
+  const int sheets = RecordedStoryboardSheets(video.output);
+  if (sheets == 0) return Status(ErrorCode::kNotFound, "This video has no storyboard.");
+  ASSIGN_OR_RETURN(std::string text, api.blobs->ReadRange(storage::StoryboardKey(id), 0,
+                                                          storage::kMaxStoryboardIndexBytes + 1));
+  ASSIGN_OR_RETURN(auto cues, storage::ParseStoryboardIndex(text, sheets));
+  std::string origin(api.options->public_url);
+  while (!origin.empty() && origin.back() == '/') origin.pop_back();
+  std::vector<std::string> urls(sheets + 1);
+  for (int n = 1; n <= sheets; ++n) {
+    const std::string key = storage::StoryboardSheetKey(id, n);
+    if (!api.options->public_objects_url.empty()) {
+      urls[n] = storage::PublicObjectUrl(api.options->public_objects_url, key);
+      continue;
+    }
+    ASSIGN_OR_RETURN(storage::ServeLocation where,
+                     api.blobs->Locate(key, api.options->presign_expiry_s));
+    if (!where.presigned_url.empty()) {
+      urls[n] = where.presigned_url;
+    } else {
+      const std::string path =
+          "/api/v1/videos/" + id + "/storyboard/" + storage::StoryboardSheetName(n);
+      urls[n] = origin + path + api.auth->SignQuery(path, api.NowS());
+    }
+  }
+  return storage::FormatStoryboardIndex(cues, [&urls](int n) { return urls[n]; });
+}
+
 }  // namespace
 
+int RecordedStoryboardSheets(const nlohmann::json& output) {
+  if (!output.is_object()) return 0;
+  const auto storyboard = output.value("storyboard", nlohmann::json());
+  if (!storyboard.is_object()) return 0;
+  const auto sheets = storyboard.value("sheets", nlohmann::json());
+  if (!sheets.is_number_integer()) return 0;
+  const int64_t n = sheets.get<int64_t>();
+  return n >= 1 && n <= storage::kMaxStoryboardSheets ? static_cast<int>(n) : 0;
+}
+
 asio::awaitable<void> ServeVideoFile(ApiServices& api, Exchange& ex, const std::string& id) {
-  co_await ServeMedia(api, ex, id, false);
+  // Named before the co_await (the GCC 12 caveat in docs/ARCHITECTURE.md).
+  KeyOf key_of = [id](const queue::Video& video) {
+    return Result<std::string>(
+        storage::OutputKeysOf(id, video.replace_source ? video.import_key : "").video);
+  };
+  co_await ServeMedia(api, ex, id, "video/mp4", std::move(key_of));
+}
+
+asio::awaitable<void> ServeStoryboard(ApiServices& api, Exchange& ex, const std::string& id) {
+  const std::string path(ex.path());
+  const std::string file = path.substr(path.rfind('/') + 1);
+  if (file == "storyboard.vtt") {
+    auto build = [&api, id] { return StoryboardIndexFor(api, id); };
+    Result<std::string> index = co_await ex.Blocking(std::move(build));
+    if (!index.ok()) co_return co_await ex.SendError(index.status());
+    // The URLs in it are signed for a while: a client may keep it a few minutes, no longer.
+    HeaderList headers = {{"Cache-Control", "private, max-age=300"}};
+    co_return co_await ex.SendText(200, storage::kStoryboardIndexType, std::move(index).value(),
+                                   std::move(headers));
+  }
+  const std::optional<int> sheet = storage::StoryboardSheetNumber(file);
+  if (!sheet)
+    co_return co_await ex.SendError(404, "not_found", "There is nothing at this address.");
+  KeyOf key_of = [id, n = *sheet](const queue::Video& video) -> Result<std::string> {
+    if (n > RecordedStoryboardSheets(video.output)) {
+      return Status(ErrorCode::kNotFound, "This video has no such sheet.");
+    }
+    return storage::StoryboardSheetKey(id, n);
+  };
+  co_await ServeMedia(api, ex, id, "image/jpeg", std::move(key_of));
 }
 
 asio::awaitable<void> ServeThumbnail(ApiServices& api, Exchange& ex, const std::string& id) {
@@ -123,7 +207,12 @@ asio::awaitable<void> ServeThumbnail(ApiServices& api, Exchange& ex, const std::
     }
     width = static_cast<int>(*parsed);
   }
-  co_await ServeMedia(api, ex, id, true, width);
+  KeyOf key_of = [width](const queue::Video& video) {
+    const storage::OutputKeys keys =
+        storage::OutputKeysOf(video.id, video.replace_source ? video.import_key : "");
+    return Result<std::string>(ThumbnailKeyFor(video, width, keys.thumbnail));
+  };
+  co_await ServeMedia(api, ex, id, "image/jpeg", std::move(key_of));
 }
 
 }  // namespace vidproc::http

@@ -42,6 +42,8 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
     }
   }
   record["thumbnails"] = nlohmann::json::array();
+  const bool storyboard = RecordedStoryboardSheets(record.value("output", nlohmann::json())) > 0;
+  record["storyboard_url"] = nullptr;
   if (!links.public_objects_url.empty()) {
     // Unsigned and the same at every rendering: a page can cache them and a CDN can serve them.
     const storage::OutputKeys keys = storage::OutputKeysOf(id, ReplacedSourceKey(record));
@@ -53,6 +55,11 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
            {"url", storage::PublicObjectUrl(links.public_objects_url,
                                             storage::ThumbnailVariantKey(id, w))}});
     }
+    // The stored index names its sheets relatively: beside it in the bucket, they resolve.
+    if (storyboard) {
+      record["storyboard_url"] =
+          storage::PublicObjectUrl(links.public_objects_url, storage::StoryboardKey(id));
+    }
     return record;
   }
   // The signature covers the path this server sees; a proxy in front strips the prefix.
@@ -62,6 +69,10 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
   for (const char* media : {"video", "thumbnail"}) {
     const std::string path = base + "/" + media;
     record[std::string(media) + "_url"] = origin + path + auth.SignQuery(path, now_s);
+  }
+  if (storyboard) {
+    const std::string path = base + "/storyboard/storyboard.vtt";
+    record["storyboard_url"] = origin + path + auth.SignQuery(path, now_s);
   }
   // The signature covers the path, not the query: the width rides beside it.
   const std::string thumbnail = record["thumbnail_url"].get<std::string>();

@@ -1,5 +1,6 @@
 #include "media/transcoder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -51,6 +52,24 @@ Status CheckDecodedWhole(const MediaInfo& info, const StageStats& video) {
     return Status(ErrorCode::kTruncatedInput, msg);
   }
   return Status::Ok();
+}
+
+// Removes every output a request made so far: a failure after them must leave nothing.
+void RemoveOutputs(const TranscodeRequest& request, const TranscodeResult& result) {
+  std::remove(request.output.c_str());
+  if (!request.thumbnail.empty()) {
+    std::remove(request.thumbnail.c_str());
+    for (int w : result.thumbnail_widths) {
+      std::remove(ThumbnailVariantPath(request.thumbnail, w).c_str());
+    }
+  }
+  if (result.storyboard) RemoveStoryboard(request.storyboard, result.storyboard->sheets);
+}
+
+// The video stream's own duration when the container gives one, else the file's.
+double VideoDuration(const MediaInfo& info) {
+  return info.video && info.video->duration_s > 0 ? info.video->duration_s
+                                                  : std::max(0.0, info.duration_s);
 }
 
 Result<OutputInfo> DescribeOutput(const std::string& path, const InputLimits& limits) {
@@ -117,6 +136,7 @@ class Reencoder {
   AVStream* out_video_ = nullptr;
   AVStream* out_audio_ = nullptr;
   ThumbnailPicker picker_;
+  std::unique_ptr<StoryboardWriter> storyboard_;
 };
 
 Status Reencoder::Setup() {
@@ -128,8 +148,15 @@ Status Reencoder::Setup() {
   ASSIGN_OR_RETURN(encoder_, VideoEncoder::Create(in_video_, plan_, request_.options));
   ASSIGN_OR_RETURN(out_video_, output_->AddEncodedStream(encoder_->context()));
   encoder_->set_packet_sink([this](AVPacket* p) { return WriteVideo(p); });
-  if (!request_.thumbnail.empty()) {
-    video_->set_frame_tap([this](const AVFrame* f, double t) { picker_.Offer(f, t); });
+  if (!request_.storyboard.empty()) {
+    storyboard_ = std::make_unique<StoryboardWriter>(request_.storyboard, VideoDuration(info_));
+  }
+  // One tap for both: the thumbnail and the storyboard see the same upright, scaled pictures.
+  if (!request_.thumbnail.empty() || storyboard_) {
+    video_->set_frame_tap([this](const AVFrame* f, double t) {
+      if (!request_.thumbnail.empty()) picker_.Offer(f, t);
+      if (storyboard_) storyboard_->Offer(f, t);
+    });
   }
   if (const AudioStreamInfo* a = info_.audio_stream()) {
     const AVStream* in_audio = fmt->streams[a->index];
@@ -253,6 +280,14 @@ Status Reencoder::Run(TranscodeResult* result) {
     result->thumbnail_at_s = picker_.best_seconds();
     result->thumbnail_widths = std::move(written).value();
   }
+  if (storyboard_) {
+    auto made = storyboard_->Finish(result->video.end_s);
+    if (!made.ok()) {
+      RemoveOutputs(request_, *result);
+      return made.status();
+    }
+    result->storyboard = made.value();
+  }
   return Status::Ok();
 }
 
@@ -276,6 +311,15 @@ Status RunPassthrough(const TranscodeRequest& request, InputFile& input, const M
     }
     result->thumbnail_at_s = made->at_s;
     result->thumbnail_widths = made->widths;
+  }
+  if (!request.storyboard.empty()) {
+    auto made = ExtractStoryboard(request.input, request.limits, cancel, request.storyboard, {},
+                                  request.options.threads);
+    if (!made.ok()) {
+      RemoveOutputs(request, *result);
+      return made.status();
+    }
+    result->storyboard = made.value();
   }
   return Status::Ok();
 }
@@ -307,13 +351,7 @@ Result<TranscodeResult> Transcode(const TranscodeRequest& request, const Progres
   }
   auto described = DescribeOutput(request.output, request.limits);
   if (!described.ok()) {
-    std::remove(request.output.c_str());
-    if (!request.thumbnail.empty()) {
-      std::remove(request.thumbnail.c_str());
-      for (int w : result.thumbnail_widths) {
-        std::remove(ThumbnailVariantPath(request.thumbnail, w).c_str());
-      }
-    }
+    RemoveOutputs(request, result);
     return Status(ErrorCode::kEncodeFailed,
                   "The output cannot be read back: " + described.status().message());
   }
@@ -340,7 +378,15 @@ nlohmann::json ToJson(const TranscodeResult& r) {
         {"video_bitrate_kbps", r.output.video_bitrate / 1000},
         {"audio_bitrate_kbps", r.output.audio_bitrate / 1000},
         {"passthrough", r.passthrough},
-        {"thumbnail_widths", r.thumbnail_widths}}},
+        {"thumbnail_widths", r.thumbnail_widths},
+        {"storyboard", r.storyboard ? nlohmann::json{{"sheets", r.storyboard->sheets},
+                                                     {"tiles", r.storyboard->tiles},
+                                                     {"interval_s", r.storyboard->interval_s},
+                                                     {"tile_width", r.storyboard->tile_width},
+                                                     {"tile_height", r.storyboard->tile_height},
+                                                     {"columns", r.storyboard->columns},
+                                                     {"rows", r.storyboard->rows}}
+                                    : nlohmann::json(nullptr)}}},
       {"frames",
        {{"decoded", r.video.frames_decoded},
         {"encoded", r.video.frames_encoded},

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "media/plan.h"
 #include "media/probe.h"
 #include "media/stage.h"
+#include "media/storyboard.h"
 
 namespace vidproc::media {
 
@@ -26,6 +28,9 @@ struct TranscodeRequest {
   std::string input;
   std::string output;     // an .mp4 path; written as output + ".partial", then renamed
   std::string thumbnail;  // a .jpg path, or empty for none
+  // A .vtt path, or empty for none: the storyboard's index, its sheets beside it
+  // (StoryboardSheetPath).
+  std::string storyboard;
   TranscodeOptions options;
   InputLimits limits;
 };
@@ -52,12 +57,14 @@ struct TranscodeResult {
   double thumbnail_at_s = -1;         // position of the thumbnail picture, -1 when none was made
   std::vector<int> thumbnail_widths;  // the thumbnail's smaller copies written beside it
   std::vector<std::string> warnings;  // "audio_damaged: ..." and the like: kept, but flawed
+  std::optional<StoryboardInfo> storyboard;  // when one was asked for
 };
 
 // Called often (every video packet) from the transcoding thread: throttle in the callee.
 using ProgressCallback = std::function<void(double processed_s, double total_s)>;
 
-// `cancel` may be null. On failure nothing is left at request.output or request.thumbnail.
+// `cancel` may be null. On failure nothing is left at request.output, request.thumbnail or
+// request.storyboard.
 Result<TranscodeResult> Transcode(const TranscodeRequest& request, const ProgressCallback& progress,
                                   const CancelToken* cancel);
 

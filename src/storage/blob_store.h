@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -99,6 +100,18 @@ std::string ThumbnailKey(const std::string& video_id);
 inline constexpr std::array<int, 3> kThumbnailWidths = {160, 320, 640};
 bool IsThumbnailWidth(int width);
 std::string ThumbnailVariantKey(const std::string& video_id, int width);
+// The storyboard (scrub previews): its WebVTT index and JPEG sheets 1..n beside it, always under
+// the video's own keys ("videos/{id}/storyboard/storyboard.vtt", ".../storyboard-1.jpg").
+// Storyboards have at most ~200 tiles of 100 per sheet: the cap leaves room, and bounds what a
+// key can name.
+inline constexpr int kMaxStoryboardSheets = 10;
+std::string StoryboardPrefix(const std::string& video_id);
+std::string StoryboardKey(const std::string& video_id);
+std::string StoryboardSheetKey(const std::string& video_id, int sheet);
+// The file name of sheet `sheet` ("storyboard-3.jpg"), and its inverse: the sheet a name stands
+// for, only in its one spelling and within 1..kMaxStoryboardSheets (nullopt otherwise).
+std::string StoryboardSheetName(int sheet);
+std::optional<int> StoryboardSheetNumber(std::string_view name);
 // Where a ready video's processed outputs are: its own keys, or, when an import replaced its
 // source (`replaced_source_key` not empty), that key and the thumbnail beside it.
 struct OutputKeys {
@@ -106,7 +119,8 @@ struct OutputKeys {
   std::string thumbnail;
 };
 OutputKeys OutputKeysOf(const std::string& video_id, const std::string& replaced_source_key);
-// True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey): the only blobs
+// True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey, StoryboardKey,
+// StoryboardSheetKey): the only blobs
 // that SPACES_PUBLIC_READ makes public. Originals and upload parts stay private whatever the
 // setting.
 bool IsProcessedOutputKey(const std::string& key);
