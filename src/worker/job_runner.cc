@@ -109,11 +109,19 @@ Result<nlohmann::json> StoreStoryboard(storage::BlobStore& blobs, const std::str
       blobs.PutFile(storage::StoryboardKey(id), checked_path, storage::kStoryboardIndexType));
   // What the record says comes from what parsed, not from the child's summary.
   const storage::StoryboardCue& first = cues->front();
-  int columns = 1, rows = 1;
+  int used_columns = 1, used_rows = 1;
   for (const auto& c : *cues) {
-    columns = std::max(columns, c.x / c.width + 1);
-    rows = std::max(rows, c.y / c.height + 1);
+    used_columns = std::max(used_columns, c.x / c.width + 1);
+    used_rows = std::max(used_rows, c.y / c.height + 1);
   }
+  // A full sheet's grid, as the summary says it, if the tiles fit in it.
+  auto grid = [&made](const char* name, int used) {
+    const auto v = made.value(name, nlohmann::json());
+    return v.is_number_integer() && v.get<int64_t>() >= used && v.get<int64_t>() <= 100
+               ? v.get<int>()
+               : used;
+  };
+  const int columns = grid("columns", used_columns), rows = grid("rows", used_rows);
   const int64_t interval_ms =
       cues->size() > 1 ? (*cues)[1].start_ms - first.start_ms : first.end_ms - first.start_ms;
   return nlohmann::json{{"sheets", sheets},

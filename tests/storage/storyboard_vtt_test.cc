@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "storage/blob_store.h"
 
@@ -38,7 +39,7 @@ TEST(StoryboardIndexTest, ParsesWhatTheEngineWritesAndFormatsItBack) {
 
 TEST(StoryboardIndexTest, RefusesAnythingElse) {
   const std::string cue = "00:00:00.000 --> 00:00:02.000\nstoryboard-1.jpg#xywh=0,0,160,90\n";
-  for (const std::string& bad : {
+  for (const std::string& bad : std::vector<std::string>{
            std::string(""),
            std::string("WEBVTT\n"),                      // no cue
            "WEBVTT FILE\n\n" + cue,                      // not the header we write

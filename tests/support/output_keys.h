@@ -22,12 +22,33 @@ inline std::vector<std::string> ThumbnailCopyKeys(const std::string& id,
   return keys;
 }
 
-// Everything under a ready video's own keys, sorted: its MP4, its thumbnail and the copies.
+// The storyboard's index and its `sheets` sheets, sorted (every fixture is shorter than the 200 s
+// one sheet holds).
+inline std::vector<std::string> StoryboardKeys(const std::string& id, int sheets = 1) {
+  std::vector<std::string> keys = {storage::StoryboardKey(id)};
+  for (int n = 1; n <= sheets; ++n) keys.push_back(storage::StoryboardSheetKey(id, n));
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+// What stays under a ready video's own keys when an import replaced its source (the MP4 and the
+// thumbnail went to the source's key): the thumbnail's copies and the storyboard, sorted.
+inline std::vector<std::string> OwnKeysOfAReplacedSource(const std::string& id,
+                                                         const std::vector<int>& widths) {
+  std::vector<std::string> keys = ThumbnailCopyKeys(id, widths);
+  for (const std::string& key : StoryboardKeys(id)) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+// Everything under a ready video's own keys, sorted: its MP4, its thumbnail and the copies, its
+// storyboard.
 inline std::vector<std::string> ReadyVideoKeys(const std::string& id,
                                                const std::vector<int>& widths = {
                                                    storage::kThumbnailWidths.begin(),
                                                    storage::kThumbnailWidths.end()}) {
   std::vector<std::string> keys = ThumbnailCopyKeys(id, widths);
+  for (const std::string& key : StoryboardKeys(id)) keys.push_back(key);
   keys.push_back(storage::ThumbnailKey(id));
   keys.push_back(storage::VideoKey(id));
   std::sort(keys.begin(), keys.end());
