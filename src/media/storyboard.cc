@@ -226,8 +226,11 @@ Status StoryboardWriter::WriteIndex(double end_s) {
   std::string text = "WEBVTT\n";
   for (int i = 0; i < tiles_; ++i) {
     const double start = i * interval_s_;
-    // The last cue runs to the end of the video, so every moment has a picture.
-    const double end = i + 1 < tiles_ ? (i + 1) * interval_s_ : std::max(end_s, start + 0.001);
+    // The last cue runs to the end of the video, so every moment has a picture (a tile that
+    // starts there, from a timestamp past the end, gets an interval).
+    const double end = i + 1 < tiles_  ? (i + 1) * interval_s_
+                       : end_s > start ? end_s
+                                       : start + interval_s_;
     const int cell = i % per_sheet;
     text += "\n" + VttTime(start) + " --> " + VttTime(end) + "\n" +
             StoryboardSheetName(vtt_path_, i / per_sheet + 1) +

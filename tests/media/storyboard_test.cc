@@ -171,7 +171,9 @@ void ExpectStoryboard(const std::string& vtt, const StoryboardInfo& info, double
   for (size_t i = 0; i < cues->size(); ++i) {
     const storage::StoryboardCue& c = (*cues)[i];
     EXPECT_EQ(c.start_ms, std::llround(i * info.interval_s * 1000)) << i;
-    if (i + 1 < cues->size()) EXPECT_EQ(c.end_ms, (*cues)[i + 1].start_ms) << "contiguous " << i;
+    if (i + 1 < cues->size()) {
+      EXPECT_EQ(c.end_ms, (*cues)[i + 1].start_ms) << "contiguous " << i;
+    }
     EXPECT_EQ(c.width, tile_width);
     EXPECT_EQ(c.height, tile_height);
     const AVFrame* sheet = sheets[c.sheet].get();
