@@ -124,7 +124,12 @@ Result<std::string> StoryboardIndexFor(ApiServices& api, const std::string& id) 
   if (sheets == 0) return Status(ErrorCode::kNotFound, "This video has no storyboard.");
   ASSIGN_OR_RETURN(std::string text, api.blobs->ReadRange(storage::StoryboardKey(id), 0,
                                                           storage::kMaxStoryboardIndexBytes + 1));
-  ASSIGN_OR_RETURN(auto cues, storage::ParseStoryboardIndex(text, sheets));
+  auto cues = storage::ParseStoryboardIndex(text, sheets);
+  if (!cues.ok()) {
+    // The worker stored it after the same check: storage changed under us, not the client's fault.
+    return Status(ErrorCode::kInternal, "The stored storyboard index of " + id +
+                                            " does not parse: " + cues.status().message());
+  }
   std::string origin(api.options->public_url);
   while (!origin.empty() && origin.back() == '/') origin.pop_back();
   std::vector<std::string> urls(sheets + 1);
@@ -144,7 +149,7 @@ Result<std::string> StoryboardIndexFor(ApiServices& api, const std::string& id) 
       urls[n] = origin + path + api.auth->SignQuery(path, api.NowS());
     }
   }
-  return storage::FormatStoryboardIndex(cues, [&urls](int n) { return urls[n]; });
+  return storage::FormatStoryboardIndex(*cues, [&urls](int n) { return urls[n]; });
 }
 
 }  // namespace
