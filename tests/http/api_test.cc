@@ -30,6 +30,7 @@
 #include "core/version.h"
 #include "http/http_test_util.h"
 #include "http/platform_ids.h"
+#include "storage/blob_store.h"
 #include "storage/storyboard_vtt.h"
 #include "support/http_receiver.h"
 #include "support/shell.h"
