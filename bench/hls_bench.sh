@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # hls_bench.sh - what HLS from the same encode costs, and how soon a video can be watched:
-#   engine: `vidproc transcode IN OUT` against `vidproc transcode IN OUT --hls DIR` on the same
-#           input, rounds alternating the order: CPU-seconds (user+sys) and wall of each;
+#   engine: `vidproc transcode IN OUT`, the same with `--hls DIR`, and with `--hls DIR
+#           --renditions 360` (a second rung) on the same input, rounds rotating the order:
+#           CPU-seconds (user+sys) and wall of each;
+#   packaging alone: the engine's own 720p output remuxed (no decode, no encode) with and without
+#           `--hls`, 7 rounds alternating: the CPU the HLS muxing adds, as a share of the encode's
+#           CPU (the engine rows' noise between rounds is larger than this cost);
 #   serve:  `vidproc serve` with its defaults (VIDPROC_OUTPUTS=mp4,hls) against the same server
 #           with VIDPROC_OUTPUTS=mp4, one upload alone each, rounds alternating: upload done ->
 #           first playable (the resource says playable, HLS published) and -> ready, and the
@@ -91,10 +95,13 @@ IN_DESC=$(ffprobe -v error -select_streams v:0 -show_entries stream=codec_name,w
   -of default=nw=1 "$INPUT" | awk -F= '{v[$1] = $2} END {printf "%s %sx%s @ %s, %.1f s, %.1f MB", v["codec_name"], v["width"], v["height"], v["r_frame_rate"], v["duration"], v["size"] / 1e6}')
 
 # ---------------------------------------------------------------- the engine alone
-engine_run() { # mp4|hls -> sets WALL CPU
+engine_run() { # mp4|hls|hls360 -> sets WALL CPU
   local args=("$VIDPROC" transcode "$INPUT" "$OUTS/out.mp4" -y --progress none --force-encode)
   rm -rf "$OUTS/hls"
-  [ "$1" = hls ] && args+=(--hls "$OUTS/hls")
+  case $1 in
+    hls) args+=(--hls "$OUTS/hls") ;;
+    hls360) args+=(--hls "$OUTS/hls" --renditions 360) ;;
+  esac
   /usr/bin/time -f '%e %U %S' -o "$LOGS/time" "${args[@]}" >/dev/null 2>"$LOGS/engine.err" ||
     die "transcode failed: $(tail -n3 "$LOGS/engine.err")"
   read -r WALL u s <"$LOGS/time"
@@ -102,19 +109,49 @@ engine_run() { # mp4|hls -> sets WALL CPU
 }
 
 declare -A EW=() EC=()
+last() { echo "$1" | awk '{print $NF}'; }
 for r in $(seq 1 "$ROUNDS"); do
-  if [ $((r % 2)) = 1 ]; then order="mp4 hls"; else order="hls mp4"; fi
+  case $((r % 3)) in
+    1) order="mp4 hls hls360" ;;
+    2) order="hls hls360 mp4" ;;
+    0) order="hls360 mp4 hls" ;;
+  esac
   for side in $order; do
     log "engine round $r: $side"
     engine_run "$side"
     EW[$side]+="$WALL "; EC[$side]+="$CPU "
+    if [ "$side" = hls ]; then
+      SEGMENTS=$(grep -c '\.m4s$' "$OUTS/hls/720p.m3u8" 2>/dev/null || echo 0)
+      HLS_BYTES=$(du -cb "$OUTS"/hls/*.m4s "$OUTS"/hls/*-init.mp4 2>/dev/null | tail -n1 | cut -f1)
+    fi
   done
-  EC[ratio]+="$(ratio "$(echo "${EC[hls]}" | awk '{print $NF}')" "$(echo "${EC[mp4]}" | awk '{print $NF}')" 4) "
-  EW[ratio]+="$(ratio "$(echo "${EW[hls]}" | awk '{print $NF}')" "$(echo "${EW[mp4]}" | awk '{print $NF}')" 4) "
+  for v in hls hls360; do
+    EC[ratio_$v]+="$(ratio "$(last "${EC[$v]}")" "$(last "${EC[mp4]}")" 4) "
+    EW[ratio_$v]+="$(ratio "$(last "${EW[$v]}")" "$(last "${EW[mp4]}")" 4) "
+  done
 done
-SEGMENTS=$(grep -c '\.m4s$' "$OUTS/hls/720p.m3u8" 2>/dev/null || echo 0)
-HLS_BYTES=$(du -cb "$OUTS"/hls/*.m4s "$OUTS"/hls/*-init.mp4 2>/dev/null | tail -n1 | cut -f1)
 MP4_BYTES=$(stat -c %s "$OUTS/out.mp4")
+
+# ---------------------------------------------------------------- packaging alone
+REMUX_IN="$WORK/remux-in.mp4"
+cp "$OUTS/out.mp4" "$REMUX_IN"
+remux_run() { # mp4|hls -> sets CPU
+  local args=("$VIDPROC" transcode "$REMUX_IN" "$OUTS/remux.mp4" -y --progress none)
+  rm -rf "$OUTS/remux-hls"
+  [ "$1" = hls ] && args+=(--hls "$OUTS/remux-hls")
+  /usr/bin/time -f '%e %U %S' -o "$LOGS/time" "${args[@]}" >"$LOGS/remux.out" 2>"$LOGS/remux.err" ||
+    die "remux failed: $(tail -n3 "$LOGS/remux.err")"
+  grep -q '"path":"passthrough"' "$LOGS/remux.out" || die "the engine's output was not remuxed: $(head -c 300 "$LOGS/remux.out")"
+  read -r _ u s <"$LOGS/time"
+  CPU=$(calc "printf \"%.3f\", $u + $s")
+}
+declare -A RC=()
+for r in $(seq 1 7); do
+  if [ $((r % 2)) = 1 ]; then order="mp4 hls"; else order="hls mp4"; fi
+  for side in $order; do remux_run "$side"; RC[$side]+="$CPU "; done
+done
+PACK_CPU=$(calc "printf \"%.3f\", $(median "${RC[hls]}") - $(median "${RC[mp4]}")")
+PACK_SHARE=$(calc "printf \"%.2f\", 100 * $PACK_CPU / $(median "${EC[mp4]}")")
 
 # ---------------------------------------------------------------- through vidproc serve
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
@@ -179,12 +216,15 @@ r "Input: $IN_DESC; $ROUNDS rounds, order alternating."
 r ""
 r "## The engine: \`vidproc transcode\` with and without \`--hls\`"
 r ""
-r "| | MP4 only | MP4 + HLS | **ratio** (median of rounds) |"
-r "|---|---|---|---|"
-r "| CPU-s (user+sys) | $(f2 "$(median "${EC[mp4]}")") (${EC[mp4]% }) | $(f2 "$(median "${EC[hls]}")") (${EC[hls]% }) | **$(f3 "$(median "${EC[ratio]}")")x** (${EC[ratio]% }) |"
-r "| wall (s) | $(f2 "$(median "${EW[mp4]}")") | $(f2 "$(median "${EW[hls]}")") | $(f3 "$(median "${EW[ratio]}")")x |"
+r "| | CPU-s (user+sys) | **CPU ratio to MP4 only** (median of rounds) | wall (s) | wall ratio |"
+r "|---|---|---|---|---|"
+r "| MP4 only | $(f2 "$(median "${EC[mp4]}")") (${EC[mp4]% }) | 1 | $(f2 "$(median "${EW[mp4]}")") | 1 |"
+r "| MP4 + HLS (\`--hls\`) | $(f2 "$(median "${EC[hls]}")") (${EC[hls]% }) | **$(f3 "$(median "${EC[ratio_hls]}")")x** (${EC[ratio_hls]% }) | $(f2 "$(median "${EW[hls]}")") | $(f3 "$(median "${EW[ratio_hls]}")")x |"
+r "| MP4 + HLS + a 360p rung (\`--renditions 360\`) | $(f2 "$(median "${EC[hls360]}")") (${EC[hls360]% }) | **$(f3 "$(median "${EC[ratio_hls360]}")")x** (${EC[ratio_hls360]% }) | $(f2 "$(median "${EW[hls360]}")") | $(f3 "$(median "${EW[ratio_hls360]}")")x |"
 r ""
 r "HLS: $SEGMENTS segments, $(calc "printf \"%.2f\", $HLS_BYTES / 1e6") MB with the init segment, against the MP4's $(calc "printf \"%.2f\", $MP4_BYTES / 1e6") MB."
+r ""
+r "**Packaging alone** (the 720p output remuxed, 7 rounds): $(median "${RC[mp4]}") CPU-s without \`--hls\` (${RC[mp4]% }), $(median "${RC[hls]}") with it (${RC[hls]% }): HLS adds **$PACK_CPU CPU-s, $PACK_SHARE %** of the encode's $(f2 "$(median "${EC[mp4]}")") CPU-s."
 r ""
 r "## \`vidproc serve\`: upload done to playable and to ready"
 r ""

@@ -39,6 +39,10 @@ Options:
                        segment and CMAF segments of about 4 s; DIR is made if missing
   --renditions L       with --hls, extra HLS rungs below the main one, a comma list of short
                        sides (360 for 640x360), from the same decode; larger ones are skipped
+  --storyboard S.vtt   also write a storyboard (scrub previews): a 160 px wide picture every
+                       2 s or more (at most ~200 pictures), tiled 10x10 into JPEG sheets
+                       beside S named after it (S-1.jpg, S-2.jpg, ...), indexed by the WebVTT
+                       file S (cues "S-1.jpg#xywh=x,y,w,h", the format players read)
   --preset P           libx264 preset (default veryfast)
   --bitrate B          target video bitrate, e.g. 1500k (default 1500k)
   --max-size WxH       box to fit the video in, either orientation (default 1280x720)
@@ -120,6 +124,12 @@ Status ApplyOptions(const Args& args, media::TranscodeRequest* request) {
     }
     ASSIGN_OR_RETURN(o.renditions, ParseEvenList(*v, 64, 4320, "Rendition sizes"));
   }
+  if (auto v = args.get("--storyboard")) {
+    if (!v->ends_with(".vtt")) {
+      return Status(ErrorCode::kInvalidArgument, "--storyboard takes a .vtt path.");
+    }
+    request->storyboard = *v;
+  }
   if (auto v = args.get("--thumbnail-widths")) {
     if (request->thumbnail.empty()) {
       return Status(ErrorCode::kInvalidArgument, "--thumbnail-widths needs --thumbnail.");
@@ -169,8 +179,17 @@ Status CheckOutputs(const media::TranscodeRequest& request, bool overwrite) {
                     what + " (" + path + ") exists; pass -y (--overwrite) to replace it.");
     }
   }
-  if (!request.thumbnail.empty() && SameFile(request.thumbnail, request.output)) {
-    return Status(ErrorCode::kInvalidArgument, "OUT and the thumbnail are the same file.");
+  if (!request.storyboard.empty()) {
+    // Only the index: the sheets' names come from it and are replaced with it.
+    outputs.emplace_back("the storyboard", request.storyboard);
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    for (size_t j = i + 1; j < outputs.size(); ++j) {
+      if (SameFile(outputs[i].second, outputs[j].second)) {
+        return Status(ErrorCode::kInvalidArgument,
+                      outputs[i].first + " and " + outputs[j].first + " are the same file.");
+      }
+    }
   }
   if (!request.hls_dir.empty()) {
     std::error_code ec;
@@ -218,6 +237,12 @@ std::string HumanSummary(const media::TranscodeResult& r, const media::Transcode
     out += speed;
   }
   if (!request.thumbnail.empty()) out += "; thumbnail " + SanitizeText(request.thumbnail);
+  if (r.storyboard) {
+    out += "; storyboard " + SanitizeText(request.storyboard) + " (" +
+           std::to_string(r.storyboard->tiles) + " pictures on " +
+           std::to_string(r.storyboard->sheets) + " sheet" +
+           (r.storyboard->sheets == 1 ? "" : "s") + ")";
+  }
   if (!r.warnings.empty()) out += "; " + std::to_string(r.warnings.size()) + " warning(s)";
   return out + ".";
 }
@@ -231,8 +256,8 @@ std::string DirectoryOf(const std::string& path) {
 
 int RunTranscode(int argc, char** argv) {
   ArgSpec spec{
-      {"--thumbnail", "--thumbnail-widths", "--hls", "--renditions", "--preset", "--bitrate",
-       "--max-size", "--max-fps", "--threads", "--progress", "--sandbox-skip"},
+      {"--thumbnail", "--thumbnail-widths", "--hls", "--renditions", "--storyboard", "--preset",
+       "--bitrate", "--max-size", "--max-fps", "--threads", "--progress", "--sandbox-skip"},
       {"--force-encode", "--sandbox", "--overwrite"},
       {{"-y", "--overwrite"}}};
   auto args = Args::Parse(argc, argv, 2, spec);
@@ -290,6 +315,9 @@ int RunTranscode(int argc, char** argv) {
     policy.write_dirs = {DirectoryOf(request.output)};
     if (!request.thumbnail.empty()) policy.write_dirs.push_back(DirectoryOf(request.thumbnail));
     if (!request.hls_dir.empty()) policy.write_dirs.push_back(request.hls_dir);
+    if (!request.storyboard.empty()) {
+      policy.write_dirs.push_back(DirectoryOf(request.storyboard));
+    }
     worker::EnterSandbox(policy);
   }
   // x264 asks for transparent huge pages for its frame buffers; partly used 2 MB pages cost
@@ -321,6 +349,7 @@ int RunTranscode(int argc, char** argv) {
   summary["event"] = "done";
   summary["output"]["path"] = request.output;
   if (!request.thumbnail.empty()) summary["thumbnail"] = request.thumbnail;
+  if (!request.storyboard.empty()) summary["storyboard"] = request.storyboard;
   std::printf("%s\n", DumpJson(summary).c_str());
   return kExitOk;
 }

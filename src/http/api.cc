@@ -153,6 +153,12 @@ const std::vector<Route>& ApiRoutes() {
        false,
        ServeHls,
        "No such video."},
+      {{get, head},
+       "/api/v1/videos/{id}/storyboard/{file}",
+       Access::kSignedOrToken,
+       false,
+       ServeStoryboard,
+       "No such video."},
       // tus clients probe capabilities without credentials.
       {{options}, "/api/v1/uploads", Access::kPublic, false, TusOptions},
       {{post}, "/api/v1/uploads", Access::kToken, true, TusCreate},

@@ -3,7 +3,8 @@
 // (api.cc) says which request reaches which handler and what the client must show first.
 //   ops_handlers.cc    the web page, health, readiness, metrics, the queue
 //   video_handlers.cc  the video resource: list, get, delete, retry, whole-file upload
-//   media_handlers.cc  a ready video's MP4 and thumbnail (Range, ETag, presigned redirects)
+//   media_handlers.cc  a ready video's MP4, thumbnail and storyboard (Range, ETag, presigned
+//                      redirects)
 //   tus_handlers.cc    resumable uploads (tus 1.0.0); their storage is uploads.h
 //   event_handlers.cc  the Server-Sent Events stream
 #pragma once
@@ -74,6 +75,10 @@ asio::awaitable<void> ServeVideoFile(ApiServices& api, Exchange& ex, const std::
 asio::awaitable<void> ServeThumbnail(ApiServices& api, Exchange& ex, const std::string& id);
 // /api/v1/videos/{id}/hls/{file}: playlists rewritten (hls_playlist.h), segments as blobs.
 asio::awaitable<void> ServeHls(ApiServices& api, Exchange& ex, const std::string& id);
+// GET .../storyboard/{file}: "storyboard.vtt" (its sheets' URLs made fetchable) or a sheet.
+asio::awaitable<void> ServeStoryboard(ApiServices& api, Exchange& ex, const std::string& id);
+// The number of sheets a video's output records for its storyboard; 0 when it has none.
+int RecordedStoryboardSheets(const nlohmann::json& output);
 
 asio::awaitable<void> TusOptions(ApiServices& api, Exchange& ex, const std::string& id);
 asio::awaitable<void> TusCreate(ApiServices& api, Exchange& ex, const std::string& id);

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <functional>
+#include <vector>
 #include "core/units.h"
 
 #include "http/api.h"
 #include "http/handlers.h"
 #include "http/hls_playlist.h"
+#include "storage/s3_store.h"
+#include "storage/storyboard_vtt.h"
 
 namespace vidproc::http {
 
@@ -43,13 +46,21 @@ std::string ThumbnailKeyFor(const queue::Video& video, int width, const std::str
   return full_key;
 }
 
-// The blob a media request names, for a video in a state that has it; or why not.
-using KeyOf = std::function<Result<std::string>(const queue::Video&)>;
-
 Status NotReady(const queue::Video& video) {
   return Status(ErrorCode::kInvalidState, "The video is " + std::string(StatusName(video.status)) +
                                               ", not ready: there is nothing to play yet.");
 }
+
+// The video, if it is ready: its outputs exist only then.
+Result<queue::Video> ReadyVideo(ApiServices& api, const std::string& id) {
+  auto video = api.store->GetVideo(id);
+  if (!video.ok()) return video.status();
+  if (video->status != queue::VideoStatus::kReady) return NotReady(*video);
+  return video;
+}
+
+// The blob a media request names, for a video in a state that has it; or why not.
+using KeyOf = std::function<Result<std::string>(const queue::Video&)>;
 
 // Serves one stored blob: from this disk (ETag, Range) or by a redirect to a presigned URL.
 // `cross_origin`: readable by scripts of any page (hls.js fetches what it plays); the URL is the
@@ -129,7 +140,53 @@ asio::awaitable<void> ServeBlob(ApiServices& api, Exchange& ex, const std::strin
                        std::move(headers));
 }
 
+// The storyboard's index with every sheet at a URL the client can fetch from any page: the
+// public object's, a presigned one, or this API's, signed for that one sheet.
+Result<std::string> StoryboardIndexFor(ApiServices& api, const std::string& id) {
+  ASSIGN_OR_RETURN(queue::Video video, ReadyVideo(api, id));
+  const int sheets = RecordedStoryboardSheets(video.output);
+  if (sheets == 0) return Status(ErrorCode::kNotFound, "This video has no storyboard.");
+  ASSIGN_OR_RETURN(std::string text, api.blobs->ReadRange(storage::StoryboardKey(id), 0,
+                                                          storage::kMaxStoryboardIndexBytes + 1));
+  auto cues = storage::ParseStoryboardIndex(text, sheets);
+  if (!cues.ok()) {
+    // The worker stored it after the same check: storage changed under us, not the client's fault.
+    return Status(ErrorCode::kInternal, "The stored storyboard index of " + id +
+                                            " does not parse: " + cues.status().message());
+  }
+  std::string origin(api.options->public_url);
+  while (!origin.empty() && origin.back() == '/') origin.pop_back();
+  std::vector<std::string> urls(sheets + 1);
+  for (int n = 1; n <= sheets; ++n) {
+    const std::string key = storage::StoryboardSheetKey(id, n);
+    if (!api.options->public_objects_url.empty()) {
+      urls[n] = storage::PublicObjectUrl(api.options->public_objects_url, key);
+      continue;
+    }
+    ASSIGN_OR_RETURN(storage::ServeLocation where,
+                     api.blobs->Locate(key, api.options->presign_expiry_s));
+    if (!where.presigned_url.empty()) {
+      urls[n] = where.presigned_url;
+    } else {
+      const std::string path =
+          "/api/v1/videos/" + id + "/storyboard/" + storage::StoryboardSheetName(n);
+      urls[n] = origin + path + api.auth->SignQuery(path, api.NowS());
+    }
+  }
+  return storage::FormatStoryboardIndex(*cues, [&urls](int n) { return urls[n]; });
+}
+
 }  // namespace
+
+int RecordedStoryboardSheets(const nlohmann::json& output) {
+  if (!output.is_object()) return 0;
+  const auto storyboard = output.value("storyboard", nlohmann::json());
+  if (!storyboard.is_object()) return 0;
+  const auto sheets = storyboard.value("sheets", nlohmann::json());
+  if (!sheets.is_number_integer()) return 0;
+  const int64_t n = sheets.get<int64_t>();
+  return n >= 1 && n <= storage::kMaxStoryboardSheets ? static_cast<int>(n) : 0;
+}
 
 asio::awaitable<void> ServeVideoFile(ApiServices& api, Exchange& ex, const std::string& id) {
   auto key_of = [id](const queue::Video& video) -> Result<std::string> {
@@ -142,6 +199,31 @@ asio::awaitable<void> ServeVideoFile(ApiServices& api, Exchange& ex, const std::
     return storage::OutputKeysOf(id, video.replace_source ? video.import_key : "").video;
   };
   co_await ServeBlob(api, ex, id, std::move(key_of), "video/mp4");
+}
+
+asio::awaitable<void> ServeStoryboard(ApiServices& api, Exchange& ex, const std::string& id) {
+  const std::string path(ex.path());
+  const std::string file = path.substr(path.rfind('/') + 1);
+  if (file == "storyboard.vtt") {
+    auto build = [&api, id] { return StoryboardIndexFor(api, id); };
+    Result<std::string> index = co_await ex.Blocking(std::move(build));
+    if (!index.ok()) co_return co_await ex.SendError(index.status());
+    // The URLs in it are signed for a while: a client may keep it a few minutes, no longer.
+    HeaderList headers = {{"Cache-Control", "private, max-age=300"}};
+    co_return co_await ex.SendText(200, storage::kStoryboardIndexType, std::move(index).value(),
+                                   std::move(headers));
+  }
+  const std::optional<int> sheet = storage::StoryboardSheetNumber(file);
+  if (!sheet)
+    co_return co_await ex.SendError(404, "not_found", "There is nothing at this address.");
+  KeyOf key_of = [id, n = *sheet](const queue::Video& video) -> Result<std::string> {
+    if (video.status != queue::VideoStatus::kReady) return NotReady(video);
+    if (n > RecordedStoryboardSheets(video.output)) {
+      return Status(ErrorCode::kNotFound, "This video has no such sheet.");
+    }
+    return storage::StoryboardSheetKey(id, n);
+  };
+  co_await ServeBlob(api, ex, id, std::move(key_of), "image/jpeg");
 }
 
 asio::awaitable<void> ServeThumbnail(ApiServices& api, Exchange& ex, const std::string& id) {

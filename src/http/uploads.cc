@@ -162,6 +162,15 @@ Status Uploads::Delete(const std::string& id) {
   std::vector<std::string> keys = {storage::OriginalKey(id), storage::VideoKey(id),
                                    storage::ThumbnailKey(id)};
   for (int w : storage::kThumbnailWidths) keys.push_back(storage::ThumbnailVariantKey(id, w));
+  // The storyboard's index and sheets: what is there, or every name one can have.
+  if (auto storyboard = blobs_->List(storage::StoryboardPrefix(id)); storyboard.ok()) {
+    keys.insert(keys.end(), storyboard->begin(), storyboard->end());
+  } else {
+    keys.push_back(storage::StoryboardKey(id));
+    for (int n = 1; n <= storage::kMaxStoryboardSheets; ++n) {
+      keys.push_back(storage::StoryboardSheetKey(id, n));
+    }
+  }
   if (auto parts = blobs_->List(PartsPrefix(id)); parts.ok()) {
     keys.insert(keys.end(), parts->begin(), parts->end());
   }

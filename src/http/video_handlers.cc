@@ -57,6 +57,8 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
     mp4 = !outputs.is_array() || std::find(outputs.begin(), outputs.end(), "mp4") != outputs.end();
   }
   record["thumbnails"] = nlohmann::json::array();
+  const bool storyboard = RecordedStoryboardSheets(record.value("output", nlohmann::json())) > 0;
+  record["storyboard_url"] = nullptr;
   if (!links.public_objects_url.empty()) {
     // Unsigned and the same at every rendering: a page can cache them and a CDN can serve them.
     const storage::OutputKeys keys = storage::OutputKeysOf(id, ReplacedSourceKey(record));
@@ -68,11 +70,17 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
            {"url", storage::PublicObjectUrl(links.public_objects_url,
                                             storage::ThumbnailVariantKey(id, w))}});
     }
+    // The stored index names its sheets relatively: beside it in the bucket, they resolve.
+    if (storyboard) {
+      record["storyboard_url"] =
+          storage::PublicObjectUrl(links.public_objects_url, storage::StoryboardKey(id));
+    }
     return record;
   }
   const std::string base = "/api/v1/videos/" + id;
   if (mp4) record["video_url"] = signed_url(base + "/video");
   record["thumbnail_url"] = signed_url(base + "/thumbnail");
+  if (storyboard) record["storyboard_url"] = signed_url(base + "/storyboard/storyboard.vtt");
   // The signature covers the path, not the query: the width rides beside it.
   const std::string thumbnail = record["thumbnail_url"].get<std::string>();
   for (int w : widths) {

@@ -190,7 +190,9 @@ Status HlsOutput::Mux(const AVPacket* packet, AVRational time_base, int index) {
     if (!segment_has_video_) {
       segment_start_s_ = pts_s;
     } else if ((packet->flags & AV_PKT_FLAG_KEY) &&
-               pts_s >= segment_start_s_ + options_.segment_s - 1e-3) {
+               pts_s >= segment_start_s_ +
+                            (segments_.empty() ? options_.first_segment_s : options_.segment_s) -
+                            1e-3) {
       RETURN_IF_ERROR(CutSegment(pts_s));
       segment_start_s_ = pts_s;
     }

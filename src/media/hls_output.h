@@ -3,6 +3,7 @@
 //
 //   {rung}-init.mp4        ftyp + moov (the codecs' set-up), written by WriteHeader()
 //   {rung}-00000.m4s ...   moof + mdat, each starting at a video keyframe, about segment_s long
+//                          (the first one first_segment_s)
 //   {rung}.m3u8            the media playlist: rewritten after every segment as an EVENT playlist
 //                          (a player can start while the rest is encoded), closed by Finish()
 //                          with #EXT-X-ENDLIST
@@ -45,6 +46,9 @@ class HlsOutput {
  public:
   struct Options {
     double segment_s = 4.0;  // a segment ends at the first video keyframe at or after this
+    // The first one is shorter: a video still being encoded can be played as soon as its first
+    // segment is published, and this is most of the wait.
+    double first_segment_s = 2.0;
     std::string rung = "720p";
   };
   // After a segment and the playlist naming it are in place: the segments so far and the seconds

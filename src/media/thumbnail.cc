@@ -108,15 +108,12 @@ AVPixelFormat PlainFormat(AVPixelFormat f, bool* full_range) {
   }
 }
 
-namespace {
-
-// Scales `frame` to exactly `size` and writes it as a JPEG of `quality`.
 Status EncodeJpeg(const AVFrame* frame, const std::string& path, Size size, int quality) {
   bool src_full = frame->color_range == AVCOL_RANGE_JPEG;
   AVPixelFormat src_format = PlainFormat(static_cast<AVPixelFormat>(frame->format), &src_full);
   SwsPtr sws(sws_getContext(frame->width, frame->height, src_format, size.width, size.height,
                             AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
-  if (!sws) return Status(ErrorCode::kInternal, "Cannot convert the thumbnail picture.");
+  if (!sws) return Status(ErrorCode::kInternal, "Cannot convert the picture for " + path + ".");
   // JPEG is full range: expand limited-range video levels.
   const int* coefficients = sws_getCoefficients(SWS_CS_DEFAULT);
   sws_setColorspaceDetails(sws.get(), coefficients, src_full ? 1 : 0, coefficients, 1, 0, 1 << 16,
@@ -126,7 +123,7 @@ Status EncodeJpeg(const AVFrame* frame, const std::string& path, Size size, int 
   jpeg_frame->width = size.width;
   jpeg_frame->height = size.height;
   int err = av_frame_get_buffer(jpeg_frame.get(), 0);
-  if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Out of memory for the thumbnail");
+  if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Out of memory for " + path);
   sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, jpeg_frame->data,
             jpeg_frame->linesize);
   jpeg_frame->format = AV_PIX_FMT_YUVJ420P;  // same layout; the JPEG encoder's name for it
@@ -151,19 +148,21 @@ Status EncodeJpeg(const AVFrame* frame, const std::string& path, Size size, int 
   err = avcodec_send_frame(enc.get(), jpeg_frame.get());
   if (err >= 0) err = avcodec_send_frame(enc.get(), nullptr);
   if (err >= 0) err = avcodec_receive_packet(enc.get(), packet.get());
-  if (err < 0) return FromAvError(err, ErrorCode::kEncodeFailed, "Cannot encode the thumbnail");
+  if (err < 0) return FromAvError(err, ErrorCode::kEncodeFailed, "Cannot encode " + path);
 
   std::string temp = path + ".partial";
   FILE* f = std::fopen(temp.c_str(), "wb");
-  if (!f) return Status(ErrorCode::kOutputWriteFailed, "Cannot create the thumbnail " + path + ".");
+  if (!f) return Status(ErrorCode::kOutputWriteFailed, "Cannot create " + path + ".");
   bool written = std::fwrite(packet->data, 1, packet->size, f) == static_cast<size_t>(packet->size);
   written = (std::fclose(f) == 0) && written;
   if (!written) {
     std::remove(temp.c_str());
-    return Status(ErrorCode::kOutputWriteFailed, "Cannot write the thumbnail " + path + ".");
+    return Status(ErrorCode::kOutputWriteFailed, "Cannot write " + path + ".");
   }
   return CommitFile(temp, path);
 }
+
+namespace {
 
 int EvenAtLeastTwo(double v) { return std::max(2, static_cast<int>(std::lround(v / 2)) * 2); }
 

@@ -48,6 +48,15 @@ class ThumbnailPicker {
   FramePtr first_;
 };
 
+// The deprecated "J" pixel formats only mean full range: the plain format, with `*full_range` set
+// to true for them (left as it is otherwise), which is what swscale wants.
+AVPixelFormat PlainFormat(AVPixelFormat f, bool* full_range);
+
+// Scales `frame` to exactly `size` (swscale, bicubic; limited-range video levels expanded to
+// JPEG's full range) and writes it as a JPEG of `quality` (1..100), through `path`.partial renamed
+// into place. Any 8-bit or deeper YUV `frame` the decoders and filters give.
+Status EncodeJpeg(const AVFrame* frame, const std::string& path, Size size, int quality);
+
 // Scales `frame` to fit `max_size` (never up) and writes it as a JPEG of `quality` (1..100).
 Status WriteJpeg(const AVFrame* frame, const std::string& path, Size max_size, int quality);
 

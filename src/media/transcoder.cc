@@ -1,5 +1,6 @@
 #include "media/transcoder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -54,6 +55,42 @@ Status CheckDecodedWhole(const MediaInfo& info, const StageStats& video) {
   return Status::Ok();
 }
 
+// Removes the HLS files of a failed transcode, playlists first (a reader of the directory never
+// sees a playlist naming a missing segment).
+void RemoveHls(const std::string& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::vector<std::filesystem::path> rest;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".m3u8")) {
+      std::filesystem::remove(entry.path(), ec);
+    } else if (name.ends_with(".m4s") || name.ends_with("-init.mp4")) {
+      rest.push_back(entry.path());
+    }
+  }
+  for (const auto& path : rest) std::filesystem::remove(path, ec);
+}
+
+// Removes every output a request made so far: a failure after them must leave nothing.
+void RemoveOutputs(const TranscodeRequest& request, const TranscodeResult& result) {
+  std::remove(request.output.c_str());
+  if (!request.thumbnail.empty()) {
+    std::remove(request.thumbnail.c_str());
+    for (int w : result.thumbnail_widths) {
+      std::remove(ThumbnailVariantPath(request.thumbnail, w).c_str());
+    }
+  }
+  if (result.storyboard) RemoveStoryboard(request.storyboard, result.storyboard->sheets);
+  RemoveHls(request.hls_dir);
+}
+
+// The video stream's own duration when the container gives one, else the file's.
+double VideoDuration(const MediaInfo& info) {
+  return info.video && info.video->duration_s > 0 ? info.video->duration_s
+                                                  : std::max(0.0, info.duration_s);
+}
+
 Result<OutputInfo> DescribeOutput(const std::string& path, const InputLimits& limits) {
   ASSIGN_OR_RETURN(std::unique_ptr<InputFile> out, InputFile::Open(path, limits, nullptr));
   MediaInfo info = Describe(*out);
@@ -73,8 +110,10 @@ Result<OutputInfo> DescribeOutput(const std::string& path, const InputLimits& li
   return o;
 }
 
-// HLS segments last this long (each starts at a keyframe; transcoder.cc forces one there).
+// HLS segments last this long, the first one shorter so that a video being encoded plays
+// sooner; each starts at a keyframe (Reencoder::EncodeVideo forces one there).
 constexpr double kHlsSegmentS = 4.0;
+constexpr double kHlsFirstSegmentS = 2.0;
 
 // Makes `output` write HLS too when the request asks for it. The rung is named for its short
 // side, as people name sizes ("720p", also for a portrait 720x1280).
@@ -82,6 +121,7 @@ Status AttachHls(const TranscodeRequest& request, int width, int height, OutputF
   if (request.hls_dir.empty()) return Status::Ok();
   HlsOutput::Options options;
   options.segment_s = kHlsSegmentS;
+  options.first_segment_s = kHlsFirstSegmentS;
   options.rung = std::to_string(std::min(width, height)) + "p";
   ASSIGN_OR_RETURN(std::unique_ptr<HlsOutput> hls, HlsOutput::Create(request.hls_dir, options));
   hls->set_segment_listener(request.on_hls_segment);
@@ -95,23 +135,6 @@ Status WriteMaster(OutputFile& output, TranscodeResult* result) {
   if (!hls) return Status::Ok();
   result->hls_rungs = {hls->RungInfo()};
   return WriteMasterPlaylist(hls->dir(), result->hls_rungs);
-}
-
-// Removes the HLS files of a failed transcode, playlists first (a reader of the directory never
-// sees a playlist naming a missing segment).
-void RemoveHls(const std::string& dir) {
-  if (dir.empty()) return;
-  std::error_code ec;
-  std::vector<std::filesystem::path> rest;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.ends_with(".m3u8")) {
-      std::filesystem::remove(entry.path(), ec);
-    } else if (name.ends_with(".m4s") || name.ends_with("-init.mp4")) {
-      rest.push_back(entry.path());
-    }
-  }
-  for (const auto& path : rest) std::filesystem::remove(path, ec);
 }
 
 // Re-encodes the file. With a thread budget of one everything runs in the calling thread; with
@@ -178,7 +201,9 @@ class Reencoder {
   AVStream* out_audio_ = nullptr;
   ThumbnailPicker picker_;
   std::vector<std::unique_ptr<Rung>> rungs_;
+  std::optional<double> first_picture_s_;  // where the segment boundaries are counted from
   double next_keyframe_s_ = 0;
+  std::unique_ptr<StoryboardWriter> storyboard_;
 };
 
 Status Reencoder::AddRungs() {
@@ -224,10 +249,18 @@ Status Reencoder::AddRungs() {
 
 Status Reencoder::EncodeVideo(AVFrame* f) {
   if (f && output_->hls() && f->pts != AV_NOPTS_VALUE) {
+    // The boundaries HlsOutput cuts at, counted from the first picture as it counts them.
     const double t = f->pts * av_q2d(encoder_->context()->time_base);
-    if (t >= next_keyframe_s_ - 1e-3) {
+    if (!first_picture_s_) first_picture_s_ = t;
+    const double since = t - *first_picture_s_;
+    if (since >= next_keyframe_s_ - 1e-3) {
       f->pict_type = AV_PICTURE_TYPE_I;
-      next_keyframe_s_ = (std::floor(t / kHlsSegmentS + 1e-6) + 1) * kHlsSegmentS;
+      next_keyframe_s_ =
+          since < kHlsFirstSegmentS - 1e-3
+              ? kHlsFirstSegmentS
+              : kHlsFirstSegmentS +
+                    (std::floor((since - kHlsFirstSegmentS) / kHlsSegmentS + 1e-6) + 1) *
+                        kHlsSegmentS;
     }
   }
   RETURN_IF_ERROR(encoder_->Encode(f));
@@ -268,8 +301,15 @@ Status Reencoder::Setup() {
   ASSIGN_OR_RETURN(encoder_, VideoEncoder::Create(in_video_, plan_, request_.options));
   ASSIGN_OR_RETURN(out_video_, output_->AddEncodedStream(encoder_->context()));
   encoder_->set_packet_sink([this](AVPacket* p) { return WriteVideo(p); });
-  if (!request_.thumbnail.empty()) {
-    video_->set_frame_tap([this](const AVFrame* f, double t) { picker_.Offer(f, t); });
+  if (!request_.storyboard.empty()) {
+    storyboard_ = std::make_unique<StoryboardWriter>(request_.storyboard, VideoDuration(info_));
+  }
+  // One tap for both: the thumbnail and the storyboard see the same upright, scaled pictures.
+  if (!request_.thumbnail.empty() || storyboard_) {
+    video_->set_frame_tap([this](const AVFrame* f, double t) {
+      if (!request_.thumbnail.empty()) picker_.Offer(f, t);
+      if (storyboard_) storyboard_->Offer(f, t);
+    });
   }
   if (const AudioStreamInfo* a = info_.audio_stream()) {
     const AVStream* in_audio = fmt->streams[a->index];
@@ -402,6 +442,14 @@ Status Reencoder::Run(TranscodeResult* result) {
     result->thumbnail_at_s = picker_.best_seconds();
     result->thumbnail_widths = std::move(written).value();
   }
+  if (storyboard_) {
+    auto made = storyboard_->Finish(result->video.end_s);
+    if (!made.ok()) {
+      RemoveOutputs(request_, *result);
+      return made.status();
+    }
+    result->storyboard = made.value();
+  }
   return Status::Ok();
 }
 
@@ -430,6 +478,15 @@ Status RunPassthrough(const TranscodeRequest& request, InputFile& input, const M
     }
     result->thumbnail_at_s = made->at_s;
     result->thumbnail_widths = made->widths;
+  }
+  if (!request.storyboard.empty()) {
+    auto made = ExtractStoryboard(request.input, request.limits, cancel, request.storyboard, {},
+                                  request.options.threads);
+    if (!made.ok()) {
+      RemoveOutputs(request, *result);
+      return made.status();
+    }
+    result->storyboard = made.value();
   }
   return Status::Ok();
 }
@@ -466,14 +523,7 @@ Result<TranscodeResult> Transcode(const TranscodeRequest& request, const Progres
   }
   auto described = DescribeOutput(request.output, request.limits);
   if (!described.ok()) {
-    std::remove(request.output.c_str());
-    RemoveHls(request.hls_dir);
-    if (!request.thumbnail.empty()) {
-      std::remove(request.thumbnail.c_str());
-      for (int w : result.thumbnail_widths) {
-        std::remove(ThumbnailVariantPath(request.thumbnail, w).c_str());
-      }
-    }
+    RemoveOutputs(request, result);
     return Status(ErrorCode::kEncodeFailed,
                   "The output cannot be read back: " + described.status().message());
   }
@@ -519,7 +569,15 @@ nlohmann::json ToJson(const TranscodeResult& r) {
         {"audio_bitrate_kbps", r.output.audio_bitrate / 1000},
         {"passthrough", r.passthrough},
         {"thumbnail_widths", r.thumbnail_widths},
-        {"hls", HlsJson(r)}}},
+        {"hls", HlsJson(r)},
+        {"storyboard", r.storyboard ? nlohmann::json{{"sheets", r.storyboard->sheets},
+                                                     {"tiles", r.storyboard->tiles},
+                                                     {"interval_s", r.storyboard->interval_s},
+                                                     {"tile_width", r.storyboard->tile_width},
+                                                     {"tile_height", r.storyboard->tile_height},
+                                                     {"columns", r.storyboard->columns},
+                                                     {"rows", r.storyboard->rows}}
+                                    : nlohmann::json(nullptr)}}},
       {"frames",
        {{"decoded", r.video.frames_decoded},
         {"encoded", r.video.frames_encoded},

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "media/plan.h"
 #include "media/probe.h"
 #include "media/stage.h"
+#include "media/storyboard.h"
 
 namespace vidproc::media {
 
@@ -33,6 +35,9 @@ struct TranscodeRequest {
   std::string hls_dir;
   // Told of each HLS segment once it and the playlist naming it are in place.
   std::function<void(int segments, double seconds)> on_hls_segment;
+  // A .vtt path, or empty for none: the storyboard's index, its sheets beside it
+  // (StoryboardSheetPath).
+  std::string storyboard;
   TranscodeOptions options;
   InputLimits limits;
 };
@@ -61,12 +66,14 @@ struct TranscodeResult {
   std::vector<std::string> warnings;   // "audio_damaged: ..." and the like: kept, but flawed
   std::vector<HlsRungInfo> hls_rungs;  // empty without HLS
   int hls_segments = 0;
+  std::optional<StoryboardInfo> storyboard;  // when one was asked for
 };
 
 // Called often (every video packet) from the transcoding thread: throttle in the callee.
 using ProgressCallback = std::function<void(double processed_s, double total_s)>;
 
-// `cancel` may be null. On failure nothing is left at request.output or request.thumbnail.
+// `cancel` may be null. On failure nothing is left at request.output, request.thumbnail or
+// request.storyboard.
 Result<TranscodeResult> Transcode(const TranscodeRequest& request, const ProgressCallback& progress,
                                   const CancelToken* cancel);
 

@@ -108,6 +108,18 @@ std::string HlsKey(const std::string& video_id, const std::string& name);
 // the directory it is read from was written by the sandboxed child).
 bool IsHlsFileName(std::string_view name);
 std::string HlsContentType(std::string_view name);
+// The storyboard (scrub previews): its WebVTT index and JPEG sheets 1..n beside it, always under
+// the video's own keys ("videos/{id}/storyboard/storyboard.vtt", ".../storyboard-1.jpg").
+// Storyboards have at most ~200 tiles of 100 per sheet: the cap leaves room, and bounds what a
+// key can name.
+inline constexpr int kMaxStoryboardSheets = 10;
+std::string StoryboardPrefix(const std::string& video_id);
+std::string StoryboardKey(const std::string& video_id);
+std::string StoryboardSheetKey(const std::string& video_id, int sheet);
+// The file name of sheet `sheet` ("storyboard-3.jpg"), and its inverse: the sheet a name stands
+// for, only in its one spelling and within 1..kMaxStoryboardSheets (nullopt otherwise).
+std::string StoryboardSheetName(int sheet);
+std::optional<int> StoryboardSheetNumber(std::string_view name);
 // Where a ready video's processed outputs are: its own keys, or, when an import replaced its
 // source (`replaced_source_key` not empty), that key and the thumbnail beside it.
 struct OutputKeys {
@@ -115,7 +127,8 @@ struct OutputKeys {
   std::string thumbnail;
 };
 OutputKeys OutputKeysOf(const std::string& video_id, const std::string& replaced_source_key);
-// True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey, HLS): the only blobs
+// True for the processed outputs (VideoKey, ThumbnailKey, ThumbnailVariantKey, HLS,
+// StoryboardKey, StoryboardSheetKey): the only blobs
 // that SPACES_PUBLIC_READ makes public. Originals and upload parts stay private whatever the
 // setting.
 bool IsProcessedOutputKey(const std::string& key);

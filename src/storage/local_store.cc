@@ -162,6 +162,30 @@ std::string ThumbnailVariantKey(const std::string& id, int width) {
   return "videos/" + id + "/thumbnail-" + std::to_string(width) + ".jpg";
 }
 
+std::string StoryboardPrefix(const std::string& id) { return "videos/" + id + "/storyboard/"; }
+std::string StoryboardKey(const std::string& id) { return StoryboardPrefix(id) + "storyboard.vtt"; }
+std::string StoryboardSheetName(int sheet) {
+  return "storyboard-" + std::to_string(sheet) + ".jpg";
+}
+std::string StoryboardSheetKey(const std::string& id, int sheet) {
+  return StoryboardPrefix(id) + StoryboardSheetName(sheet);
+}
+
+std::optional<int> StoryboardSheetNumber(std::string_view name) {
+  constexpr std::string_view kStem = "storyboard-", kExtension = ".jpg";
+  if (!name.starts_with(kStem) || !name.ends_with(kExtension)) return std::nullopt;
+  const std::string_view digits =
+      name.substr(kStem.size(), name.size() - kStem.size() - kExtension.size());
+  // One spelling per sheet: no sign, no leading zero, no more digits than the cap has.
+  if (digits.empty() || digits.size() > 2 || digits[0] == '0' ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  const int n = std::stoi(std::string(digits));
+  if (n < 1 || n > kMaxStoryboardSheets) return std::nullopt;
+  return n;
+}
+
 OutputKeys OutputKeysOf(const std::string& id, const std::string& replaced_source_key) {
   if (replaced_source_key.empty()) return {VideoKey(id), ThumbnailKey(id)};
   return {replaced_source_key, ThumbnailKeyBeside(replaced_source_key)};
@@ -173,6 +197,10 @@ bool IsProcessedOutputKey(const std::string& key) {
   if (slash == std::string::npos || slash == 7) return false;
   const std::string id = key.substr(7, slash - 7);
   if (key.rfind(HlsPrefix(id), 0) == 0) return IsHlsFileName(key.substr(HlsPrefix(id).size()));
+  if (key.rfind(StoryboardPrefix(id), 0) == 0) {
+    const std::string name = key.substr(StoryboardPrefix(id).size());
+    return name == "storyboard.vtt" || StoryboardSheetNumber(name).has_value();
+  }
   return key == VideoKey(id) || key == ThumbnailKey(id) ||
          std::any_of(kThumbnailWidths.begin(), kThumbnailWidths.end(),
                      [&](int w) { return key == ThumbnailVariantKey(id, w); });

@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <random>
@@ -14,6 +16,7 @@
 #include "core/redact.h"
 #include "core/text.h"
 #include "storage/source_fetch.h"
+#include "storage/storyboard_vtt.h"
 #include "worker/sandbox.h"
 
 namespace vidproc::worker {
@@ -44,6 +47,92 @@ Status StatusFromJson(const nlohmann::json& event, ErrorCode fallback, const std
   return Status(fallback, text);
 }
 
+// Stores the storyboard the child says it made, if it holds up: the index is parsed (it is the
+// child's, untrusted) and stored as the worker renders it, after the sheets it names, each under
+// a key the worker makes from a number it checked. Returns what the output records (null when
+// there is no storyboard to keep); only a storage failure is an error. A storyboard that does not
+// hold up is left out with a warning: the video itself is fine.
+Result<nlohmann::json> StoreStoryboard(storage::BlobStore& blobs, const std::string& id,
+                                       const std::string& job_dir, const nlohmann::json& summary) {
+  const auto& output = summary.value("output", nlohmann::json::object());
+  const auto made =
+      output.is_object() ? output.value("storyboard", nlohmann::json()) : nlohmann::json();
+  if (!made.is_object()) return nlohmann::json();
+  auto drop = [&id](const std::string& why) -> Result<nlohmann::json> {
+    LogWarning("storyboard left out", {{"video", id}, {"reason", why}});
+    return nlohmann::json();
+  };
+  const auto sheets_json = made.value("sheets", nlohmann::json());
+  if (!sheets_json.is_number_integer() || sheets_json.get<int64_t>() < 1 ||
+      sheets_json.get<int64_t>() > storage::kMaxStoryboardSheets) {
+    return drop("the transcoder reported no valid sheet count");
+  }
+  const int sheets = sheets_json.get<int>();
+  const std::string index_path = job_dir + "/storyboard.vtt";
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(index_path, ec);
+  if (ec || size > static_cast<uintmax_t>(storage::kMaxStoryboardIndexBytes)) {
+    return drop("the index is missing or too large");
+  }
+  std::string text(size, '\0');
+  {
+    FILE* f = std::fopen(index_path.c_str(), "rb");
+    const bool read = f && std::fread(text.data(), 1, text.size(), f) == text.size();
+    if (f) std::fclose(f);
+    if (!read) return drop("the index cannot be read");
+  }
+  auto cues = storage::ParseStoryboardIndex(text, sheets);
+  if (!cues.ok()) return drop(cues.status().message());
+  for (int n = 1; n <= sheets; ++n) {
+    if (!std::filesystem::is_regular_file(job_dir + "/" + storage::StoryboardSheetName(n), ec)) {
+      return drop("sheet " + std::to_string(n) + " is missing");
+    }
+  }
+  for (int n = 1; n <= sheets; ++n) {
+    RETURN_IF_ERROR(blobs.PutFile(storage::StoryboardSheetKey(id, n),
+                                  job_dir + "/" + storage::StoryboardSheetName(n), "image/jpeg"));
+  }
+  // Relative names: the stored index works beside its sheets (public-read objects); the API
+  // rewrites them for clients.
+  const std::string checked_path = job_dir + "/storyboard.checked.vtt";
+  const std::string checked =
+      storage::FormatStoryboardIndex(*cues, [](int n) { return storage::StoryboardSheetName(n); });
+  {
+    FILE* f = std::fopen(checked_path.c_str(), "wb");
+    bool written = f && std::fwrite(checked.data(), 1, checked.size(), f) == checked.size();
+    if (f) written = std::fclose(f) == 0 && written;
+    if (!written) {
+      return Status(ErrorCode::kStorageUnavailable, "Cannot write " + checked_path + ".");
+    }
+  }
+  RETURN_IF_ERROR(
+      blobs.PutFile(storage::StoryboardKey(id), checked_path, storage::kStoryboardIndexType));
+  // What the record says comes from what parsed, not from the child's summary.
+  const storage::StoryboardCue& first = cues->front();
+  int used_columns = 1, used_rows = 1;
+  for (const auto& c : *cues) {
+    used_columns = std::max(used_columns, c.x / c.width + 1);
+    used_rows = std::max(used_rows, c.y / c.height + 1);
+  }
+  // A full sheet's grid, as the summary says it, if the tiles fit in it.
+  auto grid = [&made](const char* name, int used) {
+    const auto v = made.value(name, nlohmann::json());
+    return v.is_number_integer() && v.get<int64_t>() >= used && v.get<int64_t>() <= 100
+               ? v.get<int>()
+               : used;
+  };
+  const int columns = grid("columns", used_columns), rows = grid("rows", used_rows);
+  const int64_t interval_ms =
+      cues->size() > 1 ? (*cues)[1].start_ms - first.start_ms : first.end_ms - first.start_ms;
+  return nlohmann::json{{"sheets", sheets},
+                        {"tiles", cues->size()},
+                        {"interval_s", interval_ms / 1000.0},
+                        {"tile_width", first.width},
+                        {"tile_height", first.height},
+                        {"columns", columns},
+                        {"rows", rows}};
+}
+
 }  // namespace
 
 int64_t CpuSafetyNetMs(int64_t remaining_ms, int64_t kill_grace_ms, int cores) {
@@ -71,6 +160,8 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                                    job_dir + "/thumbnail.jpg",
                                    "--thumbnail-widths",
                                    ThumbnailWidthsArgument(),
+                                   "--storyboard",
+                                   job_dir + "/storyboard.vtt",
                                    "--progress",
                                    "json",
                                    "--threads",
@@ -279,6 +370,15 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
       }
     }
   }
+  nlohmann::json storyboard;
+  if (s.ok()) {
+    auto stored = StoreStoryboard(*blobs_, id, job_dir, summary);
+    if (stored.ok()) {
+      storyboard = std::move(stored).value();
+    } else {
+      s = stored.status();
+    }
+  }
   // The rest of the HLS and the closed playlists (#EXT-X-ENDLIST), after the MP4: a player
   // watching the live playlist sees it end only when the whole video is stored.
   const bool hls_made =
@@ -295,6 +395,7 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
   output["warnings"] = SanitizeJson(summary.value("warnings", nlohmann::json::array()));
   output["threads"] = threads;  // decided by the worker at claim time (ThreadsForJob)
   output["thumbnail_widths"] = widths;
+  output["storyboard"] = storyboard;  // the worker's own record (StoreStoryboard), or null
   output["outputs"] = nlohmann::json::array();
   if (settings_.mp4 || v.replace_source) output["outputs"].push_back("mp4");
   if (live && output.value("hls", nlohmann::json()).is_object()) {

@@ -145,12 +145,14 @@ TEST(CliTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(RunVidproc("transcode only-one-arg").exit_code, 2);
   EXPECT_EQ(RunVidproc("transcode a b --preset warp-speed").exit_code, 2);
   EXPECT_EQ(RunVidproc("transcode a b --bitrate lots").exit_code, 2);
+  EXPECT_EQ(RunVidproc("transcode a b --storyboard sb.jpg").exit_code, 2);
 }
 
 TEST(CliTest, TranscodeWithJsonProgressForAWorker) {
   std::string dir = TempDir();
   RunResult r = RunVidproc("transcode " + Fixture("landscape_1080p.mp4") + " " + dir +
-                           "/out.mp4 --thumbnail " + dir + "/t.jpg --progress json --threads 1");
+                           "/out.mp4 --thumbnail " + dir + "/t.jpg --storyboard " + dir +
+                           "/sb.vtt --progress json --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   std::vector<nlohmann::json> lines = JsonLines(r.out);
   ASSERT_GE(lines.size(), 2u);
@@ -170,6 +172,19 @@ TEST(CliTest, TranscodeWithJsonProgressForAWorker) {
   EXPECT_EQ(done["source"]["video"]["width"], 1920);
   EXPECT_GT(done["elapsed_s"].get<double>(), 0);
   EXPECT_EQ(access((dir + "/t.jpg").c_str(), R_OK), 0);
+  // 4 s: two tiles on one sheet, named after the index.
+  EXPECT_EQ(done["storyboard"], dir + "/sb.vtt");
+  EXPECT_EQ(done["output"]["storyboard"], nlohmann::json({{"sheets", 1},
+                                                          {"tiles", 2},
+                                                          {"interval_s", 2.0},
+                                                          {"tile_width", 160},
+                                                          {"tile_height", 90},
+                                                          {"columns", 10},
+                                                          {"rows", 10}}));
+  EXPECT_EQ(Slurp(dir + "/sb.vtt").rfind("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nsb-1.jpg", 0),
+            0u)
+      << Slurp(dir + "/sb.vtt");
+  EXPECT_EQ(access((dir + "/sb-1.jpg").c_str(), R_OK), 0);
 }
 
 TEST(CliTest, RefusedInputExitsWithOneAndItsCode) {

@@ -31,6 +31,8 @@
 #include "core/version.h"
 #include "http/http_test_util.h"
 #include "http/platform_ids.h"
+#include "storage/blob_store.h"
+#include "storage/storyboard_vtt.h"
 #include "support/http_receiver.h"
 #include "support/shell.h"
 
@@ -494,6 +496,93 @@ std::pair<int, int> JpegSize(const std::string& jpeg) {
   return {0, 0};
 }
 
+// Fetches the storyboard at `storyboard_url` and every sheet its index names, with `call`
+// (which decides whether the token goes along); checks the index against the sheets and the
+// video's output record. Returns the sheets' URLs, in sheet order.
+template <typename Call>
+std::vector<std::string> ExpectStoryboardServed(const nlohmann::json& video, Call&& call) {
+  std::vector<std::string> urls;
+  const auto& made = video["output"]["storyboard"];
+  EXPECT_TRUE(made.is_object()) << video.dump();
+  EXPECT_TRUE(video["storyboard_url"].is_string()) << video.dump();
+  if (!made.is_object() || !video["storyboard_url"].is_string()) return urls;
+  Response index = call(video["storyboard_url"].get<std::string>());
+  EXPECT_EQ(index.status, 200) << index;
+  EXPECT_EQ(index.header("Content-Type"), "text/vtt; charset=utf-8");
+  // Each sheet's URL is the same in every cue: parse with stand-in names, then read the URLs.
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < index.body.size();) {
+    const size_t end = index.body.find('\n', at);
+    lines.push_back(index.body.substr(at, end - at));
+    at = end == std::string::npos ? index.body.size() : end + 1;
+  }
+  std::string canonical;
+  for (const std::string& line : lines) {
+    const size_t hash = line.find("#xywh=");
+    if (hash == std::string::npos) {
+      canonical += line + "\n";
+      continue;
+    }
+    const std::string url = line.substr(0, hash);
+    auto known = std::find(urls.begin(), urls.end(), url);
+    if (known == urls.end()) known = urls.insert(urls.end(), url);
+    canonical += "storyboard-" + std::to_string(known - urls.begin() + 1) + ".jpg" +
+                 line.substr(hash) + "\n";
+  }
+  auto cues = storage::ParseStoryboardIndex(canonical, storage::kMaxStoryboardSheets);
+  EXPECT_TRUE(cues.ok()) << cues.status().ToString() << "\n" << index.body;
+  if (!cues.ok()) return urls;
+  EXPECT_EQ(static_cast<int>(cues->size()), made["tiles"].get<int>());
+  EXPECT_EQ(static_cast<int>(urls.size()), made["sheets"].get<int>());
+  EXPECT_EQ(cues->front().start_ms, 0);
+  EXPECT_NEAR(cues->back().end_ms / 1000.0, video["output"]["duration_s"].get<double>(), 0.1);
+  std::vector<std::pair<int, int>> sizes;
+  for (const std::string& url : urls) {
+    Response sheet = call(url);
+    EXPECT_EQ(sheet.status, 200) << url << ": " << sheet;
+    EXPECT_EQ(sheet.header("Content-Type"), "image/jpeg") << url;
+    sizes.push_back(JpegSize(sheet.body));
+    EXPECT_GT(sizes.back().first, 0) << url << " is not a JPEG";
+  }
+  for (const auto& c : *cues) {
+    EXPECT_EQ(c.width, made["tile_width"].get<int>());
+    EXPECT_EQ(c.height, made["tile_height"].get<int>());
+    EXPECT_LE(c.x + c.width, sizes[c.sheet - 1].first) << "a tile outside its sheet";
+    EXPECT_LE(c.y + c.height, sizes[c.sheet - 1].second) << "a tile outside its sheet";
+  }
+  return urls;
+}
+
+TEST_F(ApiTest, StoryboardIsAWebVttIndexOfJpegSheets) {
+  const std::string id = ReadyVideo();  // 4 s, 1280x720
+  ASSERT_FALSE(id.empty());
+  auto v = GetVideo(id);
+  const std::string base = "/api/v1/videos/" + id + "/storyboard/";
+  EXPECT_EQ(v["storyboard_url"], base + "storyboard.vtt");
+  EXPECT_EQ(v["output"]["storyboard"], nlohmann::json({{"sheets", 1},
+                                                       {"tiles", 2},
+                                                       {"interval_s", 2.0},
+                                                       {"tile_width", 160},
+                                                       {"tile_height", 90},
+                                                       {"columns", 10},
+                                                       {"rows", 10}}));
+  auto urls = ExpectStoryboardServed(v, [](const std::string& url) { return Call("GET", url); });
+  EXPECT_EQ(urls, std::vector<std::string>{base + "storyboard-1.jpg"});
+  Response head = Call("HEAD", base + "storyboard.vtt");
+  EXPECT_EQ(head.status, 200) << head;
+  EXPECT_EQ(head.header("Content-Type"), "text/vtt; charset=utf-8");
+  Response range = Call("GET", base + "storyboard-1.jpg", {"Range: bytes=0-1"});
+  EXPECT_EQ(range.status, 206) << range;
+  EXPECT_EQ(range.body, "\xFF\xD8");
+  for (const char* bad :
+       {"storyboard-2.jpg", "storyboard-0.jpg", "storyboard-01.jpg", "storyboard-11.jpg",
+        "storyboard.jpg", "thumbnail.jpg", "other.vtt", "storyboard-1.jpg.partial"}) {
+    Response r = Call("GET", base + bad);
+    EXPECT_EQ(r.status, 404) << bad << ": " << r;
+  }
+  EXPECT_EQ(Call("GET", "/api/v1/videos/0123456789abcdef/storyboard/storyboard.vtt").status, 404);
+}
+
 TEST_F(ApiTest, ThumbnailSizesAreListedAndServedSmaller) {
   const std::string id = ReadyVideo();  // 1280x720
   ASSERT_FALSE(id.empty());
@@ -631,6 +720,8 @@ TEST_F(ApiTest, DeleteRemovesTheVideoAndItsFiles) {
   EXPECT_TRUE(std::count(before.begin(), before.end(), "video.mp4")) << dir;
   EXPECT_TRUE(std::count(before.begin(), before.end(), "thumbnail.jpg")) << dir;
   EXPECT_TRUE(std::count(before.begin(), before.end(), "thumbnail-160.jpg")) << dir;
+  EXPECT_EQ(FilesIn(dir + "/storyboard"),
+            (std::vector<std::string>{"storyboard-1.jpg", "storyboard.vtt"}));
 
   Response r = Call("DELETE", "/api/v1/videos/" + id);
   EXPECT_EQ(r.status, 204) << r;
@@ -640,6 +731,8 @@ TEST_F(ApiTest, DeleteRemovesTheVideoAndItsFiles) {
   EXPECT_EQ(gone.ErrorCode(), "not_found");
   EXPECT_EQ(Call("GET", "/api/v1/videos/" + id + "/video").status, 404);
   EXPECT_EQ(Call("GET", "/api/v1/videos/" + id + "/thumbnail").status, 404);
+  EXPECT_EQ(Call("GET", "/api/v1/videos/" + id + "/storyboard/storyboard.vtt").status, 404);
+  EXPECT_EQ(Call("GET", "/api/v1/videos/" + id + "/storyboard/storyboard-1.jpg").status, 404);
   EXPECT_TRUE(FilesIn(dir).empty()) << "left in " << dir << ": " << FilesIn(dir).size();
   EXPECT_EQ(Call("DELETE", "/api/v1/videos/" + id).status, 404);
   const auto all = Call("GET", "/api/v1/videos?limit=100").Json();
@@ -928,6 +1021,8 @@ TEST_F(ApiAuthTest, ApiRequestsWithoutTheTokenAre401) {
            {"POST", "/api/v1/videos/0123456789abcdef/retry"},
            {"GET", "/api/v1/videos/0123456789abcdef/video"},
            {"GET", "/api/v1/videos/0123456789abcdef/thumbnail"},
+           {"GET", "/api/v1/videos/0123456789abcdef/storyboard/storyboard.vtt"},
+           {"GET", "/api/v1/videos/0123456789abcdef/storyboard/storyboard-1.jpg"},
            {"GET", "/api/v1/queue"},
            {"GET", "/api/v1/events"},
            {"GET", "/api/v1/nothing"},
@@ -1033,6 +1128,25 @@ TEST_F(ApiAuthTest, SignedMediaUrlsWorkWithoutTheHeaderUntilTampered) {
     EXPECT_LT(copy.body.size(), thumbnail.body.size()) << url;
     EXPECT_EQ(CallWithout("GET", base + "/thumbnail?width=160").status, 401);
   }
+
+  // The storyboard's index and each sheet in it are signed, each for its own path, and fetched
+  // without the header; the index's signature opens neither a sheet nor the unsigned paths.
+  const std::string storyboard_url = v["storyboard_url"];
+  ASSERT_EQ(storyboard_url.rfind(base + "/storyboard/storyboard.vtt?expires=", 0), 0u)
+      << storyboard_url;
+  auto sheets =
+      ExpectStoryboardServed(v, [](const std::string& url) { return CallWithout("GET", url); });
+  ASSERT_EQ(sheets.size(), 1u);
+  const std::string sheet_path = base + "/storyboard/storyboard-1.jpg";
+  EXPECT_EQ(sheets[0].rfind(sheet_path + "?expires=", 0), 0u) << sheets[0];
+  EXPECT_EQ(CallWithout("GET", sheet_path).status, 401);
+  EXPECT_EQ(CallWithout("GET", base + "/storyboard/storyboard.vtt").status, 401);
+  EXPECT_EQ(CallWithout("GET", sheet_path + storyboard_url.substr(storyboard_url.find('?'))).status,
+            401);
+  EXPECT_EQ(CallWithout("GET", base + "/storyboard/storyboard-2.jpg" +
+                                   sheets[0].substr(sheets[0].find('?')))
+                .status,
+            401);
 
   // The same URL with a changed signature, or another path's signature, or a later expiry.
   std::string changed = video_url;

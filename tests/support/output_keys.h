@@ -47,9 +47,19 @@ inline std::vector<std::string> HlsKeysOf(const std::string& id, const nlohmann:
   return keys;
 }
 
+// The storyboard's index and its `sheets` sheets, sorted (every fixture is shorter than the 200 s
+// one sheet holds).
+inline std::vector<std::string> StoryboardKeys(const std::string& id, int sheets = 1) {
+  std::vector<std::string> keys = {storage::StoryboardKey(id)};
+  for (int n = 1; n <= sheets; ++n) keys.push_back(storage::StoryboardSheetKey(id, n));
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
 // Everything under a ready video's own keys, sorted, from its recorded `output` (the store's, or
-// the resource's): its MP4 (unless only HLS was stored), thumbnail, the thumbnail's copies and
-// its HLS. `replaced_source`: the MP4 and thumbnail went to the import's source key instead.
+// the resource's): its MP4 (unless only HLS was stored), thumbnail, the thumbnail's copies, its
+// HLS and its storyboard. `replaced_source`: the MP4 and thumbnail went to the import's source
+// key instead.
 inline std::vector<std::string> ReadyVideoKeys(const std::string& id, const nlohmann::json& output,
                                                bool replaced_source = false) {
   std::vector<int> widths;
@@ -59,6 +69,12 @@ inline std::vector<std::string> ReadyVideoKeys(const std::string& id, const nloh
   std::vector<std::string> keys = ThumbnailCopyKeys(id, widths);
   const std::vector<std::string> hls = HlsKeysOf(id, output);
   keys.insert(keys.end(), hls.begin(), hls.end());
+  const auto storyboard = output.value("storyboard", nlohmann::json());
+  if (storyboard.is_object()) {
+    for (const std::string& key : StoryboardKeys(id, storyboard.value("sheets", 0))) {
+      keys.push_back(key);
+    }
+  }
   if (!replaced_source) {
     keys.push_back(storage::ThumbnailKey(id));
     const auto outputs = output.value("outputs", nlohmann::json::array({"mp4"}));

@@ -102,6 +102,26 @@ async function checkPlayback(page, row, label) {
   });
   check(natural > 0, `${label}: the thumbnail <img> did not load (naturalWidth 0, src ${await thumb.getAttribute('src')})`);
   console.log(`${label}: thumbnail loaded (${natural} px wide)`);
+  // The storyboard: moving the seek bar shows the tile of that time, cut from a sheet that loads.
+  const scrub = row.locator('.scrub input[type=range]');
+  await scrub.waitFor({ state: 'attached', timeout: 10_000 })
+    .catch(() => { throw new TestFailure(`${label}: no storyboard seek bar under the player`); });
+  const tile = await scrub.evaluate(async (range) => {
+    range.value = Math.min(+range.max, 3.1);
+    range.dispatchEvent(new Event('input'));
+    const p = range.parentElement.querySelector('.preview');
+    const url = /url\("(.*)"\)/.exec(p.style.backgroundImage);
+    if (p.hidden || !url) return { failed: `no preview (hidden ${p.hidden}, ${p.style.backgroundImage})` };
+    const img = new Image();
+    img.src = url[1];
+    try { await img.decode(); } catch (e) { return { failed: `the sheet ${url[1]} does not load: ${e.message}` }; }
+    return { ok: true, start: +p.dataset.start, w: parseInt(p.style.width, 10), sheet: img.naturalWidth,
+             x: -parseInt(p.style.backgroundPositionX, 10) };
+  });
+  if (!tile.ok) throw new TestFailure(`${label}: storyboard: ${tile.failed}`);
+  check(tile.start <= 3.1 && tile.w === 160 && tile.x + tile.w <= tile.sheet,
+        `${label}: the preview at 3.1 s is the tile of ${tile.start} s, ${tile.w} px wide at x=${tile.x} in a ${tile.sheet} px sheet`);
+  console.log(`${label}: storyboard preview at 3.1 s shows the tile from ${tile.start} s`);
 }
 
 async function checkLayout(page, label) {

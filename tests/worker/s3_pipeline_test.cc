@@ -234,6 +234,7 @@ TEST_F(S3PipelineTest, ProcessedVideosReplaceTheirOriginalsInTheBucket) {
     const nlohmann::json output = store->GetVideo(id)->output;
     EXPECT_EQ(output["height"].get<int>() > 0, true);
     EXPECT_GE(output["hls"]["segments"].get<int>(), 1) << "HLS is made by default";
+    EXPECT_TRUE(output["storyboard"].is_object()) << "a storyboard is made by default";
     for (const std::string& key : vidproc::testing::ReadyVideoKeys(id, output)) {
       expected.push_back(key);
     }
@@ -290,6 +291,28 @@ TEST_F(S3PipelineTest, PublicReadVideosLinkToTheirPublicObjectsOrTheCdn) {
         << via_api.header("Location");
   }
 
+  // The storyboard's index is a public object too: its relative sheet names resolve beside it,
+  // in the bucket. The API's own index names the sheets' public URLs.
+  const std::string storyboard_dir = bucket_url + "/" + storage::StoryboardPrefix(id);
+  EXPECT_EQ(video.value("storyboard_url", ""), storyboard_dir + "storyboard.vtt");
+  vidproc::testing::Response index = Http("GET", video.value("storyboard_url", ""));
+  ASSERT_EQ(index.status, 200) << index.status;
+  EXPECT_EQ(index.header("Content-Type"), "text/vtt; charset=utf-8");
+  EXPECT_EQ(index.header("Cache-Control"), "public, max-age=86400");
+  EXPECT_EQ(index.body.rfind("WEBVTT\n", 0), 0u) << index.body;
+  EXPECT_NE(index.body.find("\nstoryboard-1.jpg#xywh=0,0,160,90\n"), std::string::npos)
+      << index.body;
+  vidproc::testing::Response sheet = Http("GET", storyboard_dir + "storyboard-1.jpg");
+  EXPECT_EQ(sheet.status, 200);
+  EXPECT_EQ(sheet.header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(sheet.body.substr(0, 2), "\xFF\xD8");
+  vidproc::testing::Response rewritten =
+      Http("GET", api + "/api/v1/videos/" + id + "/storyboard/storyboard.vtt");
+  EXPECT_EQ(rewritten.status, 200);
+  EXPECT_NE(rewritten.body.find("\n" + storyboard_dir + "storyboard-1.jpg#xywh=0,0,160,90\n"),
+            std::string::npos)
+      << rewritten.body;
+
   // The bytes, as the owner reads them with credentials.
   auto owner = storage::S3Store::Create(OwnerOptions(), SystemClock::Default()).value();
   for (const auto& [field, key, type] :
@@ -326,6 +349,56 @@ TEST_F(S3PipelineTest, PublicReadVideosLinkToTheirPublicObjectsOrTheCdn) {
   ASSERT_EQ(video["thumbnails"].size(), 3u) << video.dump();
   EXPECT_EQ(video["thumbnails"][0]["url"], cdn + "/videos/" + id + "/thumbnail-160.jpg");
   EXPECT_EQ(Http("GET", video["thumbnails"][0]["url"]).status, 200);
+}
+
+// A private bucket: the API's storyboard index names each sheet by a presigned URL, which a
+// client fetches without credentials; the sheet's own route redirects to one.
+TEST_F(S3PipelineTest, StoryboardSheetsArePresignedInAPrivateBucket) {
+  using vidproc::testing::Http;
+  std::vector<std::string> ids = Enqueue({"real_720p.mp4"});
+  ASSERT_EQ(ids.size(), 1u);
+  const std::string& id = ids[0];
+  const std::string api = StartServe({"--workers", "1"}, {});
+  ASSERT_FALSE(api.empty()) << "serve did not start";
+  nlohmann::json video = WaitDone(api, id);
+  ASSERT_EQ(video.value("status", ""), "ready") << video.dump();
+  const nlohmann::json& made = video["output"]["storyboard"];
+  ASSERT_TRUE(made.is_object()) << video.dump();
+  EXPECT_EQ(made["sheets"], 1);
+  EXPECT_EQ(made["tiles"], 5);  // 8.3 s, a tile every 2 s
+  const std::string base = "/api/v1/videos/" + id + "/storyboard/";
+  ASSERT_EQ(video.value("storyboard_url", ""), base + "storyboard.vtt");
+  const std::string bucket_url = server_["S3_TEST_ENDPOINT"] + "/" + bucket_;
+  EXPECT_EQ(Http("GET", bucket_url + "/" + storage::StoryboardKey(id)).status, 403)
+      << "the bucket is private";
+  vidproc::testing::Response index = Http("GET", api + video.value("storyboard_url", ""));
+  ASSERT_EQ(index.status, 200) << index.body;
+  EXPECT_EQ(index.header("Content-Type"), "text/vtt; charset=utf-8");
+  // Five cues, each naming the one sheet by the same presigned URL and a tile inside it.
+  std::vector<std::string> pictures;
+  for (size_t at = index.body.find("#xywh="); at != std::string::npos;
+       at = index.body.find("#xywh=", at + 1)) {
+    const size_t line = index.body.rfind('\n', at) + 1;
+    pictures.push_back(index.body.substr(line, at - line));
+  }
+  ASSERT_EQ(pictures.size(), 5u) << index.body;
+  for (const std::string& url : pictures) EXPECT_EQ(url, pictures[0]);
+  EXPECT_EQ(pictures[0].rfind(bucket_url + "/" + storage::StoryboardSheetKey(id, 1) + "?", 0), 0u)
+      << pictures[0];
+  EXPECT_NE(pictures[0].find("X-Amz-Signature="), std::string::npos) << pictures[0];
+  vidproc::testing::Response sheet = Http("GET", pictures[0]);
+  ASSERT_EQ(sheet.status, 200) << sheet.body;
+  EXPECT_EQ(sheet.header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(sheet.body.substr(0, 2), "\xFF\xD8");
+  EXPECT_NE(index.body.find("#xywh=640,0,160,90\n"), std::string::npos) << "the fifth tile";
+  vidproc::testing::Response redirect = Http("GET", api + base + "storyboard-1.jpg");
+  EXPECT_EQ(redirect.status, 302);
+  EXPECT_NE(redirect.header("Location").find(storage::StoryboardSheetKey(id, 1)), std::string::npos)
+      << redirect.header("Location");
+  EXPECT_EQ(Http("GET", api + base + "storyboard-2.jpg").status, 404);
+  // Deleting the video deletes the storyboard from the bucket.
+  EXPECT_EQ(Http("DELETE", api + "/api/v1/videos/" + id).status, 204);
+  EXPECT_EQ(AwsListKeys(), std::vector<std::string>{});
 }
 
 TEST_F(S3PipelineTest, AStorageOutageMidJobLosesNothing) {
@@ -475,7 +548,8 @@ TEST_F(S3PipelineTest, ReplaceSourceWritesTheMp4BackAndItsThumbnailBesideIt) {
   ASSERT_TRUE(thumb.ok() && thumb->has_value()) << "no thumbnail beside the source";
   EXPECT_EQ((*thumb)->content_type, "image/jpeg");
   EXPECT_EQ(ReadObject(*owner, "media/clip.jpg").substr(0, 2), "\xFF\xD8");
-  // The thumbnail's smaller copies stay under the video's own keys (the resource lists them).
+  // The thumbnail's smaller copies, the HLS and the storyboard stay under the video's own keys
+  // (the resource lists them).
   std::vector<std::string> expected = vidproc::testing::ReadyVideoKeys(
       video["id"].get<std::string>(), video["output"], /*replaced_source=*/true);
   expected.insert(expected.begin(), {"media/clip.jpg", "media/clip.mov"});
@@ -524,11 +598,13 @@ TEST_F(S3PipelineTest, AReplacedSourceOnPublicReadStorageIsPublic) {
   vidproc::testing::Response thumbnail = Http("GET", video.value("thumbnail_url", ""));
   EXPECT_EQ(thumbnail.status, 200);
   EXPECT_EQ(thumbnail.header("Content-Type"), "image/jpeg");
-  // The thumbnail's smaller copies, under the video's own keys, are public too.
+  // The thumbnail's smaller copies, the HLS and the storyboard, under the video's own keys, are
+  // public too.
   std::vector<std::string> expected =
       vidproc::testing::ReadyVideoKeys(id, video["output"], /*replaced_source=*/true);
   ASSERT_FALSE(expected.empty());
   for (const auto& copy : video["thumbnails"]) EXPECT_EQ(Http("GET", copy["url"]).status, 200);
+  EXPECT_EQ(Http("GET", video.value("storyboard_url", "")).status, 200) << video.dump();
   expected.insert(expected.begin(), {"media/pub.jpg", "media/pub.mp4"});
   EXPECT_EQ(AwsListKeys(), expected);
 }
