@@ -33,6 +33,7 @@
 #include "http/platform_ids.h"
 #include "storage/blob_store.h"
 #include "storage/storyboard_vtt.h"
+#include "support/hls_playlists.h"
 #include "support/http_receiver.h"
 #include "support/shell.h"
 
@@ -117,6 +118,17 @@ class ServerTest : public OneServerPerSuite<Suite> {
       ready_id_ = id;
     }
     return ready_id_;
+  }
+
+  // For servers without worker slots: a worker process on the same data directory runs the
+  // queued job `id`; true once it is ready (a failure is reported).
+  static bool ProcessWithAWorker(const std::string& id) {
+    ChildProcess worker(server().dir(), "worker", {"worker", "--data-dir", server().data_dir()},
+                        {{"MAX_VIDEO_PROCESSING_TASKS", "1"}});
+    auto v = WaitForStatus(id, {"ready", "failed"});
+    EXPECT_EQ(v["status"], "ready") << worker.LogTail();
+    EXPECT_EQ(worker.Stop(), 0) << worker.LogTail();
+    return v["status"] == "ready";
   }
 
   // How many videos the server has, in any status.
@@ -1093,14 +1105,7 @@ TEST_F(ApiAuthTest, TusOptionsNeedNoTokenButUploadsDo) {
 TEST_F(ApiAuthTest, SignedMediaUrlsWorkWithoutTheHeaderUntilTampered) {
   const std::string id = UploadId("compliant_720p.mp4");
   ASSERT_FALSE(id.empty());
-  {
-    // This server has no worker slots: a worker process on the same data directory runs the job.
-    ChildProcess worker(server().dir(), "worker", {"worker", "--data-dir", server().data_dir()},
-                        {{"MAX_VIDEO_PROCESSING_TASKS", "1"}});
-    auto v = WaitForStatus(id, {"ready", "failed"});
-    ASSERT_EQ(v["status"], "ready") << worker.LogTail();
-    EXPECT_EQ(worker.Stop(), 0) << worker.LogTail();
-  }
+  ASSERT_TRUE(ProcessWithAWorker(id));
   auto v = GetVideo(id);
   const std::string video_url = v["video_url"];
   const std::string thumbnail_url = v["thumbnail_url"];
@@ -1171,28 +1176,14 @@ TEST_F(ApiAuthTest, SignedMediaUrlsWorkWithoutTheHeaderUntilTampered) {
 TEST_F(ApiAuthTest, HlsPlaylistsAndSegmentsWorkThroughTheirOwnSignedUrls) {
   const std::string id = UploadId("landscape_1080p.mp4");
   ASSERT_FALSE(id.empty());
-  {
-    ChildProcess worker(server().dir(), "worker", {"worker", "--data-dir", server().data_dir()},
-                        {{"MAX_VIDEO_PROCESSING_TASKS", "1"}});
-    auto v = WaitForStatus(id, {"ready", "failed"});
-    ASSERT_EQ(v["status"], "ready") << worker.LogTail();
-    EXPECT_EQ(worker.Stop(), 0) << worker.LogTail();
-  }
+  ASSERT_TRUE(ProcessWithAWorker(id));
   auto v = GetVideo(id);
   EXPECT_EQ(v["playable"], true);
   const std::string base = "/api/v1/videos/" + id + "/hls/";
   const std::string hls_url = v.value("hls_url", "");
   ASSERT_EQ(hls_url.rfind(base + "master.m3u8?expires=", 0), 0u) << v.dump();
 
-  auto uris = [](const std::string& playlist) {
-    std::vector<std::string> out;
-    std::stringstream lines(playlist);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("#EXT-X-MAP:URI=\"", 0) == 0) out.push_back(line.substr(16, line.size() - 17));
-      if (!line.empty() && line[0] != '#') out.push_back(line);
-    }
-    return out;
-  };
+  const auto uris = vidproc::testing::PlaylistUris;
   Response master = CallWithout("GET", hls_url);
   ASSERT_EQ(master.status, 200) << master;
   EXPECT_EQ(master.header("Content-Type"), "application/vnd.apple.mpegurl");

@@ -13,6 +13,7 @@
 
 #include "core/ids.h"
 #include "storage/s3_store.h"
+#include "support/hls_playlists.h"
 #include "support/http_client.h"
 #include "support/http_receiver.h"
 #include "support/output_keys.h"
@@ -438,15 +439,7 @@ TEST_F(S3PipelineTest, HlsPlaysFromTheBucketPresignedOrPublic) {
   nlohmann::json video = WaitDone(api, id);
   ASSERT_EQ(video.value("status", ""), "ready") << video.dump();
   ASSERT_EQ(video.value("playable", false), true) << video.dump();
-  auto uris = [](const std::string& playlist) {
-    std::vector<std::string> out;
-    std::stringstream lines(playlist);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("#EXT-X-MAP:URI=\"", 0) == 0) out.push_back(line.substr(16, line.size() - 17));
-      if (!line.empty() && line[0] != '#') out.push_back(line);
-    }
-    return out;
-  };
+  const auto uris = vidproc::testing::PlaylistUris;
   vidproc::testing::Response master = Http("GET", api + video.value("hls_url", ""));
   ASSERT_EQ(master.status, 200) << master.body;
   const auto rungs = uris(master.body);
