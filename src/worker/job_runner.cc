@@ -603,6 +603,12 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
     // that has already happened: nothing is touched.
     const bool done = r.kind == ChildResult::kDone && !deadline.Expired();
     if (!done && r.kind != ChildResult::kLost) live->Withdraw();
+    // Deleted while it ran: the deletion withdrew what was published then, but segments
+    // published since would stay behind. Nobody else can own a deleted video's keys.
+    if (r.kind == ChildResult::kLost &&
+        store_->GetVideo(id).status().code() == ErrorCode::kNotFound) {
+      live->Withdraw();
+    }
   }
   JobOutcome outcome = JobOutcome::kLost;
   switch (r.kind) {

@@ -152,6 +152,26 @@ TEST_F(LiveHlsTest, AStoppedAttemptWithdrawsItsSegmentsAndTheRetryPublishesAnew)
   EXPECT_EQ(HlsKeys(id).size(), segments.size() + 3);
 }
 
+// A video deleted while its job publishes: whatever the job published after the deletion's own
+// clean-up is withdrawn when the job stops (it lost its lease: the video is gone).
+TEST_F(LiveHlsTest, AVideoDeletedWhileItsJobPublishesLeavesNoHls) {
+  const std::string id = EnqueueFile(store_.get(), blobs_.get(), Fixture("real_h264.avi"), "a.avi");
+  JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
+  queue::Claim claim = ClaimNext();
+  std::atomic<int> outcome{-1};
+  std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, 1, stop_)); });
+  ASSERT_TRUE(WaitFor([&] { return Get(id).playable || outcome != -1; }, 120'000));
+  // What DELETE /api/v1/videos/{id} does (http/uploads.cc): the record, then the objects.
+  ASSERT_TRUE(store_->DeleteVideo(id).ok());
+  ASSERT_TRUE(storage::WithdrawHls(blobs_.get(), id).ok());
+  job.join();
+  if (outcome.load() == static_cast<int>(JobOutcome::kReady)) {
+    GTEST_FAIL() << "the job finished before the deletion";
+  }
+  EXPECT_EQ(outcome.load(), static_cast<int>(JobOutcome::kLost));
+  EXPECT_EQ(HlsKeys(id), std::set<std::string>{});
+}
+
 TEST_F(LiveHlsTest, ARetryReplacesWhatADeadAttemptPublished) {
   const std::string id = EnqueueFile(store_.get(), blobs_.get(), Fixture("real_h264.avi"), "a.avi");
   // A worker that died mid-job leaves its publication as it was: here, a playlist naming more
