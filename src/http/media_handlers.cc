@@ -287,11 +287,14 @@ asio::awaitable<void> ServeHls(ApiServices& api, Exchange& ex, const std::string
     }
     r.text = std::move(text).value();
     const int64_t now = api.NowS();
+    // Segments straight from the bucket when it has its own URLs (no hop through here). A store
+    // on this disk has none: known from the first segment, not asked (a stat) for every one.
+    bool local = false;
     r.text = RewritePlaylist(r.text, [&](const std::string& file) {
-      if (!file.ends_with(".m3u8")) {
-        // Segments straight from the bucket when it has its own URLs (no hop through here).
+      if (!file.ends_with(".m3u8") && !local) {
         auto where = api.blobs->Locate(storage::HlsKey(id, file), api.options->presign_expiry_s);
         if (where.ok() && !where->presigned_url.empty()) return where->presigned_url;
+        local = where.ok() && !where->local_path.empty();
       }
       const std::string route = "/api/v1/videos/" + id + "/hls/" + file;
       return route + api.auth->SignQuery(route, now);

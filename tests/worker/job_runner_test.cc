@@ -35,36 +35,20 @@ class SlowRemoteStore : public storage::FaultInjectingStore {
   int64_t download_ms_;
 };
 
-class JobRunnerTest : public ::testing::Test {
+class JobRunnerTest : public JobRunnerFixture {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir();
-    store_ = queue::SqliteStore::Open(dir_ + "/jobs.db", SystemClock::Default()).value();
-    blobs_ = storage::LocalStore::Open(dir_ + "/storage").value();
-    settings_.worker_id = "test-worker";
-    settings_.transcoder_path = VIDPROC_BIN_PATH;
-    settings_.scratch_dir = dir_ + "/scratch";
+    JobRunnerFixture::SetUp();
     settings_.timeout_ms = 60'000;
     settings_.kill_grace_ms = 1'000;
-    settings_.progress_interval_ms = 200;
   }
-  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
 
   queue::Claim Claim(const std::string& fixture) {
     EnqueueFile(store_.get(), blobs_.get(), Fixture(fixture), fixture);
-    auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 1);
-    EXPECT_TRUE(claim.ok() && claim.value());
-    return *claim.value();
+    return ClaimNext();
   }
 
-  queue::Video Get(const std::string& id) { return store_->GetVideo(id).value(); }
-
-  std::string dir_;
-  std::unique_ptr<queue::SqliteStore> store_;
-  std::unique_ptr<storage::LocalStore> blobs_;
-  WorkerSettings settings_;
   ManualClock clock_;
-  std::atomic<bool> stop_{false};
 };
 
 TEST_F(JobRunnerTest, TheDeadlineCoversTheDownload) {

@@ -20,27 +20,29 @@ namespace {
 
 using namespace vidproc::worker::testing;
 
-class LiveHlsTest : public ::testing::Test {
+class LiveHlsTest : public JobRunnerFixture {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir();
-    store_ = queue::SqliteStore::Open(dir_ + "/jobs.db", SystemClock::Default()).value();
-    blobs_ = storage::LocalStore::Open(dir_ + "/storage").value();
-    settings_.worker_id = "test-worker";
-    settings_.transcoder_path = VIDPROC_BIN_PATH;
-    settings_.scratch_dir = dir_ + "/scratch";
-    settings_.progress_interval_ms = 200;
+    JobRunnerFixture::SetUp();
     // Slower than a worker's default, so the job is seen running with segments published.
     settings_.preset = "slow";
   }
-  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
 
-  queue::Claim ClaimNext() {
-    auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 1);
-    EXPECT_TRUE(claim.ok() && claim.value());
-    return *claim.value();
+  // Runs the claimed job on a thread of its own; once the video is playable, `meanwhile` runs
+  // (unless the job ended first: then it is a failure of the test). The job's outcome.
+  JobOutcome RunWhilePlayable(const queue::Claim& claim, const std::function<void()>& meanwhile) {
+    JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
+    std::atomic<int> outcome{-1};
+    std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, 1, stop_)); });
+    EXPECT_TRUE(WaitFor([&] { return Get(claim.video.id).playable || outcome != -1; }, 120'000));
+    if (outcome == -1) {
+      meanwhile();
+    } else {
+      ADD_FAILURE() << "the job ended before it was seen playable";
+    }
+    job.join();
+    return static_cast<JobOutcome>(outcome.load());
   }
-  queue::Video Get(const std::string& id) { return store_->GetVideo(id).value(); }
 
   std::string Read(const std::string& key) {
     auto text = blobs_->ReadRange(key, 0, 1 << 20);
@@ -78,38 +80,20 @@ class LiveHlsTest : public ::testing::Test {
     EXPECT_TRUE(keys.ok());
     return keys.ok() ? std::set<std::string>(keys->begin(), keys->end()) : std::set<std::string>{};
   }
-
-  std::string dir_;
-  std::unique_ptr<queue::SqliteStore> store_;
-  std::unique_ptr<storage::LocalStore> blobs_;
-  WorkerSettings settings_;
-  std::atomic<bool> stop_{false};
 };
 
 TEST_F(LiveHlsTest, PlayableWhileProcessingAndClosedWhenReady) {
   const std::string id = EnqueueFile(store_.get(), blobs_.get(), Fixture("real_h264.avi"), "a.avi");
-  JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
-  queue::Claim claim = ClaimNext();
-  std::atomic<int> outcome{-1};
-  std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, 1, stop_)); });
   // Seen while the rest is still being encoded: playable, with a growing playlist whose every
   // segment is stored.
-  bool seen_live = false;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        queue::Video v = Get(id);
-        if (v.status != queue::VideoStatus::kProcessing || !v.playable) return outcome != -1;
-        bool ended = true;
-        const auto segments = CheckStoredHls(id, &ended);
-        EXPECT_FALSE(ended) << "closed before the job ended";
-        EXPECT_FALSE(segments.empty());
-        seen_live = true;
-        return true;
-      },
-      120'000));
-  job.join();
-  ASSERT_EQ(outcome.load(), static_cast<int>(JobOutcome::kReady)) << Get(id).error_message;
-  EXPECT_TRUE(seen_live) << "the job never showed as playable while it ran";
+  const JobOutcome outcome = RunWhilePlayable(ClaimNext(), [&] {
+    ASSERT_EQ(Get(id).status, queue::VideoStatus::kProcessing);
+    bool ended = true;
+    const auto segments = CheckStoredHls(id, &ended);
+    EXPECT_FALSE(ended) << "closed before the job ended";
+    EXPECT_FALSE(segments.empty());
+  });
+  ASSERT_EQ(outcome, JobOutcome::kReady) << Get(id).error_message;
   queue::Video v = Get(id);
   bool ended = false;
   const auto segments = CheckStoredHls(id, &ended);
@@ -124,19 +108,8 @@ TEST_F(LiveHlsTest, PlayableWhileProcessingAndClosedWhenReady) {
 
 TEST_F(LiveHlsTest, AStoppedAttemptWithdrawsItsSegmentsAndTheRetryPublishesAnew) {
   const std::string id = EnqueueFile(store_.get(), blobs_.get(), Fixture("real_h264.avi"), "a.avi");
-  {
-    JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
-    queue::Claim claim = ClaimNext();
-    std::atomic<int> outcome{-1};
-    std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, 1, stop_)); });
-    ASSERT_TRUE(WaitFor([&] { return Get(id).playable || outcome != -1; }, 120'000));
-    stop_ = true;  // a worker shutting down: the job goes back to the queue
-    job.join();
-    if (outcome.load() == static_cast<int>(JobOutcome::kReady)) {
-      GTEST_FAIL() << "the job finished before it could be stopped";
-    }
-    EXPECT_EQ(outcome.load(), static_cast<int>(JobOutcome::kReleased));
-  }
+  // A worker shutting down: the job goes back to the queue.
+  ASSERT_EQ(RunWhilePlayable(ClaimNext(), [&] { stop_ = true; }), JobOutcome::kReleased);
   EXPECT_EQ(HlsKeys(id), std::set<std::string>{}) << "a released attempt leaves no HLS behind";
   queue::Video v = Get(id);
   EXPECT_EQ(v.status, queue::VideoStatus::kQueued);
@@ -156,19 +129,12 @@ TEST_F(LiveHlsTest, AStoppedAttemptWithdrawsItsSegmentsAndTheRetryPublishesAnew)
 // clean-up is withdrawn when the job stops (it lost its lease: the video is gone).
 TEST_F(LiveHlsTest, AVideoDeletedWhileItsJobPublishesLeavesNoHls) {
   const std::string id = EnqueueFile(store_.get(), blobs_.get(), Fixture("real_h264.avi"), "a.avi");
-  JobRunner runner(store_.get(), blobs_.get(), settings_, SystemClock::Default());
-  queue::Claim claim = ClaimNext();
-  std::atomic<int> outcome{-1};
-  std::thread job([&] { outcome = static_cast<int>(runner.Run(claim, 1, stop_)); });
-  ASSERT_TRUE(WaitFor([&] { return Get(id).playable || outcome != -1; }, 120'000));
   // What DELETE /api/v1/videos/{id} does (http/uploads.cc): the record, then the objects.
-  ASSERT_TRUE(store_->DeleteVideo(id).ok());
-  ASSERT_TRUE(storage::WithdrawHls(blobs_.get(), id).ok());
-  job.join();
-  if (outcome.load() == static_cast<int>(JobOutcome::kReady)) {
-    GTEST_FAIL() << "the job finished before the deletion";
-  }
-  EXPECT_EQ(outcome.load(), static_cast<int>(JobOutcome::kLost));
+  const JobOutcome outcome = RunWhilePlayable(ClaimNext(), [&] {
+    ASSERT_TRUE(store_->DeleteVideo(id).ok());
+    ASSERT_TRUE(storage::WithdrawHls(blobs_.get(), id).ok());
+  });
+  EXPECT_EQ(outcome, JobOutcome::kLost);
   EXPECT_EQ(HlsKeys(id), std::set<std::string>{});
 }
 

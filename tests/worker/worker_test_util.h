@@ -18,6 +18,7 @@
 #include "core/ids.h"
 #include "queue/sqlite_store.h"
 #include "storage/local_store.h"
+#include "worker/job_runner.h"
 
 namespace vidproc::worker::testing {
 
@@ -77,5 +78,35 @@ inline std::set<pid_t> ChildrenOf(pid_t parent, const std::string& needle) {
   closedir(proc);
   return pids;
 }
+
+// A JobRunner's world for one test: a temporary directory with a real SQLite store, real local
+// storage and settings that run the real `vidproc transcode` child.
+class JobRunnerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    store_ = queue::SqliteStore::Open(dir_ + "/jobs.db", SystemClock::Default()).value();
+    blobs_ = storage::LocalStore::Open(dir_ + "/storage").value();
+    settings_.worker_id = "test-worker";
+    settings_.transcoder_path = VIDPROC_BIN_PATH;
+    settings_.scratch_dir = dir_ + "/scratch";
+    settings_.progress_interval_ms = 200;
+  }
+  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+
+  // Claims the oldest queued job.
+  queue::Claim ClaimNext() {
+    auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 1);
+    EXPECT_TRUE(claim.ok() && claim.value());
+    return *claim.value();
+  }
+  queue::Video Get(const std::string& id) { return store_->GetVideo(id).value(); }
+
+  std::string dir_;
+  std::unique_ptr<queue::SqliteStore> store_;
+  std::unique_ptr<storage::LocalStore> blobs_;
+  WorkerSettings settings_;
+  std::atomic<bool> stop_{false};
+};
 
 }  // namespace vidproc::worker::testing
