@@ -87,7 +87,7 @@ Round Run(const std::string& url, int workers, double seconds, int jobs) {
       while (ready < workers) std::this_thread::yield();
       while (!stop) {
         auto t0 = std::chrono::steady_clock::now();
-        auto claim = store->ClaimNext(worker_id, 60'000, INT_MAX);
+        auto claim = store->ClaimNext(worker_id, 60'000, INT_MAX, std::nullopt);
         if (!claim.ok()) Die("claim", claim.status());
         if (!claim.value()) {  // the queue ran dry: the round ends early, and says so
           std::fprintf(stderr, "claim_bench: the queue ran dry; use a larger --jobs\n");

@@ -109,7 +109,7 @@ bool Ok(benchmark::State& state, const Status& s, const char* what) {
 
 // Claims the oldest due job and completes it, as a worker slot does around a transcode.
 bool ClaimAndComplete(benchmark::State& state, JobStore& store, const std::string& worker) {
-  auto claim = store.ClaimNext(worker, kLeaseMs, kNoCap);
+  auto claim = store.ClaimNext(worker, kLeaseMs, kNoCap, std::nullopt);
   if (!claim.ok()) return Ok(state, claim.status(), "ClaimNext");
   if (!claim.value()) {
     state.SkipWithError("ClaimNext found the queue empty");

@@ -57,6 +57,7 @@ const char* OutcomeName(worker::JobOutcome outcome) {
     case worker::JobOutcome::kRetrying: return "retrying";
     case worker::JobOutcome::kReleased: return "released";
     case worker::JobOutcome::kLost: return "lost";
+    case worker::JobOutcome::kDeferred: return "deferred";
   }
   return "lost";
 }

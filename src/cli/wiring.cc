@@ -17,6 +17,7 @@
 #include "storage/local_store.h"
 #include "storage/s3_store.h"
 #include "worker/job_runner.h"
+#include "worker/memory_budget.h"
 #include "worker/thread_budget.h"
 #include "worker/webhook_dispatcher.h"
 
@@ -119,6 +120,9 @@ worker::WorkerSettings WorkerSettingsFrom(const Config& config, unsigned cores,
   s.scratch_dir = config.data_dir + "/scratch";
   s.max_tasks = config.max_tasks;
   s.machine_cores = static_cast<int>(std::max(1u, cores));
+  s.memory_budget_mb = config.memory_budget_mb > 0
+                           ? static_cast<double>(config.memory_budget_mb)
+                           : worker::DefaultMemoryBudgetMb(worker::AvailableMemoryBytes());
   s.timeout_ms = int64_t{config.timeout_s} * 1000;
   s.kill_grace_ms = int64_t{config.kill_grace_s} * 1000;
   s.lease_ms = int64_t{config.lease_s} * 1000;

@@ -456,6 +456,14 @@ const std::vector<Setting>& Settings() {
     t.push_back(Integer("VIDPROC_CHILD_MEMORY_MB", &Config::child_memory_mb, int64_t{2048}, 256,
                         int64_t{1} << 20)
                     .Doc("address-space limit of each transcoder process, in MiB"));
+    t.push_back(
+        Integer("VIDPROC_MEMORY_BUDGET_MB", &Config::memory_budget_mb, int64_t{0}, 0,
+                int64_t{1} << 30)
+            .DefaultText("3/4 of the machine's memory (or its cgroup limit)")
+            .Doc("memory, in MB, that a worker's transcoders may use together: a job starts "
+                 "only when its predicted peak fits next to the running jobs' (it waits "
+                 "otherwise, `queue.waiting_for` = `memory`); a job alone always starts. "
+                 "Workers sharing a machine: give each its share"));
     t.push_back(Text("VIDPROC_SANDBOX_SKIP", &Config::sandbox_skip, "",
                      "a comma list of "
                      "`network`, `files`, `syscalls`",

@@ -49,6 +49,7 @@ struct Config {
   int shutdown_grace_s;              // VIDPROC_SHUTDOWN_GRACE_SECONDS
   int kill_grace_s;                  // VIDPROC_KILL_GRACE_SECONDS
   int64_t child_memory_mb;           // VIDPROC_CHILD_MEMORY_MB
+  int64_t memory_budget_mb = 0;      // VIDPROC_MEMORY_BUDGET_MB (0: from the machine)
   std::string sandbox_skip;          // VIDPROC_SANDBOX_SKIP
   std::string outputs = "mp4,hls";   // VIDPROC_OUTPUTS
   std::string renditions;            // VIDPROC_RENDITIONS

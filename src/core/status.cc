@@ -49,6 +49,7 @@ constexpr std::array kCodes = {
     CodeEntry{ErrorCode::kSourceRefused, "source_refused", true, false},
     CodeEntry{ErrorCode::kSourceFailed, "source_failed", true, false},
     CodeEntry{ErrorCode::kSourceUnavailable, "source_unavailable", false, true},
+    CodeEntry{ErrorCode::kWouldExceedTimeout, "would_exceed_timeout", false, false},
 };
 
 const CodeEntry& Entry(ErrorCode code) {

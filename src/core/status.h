@@ -48,8 +48,10 @@ enum class ErrorCode {
   kSourceRefused,       // an import's URL is not allowed (scheme, credentials, a private address)
   kSourceFailed,        // an import's source answered an error (404, 403, ...)
   kSourceUnavailable,   // an import's source cannot be reached now (DNS, connect, 5xx, stall)
+  kWouldExceedTimeout,  // predicted to run past VIDEO_PROCESSING_TIMEOUT even with the cheapest
+                        // settings: failed before it starts
 };
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::kSourceUnavailable;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kWouldExceedTimeout;
 
 // The stable snake_case name of a code ("truncated_input").
 std::string_view CodeName(ErrorCode code);

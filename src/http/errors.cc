@@ -34,7 +34,8 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kStorageAuthFailed:
     case ErrorCode::kDatabaseError: return 503;
     case ErrorCode::kStorageFull: return 507;
-    case ErrorCode::kTimeout: return 504;
+    case ErrorCode::kTimeout:
+    case ErrorCode::kWouldExceedTimeout: return 504;
     case ErrorCode::kCancelled:
     case ErrorCode::kOutputWriteFailed:
     case ErrorCode::kEncodeFailed:

@@ -21,6 +21,7 @@
 #include "http/metrics.h"
 #include "http/server.h"
 #include "http/uploads.h"
+#include "queue/forecast.h"
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
 
@@ -43,8 +44,13 @@ struct ApiServices {
   Admission* admission;
 
   int64_t NowS() const { return clock->NowMs() / 1000; }
-  // The video resource with its URLs (signed when auth is on).
-  nlohmann::json Render(const queue::Video& video) const;
+  // The video resource with its URLs (signed when auth is on). A queued video's place in the
+  // queue and predicted start come from `places` (QueuePlaces); without them they are null.
+  nlohmann::json Render(const queue::Video& video,
+                        const std::map<std::string, queue::QueuePlace>* places = nullptr) const;
+  // The queued videos' places (queue/forecast.h): one look at the queue and at the live workers'
+  // slots. Blocking (the store): call it inside Exchange::Blocking.
+  Result<std::map<std::string, queue::QueuePlace>> QueuePlaces() const;
   // Deletes a video and all its blobs; nullopt when an upload of it is being written right now.
   asio::awaitable<std::optional<Status>> RemoveUnlessLocked(Exchange& ex, const std::string& id);
   // Admits the body of a new whole-file upload before a byte of it is read: a Content-Length

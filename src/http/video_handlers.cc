@@ -23,6 +23,12 @@ std::string ReplacedSourceKey(const nlohmann::json& record) {
   return key != it->end() && key->is_string() ? key->get<std::string>() : "";
 }
 
+// Whether any of `videos` is queued: only then is the queue looked at.
+bool NeedsQueuePlaces(const std::vector<queue::Video>& videos) {
+  return std::any_of(videos.begin(), videos.end(),
+                     [](const queue::Video& v) { return v.status == queue::VideoStatus::kQueued; });
+}
+
 }  // namespace
 
 nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaLinks& links,
@@ -92,9 +98,31 @@ nlohmann::json RenderVideo(nlohmann::json record, const Auth& auth, const MediaL
   return record;
 }
 
-nlohmann::json ApiServices::Render(const queue::Video& video) const {
-  return RenderVideo(queue::ToApiJson(video), *auth,
+nlohmann::json ApiServices::Render(const queue::Video& video,
+                                   const std::map<std::string, queue::QueuePlace>* places) const {
+  nlohmann::json record = queue::ToApiJson(video);
+  if (places && record["queue"].is_object()) {
+    if (auto it = places->find(video.id); it != places->end()) {
+      record["queue"]["position"] = it->second.position;
+      if (it->second.predicted_start_ms) {
+        record["queue"]["predicted_start_at"] = FormatRfc3339(*it->second.predicted_start_ms);
+      }
+    }
+  }
+  return RenderVideo(std::move(record), *auth,
                      MediaLinks{options->public_url, options->public_objects_url}, NowS());
+}
+
+Result<std::map<std::string, queue::QueuePlace>> ApiServices::QueuePlaces() const {
+  // Places past this many queued jobs are not computed (null): a position in the thousands says
+  // "a long wait" as well, and the look stays one bounded query per request.
+  constexpr int kMaxQueueLook = 1000;
+  constexpr int64_t kWorkerSeenWithinMs = 60'000;
+  ASSIGN_OR_RETURN(auto jobs, store->ListQueue(kMaxQueueLook));
+  ASSIGN_OR_RETURN(auto workers, store->ListWorkers(kWorkerSeenWithinMs));
+  int slots = 0;
+  for (const auto& w : workers) slots += std::max(w.slots, 0);
+  return queue::ForecastQueue(jobs, slots, clock->NowMs());
 }
 
 Status TooLargeUpload(int64_t max_bytes) {
@@ -163,13 +191,18 @@ asio::awaitable<void> ListVideos(ApiServices& api, Exchange& ex, const std::stri
     co_return co_await ex.SendError(*id.refusal);
   }
   std::string cursor = ex.query("cursor").value_or("");
-  auto list = [&api, filter, limit, cursor] {
-    return api.store->ListVideos(filter, limit, cursor);
+  std::map<std::string, queue::QueuePlace> places;
+  auto list = [&api, filter, limit, cursor, &places]() -> Result<queue::VideoPage> {
+    ASSIGN_OR_RETURN(auto page, api.store->ListVideos(filter, limit, cursor));
+    if (NeedsQueuePlaces(page.videos)) {
+      ASSIGN_OR_RETURN(places, api.QueuePlaces());
+    }
+    return page;
   };
   auto page = co_await ex.Blocking(std::move(list));
   if (!page.ok()) co_return co_await ex.SendError(page.status());
   nlohmann::json videos = nlohmann::json::array();
-  for (const auto& v : page->videos) videos.push_back(api.Render(v));
+  for (const auto& v : page->videos) videos.push_back(api.Render(v, &places));
   nlohmann::json out = {
       {"videos", videos},
       {"next_cursor",
@@ -178,10 +211,17 @@ asio::awaitable<void> ListVideos(ApiServices& api, Exchange& ex, const std::stri
 }
 
 asio::awaitable<void> GetVideo(ApiServices& api, Exchange& ex, const std::string& id) {
-  auto get = [&api, id] { return api.store->GetVideo(id); };
+  std::map<std::string, queue::QueuePlace> places;
+  auto get = [&api, id, &places]() -> Result<queue::Video> {
+    ASSIGN_OR_RETURN(auto video, api.store->GetVideo(id));
+    if (NeedsQueuePlaces({video})) {
+      ASSIGN_OR_RETURN(places, api.QueuePlaces());
+    }
+    return video;
+  };
   auto video = co_await ex.Blocking(std::move(get));
   if (!video.ok()) co_return co_await ex.SendError(video.status());
-  co_await ex.SendJson(200, api.Render(video.value()));
+  co_await ex.SendJson(200, api.Render(video.value(), &places));
 }
 
 asio::awaitable<void> DeleteVideo(ApiServices& api, Exchange& ex, const std::string& id) {

@@ -1,6 +1,7 @@
 #include "media/probe.h"
 
 #include <cmath>
+#include <cstdio>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -226,6 +227,105 @@ nlohmann::json ToJson(const MediaInfo& info) {
                           {"selected", static_cast<int>(i) == info.chosen_audio}});
   }
   return j;
+}
+
+namespace {
+
+// Reads `key` of `j` into `out` when present; false when present with the wrong type or out of
+// [lo, hi].
+template <typename T>
+bool ReadNumber(const nlohmann::json& j, const char* key, T lo, T hi, T* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_number()) return false;
+  const double value = it->get<double>();
+  if (!std::isfinite(value) || value < static_cast<double>(lo) || value > static_cast<double>(hi)) {
+    return false;
+  }
+  *out = static_cast<T>(value);
+  return true;
+}
+
+bool ReadString(const nlohmann::json& j, const char* key, std::string* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_string() || it->get_ref<const std::string&>().size() > 64) return false;
+  *out = it->get<std::string>();
+  return true;
+}
+
+bool ReadBool(const nlohmann::json& j, const char* key, bool* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_boolean()) return false;
+  *out = it->get<bool>();
+  return true;
+}
+
+}  // namespace
+
+Result<MediaInfo> MediaInfoFromJson(const nlohmann::json& j) {
+  const Status bad(ErrorCode::kInvalidArgument, "The probe is not what vidproc probe writes.");
+  if (!j.is_object()) return bad;
+  constexpr int64_t kMaxBytes = int64_t{1} << 50;
+  constexpr double kMaxSeconds = 1e7;
+  constexpr int kMaxSide = 1 << 16;
+  MediaInfo info;
+  bool ok = ReadString(j, "container", &info.container) &&
+            ReadNumber<int64_t>(j, "size_bytes", 0, kMaxBytes, &info.size_bytes) &&
+            ReadNumber(j, "duration_s", 0.0, kMaxSeconds, &info.duration_s) &&
+            ReadBool(j, "duration_estimated", &info.duration_estimated) &&
+            ReadNumber<int64_t>(j, "bit_rate", 0, kMaxBytes, &info.bit_rate) &&
+            ReadNumber(j, "stream_count", 0, 1 << 16, &info.stream_count) &&
+            ReadNumber(j, "subtitle_streams", 0, 1 << 16, &info.subtitle_streams) &&
+            ReadNumber(j, "data_streams", 0, 1 << 16, &info.data_streams);
+  if (!ok) return bad;
+  if (auto v = j.find("video"); v != j.end() && !v->is_null()) {
+    if (!v->is_object()) return bad;
+    VideoStreamInfo video;
+    std::string sar;
+    ok = ReadNumber(*v, "index", 0, 1 << 16, &video.index) &&
+         ReadString(*v, "codec", &video.codec) && ReadString(*v, "profile", &video.profile) &&
+         ReadNumber(*v, "width", 0, kMaxSide, &video.width) &&
+         ReadNumber(*v, "height", 0, kMaxSide, &video.height) &&
+         ReadString(*v, "sample_aspect_ratio", &sar) &&
+         ReadString(*v, "pixel_format", &video.pixel_format) &&
+         ReadNumber(*v, "bit_depth", 1, 32, &video.bit_depth) &&
+         ReadNumber(*v, "frame_rate", 0.0, 10'000.0, &video.frame_rate) &&
+         ReadNumber(*v, "rotation", 0, 270, &video.rotation) &&
+         ReadBool(*v, "interlaced", &video.interlaced) &&
+         ReadString(*v, "color_primaries", &video.color_primaries) &&
+         ReadString(*v, "color_transfer", &video.color_transfer) &&
+         ReadString(*v, "color_space", &video.color_space) && ReadBool(*v, "hdr", &video.hdr) &&
+         ReadNumber<int64_t>(*v, "bit_rate", 0, kMaxBytes, &video.bit_rate) &&
+         ReadNumber(*v, "duration_s", 0.0, kMaxSeconds, &video.duration_s);
+    if (!ok || video.rotation % 90 != 0) return bad;
+    int num = 1, den = 1;
+    if (!sar.empty() && (std::sscanf(sar.c_str(), "%d:%d", &num, &den) != 2 || num <= 0 ||
+                         den <= 0 || num > kMaxSide || den > kMaxSide)) {
+      num = den = 1;  // unknown: square pixels, as the engine assumes
+    }
+    video.sample_aspect = {num, den};
+    info.video = std::move(video);
+  }
+  if (auto audio = j.find("audio"); audio != j.end() && audio->is_array()) {
+    if (audio->size() > 1024) return bad;
+    for (const auto& a : *audio) {
+      if (!a.is_object()) return bad;
+      AudioStreamInfo stream;
+      bool selected = false;
+      ok = ReadNumber(a, "index", 0, 1 << 16, &stream.index) &&
+           ReadString(a, "codec", &stream.codec) && ReadString(a, "profile", &stream.profile) &&
+           ReadNumber(a, "channels", 0, 1024, &stream.channels) &&
+           ReadNumber(a, "sample_rate", 0, 10'000'000, &stream.sample_rate) &&
+           ReadNumber<int64_t>(a, "bit_rate", 0, kMaxBytes, &stream.bit_rate) &&
+           ReadBool(a, "default", &stream.is_default) && ReadBool(a, "selected", &selected);
+      if (!ok) return bad;
+      if (selected) info.chosen_audio = static_cast<int>(info.audio.size());
+      info.audio.push_back(std::move(stream));
+    }
+  }
+  return info;
 }
 
 }  // namespace vidproc::media

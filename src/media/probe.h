@@ -81,5 +81,9 @@ MediaInfo Describe(const InputFile& input);
 Status CheckLimits(const MediaInfo& info, const InputLimits& limits);
 
 nlohmann::json ToJson(const MediaInfo& info);
+// The inverse of ToJson, for a probe another process wrote (`vidproc probe`, run by a worker on
+// a file nobody checked yet): every member it reads must have its type and a sane range, or
+// kInvalidArgument. Members it does not need are ignored.
+Result<MediaInfo> MediaInfoFromJson(const nlohmann::json& j);
 
 }  // namespace vidproc::media

@@ -68,9 +68,24 @@ class FaultInjectingJobStore : public JobStore {
     return target_->ListChangedSince(since_ms, limit);
   }
   Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
-                                         int max_processing) override {
+                                         int max_processing,
+                                         std::optional<double> memory_available_mb) override {
     RETURN_IF_ERROR(Maybe("ClaimNext"));
-    return target_->ClaimNext(worker_id, lease_ms, max_processing);
+    return target_->ClaimNext(worker_id, lease_ms, max_processing, memory_available_mb);
+  }
+  Status RecordEstimate(const std::string& id, const std::string& token,
+                        const JobEstimate& estimate) override {
+    RETURN_IF_ERROR(Maybe("RecordEstimate"));
+    return target_->RecordEstimate(id, token, estimate);
+  }
+  Status DeferJob(const std::string& id, const std::string& token,
+                  const std::string& for_what) override {
+    RETURN_IF_ERROR(Maybe("DeferJob"));
+    return target_->DeferJob(id, token, for_what);
+  }
+  Result<std::vector<Video>> ListQueue(int limit) override {
+    RETURN_IF_ERROR(Maybe("ListQueue"));
+    return target_->ListQueue(limit);
   }
   Status MarkPlayable(const std::string& id, const std::string& token) override {
     RETURN_IF_ERROR(Maybe("MarkPlayable"));

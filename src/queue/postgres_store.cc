@@ -29,7 +29,7 @@ using store_util::NoSuchVideo;
 constexpr int64_t kMigrationLock = 0x76696470;  // "vidp": one advisory lock for migrations
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT COLLATE "C" PRIMARY KEY,
@@ -127,6 +127,12 @@ ALTER TABLE videos ADD COLUMN replace_source BOOLEAN NOT NULL DEFAULT FALSE;
     // HLS published while the job runs: the video can be watched before it is ready.
     R"sql(
 ALTER TABLE videos ADD COLUMN playable BOOLEAN NOT NULL DEFAULT FALSE;
+)sql",
+    // Admission: a claimed job's predicted memory and time, and what a deferred job waits for.
+    R"sql(
+ALTER TABLE videos ADD COLUMN predicted_memory_mb DOUBLE PRECISION;
+ALTER TABLE videos ADD COLUMN predicted_seconds DOUBLE PRECISION;
+ALTER TABLE videos ADD COLUMN waiting_for TEXT;
 )sql",
 };
 
@@ -470,7 +476,8 @@ Result<QueueCounts> PostgresStore::Counts() {
 }
 
 Result<std::optional<Claim>> PostgresStore::ClaimNext(const std::string& worker_id,
-                                                      int64_t lease_ms, int max_processing) {
+                                                      int64_t lease_ms, int max_processing,
+                                                      std::optional<double> memory_available_mb) {
   std::lock_guard lock(mutex_);
   int64_t now = clock_->NowMs();
   Claim c;
@@ -482,16 +489,21 @@ Result<std::optional<Claim>> PostgresStore::ClaimNext(const std::string& worker_
       PgResult r,
       conn_->Exec(
           std::string("WITH next AS (SELECT id FROM videos WHERE status = 'queued' AND "
-                      "available_at <= $4 ORDER BY available_at, created_at, id "
+                      "available_at <= $4 AND ($6::DOUBLE PRECISION IS NULL OR "
+                      "predicted_memory_mb IS NULL OR predicted_memory_mb <= $6) "
+                      "ORDER BY available_at, created_at, id "
                       "FOR UPDATE SKIP LOCKED LIMIT 1) "
                       "UPDATE videos v SET status = 'processing', attempts = v.attempts + 1, "
-                      "progress = 0, playable = FALSE, eta_seconds = NULL, lease_owner = $1, "
+                      "progress = 0, playable = FALSE, waiting_for = NULL, eta_seconds = NULL, "
+                      "lease_owner = $1, "
                       "lease_token = $2, "
                       "lease_expires_at = $3, updated_at = $4 FROM next WHERE v.id = next.id "
                       "AND (SELECT COUNT(*) FROM videos WHERE status = 'processing' AND "
                       "lease_owner = $1) < $5 RETURNING ") +
               Columns() + ", v.available_at",
-          {worker_id, c.lease_token, S(c.lease_expires_ms), S(now), S(max_processing)}));
+          {worker_id, c.lease_token, S(c.lease_expires_ms), S(now), S(max_processing),
+           memory_available_mb ? std::optional<std::string>(std::to_string(*memory_available_mb))
+                               : std::nullopt}));
   if (PQntuples(r.get()) == 0) return std::optional<Claim>();
   c.video = ReadVideo(r.get(), 0);
   const int64_t due_ms = std::atoll(PQgetvalue(r.get(), 0, PQnfields(r.get()) - 1));
@@ -561,6 +573,49 @@ Status PostgresStore::FailJob(const std::string& id, const std::string& token, c
   if (FirstNumber(r.get()) != 1) return LeaseLost(id);
   if (retry_at_ms) (void)conn_->Exec(std::string("NOTIFY ") + kJobsChannel);
   return Status::Ok();
+}
+
+Status PostgresStore::RecordEstimate(const std::string& id, const std::string& token,
+                                     const JobEstimate& estimate) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE videos SET predicted_memory_mb = $1, predicted_seconds = $2, "
+                  "source = $3, updated_at = $4 WHERE id = $5 AND status = 'processing' AND "
+                  "lease_token = $6",
+                  {std::to_string(estimate.memory_mb), std::to_string(estimate.seconds),
+                   store_util::JsonColumn(estimate.source), S(clock_->NowMs()), id, token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Status PostgresStore::DeferJob(const std::string& id, const std::string& token,
+                               const std::string& for_what) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE videos SET status = 'queued', attempts = GREATEST(attempts - 1, 0), "
+                  "progress = 0, playable = FALSE, eta_seconds = NULL, waiting_for = $1, " +
+                      std::string(kDropLease) +
+                      ", updated_at = $2 WHERE id = $3 AND status = 'processing' AND "
+                      "lease_token = $4",
+                  {for_what, S(clock_->NowMs()), id, token}));
+  return Affected(r.get()) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Result<std::vector<Video>> PostgresStore::ListQueue(int limit) {
+  std::lock_guard lock(mutex_);
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn_->Exec("(SELECT " + Columns() +
+                                   ", 0 AS part, v.updated_at AS rank FROM videos v "
+                                   "WHERE v.status = 'processing') UNION ALL (SELECT " +
+                                   Columns() +
+                                   ", 1, v.available_at FROM videos v WHERE v.status = 'queued' "
+                                   "ORDER BY v.available_at, v.created_at, v.id LIMIT $1) "
+                                   "ORDER BY part, rank, created_at, id",
+                               {S(std::max(limit, 0))}));
+  std::vector<Video> videos;
+  for (int i = 0; i < PQntuples(r.get()); ++i) videos.push_back(ReadVideo(r.get(), i));
+  return videos;
 }
 
 Status PostgresStore::ReleaseJob(const std::string& id, const std::string& token) {

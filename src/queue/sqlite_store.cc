@@ -29,7 +29,7 @@ constexpr int kBusyTimeoutMs = 30'000;
 
 // Versioned schema: entry i migrates from version i to i + 1. Append only; never edit one that
 // has shipped.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     R"sql(
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
@@ -126,6 +126,12 @@ ALTER TABLE videos ADD COLUMN replace_source INTEGER NOT NULL DEFAULT 0;
     // HLS published while the job runs: the video can be watched before it is ready.
     R"sql(
 ALTER TABLE videos ADD COLUMN playable INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // Admission: a claimed job's predicted memory and time, and what a deferred job waits for.
+    R"sql(
+ALTER TABLE videos ADD COLUMN predicted_memory_mb REAL;
+ALTER TABLE videos ADD COLUMN predicted_seconds REAL;
+ALTER TABLE videos ADD COLUMN waiting_for TEXT;
 )sql",
 };
 
@@ -573,7 +579,8 @@ Result<QueueCounts> SqliteStore::Counts() {
 }
 
 Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id, int64_t lease_ms,
-                                                    int max_processing) {
+                                                    int max_processing,
+                                                    std::optional<double> memory_available_mb) {
   std::lock_guard lock(mutex_);
   std::optional<Claim> claim;
   Status s = Transaction([&]() -> Status {
@@ -585,8 +592,9 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
     int64_t now = clock_->NowMs();
     Stmt next(*statements_,
               "SELECT id, available_at FROM videos WHERE status = 'queued' AND available_at <= ? "
+              "AND (?2 IS NULL OR predicted_memory_mb IS NULL OR predicted_memory_mb <= ?2) "
               "ORDER BY available_at, created_at, id LIMIT 1");
-    next.Bind(1, now);
+    next.Bind(1, now).Bind(2, memory_available_mb);
     int rc = next.Step();
     if (rc == SQLITE_DONE) return Status::Ok();
     if (rc != SQLITE_ROW) return FromSqlite(rc, db_, "Cannot find a queued job");
@@ -597,7 +605,7 @@ Result<std::optional<Claim>> SqliteStore::ClaimNext(const std::string& worker_id
     c.waited_ms = std::max<int64_t>(0, now - next.Int(1));
     Stmt take(*statements_,
               "UPDATE videos SET status = 'processing', attempts = attempts + 1, progress = 0, "
-              "playable = 0, "
+              "playable = 0, waiting_for = NULL, "
               "eta_seconds = NULL, lease_owner = ?, lease_token = ?, lease_expires_at = ?, "
               "updated_at = ? WHERE id = ?");
     RETURN_IF_ERROR(take.Bind(1, worker_id)
@@ -693,6 +701,53 @@ Status SqliteStore::FailJob(const std::string& id, const std::string& token, con
     }
     return Status::Ok();
   });
+}
+
+Status SqliteStore::RecordEstimate(const std::string& id, const std::string& token,
+                                   const JobEstimate& estimate) {
+  std::lock_guard lock(mutex_);
+  Stmt s(*statements_,
+         "UPDATE videos SET predicted_memory_mb = ?, predicted_seconds = ?, source = ?, "
+         "updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
+  RETURN_IF_ERROR(s.Bind(1, estimate.memory_mb)
+                      .Bind(2, estimate.seconds)
+                      .Bind(3, store_util::JsonColumn(estimate.source))
+                      .Bind(4, clock_->NowMs())
+                      .Bind(5, id)
+                      .Bind(6, token)
+                      .Run("Cannot record the estimate"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Status SqliteStore::DeferJob(const std::string& id, const std::string& token,
+                             const std::string& for_what) {
+  std::lock_guard lock(mutex_);
+  Stmt s(*statements_,
+         "UPDATE videos SET status = 'queued', attempts = MAX(attempts - 1, 0), progress = 0, "
+         "playable = 0, eta_seconds = NULL, waiting_for = ?, " +
+             std::string(kDropLease) +
+             ", updated_at = ? WHERE id = ? AND status = 'processing' AND lease_token = ?");
+  RETURN_IF_ERROR(s.Bind(1, for_what)
+                      .Bind(2, clock_->NowMs())
+                      .Bind(3, id)
+                      .Bind(4, token)
+                      .Run("Cannot defer the job"));
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : LeaseLost(id);
+}
+
+Result<std::vector<Video>> SqliteStore::ListQueue(int limit) {
+  std::lock_guard lock(mutex_);
+  std::vector<Video> videos;
+  Stmt running(*statements_, SelectVideos("WHERE status = 'processing' ORDER BY updated_at, id"));
+  int rc;
+  while ((rc = running.Step()) == SQLITE_ROW) videos.push_back(store_util::ReadVideo(running));
+  if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot list the running jobs");
+  Stmt queued(*statements_, SelectVideos("WHERE status = 'queued' "
+                                         "ORDER BY available_at, created_at, id LIMIT ?"));
+  queued.Bind(1, std::max(limit, 0));
+  while ((rc = queued.Step()) == SQLITE_ROW) videos.push_back(store_util::ReadVideo(queued));
+  if (rc != SQLITE_DONE) return FromSqlite(rc, db_, "Cannot list the queue");
+  return videos;
 }
 
 Status SqliteStore::ReleaseJob(const std::string& id, const std::string& token) {

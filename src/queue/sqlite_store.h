@@ -40,7 +40,13 @@ class SqliteStore : public JobStore {
   Result<QueueCounts> Counts() override;
   Result<std::vector<Video>> ListChangedSince(int64_t since_ms, int limit) override;
   Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
-                                         int max_processing) override;
+                                         int max_processing,
+                                         std::optional<double> memory_available_mb) override;
+  Status RecordEstimate(const std::string& id, const std::string& token,
+                        const JobEstimate& estimate) override;
+  Status DeferJob(const std::string& id, const std::string& token,
+                  const std::string& for_what) override;
+  Result<std::vector<Video>> ListQueue(int limit) override;
   Status MarkPlayable(const std::string& id, const std::string& token) override;
   Status RenewLease(const std::string& id, const std::string& token, int64_t lease_ms,
                     double progress, std::optional<int64_t> eta_seconds) override;

@@ -8,12 +8,29 @@
 namespace vidproc::queue::store_util {
 namespace {
 
-constexpr std::array<std::string_view, 20> kVideoColumnNames = {
-    "id",         "status",       "filename",       "created_at",
-    "updated_at", "size_bytes",   "progress",       "eta_seconds",
-    "attempts",   "error_code",   "error_message",  "source",
-    "output",     "has_original", "external_id",    "metadata",
-    "import_key", "import_url",   "replace_source", "playable"};
+constexpr std::array<std::string_view, 23> kVideoColumnNames = {"id",
+                                                                "status",
+                                                                "filename",
+                                                                "created_at",
+                                                                "updated_at",
+                                                                "size_bytes",
+                                                                "progress",
+                                                                "eta_seconds",
+                                                                "attempts",
+                                                                "error_code",
+                                                                "error_message",
+                                                                "source",
+                                                                "output",
+                                                                "has_original",
+                                                                "external_id",
+                                                                "metadata",
+                                                                "import_key",
+                                                                "import_url",
+                                                                "replace_source",
+                                                                "playable",
+                                                                "predicted_memory_mb",
+                                                                "predicted_seconds",
+                                                                "waiting_for"};
 
 constexpr size_t kMaxCursorIdLength = 64;
 constexpr size_t kMaxCursorTimeDigits = 19;  // INT64_MAX has 19 digits
@@ -215,6 +232,9 @@ Video ReadVideo(const Row& row) {
   v.import_url = row.Text(17);
   v.replace_source = row.Bool(18);
   v.playable = row.Bool(19);
+  if (!row.IsNull(20)) v.predicted_memory_mb = row.Double(20);
+  if (!row.IsNull(21)) v.predicted_seconds = row.Double(21);
+  v.waiting_for = SanitizeText(row.Text(22));
   return v;
 }
 

@@ -1,5 +1,7 @@
 #include "queue/video_json.h"
 
+#include <cmath>
+
 #include "core/clock.h"
 #include "core/redact.h"
 #include "core/status.h"
@@ -81,6 +83,21 @@ nlohmann::json ToApiJson(const Video& v) {
                        (v.status == VideoStatus::kReady && v.output.is_object() &&
                         v.output.value("hls", nlohmann::json()).is_object())},
   };
+  // What the worker that probed the original predicts the job costs (the admission's numbers).
+  j["estimate"] = nullptr;
+  if (v.predicted_memory_mb && v.predicted_seconds && std::isfinite(*v.predicted_memory_mb) &&
+      std::isfinite(*v.predicted_seconds)) {
+    j["estimate"] = {{"memory_mb", std::lround(*v.predicted_memory_mb)},
+                     {"seconds", std::lround(*v.predicted_seconds)}};
+  }
+  // A queued video's wait; its place and predicted start are filled where a request looked at
+  // the queue (http: GET of videos), null elsewhere (events, webhooks).
+  j["queue"] = nullptr;
+  if (v.status == VideoStatus::kQueued) {
+    j["queue"] = {{"position", nullptr},
+                  {"predicted_start_at", nullptr},
+                  {"waiting_for", v.waiting_for == "memory" ? "memory" : "worker"}};
+  }
   if (v.status == VideoStatus::kFailed) {
     auto code = CodeFromName(v.error_code);
     j["error"] = {{"code", v.error_code},

@@ -54,6 +54,22 @@ struct Video {
   bool replace_source = false;
   // HLS of the running job is published (MarkPlayable); a ready video's is in `output`.
   bool playable = false;
+  // What the worker that probed the original predicts the job costs (RecordEstimate): the
+  // transcoder's peak memory and its run time with the settings chosen for it. Kept when the job
+  // goes back to the queue (the file is the same); unset until a worker probed it.
+  std::optional<double> predicted_memory_mb;
+  std::optional<double> predicted_seconds;
+  // Why a queued job that was claimed went back to wait (DeferJob): "memory" while its predicted
+  // memory does not fit next to the jobs running. Empty otherwise; cleared when it is claimed.
+  std::string waiting_for;
+};
+
+// A worker's prediction for a claimed job, and the probe it came from (the resource's `source`
+// before the job is done).
+struct JobEstimate {
+  double memory_mb = 0;
+  double seconds = 0;
+  nlohmann::json source;
 };
 
 struct Claim {
@@ -120,10 +136,25 @@ class VideoQueue {
 
   // Claims the oldest queued job that is due for `worker_id`, unless that worker already holds
   // `max_processing` jobs: the cap is checked in the claiming transaction, so it holds however
-  // many threads claim for the worker. Increments attempts. nullopt when there is nothing to
-  // claim or the cap is reached.
+  // many threads claim for the worker. With `memory_available_mb`, jobs predicted to need more
+  // (RecordEstimate) are passed over; jobs not predicted yet are not. Increments attempts and
+  // clears `waiting_for`. nullopt when there is nothing to claim or the cap is reached.
   virtual Result<std::optional<Claim>> ClaimNext(const std::string& worker_id, int64_t lease_ms,
-                                                 int max_processing) = 0;
+                                                 int max_processing,
+                                                 std::optional<double> memory_available_mb) = 0;
+  // Records the claimed job's prediction and probe (the video's `source`). kLeaseLost as for
+  // RenewLease.
+  virtual Status RecordEstimate(const std::string& id, const std::string& token,
+                                const JobEstimate& estimate) = 0;
+  // Gives a claimed job back to wait `for_what` ("memory"): kQueued with its place in the queue
+  // kept (its due time is not moved), the attempt not counted, `waiting_for` set until a claim.
+  // kLeaseLost as for RenewLease.
+  virtual Status DeferJob(const std::string& id, const std::string& token,
+                          const std::string& for_what) = 0;
+  // The jobs processing and then the queued ones in the order they will be claimed (due time),
+  // at most `limit` queued ones: what a queue position and a predicted start are computed from
+  // (queue/forecast.h).
+  virtual Result<std::vector<Video>> ListQueue(int limit) = 0;
   // Extends the lease and records progress. kLeaseLost if `token` is not the current lease.
   // The job's HLS is published far enough to be watched (its playlists and first segments): the
   // resource says `playable` while the rest is encoded. Cleared whenever the job is claimed again,

@@ -141,6 +141,7 @@ int ChildProcess::Wait() {
   }
   reaped_ = true;
   cpu_ms_ = Ms(usage.ru_utime) + Ms(usage.ru_stime);
+  peak_rss_bytes_ = static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
   return wait_status_;
 }
 

@@ -41,6 +41,9 @@ class ChildProcess {
   int Wait();
   // CPU time (user + system) the child used; known after Wait.
   int64_t cpu_ms() const { return cpu_ms_; }
+  // The child's peak resident memory (the largest of its process and its waited-for
+  // descendants'); known after Wait. What the admission's memory prediction is checked against.
+  int64_t peak_rss_bytes() const { return peak_rss_bytes_; }
   pid_t pid() const { return pid_; }
 
  private:
@@ -52,6 +55,7 @@ class ChildProcess {
   bool reaped_ = false;
   int wait_status_ = 0;
   int64_t cpu_ms_ = 0;
+  int64_t peak_rss_bytes_ = 0;
 };
 
 }  // namespace vidproc::worker

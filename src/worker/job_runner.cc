@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "core/redact.h"
 #include "core/text.h"
+#include "core/units.h"
+#include "media/probe.h"
 #include "storage/source_fetch.h"
 #include "storage/storyboard_vtt.h"
 #include "worker/sandbox.h"
@@ -145,10 +147,12 @@ struct JobRunner::ChildResult {
   enum Kind { kDone, kRefused, kFailed, kCrashed, kTimeout, kStopped, kLost } kind = kFailed;
   Status error;
   nlohmann::json summary;
+  int64_t peak_rss_bytes = 0;
+  int64_t cpu_ms = 0;
 };
 
 JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std::string& input,
-                                           const std::string& job_dir, int threads,
+                                           const std::string& job_dir, const JobSettings& job,
                                            const Deadline& deadline, const std::atomic<bool>& stop,
                                            LiveHls* live) {
   const std::string& id = claim.video.id;
@@ -165,15 +169,15 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                                    "--progress",
                                    "json",
                                    "--threads",
-                                   std::to_string(threads),
+                                   std::to_string(job.threads),
                                    "--preset",
-                                   settings_.preset,
+                                   job.preset,
                                    "--bitrate",
                                    settings_.video_bitrate,
                                    "--max-size",
                                    settings_.max_size,
                                    "--max-fps",
-                                   std::to_string(settings_.max_fps),
+                                   std::to_string(job.max_fps),
                                    "--overwrite",  // a retried job's scratch may hold a try
                                    "--sandbox"};
   if (!settings_.sandbox_skip.empty()) {
@@ -253,6 +257,8 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
     }
   }
   int status = (*child)->Wait();
+  result.peak_rss_bytes = (*child)->peak_rss_bytes();
+  result.cpu_ms = (*child)->cpu_ms();
   if (stopped_because) {
     result.kind = *stopped_because;
     return result;
@@ -288,6 +294,112 @@ JobRunner::ChildResult JobRunner::RunChild(const queue::Claim& claim, const std:
                        "The transcoder exited with status " + std::to_string(code) + ".");
   }
   return result;
+}
+
+Result<nlohmann::json> JobRunner::ProbeInChild(const std::string& input, const Deadline& deadline) {
+  // A probe reads headers and the first packets: seconds at most, even for a hostile file.
+  constexpr int64_t kProbeLimitMs = 30'000;
+  std::vector<std::string> argv = {settings_.transcoder_path, "probe", "--sandbox"};
+  if (!settings_.sandbox_skip.empty()) {
+    argv.insert(argv.end(), {"--sandbox-skip", settings_.sandbox_skip});
+  }
+  argv.push_back(input);
+  std::vector<std::string> env =
+      ChildEnvironment(CurrentEnvironment(),
+                       {"LOG_LEVEL=" + settings_.log_level, "LOG_FORMAT=" + settings_.log_format});
+  ChildLimits limits = settings_.limits;
+  limits.cpu_ms = kProbeLimitMs;
+  ASSIGN_OR_RETURN(auto child, ChildProcess::Spawn(argv, env, limits));
+  const int64_t give_up_ms =
+      clock_->MonotonicMs() + std::min<int64_t>(kProbeLimitMs, deadline.RemainingMs());
+  std::string text;
+  std::string line;
+  for (;;) {
+    ChildProcess::Read r = child->ReadLine(&line, 200);
+    if (r == ChildProcess::Read::kEof) break;
+    if (r == ChildProcess::Read::kLine) {
+      text += line;
+      text += '\n';
+      if (text.size() > (1 << 20)) break;  // far more than any probe: not one
+    }
+    if (clock_->MonotonicMs() > give_up_ms) break;
+  }
+  child->Signal(SIGKILL);  // a no-op once it has exited
+  const int status = child->Wait();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status(ErrorCode::kCorruptInput,
+                  "the probe did not accept the file (status " + std::to_string(status) + ")");
+  }
+  auto probe = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!probe.is_object()) return Status(ErrorCode::kInternal, "the probe printed no JSON object");
+  return probe;
+}
+
+JobRunner::Admitted JobRunner::Admit(const queue::Claim& claim, const std::string& input,
+                                     int threads, const Deadline& deadline) {
+  const std::string& id = claim.video.id;
+  Admitted admitted;
+  admitted.settings = {threads, settings_.preset, settings_.max_fps};
+  auto probe = ProbeInChild(input, deadline);
+  Result<media::MediaInfo> info =
+      probe.ok() ? media::MediaInfoFromJson(*probe) : Result<media::MediaInfo>(probe.status());
+  if (!info.ok() || !info->video) {
+    // The transcoder opens the file again and says what is wrong with it, as a job's error.
+    LogInfo("no prediction: the file was not probed",
+            {{"video", id}, {"reason", info.ok() ? "no video stream" : info.status().message()}});
+    return admitted;
+  }
+  media::TranscodeOptions options;
+  if (auto size = ParseSize(settings_.max_size); size.ok()) options.max_size = *size;
+  if (auto rate = ParseBitrate(settings_.video_bitrate); rate.ok()) options.video_bitrate = *rate;
+  std::string_view rungs = settings_.hls ? settings_.renditions : "";
+  while (!rungs.empty()) {
+    const size_t comma = std::min(rungs.find(','), rungs.size());
+    if (auto side = ParseInteger(rungs.substr(0, comma), 1, 1 << 16); side.ok()) {
+      options.renditions.push_back(static_cast<int>(*side));
+    }
+    rungs.remove_prefix(std::min(comma + 1, rungs.size()));
+  }
+  // The cores this job will have: its threads, shared with the jobs already running here.
+  const double cores =
+      std::max(1.0, std::min<double>(threads, static_cast<double>(settings_.machine_cores) /
+                                                  static_cast<double>(ledger_.jobs() + 1)));
+  const double seconds_left = static_cast<double>(deadline.RemainingMs()) / 1000.0;
+  const media::CostModel& model =
+      settings_.cost_model ? *settings_.cost_model : media::CostModel::Builtin();
+  Fit fit = FitToTime(model, *info, options, admitted.settings, cores, seconds_left,
+                      static_cast<int>(settings_.timeout_ms / 1000));
+  queue::JobEstimate estimate{fit.predicted.peak_memory_mb, fit.predicted.wall_s,
+                              SanitizeJson(*probe)};
+  if (Status s = store_->RecordEstimate(id, claim.lease_token, estimate); !s.ok()) {
+    LogWarning("cannot record the job's prediction", {{"video", id}, {"reason", s.message()}});
+  }
+  if (!fit.refusal.ok()) {
+    LogWarning("refused before it started: it would not finish in time",
+               {{"video", id}, {"predicted_s", fit.predicted.wall_s}});
+    admitted.outcome = Fail(claim, fit.refusal, /*transient=*/false);
+    return admitted;
+  }
+  if (!ledger_.TryBook(id, fit.predicted.peak_memory_mb)) {
+    Status deferred = store_->DeferJob(id, claim.lease_token, "memory");
+    LogInfo("waiting for memory",
+            {{"video", id},
+             {"predicted_mb", fit.predicted.peak_memory_mb},
+             {"available_mb", ledger_.AvailableMb().value_or(ledger_.budget_mb())},
+             {"deferred", deferred.ok()}});
+    admitted.outcome = deferred.ok() ? JobOutcome::kDeferred : JobOutcome::kLost;
+    return admitted;
+  }
+  if (fit.cheaper) {
+    LogInfo("cheaper settings to fit the time limit", {{"video", id},
+                                                       {"preset", fit.settings.preset},
+                                                       {"max_fps", fit.settings.max_fps},
+                                                       {"predicted_s", fit.predicted.wall_s},
+                                                       {"reason", fit.reason}});
+  }
+  admitted.settings = fit.settings;
+  admitted.fit = std::move(fit);
+  return admitted;
 }
 
 JobOutcome JobRunner::TimedOut(const queue::Claim& claim, const std::string& during) {
@@ -337,8 +449,8 @@ JobOutcome JobRunner::Quarantine(const queue::Claim& claim, const Status& error)
 }
 
 JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_dir, int threads,
-                            const nlohmann::json& summary, const std::string& input,
-                            bool original_stored, LiveHls* live) {
+                            const nlohmann::json& admission, const nlohmann::json& summary,
+                            const std::string& input, bool original_stored, LiveHls* live) {
   const queue::Video& v = claim.video;
   const std::string& id = v.id;
   Status s;
@@ -393,7 +505,8 @@ JobOutcome JobRunner::Store(const queue::Claim& claim, const std::string& job_di
   if (!output.is_object()) output = nlohmann::json::object();
   output.erase("path");  // the scratch copy, gone after this job; the video is at VideoKey(id)
   output["warnings"] = SanitizeJson(summary.value("warnings", nlohmann::json::array()));
-  output["threads"] = threads;  // decided by the worker at claim time (ThreadsForJob)
+  output["threads"] = threads;      // decided by the worker at claim time (ThreadsForJob)
+  output["admission"] = admission;  // what was predicted and chosen (worker/admission.h), or null
   output["thumbnail_widths"] = widths;
   output["storyboard"] = storyboard;  // the worker's own record (StoreStoryboard), or null
   output["outputs"] = nlohmann::json::array();
@@ -584,6 +697,17 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
   const std::string& input = original.path;
   if (deadline.Expired()) return TimedOut(claim, "after the download");
 
+  Admitted admitted = Admit(claim, input, threads, deadline);
+  if (admitted.outcome) return *admitted.outcome;
+  // The booking ends with the job, however it ends.
+  struct Booking {
+    MemoryLedger& ledger;
+    const std::string& id;
+    ~Booking() { ledger.Release(id); }
+  } booking{ledger_, id};
+  const nlohmann::json admission =
+      admitted.fit ? AdmissionJson(*admitted.fit) : nlohmann::json(nullptr);
+
   std::unique_ptr<LiveHls> live;
   if (settings_.hls) {
     live = std::make_unique<LiveHls>(store_, blobs_, claim, job_dir + "/hls", clock_);
@@ -594,7 +718,7 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
   }
   // The phases of the job for its `ready` line: where the time between claim and ready goes.
   const int64_t child_started_ms = deadline.ElapsedMs();
-  ChildResult r = RunChild(claim, input, job_dir, threads, deadline, stop, live.get());
+  ChildResult r = RunChild(claim, input, job_dir, admitted.settings, deadline, stop, live.get());
   const int64_t child_ended_ms = deadline.ElapsedMs();
   if (live) {
     live->Stop();
@@ -613,9 +737,9 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
   JobOutcome outcome = JobOutcome::kLost;
   switch (r.kind) {
     case ChildResult::kDone:
-      outcome = deadline.Expired()
-                    ? TimedOut(claim, "after the transcode")
-                    : Store(claim, job_dir, threads, r.summary, input, original.stored, live.get());
+      outcome = deadline.Expired() ? TimedOut(claim, "after the transcode")
+                                   : Store(claim, job_dir, threads, admission, r.summary, input,
+                                           original.stored, live.get());
       break;
     case ChildResult::kRefused: outcome = Fail(claim, r.error, false); break;
     case ChildResult::kFailed: outcome = Fail(claim, r.error, !IsInputError(r.error.code())); break;
@@ -636,17 +760,22 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
   }
   if (outcome == JobOutcome::kReady) {
     const auto& out = r.summary.value("output", nlohmann::json::object());
-    LogInfo("ready", {{"video", id},
-                      {"path", r.summary.value("path", "")},
-                      {"seconds", deadline.ElapsedMs() / 1000.0},
-                      {"before_child_s", child_started_ms / 1000.0},
-                      {"child_s", (child_ended_ms - child_started_ms) / 1000.0},
-                      {"transcode_s", r.summary.value("elapsed_s", 0.0)},
-                      {"store_s", (deadline.ElapsedMs() - child_ended_ms) / 1000.0},
-                      {"threads", threads},
-                      {"playable_after_s", live ? live->playable_after_s() : -1.0},
-                      {"width", out.value("width", 0)},
-                      {"height", out.value("height", 0)}});
+    LogInfo("ready",
+            {{"video", id},
+             {"path", r.summary.value("path", "")},
+             {"seconds", deadline.ElapsedMs() / 1000.0},
+             {"before_child_s", child_started_ms / 1000.0},
+             {"child_s", (child_ended_ms - child_started_ms) / 1000.0},
+             {"transcode_s", r.summary.value("elapsed_s", 0.0)},
+             {"store_s", (deadline.ElapsedMs() - child_ended_ms) / 1000.0},
+             {"threads", threads},
+             {"preset", admitted.settings.preset},
+             {"peak_mb", static_cast<double>(r.peak_rss_bytes) / 1e6},
+             {"predicted_mb", admitted.fit ? admitted.fit->predicted.peak_memory_mb : -1.0},
+             {"predicted_s", admitted.fit ? admitted.fit->predicted.wall_s : -1.0},
+             {"playable_after_s", live ? live->playable_after_s() : -1.0},
+             {"width", out.value("width", 0)},
+             {"height", out.value("height", 0)}});
   }
   return outcome;
 }

@@ -19,8 +19,10 @@
 #include "core/deadline.h"
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
+#include "worker/admission.h"
 #include "worker/child_process.h"
 #include "worker/live_hls.h"
+#include "worker/memory_budget.h"
 
 namespace vidproc::worker {
 
@@ -44,6 +46,11 @@ struct WorkerSettings {
   std::string video_bitrate = "1500k";
   std::string max_size = "1280x720";
   int max_fps = 60;
+  // VIDPROC_MEMORY_BUDGET_MB, or its default from the machine (memory_budget.h): what the jobs'
+  // predicted peaks may add up to.
+  double memory_budget_mb = 1536;
+  // The model predictions come from: media::CostModel::Builtin() when null (tests give their own).
+  const media::CostModel* cost_model = nullptr;
   ChildLimits limits;  // cpu_ms is set per job by JobRunner (CpuSafetyNetMs)
   // Layers of the child's sandbox left out (sandbox.h): "" for all of them, or a comma list of
   // network, files, syscalls (checked when the configuration is loaded).
@@ -67,15 +74,23 @@ struct WorkerSettings {
 // every core, plus a margin, is never reached by a child that the deadline stops first.
 int64_t CpuSafetyNetMs(int64_t remaining_ms, int64_t kill_grace_ms, int cores);
 
-// What became of a job, for logs and tests.
-enum class JobOutcome { kReady, kFailed, kRetrying, kReleased, kLost };
+// What became of a job, for logs and tests. kDeferred: back in the queue, waiting for memory.
+enum class JobOutcome { kReady, kFailed, kRetrying, kReleased, kLost, kDeferred };
 
 class JobRunner {
  public:
   // `store`, `blobs` and `clock` must outlive the runner; the settings are copied.
   JobRunner(queue::JobStore* store, storage::BlobStore* blobs, WorkerSettings settings,
             const Clock* clock)
-      : store_(store), blobs_(blobs), settings_(std::move(settings)), clock_(clock) {}
+      : store_(store),
+        blobs_(blobs),
+        settings_(std::move(settings)),
+        clock_(clock),
+        ledger_(settings_.memory_budget_mb) {}
+
+  // The most memory a job may be predicted to need to be claimed now (ClaimNext), or nullopt
+  // while no job runs here (any job may start alone).
+  std::optional<double> MemoryAvailableMb() const { return ledger_.AvailableMb(); }
 
   // Runs the child with `threads` (the job's budget, ThreadsForJob). `stop` asks for a graceful
   // stop: the child is stopped and the job released for another worker. Blocks until the job is
@@ -88,15 +103,29 @@ class JobRunner {
  private:
   struct ChildResult;
   ChildResult RunChild(const queue::Claim& claim, const std::string& input,
-                       const std::string& job_dir, int threads, const Deadline& deadline,
+                       const std::string& job_dir, const JobSettings& job, const Deadline& deadline,
                        const std::atomic<bool>& stop, LiveHls* live);
   JobOutcome TimedOut(const queue::Claim& claim, const std::string& during);
   JobOutcome Fail(const queue::Claim& claim, const Status& error, bool transient);
   // `live` (null without HLS) is stopped; its publication is finished here, or withdrawn when
   // storing fails.
   JobOutcome Store(const queue::Claim& claim, const std::string& job_dir, int threads,
-                   const nlohmann::json& summary, const std::string& input, bool original_stored,
-                   LiveHls* live);
+                   const nlohmann::json& admission, const nlohmann::json& summary,
+                   const std::string& input, bool original_stored, LiveHls* live);
+  // The admission of a claimed job whose original is at `input` (admission.h): probed in a
+  // sandboxed child, its memory booked in the ledger (released by the caller) and its settings
+  // fitted to the time left. `outcome` is set when the job ended here: deferred for memory, or
+  // refused (would_exceed_timeout). Without a probe (it failed: the transcoder will say why),
+  // the configured settings and no prediction.
+  struct Admitted {
+    JobSettings settings;
+    std::optional<Fit> fit;
+    std::optional<JobOutcome> outcome;
+  };
+  Admitted Admit(const queue::Claim& claim, const std::string& input, int threads,
+                 const Deadline& deadline);
+  // `vidproc probe --sandbox` on `input`: the probe's JSON, or why not.
+  Result<nlohmann::json> ProbeInChild(const std::string& input, const Deadline& deadline);
 
   // The job's original as a local file: the stored upload, or an import's source, fetched from
   // its URL or read from the bucket (and then stored as the video's original, as an upload is).
@@ -124,6 +153,7 @@ class JobRunner {
   storage::BlobStore* blobs_;
   const WorkerSettings settings_;
   const Clock* clock_;
+  MemoryLedger ledger_;  // the running jobs' predicted memory, against memory_budget_mb
 };
 
 }  // namespace vidproc::worker

@@ -80,7 +80,10 @@ void WorkerPool::SlotLoop(int slot) {
 }
 
 Status WorkerPool::ClaimAndRun(int slot) {
-  auto claim = store_->ClaimNext(settings_.worker_id, settings_.lease_ms, settings_.max_tasks);
+  // Jobs already predicted to need more memory than the running ones leave are passed over
+  // (they wait, `waiting_for` memory); a job not probed yet is claimed and admitted by its probe.
+  auto claim = store_->ClaimNext(settings_.worker_id, settings_.lease_ms, settings_.max_tasks,
+                                 runner_.MemoryAvailableMb());
   if (!claim.ok()) return claim.status();
   if (!claim.value()) {
     // Woken at once by stores that notify (PostgreSQL LISTEN/NOTIFY); a poll otherwise.
@@ -107,7 +110,10 @@ Status WorkerPool::ClaimAndRun(int slot) {
   });
   if (!run.ok()) outcome = runner_.Quarantine(job, run);
   outcomes_[static_cast<int>(outcome)]++;
-  if (observer_) observer_(outcome, (clock_->MonotonicMs() - started_ms) / 1000.0);
+  // A deferred job did no work: it is not a job's duration.
+  if (observer_ && outcome != JobOutcome::kDeferred) {
+    observer_(outcome, (clock_->MonotonicMs() - started_ms) / 1000.0);
+  }
   return Status::Ok();
 }
 

@@ -61,7 +61,7 @@ class WorkerPool {
   std::atomic<int> jobs_running_{0};     // on this worker: what a new job's threads depend on
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<int64_t> outcomes_[5] = {};
+  std::atomic<int64_t> outcomes_[6] = {};
   std::function<void(JobOutcome, double)> observer_;
   std::function<void(double)> claim_observer_;
 };

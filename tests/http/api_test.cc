@@ -1359,6 +1359,35 @@ TEST_F(ApiLimitsTest, MediaOfAQueuedVideoIs409) {
   EXPECT_FALSE(v.contains("hls_url")) << v.dump();
 }
 
+TEST_F(ApiLimitsTest, AQueuedVideoShowsItsPlaceInTheQueue) {
+  const std::string first = UploadId("text.mp4");
+  const std::string second = UploadId("text.mp4");
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  auto a = GetVideo(first);
+  auto b = GetVideo(second);
+  ASSERT_TRUE(a["queue"].is_object()) << a.dump();
+  ASSERT_TRUE(b["queue"]["position"].is_number_integer()) << b.dump();
+  EXPECT_GE(a["queue"]["position"].get<int>(), 1);
+  EXPECT_EQ(b["queue"]["position"].get<int>(), a["queue"]["position"].get<int>() + 1)
+      << "claimed in upload order";
+  EXPECT_EQ(b["queue"]["waiting_for"], "worker");
+  EXPECT_TRUE(b["queue"]["predicted_start_at"].is_null()) << "no worker is alive to start it";
+  EXPECT_TRUE(b["estimate"].is_null()) << "no worker has probed it";
+  // The list shows the same places.
+  Response list = Call("GET", "/api/v1/videos?status=queued&limit=100");
+  ASSERT_EQ(list.status, 200) << list;
+  bool found = false;
+  const nlohmann::json listed = list.Json();
+  for (const auto& v : listed["videos"]) {
+    if (v["id"] == second) {
+      found = true;
+      EXPECT_EQ(v["queue"]["position"], b["queue"]["position"]);
+    }
+  }
+  EXPECT_TRUE(found) << list;
+}
+
 TEST_F(ApiLimitsTest, TusOptionsAdvertiseTheCapabilities) {
   Response r = Call("OPTIONS", "/api/v1/uploads");
   EXPECT_EQ(r.status, 204) << r;

@@ -66,3 +66,46 @@ TEST(ProbeTest, JsonHasTheFieldsTheApiReports) {
 
 }  // namespace
 }  // namespace vidproc::media
+
+namespace vidproc::media {
+namespace {
+
+// A worker reads the probe a sandboxed child wrote: it must come back as the engine saw it.
+TEST(ProbeJsonTest, AProbeReadsBackAsTheEngineSawIt) {
+  for (const char* name : {"real_1080p.mp4", "rot90.mp4", "hdr10_hevc.mp4", "anamorphic.mp4",
+                           "multi_audio_subs.mkv", "hlg_hevc.mkv"}) {
+    SCOPED_TRACE(name);
+    MediaInfo info = ProbeFile(Fixture(name));
+    auto back = MediaInfoFromJson(ToJson(info));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(ToJson(*back), ToJson(info));
+  }
+}
+
+TEST(ProbeJsonTest, AMalformedProbeIsRefused) {
+  nlohmann::json good = ToJson(ProbeFile(Fixture("real_1080p.mp4")));
+  std::vector<nlohmann::json> bad;
+  for (auto [key, value] :
+       std::vector<std::pair<const char*, nlohmann::json>>{{"width", -1},
+                                                           {"width", 1e9},
+                                                           {"height", "1080"},
+                                                           {"frame_rate", 1e12},
+                                                           {"bit_depth", 0},
+                                                           {"rotation", 45},
+                                                           {"hdr", 1},
+                                                           {"codec", std::string(1000, 'h')},
+                                                           {"duration_s", -5.0}}) {
+    nlohmann::json j = good;
+    j["video"][key] = value;
+    bad.push_back(j);
+  }
+  bad.push_back(nlohmann::json::array());
+  bad.push_back({{"video", "h264"}});
+  bad.push_back({{"audio", {1, 2}}});
+  for (const auto& j : bad) {
+    EXPECT_EQ(MediaInfoFromJson(j).status().code(), ErrorCode::kInvalidArgument) << j.dump();
+  }
+}
+
+}  // namespace
+}  // namespace vidproc::media

@@ -43,7 +43,7 @@ class JobStoreTest : public ::testing::Test {
   }
 
   Claim MustClaim(const std::string& worker = "w1", int cap = 100) {
-    auto c = store_->ClaimNext(worker, 30'000, cap);
+    auto c = store_->ClaimNext(worker, 30'000, cap, std::nullopt);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     EXPECT_TRUE(c.value().has_value()) << "nothing was claimed";
     return c.value().value_or(Claim{});
@@ -120,7 +120,7 @@ TYPED_TEST_P(JobStoreTest, DuplicateIdIsRefused) {
 
 TYPED_TEST_P(JobStoreTest, UploadingVideosAreNotClaimedUntilUploaded) {
   std::string id = this->Add("up.mov", VideoStatus::kUploading);
-  auto none = this->store_->ClaimNext("w", 30'000, 10);
+  auto none = this->store_->ClaimNext("w", 30'000, 10, std::nullopt);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none.value().has_value());
   ASSERT_TRUE(this->store_->MarkUploaded(id, 999).ok());
@@ -140,7 +140,7 @@ TYPED_TEST_P(JobStoreTest, ClaimsOldestFirstAndCountsAttempts) {
   EXPECT_EQ(a.video.status, VideoStatus::kProcessing);
   EXPECT_EQ(a.video.attempts, 1);
   EXPECT_NE(a.lease_token, b.lease_token);
-  auto none = this->store_->ClaimNext("w", 30'000, 10);
+  auto none = this->store_->ClaimNext("w", 30'000, 10, std::nullopt);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none.value().has_value());
 }
@@ -149,7 +149,7 @@ TYPED_TEST_P(JobStoreTest, ClaimRespectsTheCap) {
   for (int i = 0; i < 5; ++i) this->Add();
   this->MustClaim("w", 2);
   this->MustClaim("w", 2);
-  auto third = this->store_->ClaimNext("w", 30'000, 2);
+  auto third = this->store_->ClaimNext("w", 30'000, 2, std::nullopt);
   ASSERT_TRUE(third.ok());
   EXPECT_FALSE(third.value().has_value()) << "a third job was claimed with a cap of 2";
   auto counts = this->store_->Counts();
@@ -168,7 +168,7 @@ TYPED_TEST_P(JobStoreTest, ConcurrentClaimsNeverShareAJobOrExceedTheCap) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10; ++i) {
         // Eight slots of one worker, all claiming at once.
-        auto c = this->store_->ClaimNext("one-worker", 30'000, 25);
+        auto c = this->store_->ClaimNext("one-worker", 30'000, 25, std::nullopt);
         if (c.ok() && c.value()) {
           std::lock_guard lock(m);
           claimed.push_back(c.value()->video.id);
@@ -224,6 +224,72 @@ TYPED_TEST_P(JobStoreTest, PlayableWhileItsAttemptLastsOnly) {
   ASSERT_TRUE(this->store_->ReleaseJob(id, again.lease_token).ok());
   EXPECT_FALSE(this->store_->GetVideo(id)->playable);
   EXPECT_EQ(this->store_->MarkPlayable(id, again.lease_token).code(), ErrorCode::kLeaseLost);
+}
+
+TYPED_TEST_P(JobStoreTest, AnEstimateIsKeptAndADeferredJobKeepsItsPlace) {
+  std::string big = this->Add("big.mov");
+  std::string small = this->Add("small.mov");
+  Claim c = this->MustClaim();
+  ASSERT_EQ(c.video.id, big);
+  JobEstimate estimate{640.5, 312.25, {{"container", "mov"}, {"duration_s", 12.5}}};
+  ASSERT_TRUE(this->store_->RecordEstimate(big, c.lease_token, estimate).ok());
+  auto v = this->store_->GetVideo(big);
+  ASSERT_TRUE(v->predicted_memory_mb && v->predicted_seconds);
+  EXPECT_DOUBLE_EQ(*v->predicted_memory_mb, 640.5);
+  EXPECT_DOUBLE_EQ(*v->predicted_seconds, 312.25);
+  EXPECT_EQ(v->source.value("duration_s", 0.0), 12.5) << "the probe is the source from now on";
+  this->clock_.Advance(5000);
+  ASSERT_TRUE(this->store_->DeferJob(big, c.lease_token, "memory").ok());
+  v = this->store_->GetVideo(big);
+  EXPECT_EQ(v->status, VideoStatus::kQueued);
+  EXPECT_EQ(v->waiting_for, "memory");
+  EXPECT_EQ(v->attempts, 0) << "a deferred attempt does not count";
+  EXPECT_TRUE(v->predicted_memory_mb.has_value()) << "the estimate stays with the file";
+
+  // Too big for what is free: passed over, the next job is claimed instead.
+  auto next = this->store_->ClaimNext("w1", 30'000, 100, 500.0);
+  ASSERT_TRUE(next.ok() && next->has_value());
+  EXPECT_EQ((*next)->video.id, small);
+  // Room again: the deferred job comes first, its place in the queue kept.
+  std::string later = this->Add("later.mov");
+  auto again = this->store_->ClaimNext("w1", 30'000, 100, 700.0);
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->video.id, big);
+  EXPECT_EQ((*again)->video.waiting_for, "") << "cleared by the claim";
+  EXPECT_EQ((*again)->video.attempts, 1);
+  // A job never estimated is not passed over, however little memory is free.
+  auto unknown = this->store_->ClaimNext("w1", 30'000, 100, 1.0);
+  ASSERT_TRUE(unknown.ok() && unknown->has_value());
+  EXPECT_EQ((*unknown)->video.id, later);
+  EXPECT_EQ(this->store_->DeferJob(big, "forged", "memory").code(), ErrorCode::kLeaseLost);
+  EXPECT_EQ(this->store_->RecordEstimate(big, "forged", estimate).code(), ErrorCode::kLeaseLost);
+}
+
+TYPED_TEST_P(JobStoreTest, TheQueueListsRunningJobsThenQueuedOnesInClaimOrder) {
+  std::string first = this->Add();
+  std::string second = this->Add();
+  std::string third = this->Add();
+  std::string fourth = this->Add();
+  this->Add("uploading.mov", VideoStatus::kUploading);
+  Claim c = this->MustClaim();
+  ASSERT_EQ(c.video.id, first);
+  // A retry due later goes behind the others, as a claim would take them.
+  Claim retried = this->MustClaim();
+  ASSERT_EQ(retried.video.id, second);
+  ASSERT_TRUE(this->store_
+                  ->FailJob(second, retried.lease_token,
+                            Status(ErrorCode::kStorageUnavailable, "x"),
+                            this->clock_.NowMs() + 60'000)
+                  .ok());
+  auto queue = this->store_->ListQueue(10);
+  ASSERT_TRUE(queue.ok()) << queue.status().ToString();
+  std::vector<std::string> ids;
+  for (const Video& v : *queue) ids.push_back(v.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{first, third, fourth, second}));
+  auto limited = this->store_->ListQueue(1);
+  ASSERT_TRUE(limited.ok());
+  ASSERT_EQ(limited->size(), 2u) << "the running jobs and one queued";
+  EXPECT_EQ((*limited)[1].id, third);
 }
 
 TYPED_TEST_P(JobStoreTest, AWrongTokenIsRefusedEverywhere) {
@@ -290,7 +356,8 @@ TYPED_TEST_P(JobStoreTest, TransientFailureRequeuesWhenDue) {
   auto v = this->store_->GetVideo(id);
   EXPECT_EQ(v->status, VideoStatus::kQueued);
   EXPECT_EQ(v->error_code, "storage_unavailable");
-  EXPECT_FALSE(this->store_->ClaimNext("w", 30'000, 5).value().has_value()) << "claimed early";
+  EXPECT_FALSE(this->store_->ClaimNext("w", 30'000, 5, std::nullopt).value().has_value())
+      << "claimed early";
   this->clock_.Advance(10'001);
   Claim again = this->MustClaim();
   EXPECT_EQ(again.video.id, id);
@@ -932,7 +999,7 @@ TYPED_TEST_P(JobStoreTest, DirectUploadIsCreatedWithItsWaitingVideo) {
   EXPECT_FALSE(read->used_at_ms.has_value());
   EXPECT_EQ(this->store_->GetDirectUpload(NewId()).status().code(), ErrorCode::kNotFound);
   // A queued video is not claimable before its upload, and counts as waiting.
-  EXPECT_FALSE(this->store_->ClaimNext("w1", 30'000, 10).value().has_value());
+  EXPECT_FALSE(this->store_->ClaimNext("w1", 30'000, 10, std::nullopt).value().has_value());
   EXPECT_GE(this->store_->Counts()->waiting_for_upload, 1);
   // Listed under its status.
   auto page = this->store_->ListVideos(
@@ -1034,15 +1101,16 @@ REGISTER_TYPED_TEST_SUITE_P(
     UploadingVideosAreNotClaimedUntilUploaded, ClaimsOldestFirstAndCountsAttempts,
     ClaimRespectsTheCap, ConcurrentClaimsNeverShareAJobOrExceedTheCap,
     CompletionRecordsOutputAndClearsTheLease, PlayableWhileItsAttemptLastsOnly,
-    AWrongTokenIsRefusedEverywhere, LateCompletionFromAnExpiredLeaseIsRejected,
-    RenewedLeasesAreNotRecovered, ExpiredLeasesFailAfterMaxAttempts,
-    TransientFailureRequeuesWhenDue, PermanentFailureKeepsTheOriginalAndCanBeRetried,
-    OnlyFailedVideosCanBeRetried, ReleasedJobIsClaimableWithoutCountingTheAttempt,
-    ListsNewestFirstInPages, MalformedCursorsAreRefusedAlike,
-    ChangeFeedListsChangesInOrderSinceATime, DeleteRemovesTheVideoAndItsLease,
-    EverythingSurvivesARestart, OutboxIsOffByDefault, OutboxRecordsReadyAndFailedTransitionsOnly,
-    TransientFailureWritesNoDelivery, RecoveredLeaseThatFailsWritesADelivery,
-    AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
+    AnEstimateIsKeptAndADeferredJobKeepsItsPlace,
+    TheQueueListsRunningJobsThenQueuedOnesInClaimOrder, AWrongTokenIsRefusedEverywhere,
+    LateCompletionFromAnExpiredLeaseIsRejected, RenewedLeasesAreNotRecovered,
+    ExpiredLeasesFailAfterMaxAttempts, TransientFailureRequeuesWhenDue,
+    PermanentFailureKeepsTheOriginalAndCanBeRetried, OnlyFailedVideosCanBeRetried,
+    ReleasedJobIsClaimableWithoutCountingTheAttempt, ListsNewestFirstInPages,
+    MalformedCursorsAreRefusedAlike, ChangeFeedListsChangesInOrderSinceATime,
+    DeleteRemovesTheVideoAndItsLease, EverythingSurvivesARestart, OutboxIsOffByDefault,
+    OutboxRecordsReadyAndFailedTransitionsOnly, TransientFailureWritesNoDelivery,
+    RecoveredLeaseThatFailsWritesADelivery, AClaimedDeliveryIsNotClaimedAgainUntilItsLeaseExpires,
     ConcurrentDeliveryClaimsNeverShareADelivery, FailedDeliveryAttemptsAreRetriedWhenDue,
     DeliveredAndGivenUpDeliveriesAreNeverClaimedAgain, OutboxSurvivesARestart,
     PlatformIdsReadBackAndFilterTheList, DirectUploadIsCreatedWithItsWaitingVideo,

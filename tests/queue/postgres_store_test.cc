@@ -70,7 +70,7 @@ TEST(PostgresClaimRaceTest, ManyWorkersClaimingAtOnceNeverShareAJob) {
     workers.emplace_back([&, w] {
       auto store = clean.Open(SystemClock::Default());
       for (;;) {
-        auto c = store->ClaimNext("worker-" + std::to_string(w), 60'000, 1'000);
+        auto c = store->ClaimNext("worker-" + std::to_string(w), 60'000, 1'000, std::nullopt);
         ASSERT_TRUE(c.ok()) << c.status().ToString();
         if (!c.value()) break;
         std::lock_guard lock(m);
@@ -174,7 +174,7 @@ TEST(PostgresRestartTest, TheStoreReconnectsAndNothingIsLost) {
     ASSERT_TRUE(store->CreateVideo(v).ok());
     ids.push_back(v.id);
   }
-  auto claim = store->ClaimNext("w", 60'000, 5);
+  auto claim = store->ClaimNext("w", 60'000, 5, std::nullopt);
   ASSERT_TRUE(claim.ok() && claim.value());
 
   std::string dir = vidproc::testing::ReadServerEnv(VIDPROC_PG_ENV_FILE)["PG_TEST_DIR"];

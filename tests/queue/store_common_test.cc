@@ -83,7 +83,8 @@ TEST(ReadVideoTest, MapsEveryColumnInVideoColumnsOrder) {
   EXPECT_EQ(VideoColumns(),
             "id, status, filename, created_at, updated_at, size_bytes, progress, eta_seconds, "
             "attempts, error_code, error_message, source, output, has_original, external_id, "
-            "metadata, import_key, import_url, replace_source, playable");
+            "metadata, import_key, import_url, replace_source, playable, predicted_memory_mb, "
+            "predicted_seconds, waiting_for");
   EXPECT_EQ(VideoColumns("v").substr(0, 16), "v.id, v.status, ");
   Video v = ReadVideo(FakeRow({"id1",
                                "failed",
@@ -104,7 +105,10 @@ TEST(ReadVideoTest, MapsEveryColumnInVideoColumnsOrder) {
                                "media/Trip to Rome.mov",
                                "https://cdn.example/a.mov?sig=1",
                                "1",
-                               "1"}));
+                               "1",
+                               "412.5",
+                               "95.25",
+                               "memory"}));
   EXPECT_EQ(v.id, "id1");
   EXPECT_EQ(v.status, VideoStatus::kFailed);
   EXPECT_EQ(v.filename, "a.mov");
@@ -125,13 +129,17 @@ TEST(ReadVideoTest, MapsEveryColumnInVideoColumnsOrder) {
   EXPECT_EQ(v.import_url, "https://cdn.example/a.mov?sig=1");
   EXPECT_TRUE(v.replace_source);
   EXPECT_TRUE(v.playable);
+  EXPECT_EQ(v.predicted_memory_mb, 412.5);
+  EXPECT_EQ(v.predicted_seconds, 95.25);
+  EXPECT_EQ(v.waiting_for, "memory");
 }
 
 TEST(ReadVideoTest, NullEtaAndUnreadableJsonReadAsNothing) {
   Video v = ReadVideo(
-      FakeRow({"id2",        "ready", "",           "0",          "0",         "0",          "1",
-               std::nullopt, "1",     std::nullopt, std::nullopt, "{not json", R"({"w":1})", "0",
-               std::nullopt, "[1,2]", std::nullopt, std::nullopt, "0",         "0"}));
+      FakeRow({"id2",        "ready",      "",           "0",          "0",          "0",
+               "1",          std::nullopt, "1",          std::nullopt, std::nullopt, "{not json",
+               R"({"w":1})", "0",          std::nullopt, "[1,2]",      std::nullopt, std::nullopt,
+               "0",          "0",          std::nullopt, std::nullopt, std::nullopt}));
   EXPECT_FALSE(v.eta_seconds.has_value());
   EXPECT_TRUE(v.source.is_null());
   EXPECT_EQ(v.output["w"], 1);
@@ -141,6 +149,9 @@ TEST(ReadVideoTest, NullEtaAndUnreadableJsonReadAsNothing) {
   EXPECT_EQ(v.import_key, "");
   EXPECT_EQ(v.import_url, "");
   EXPECT_FALSE(v.replace_source);
+  EXPECT_FALSE(v.predicted_memory_mb.has_value()) << "not probed yet";
+  EXPECT_FALSE(v.predicted_seconds.has_value());
+  EXPECT_EQ(v.waiting_for, "");
 }
 
 TEST(ReadWorkerTest, MapsEveryColumn) {

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include "media/input_file.h"
+#include "media/probe.h"
 #include "storage/fault_injecting_store.h"
 #include "support/shell.h"
 #include "worker_test_util.h"
@@ -159,6 +161,100 @@ TEST_F(JobRunnerTest, AnOffListCodecFailsAtOnceWithUnsupportedCodec) {
   queue::Video v = Get(claim.video.id);
   EXPECT_EQ(v.error_code, "unsupported_codec") << v.error_message;
   EXPECT_NE(v.error_message.find("qtrle"), std::string::npos) << v.error_message;
+}
+
+// Admission (worker/admission.h): the probe and the prediction decide before the transcoder runs.
+class AdmissionRunnerTest : public JobRunnerTest {
+ protected:
+  media::MediaInfo Probe(const std::string& fixture) {
+    auto input = media::InputFile::Open(Fixture(fixture), media::InputLimits{}, nullptr);
+    EXPECT_TRUE(input.ok()) << input.status().ToString();
+    return media::Describe(*input.value());
+  }
+  double PredictedSeconds(const media::MediaInfo& info, const std::string& preset) {
+    media::TranscodeOptions options;
+    options.threads = 1;
+    options.preset = preset;
+    options.max_frame_rate = settings_.max_fps;
+    return media::CostModel::Builtin().Predict(info, options, 1).wall_s;
+  }
+};
+
+TEST_F(AdmissionRunnerTest, AJobPredictedToOverrunItsTimeoutFailsBeforeTheTranscoderStarts) {
+  // A model that says every job takes days: the limit is the default 600 s.
+  media::CostModel slow = media::CostModel::Builtin();
+  slow.cpu[0] += 1e6;
+  settings_.cost_model = &slow;
+  settings_.timeout_ms = 600'000;
+  JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
+  queue::Claim claim = Claim("landscape_1080p.mp4");
+  EXPECT_EQ(runner.Run(claim, 1, stop_), JobOutcome::kFailed);
+  queue::Video v = Get(claim.video.id);
+  EXPECT_EQ(v.status, queue::VideoStatus::kFailed);
+  EXPECT_EQ(v.error_code, "would_exceed_timeout") << v.error_message;
+  EXPECT_NE(v.error_message.find("VIDEO_PROCESSING_TIMEOUT"), std::string::npos);
+  ASSERT_TRUE(v.predicted_seconds.has_value());
+  EXPECT_GT(*v.predicted_seconds, 600);
+  EXPECT_EQ(v.source.value("container", ""), "mov") << "the probe is kept as the source";
+  EXPECT_FALSE(blobs_->Stat(storage::VideoKey(claim.video.id)).value().has_value());
+  EXPECT_TRUE(blobs_->Stat(storage::OriginalKey(claim.video.id)).value().has_value())
+      << "a failed job keeps its original";
+  EXPECT_TRUE(ChildrenOf(getpid(), "transcode").empty());
+}
+
+TEST_F(AdmissionRunnerTest, CheaperSettingsFitAJobToItsTimeAndTheOutputSaysSo) {
+  const media::MediaInfo info = Probe("landscape_1080p.mp4");
+  const double veryfast = PredictedSeconds(info, "veryfast");
+  const double superfast = PredictedSeconds(info, "superfast");
+  ASSERT_LT(superfast, veryfast);
+  // The manual clock stands still: the whole limit is left when the job is admitted.
+  settings_.timeout_ms = static_cast<int64_t>((veryfast + superfast) / 2 / kTimeShareToFit * 1000);
+  JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
+  queue::Claim claim = Claim("landscape_1080p.mp4");
+  ASSERT_EQ(runner.Run(claim, 1, stop_), JobOutcome::kReady) << Get(claim.video.id).error_message;
+  queue::Video v = Get(claim.video.id);
+  const nlohmann::json& admission = v.output["admission"];
+  ASSERT_TRUE(admission.is_object()) << v.output.dump();
+  EXPECT_EQ(admission["preset"], "superfast");
+  EXPECT_EQ(admission["fitted_to_timeout"], true);
+  EXPECT_NE(admission.value("reason", "").find("VIDEO_PROCESSING_TIMEOUT"), std::string::npos);
+  EXPECT_EQ(admission["predicted_seconds"], std::lround(superfast));
+}
+
+TEST_F(AdmissionRunnerTest, AJobThatDoesNotFitTheMemoryLeftWaitsInTheQueueForIt) {
+  settings_.memory_budget_mb = 1;  // any job fits alone, none next to another
+  settings_.machine_cores = 2;
+  JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
+  queue::Claim first = Claim("landscape_1080p.mp4");
+  EnqueueFile(store_.get(), blobs_.get(), Fixture("one_frame.mp4"), "one_frame.mp4");
+  std::atomic<int> first_outcome{-1};
+  std::thread job([&] { first_outcome = static_cast<int>(runner.Run(first, 1, stop_)); });
+  ASSERT_TRUE(WaitFor([&] { return !ChildrenOf(getpid(), "transcode").empty(); }, 30'000));
+  EXPECT_EQ(runner.MemoryAvailableMb(), 0.0) << "the first job booked more than the budget";
+
+  auto second = store_->ClaimNext(settings_.worker_id, 60'000, 10, std::nullopt);
+  ASSERT_TRUE(second.ok() && second.value());
+  EXPECT_EQ(runner.Run(**second, 1, stop_), JobOutcome::kDeferred);
+  queue::Video waiting = Get((*second)->video.id);
+  EXPECT_EQ(waiting.status, queue::VideoStatus::kQueued);
+  EXPECT_EQ(waiting.waiting_for, "memory");
+  EXPECT_EQ(waiting.attempts, 0) << "waiting is not an attempt";
+  ASSERT_TRUE(waiting.predicted_memory_mb.has_value());
+  EXPECT_GT(*waiting.predicted_memory_mb, 1);
+  // A slot asking with what is left does not get it back while the first job runs.
+  auto again = store_->ClaimNext(settings_.worker_id, 60'000, 10, runner.MemoryAvailableMb());
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again.value().has_value());
+
+  ASSERT_TRUE(WaitFor([&] { return first_outcome != -1; }, 120'000));
+  job.join();
+  EXPECT_EQ(first_outcome.load(), static_cast<int>(JobOutcome::kReady));
+  EXPECT_EQ(runner.MemoryAvailableMb(), std::nullopt) << "the booking ends with the job";
+  auto now = store_->ClaimNext(settings_.worker_id, 60'000, 10, runner.MemoryAvailableMb());
+  ASSERT_TRUE(now.ok() && now.value());
+  EXPECT_EQ((*now)->video.id, waiting.id);
+  EXPECT_EQ(runner.Run(**now, 1, stop_), JobOutcome::kReady) << Get(waiting.id).error_message;
+  EXPECT_TRUE(Get(waiting.id).output["admission"].is_object());
 }
 
 }  // namespace

@@ -57,7 +57,9 @@ class JobStoreFaultTest : public ::testing::Test {
   // refusal of the input.
   void WriteTranscoder(bool wait_for_gate, bool refuse) {
     std::ofstream script(settings_.transcoder_path);
+    // `vidproc probe` (the admission's) fails: the job runs with the configured settings.
     script << "#!/bin/sh\n"
+           << "[ \"$1\" = probe ] && exit 3\n"
            << "echo '{\"event\":\"progress\",\"progress\":0.5}'\n";
     if (wait_for_gate) script << "read line < '" << gate_ << "'\n";
     if (refuse) {
@@ -93,7 +95,7 @@ class JobStoreFaultTest : public ::testing::Test {
   }
 
   queue::Claim ClaimOne() {
-    auto claim = store_->ClaimNext(settings_.worker_id, kLeaseMs, 10);
+    auto claim = store_->ClaimNext(settings_.worker_id, kLeaseMs, 10, std::nullopt);
     EXPECT_TRUE(claim.ok() && claim.value().has_value());
     return claim.ok() && claim.value() ? *claim.value() : queue::Claim{};
   }

@@ -157,7 +157,7 @@ TEST_F(LiveHlsTest, ARetryReplacesWhatADeadAttemptPublished) {
     ASSERT_TRUE(blobs_->PutFile(storage::HlsKey(id, name), stale_dir + "/" + name, "").ok());
   }
   // Its claim counted as an attempt; its lease ran out and the job was recovered.
-  auto dead = store_->ClaimNext("dead-worker", 1'000, 1);
+  auto dead = store_->ClaimNext("dead-worker", 1'000, 1, std::nullopt);
   ASSERT_TRUE(dead.ok() && dead.value());
   ASSERT_TRUE(store_->MarkPlayable(id, (*dead)->lease_token).ok());
   EXPECT_TRUE(Get(id).playable);

@@ -52,7 +52,7 @@ class StoryboardStoreTest : public ::testing::Test {
     std::ofstream(original) << "not really a video";
     const std::string id = EnqueueFile(store_.get(), blobs_.get(), original, "clip.mov");
     JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
-    auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 10);
+    auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 10, std::nullopt);
     EXPECT_TRUE(claim.ok() && claim.value().has_value());
     std::atomic<bool> stop{false};
     EXPECT_EQ(runner.Run(*claim.value(), 1, stop), JobOutcome::kReady);

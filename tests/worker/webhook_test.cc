@@ -67,7 +67,7 @@ class WebhookTest : public ::testing::Test {
     v.id = NewId();
     v.filename = "clip.mov";
     EXPECT_TRUE(store_->CreateVideo(v).ok());
-    auto claim = store_->ClaimNext("w", 60'000, 1'000);
+    auto claim = store_->ClaimNext("w", 60'000, 1'000, std::nullopt);
     EXPECT_TRUE(claim.ok() && claim.value());
     EXPECT_EQ(claim.value()->video.id, v.id);
     const std::string& token = claim.value()->lease_token;

@@ -96,7 +96,7 @@ class JobRunnerFixture : public ::testing::Test {
 
   // Claims the oldest queued job.
   queue::Claim ClaimNext() {
-    auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 1);
+    auto claim = store_->ClaimNext(settings_.worker_id, 60'000, 1, std::nullopt);
     EXPECT_TRUE(claim.ok() && claim.value());
     return *claim.value();
   }

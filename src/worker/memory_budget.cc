@@ -1,0 +1,120 @@
+#include "worker/memory_budget.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+
+namespace vidproc::worker {
+namespace {
+
+std::optional<std::string> ReadFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  return line;
+}
+
+std::optional<int64_t> Min(std::optional<int64_t> a, std::optional<int64_t> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
+
+// The tightest memory limit from this process's cgroups up to the root, v2 and v1 alike (the
+// same walk as thread_budget.cc's CPU quota).
+std::optional<int64_t> CgroupMemoryLimit(const std::string& root, const std::string& self_cgroup) {
+  std::optional<int64_t> limit;
+  std::ifstream self(self_cgroup);
+  std::string line;
+  while (std::getline(self, line)) {
+    auto first = line.find(':');
+    auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
+    std::string path = line.substr(second + 1);
+    std::string base;
+    std::string file;
+    if (controllers == ",,") {
+      base = root;
+      file = "/memory.max";
+    } else if (controllers.find(",memory,") != std::string::npos) {
+      base = root + "/memory";
+      file = "/memory.limit_in_bytes";
+    } else {
+      continue;
+    }
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    for (;;) {
+      if (auto text = ReadFirstLine(base + path + file)) {
+        limit = Min(limit, MemoryLimitFromText(*text));
+      }
+      if (path.empty()) break;
+      path.resize(path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    }
+  }
+  return limit;
+}
+
+}  // namespace
+
+std::optional<int64_t> MemoryLimitFromText(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value <= 0) return std::nullopt;
+  // v1 says "no limit" with the largest page-aligned number (about 2^63).
+  if (value >= (int64_t{1} << 60)) return std::nullopt;
+  return value;
+}
+
+int64_t AvailableMemoryBytes(const std::string& cgroup_root, const std::string& self_cgroup,
+                             const std::string& meminfo) {
+  std::optional<int64_t> total;
+  std::ifstream in(meminfo);
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb) {
+    std::getline(in, unit);
+    if (key == "MemTotal:") {
+      total = kb * 1024;
+      break;
+    }
+  }
+  total = Min(total, CgroupMemoryLimit(cgroup_root, self_cgroup));
+  return total.value_or(int64_t{2} << 30);  // unreadable: assume the reference droplet
+}
+
+double DefaultMemoryBudgetMb(int64_t available_bytes) {
+  return static_cast<double>(available_bytes) * 0.75 / 1e6;
+}
+
+bool MemoryLedger::TryBook(const std::string& id, double mb) {
+  std::lock_guard lock(mutex_);
+  booked_.erase(id);
+  double used = 0;
+  for (const auto& [other, other_mb] : booked_) used += other_mb;
+  if (!booked_.empty() && used + mb > budget_mb_) return false;
+  booked_[id] = mb;
+  return true;
+}
+
+void MemoryLedger::Release(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  booked_.erase(id);
+}
+
+std::optional<double> MemoryLedger::AvailableMb() const {
+  std::lock_guard lock(mutex_);
+  if (booked_.empty()) return std::nullopt;
+  double used = 0;
+  for (const auto& [id, mb] : booked_) used += mb;
+  return std::max(0.0, budget_mb_ - used);
+}
+
+int MemoryLedger::jobs() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<int>(booked_.size());
+}
+
+}  // namespace vidproc::worker
