@@ -318,20 +318,25 @@ VIDPROC_AVX2 inline void Avx2Weigh(const long long* table, const uint32_t (*vert
       _mm256_madd_epi16(_mm256_unpackhi_epi16(a2, a3), _mm256_shuffle_epi32(w23, kHi)));
 }
 
+// row0[0..7] + row1[0..7], as floats' bits (for vshufps).
+VIDPROC_AVX2 inline __m256 Avx2ColumnSums(const uint32_t* row0, const uint32_t* row1) {
+  return _mm256_castsi256_ps(
+      _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0)),
+                       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row1))));
+}
+
 // Subsample420 over a whole row, 8 output columns at a time where all their taps are inside it.
 VIDPROC_AVX2 void Subsample420Avx2(const uint32_t* row0, const uint32_t* row1, int w,
                                    uint8_t* out) {
-  auto sum_at = [row0, row1](int x) VIDPROC_AVX2 {
-    return _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0 + x)),
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row1 + x)));
-  };
   const int outputs = (w + 1) / 2;
   Subsample420(row0, row1, w, 0, std::min(1, outputs), out);
   int cx = 1;
   for (; 2 * cx + 16 <= w; cx += 8) {
     const int x = 2 * cx;
-    const __m256 a = _mm256_castsi256_ps(sum_at(x)), b = _mm256_castsi256_ps(sum_at(x + 8));
-    const __m256 l0 = _mm256_castsi256_ps(sum_at(x - 1)), l1 = _mm256_castsi256_ps(sum_at(x + 7));
+    const __m256 a = Avx2ColumnSums(row0 + x, row1 + x);
+    const __m256 b = Avx2ColumnSums(row0 + x + 8, row1 + x + 8);
+    const __m256 l0 = Avx2ColumnSums(row0 + x - 1, row1 + x - 1);
+    const __m256 l1 = Avx2ColumnSums(row0 + x + 7, row1 + x + 7);
     // Even and odd columns, as outputs 0 1 4 5 | 2 3 6 7.
     const __m256i even = _mm256_castps_si256(_mm256_shuffle_ps(a, b, 0x88));
     const __m256i odd = _mm256_castps_si256(_mm256_shuffle_ps(a, b, 0xDD));
