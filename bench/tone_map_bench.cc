@@ -1,7 +1,7 @@
 // tone_map_bench: CPU cost of the HDR video chain against the SDR chain on the same pictures,
 // and how close the table-driven tone mapping stays to the float zscale + hable chain.
 //
-//   tone_map_bench INPUT [--size 1280x720] [--frames N] [--nodes N]
+//   tone_map_bench INPUT [--size 1280x720] [--frames N] [--nodes N] [--kernel auto|scalar|avx2]
 //
 // Every decoded picture of INPUT (PQ or HLG) goes through three filter graphs, one thread each:
 //   sdr    the chain a plain SDR source of that size gets (scale to yuv420p),
@@ -82,14 +82,28 @@ class Chain {
 };
 
 int Main(int argc, char** argv) {
-  if (argc < 2) Die("usage: tone_map_bench INPUT [--size WxH] [--frames N] [--nodes N]");
+  if (argc < 2) {
+    Die("usage: tone_map_bench INPUT [--size WxH] [--frames N] [--nodes N] "
+        "[--kernel auto|scalar|avx2]");
+  }
   std::string input = argv[1];
   int width = 1280, height = 720, max_frames = 1 << 30, nodes = ToneMapLut::kDefaultNodes;
+  ToneMapLut::Kernel kernel = ToneMapLut::Kernel::kAuto;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string opt = argv[i];
     if (opt == "--size" && sscanf(argv[i + 1], "%dx%d", &width, &height) == 2) continue;
     if (opt == "--nodes") {
       nodes = atoi(argv[i + 1]);
+      continue;
+    }
+    if (opt == "--kernel") {
+      std::string k = argv[i + 1];
+      if (k == "scalar")
+        kernel = ToneMapLut::Kernel::kScalar;
+      else if (k == "avx2")
+        kernel = ToneMapLut::Kernel::kAvx2;
+      else if (k != "auto")
+        Die("--kernel takes auto, scalar or avx2");
       continue;
     }
     if (opt == "--frames") {
@@ -159,7 +173,7 @@ int Main(int argc, char** argv) {
         if (which == 1) {
           double t1 = ThreadCpuSeconds();
           FramePtr mapped = MakeFrame();
-          Status s = lut->Apply(out[1].get(), mapped.get());
+          Status s = lut->Apply(out[1].get(), mapped.get(), kernel);
           if (!s.ok()) Die(s.ToString());
           out[1] = std::move(mapped);
           apply_cpu += ThreadCpuSeconds() - t1;
@@ -176,12 +190,16 @@ int Main(int argc, char** argv) {
   }
   if (frames == 0) Die("no pictures decoded");
   printf(
-      "frames=%d transfer=%s sdr_cpu_s=%.3f table_cpu_s=%.3f float_cpu_s=%.3f "
+      "frames=%d transfer=%s kernel=%s sdr_cpu_s=%.3f table_cpu_s=%.3f float_cpu_s=%.3f "
       "table_over_sdr=%.3f float_over_sdr=%.3f table_apply_cpu_s=%.3f table_build_cpu_s=%.3f "
       "ssim_mean=%.5f "
       "ssim_min=%.5f\n",
-      frames, transfer.c_str(), cpu[0], cpu[1], cpu[2], cpu[1] / cpu[0], cpu[2] / cpu[0], apply_cpu,
-      table_build_s, ssim_sum / frames, ssim_min);
+      frames, transfer.c_str(),
+      kernel == ToneMapLut::Kernel::kScalar                          ? "scalar"
+      : kernel == ToneMapLut::Kernel::kAvx2 || ToneMapLut::HasAvx2() ? "avx2"
+                                                                     : "scalar",
+      cpu[0], cpu[1], cpu[2], cpu[1] / cpu[0], cpu[2] / cpu[0], apply_cpu, table_build_s,
+      ssim_sum / frames, ssim_min);
   return 0;
 }
 

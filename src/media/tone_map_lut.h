@@ -41,7 +41,14 @@ class ToneMapLut {
   // picture of the same size (BT.709, limited range), carrying over the timing and properties
   // of `in`. Full chroma in: the mapping of each pixel needs its own chroma, as the reference's
   // per-pixel RGB does; the 4:2:0 subsampling comes after it, as there.
-  Status Apply(const AVFrame* in, AVFrame* out) const;
+  //
+  // `kernel` is for tests and benchmarks: kAuto takes the fastest one this CPU runs; every kernel
+  // gives the same output, bit for bit.
+  enum class Kernel { kAuto, kScalar, kAvx2 };
+  Status Apply(const AVFrame* in, AVFrame* out, Kernel kernel = Kernel::kAuto) const;
+
+  // Whether this CPU (and this build) can run Kernel::kAvx2.
+  static bool HasAvx2();
 
  private:
   // Where a 10-bit code falls on one axis: the lower lattice point's offset in the table and the
@@ -58,11 +65,17 @@ class ToneMapLut {
   // interpolation.
   void MapRow(const uint16_t* y_in, const uint16_t* cb_in, const uint16_t* cr_in, int w,
               uint8_t* y_out, uint32_t* cb_out, uint32_t* cr_out) const;
+  // The same for 8 pixels at a time, then MapRow for the rest.
+  void MapRowAvx2(const uint16_t* y_in, const uint16_t* cb_in, const uint16_t* cr_in, int w,
+                  uint8_t* y_out, uint32_t* cb_out, uint32_t* cr_out) const;
 
   int nodes_;
   // [cr node][cb node][y node]: BT.709 limited-range Y', Cb, Cr as 8-bit codes * 16, in 21-bit
   // lanes (bits 0, 21, 42), so one multiply weighs all three.
   std::vector<uint64_t> table_;
+  // The same entries in 16-bit lanes (bits 0, 16, 32), the layout the AVX2 kernel multiplies
+  // with vpmaddwd (weights and entries fit 16 bits; the lanes of table_ do not).
+  std::vector<uint64_t> table16_;
   std::vector<AxisStep> y_steps_, cb_steps_, cr_steps_;  // per 10-bit code
 };
 
