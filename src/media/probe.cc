@@ -228,4 +228,58 @@ nlohmann::json ToJson(const MediaInfo& info) {
   return j;
 }
 
+Result<MediaInfo> MediaInfoFromJson(const nlohmann::json& j) {
+  try {
+    MediaInfo info;
+    info.container = j.at("container").get<std::string>();
+    info.size_bytes = j.value("size_bytes", int64_t{0});
+    info.duration_s = j.at("duration_s").get<double>();
+    info.duration_estimated = j.value("duration_estimated", false);
+    info.bit_rate = j.value("bit_rate", int64_t{0});
+    info.stream_count = j.value("stream_count", 0);
+    info.subtitle_streams = j.value("subtitle_streams", 0);
+    info.data_streams = j.value("data_streams", 0);
+    if (const auto& jv = j.at("video"); !jv.is_null()) {
+      VideoStreamInfo v;
+      v.index = jv.value("index", 0);
+      v.codec = jv.at("codec").get<std::string>();
+      v.profile = jv.value("profile", "");
+      v.width = jv.at("width").get<int>();
+      v.height = jv.at("height").get<int>();
+      std::string sar = jv.value("sample_aspect_ratio", "1:1");
+      if (auto colon = sar.find(':'); colon != std::string::npos) {
+        v.sample_aspect = {std::stoi(sar.substr(0, colon)), std::stoi(sar.substr(colon + 1))};
+      }
+      v.pixel_format = jv.value("pixel_format", "");
+      v.bit_depth = jv.value("bit_depth", 8);
+      v.frame_rate = jv.value("frame_rate", 0.0);
+      v.rotation = jv.value("rotation", 0);
+      v.interlaced = jv.value("interlaced", false);
+      v.color_primaries = jv.value("color_primaries", "");
+      v.color_transfer = jv.value("color_transfer", "");
+      v.color_space = jv.value("color_space", "");
+      v.hdr = jv.value("hdr", false);
+      v.bit_rate = jv.value("bit_rate", int64_t{0});
+      v.duration_s = jv.value("duration_s", 0.0);
+      info.video = v;
+    }
+    for (const auto& ja : j.value("audio", nlohmann::json::array())) {
+      AudioStreamInfo a;
+      a.index = ja.value("index", 0);
+      a.codec = ja.value("codec", "");
+      a.profile = ja.value("profile", "");
+      a.channels = ja.value("channels", 0);
+      a.sample_rate = ja.value("sample_rate", 0);
+      a.bit_rate = ja.value("bit_rate", int64_t{0});
+      a.is_default = ja.value("default", false);
+      if (ja.value("selected", false)) info.chosen_audio = static_cast<int>(info.audio.size());
+      info.audio.push_back(a);
+    }
+    return info;
+  } catch (const std::exception& e) {
+    // nlohmann's type and out-of-range errors, std::stoi's: the text is not a probe.
+    return Status(ErrorCode::kInvalidArgument, std::string("not a probe: ") + e.what());
+  }
+}
+
 }  // namespace vidproc::media

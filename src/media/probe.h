@@ -81,5 +81,8 @@ MediaInfo Describe(const InputFile& input);
 Status CheckLimits(const MediaInfo& info, const InputLimits& limits);
 
 nlohmann::json ToJson(const MediaInfo& info);
+// The inverse of ToJson (what `vidproc probe` prints and the queue stores), for deciding about a
+// file from its stored probe without opening it. Fails when the JSON is not of that shape.
+Result<MediaInfo> MediaInfoFromJson(const nlohmann::json& j);
 
 }  // namespace vidproc::media
