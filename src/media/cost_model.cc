@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 namespace vidproc::media {
@@ -45,16 +47,21 @@ Result<double> Coefficient(const nlohmann::json& object, std::string_view sectio
   return v;
 }
 
-template <size_t N>
-Status ReadSection(const nlohmann::json& model, std::string_view section,
-                   const std::array<std::string_view, N>& names, std::array<double, N>* out) {
+// The object `section` of `model`.
+Result<const nlohmann::json*> Object(const nlohmann::json& model, std::string_view section) {
   auto it = model.find(std::string(section));
   if (it == model.end() || !it->is_object()) {
     return Status(ErrorCode::kInvalidArgument,
                   "cost model: " + std::string(section) + " is missing or not an object");
   }
+  return &*it;
+}
+
+template <size_t N>
+Status ReadCoefficients(const nlohmann::json& object, std::string_view section,
+                        const std::array<std::string_view, N>& names, std::array<double, N>* out) {
   for (size_t i = 0; i < N; ++i) {
-    ASSIGN_OR_RETURN((*out)[i], Coefficient(*it, section, names[i]));
+    ASSIGN_OR_RETURN((*out)[i], Coefficient(object, section, names[i]));
   }
   return Status::Ok();
 }
@@ -161,7 +168,11 @@ const CostModel& CostModel::Builtin() {
     auto parsed = nlohmann::json::parse(BuiltinCostModelJson(), nullptr, false);
     auto made = FromJson(parsed);
     // The file is checked in and the tests load it: a broken one is a build defect.
-    if (!made.ok()) std::abort();
+    if (!made.ok()) {
+      std::fprintf(stderr, "the built-in cost model does not load: %s\n",
+                   made.status().ToString().c_str());
+      std::abort();
+    }
     return new CostModel(std::move(made).value());
   }();
   return *model;
@@ -172,18 +183,15 @@ Result<CostModel> CostModel::FromJson(const nlohmann::json& model) {
     return Status(ErrorCode::kInvalidArgument, "cost model: not a JSON object");
   }
   CostModel m;
-  RETURN_IF_ERROR(ReadSection(model, "cpu", kCpuTermNames, &m.cpu));
-  RETURN_IF_ERROR(ReadSection(model, "memory", kMemoryTermNames, &m.memory));
-  auto pt = model.find("passthrough");
-  if (pt == model.end() || !pt->is_object()) {
-    return Status(ErrorCode::kInvalidArgument, "cost model: passthrough is missing");
-  }
-  RETURN_IF_ERROR(ReadSection(*pt, "passthrough", kPassthroughCpuTermNames, &m.passthrough_cpu));
+  ASSIGN_OR_RETURN(const nlohmann::json* cpu, Object(model, "cpu"));
+  RETURN_IF_ERROR(ReadCoefficients(*cpu, "cpu", kCpuTermNames, &m.cpu));
+  ASSIGN_OR_RETURN(const nlohmann::json* memory, Object(model, "memory"));
+  RETURN_IF_ERROR(ReadCoefficients(*memory, "memory", kMemoryTermNames, &m.memory));
+  ASSIGN_OR_RETURN(const nlohmann::json* pt, Object(model, "passthrough"));
+  RETURN_IF_ERROR(
+      ReadCoefficients(*pt, "passthrough", kPassthroughCpuTermNames, &m.passthrough_cpu));
   ASSIGN_OR_RETURN(m.passthrough_memory_mb, Coefficient(*pt, "passthrough", "memory_mb"));
-  auto threads = model.find("threads");
-  if (threads == model.end() || !threads->is_object()) {
-    return Status(ErrorCode::kInvalidArgument, "cost model: threads is missing");
-  }
+  ASSIGN_OR_RETURN(const nlohmann::json* threads, Object(model, "threads"));
   ASSIGN_OR_RETURN(m.thread_cpu_overhead, Coefficient(*threads, "threads", "cpu_overhead"));
   ASSIGN_OR_RETURN(m.parallel_fraction, Coefficient(*threads, "threads", "parallel_fraction"));
   if (m.parallel_fraction > 1) {

@@ -210,7 +210,8 @@ TEST(CostModelTest, TimeGrowsWithDurationAndMemoryDoesNot) {
   CostPrediction one = Model().Predict(Hevc4k(60, 60), WorkerOptions(), 2);
   CostPrediction three = Model().Predict(Hevc4k(60, 180), WorkerOptions(), 2);
   // Proportional apart from the fixed start-up: the per-second part triples.
-  const double fixed = Model().cpu[0];
+  const double fixed = Model().Predict(Hevc4k(60, 0), WorkerOptions(), 2).cpu_s;
+  EXPECT_GT(one.cpu_s, fixed);
   EXPECT_NEAR((three.cpu_s - fixed) / (one.cpu_s - fixed), 3.0, 1e-6);
   EXPECT_GT(three.wall_s, 2.5 * one.wall_s);
   EXPECT_DOUBLE_EQ(one.peak_memory_mb, three.peak_memory_mb);
@@ -250,7 +251,8 @@ TEST(CostModelTest, BuiltinPredictsFinitePositiveCostsForTheFixtures) {
       EXPECT_TRUE(std::isfinite(p.peak_memory_mb) && p.peak_memory_mb > 0) << name;
       EXPECT_LE(p.wall_s, p.cpu_s + 1e-9) << name;
       CostPrediction direct = Model().Predict(probed, WorkerOptions(threads), threads);
-      EXPECT_DOUBLE_EQ(p.cpu_s, direct.cpu_s) << name << ": the stored probe predicts the same";
+      // The stored probe rounds the frame rate to 3 decimals (29.97): nearly the same.
+      EXPECT_NEAR(p.cpu_s, direct.cpu_s, 1e-4 * direct.cpu_s) << name;
     }
   }
 }
