@@ -151,7 +151,8 @@ TEST(CostModelTest, HdrCostsMoreThanTheSameSdrPictures) {
   CostPrediction sdr =
       Model().Predict(PhoneClip("hevc", 3840, 2160, 10, 60, false, 30), WorkerOptions(), 2);
   CostPrediction hdr = Model().Predict(Hevc4k(60, 30), WorkerOptions(), 2);
-  EXPECT_GE(hdr.cpu_s, sdr.cpu_s);
+  EXPECT_GT(hdr.cpu_s, sdr.cpu_s);
+  EXPECT_GT(hdr.peak_memory_mb, sdr.peak_memory_mb);
 }
 
 TEST(CostModelTest, FasterPresetsCostLessCpu) {
@@ -188,7 +189,9 @@ TEST(CostModelTest, APassthroughRemuxCostsFarLessThanAReEncode) {
   CostPrediction remux = Model().Predict(compliant, WorkerOptions(), 2);
   CostPrediction encode = Model().Predict(compliant, forced, 2);
   EXPECT_GT(remux.cpu_s, 0);
-  EXPECT_LT(remux.cpu_s * 5, encode.cpu_s);
+  // Not free: the storyboard and thumbnail still decode part of the video (measured: about a
+  // fifth of a second of CPU per second of 720p with the clips' sparse keyframes).
+  EXPECT_LT(remux.cpu_s * 2, encode.cpu_s);
   EXPECT_LT(remux.peak_memory_mb, encode.peak_memory_mb);
 }
 
