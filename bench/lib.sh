@@ -201,27 +201,38 @@ showcmd() {
   printf '%s\n' "$out"
 }
 
-# ---------------------------------------------------------------- phone HDR footage
-# 4K60 phone HDR made from real footage: Debian's forensics-samples-files 1080p clip played
-# forwards then backwards (continuous motion), looped to SECS s at 60 fps, upscaled to 3840x2160
-# and encoded as HEVC Main10 (x265 ultrafast) in TRANSFER hlg or pq (SDR white at 203 cd/m2 for
-# PQ, as BT.2408 places it). Writes OUT once (reused when OUT.ok exists); uses WORK/cache and
-# logs to LOGS/encode.log.
+# ---------------------------------------------------------------- phone footage
+# Debian's forensics-samples-files 1080p phone clip played forwards then backwards (continuous
+# motion) at 30 fps, lossless: WORK/pingpong.mkv, the source of every phone clip below. Uses
+# WORK/cache and logs to LOGS/encode.log.
 PHONE_CLIP_REL=usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4
-make_phone_hdr_clip() { # TRANSFER SECS OUT
-  local transfer=$1 secs=$2 out=$3 pp="$WORK/pingpong.mkv" clip="$WORK/cache/pkg/$PHONE_CLIP_REL"
-  local x265 trc npl
-  if [ -s "$out" ] && [ -f "$out.ok" ]; then log "reusing $out"; return 0; fi
+make_pingpong() {
+  local pp="$WORK/pingpong.mkv" clip="$WORK/cache/pkg/$PHONE_CLIP_REL"
   command -v ffmpeg >/dev/null 2>&1 || apt_install ffmpeg
-  if [ ! -s "$pp" ]; then
-    [ -s "$clip" ] || fetch_samples_package "$WORK/cache"
-    [ -s "$clip" ] || die "$PHONE_CLIP_REL not found in $DEB_NAME"
-    ffmpeg -nostdin -v error -y -i "$clip" -filter_complex \
-      "[0:v]trim=start=0.15,setpts=PTS-STARTPTS,fps=30,format=yuv420p,split[a][b];\
+  [ -s "$pp" ] && return 0
+  [ -s "$clip" ] || fetch_samples_package "$WORK/cache"
+  [ -s "$clip" ] || die "$PHONE_CLIP_REL not found in $DEB_NAME"
+  ffmpeg -nostdin -v error -y -i "$clip" -filter_complex \
+    "[0:v]trim=start=0.15,setpts=PTS-STARTPTS,fps=30,format=yuv420p,split[a][b];\
 [a]trim=start_frame=1,setpts=PTS-STARTPTS[fw];[b]reverse,trim=start_frame=1,setpts=PTS-STARTPTS[bw];\
 [fw][bw]concat=n=2:v=1:a=0[v]" -map '[v]' -c:v libx264 -qp 0 -preset ultrafast "$pp" \
-      2>>"$LOGS/encode.log" || die "ping-pong failed (see $LOGS/encode.log)"
-  fi
+    2>>"$LOGS/encode.log" || die "ping-pong failed (see $LOGS/encode.log)"
+}
+
+# 4K60 phone HDR made from the ping-pong clip, looped to SECS s at FPS (default 60) frames per
+# second, upscaled to WxH (default 3840x2160; a portrait size turns the picture first) and
+# encoded as HEVC Main10 (x265 ultrafast) in TRANSFER hlg or pq (SDR white at 203 cd/m2 for PQ,
+# as BT.2408 places it). RATE is the filter that makes FPS from 30: fps (default: repeats
+# pictures) or framerate (blends neighbours, so every picture differs as in real 60 fps footage).
+# BITRATE (e.g. 50M, a phone's) sets the video's bitrate; without it x265's default CRF 28 makes
+# about 1 Mbit/s of this smooth footage. Writes OUT once (reused when OUT.ok exists).
+make_phone_hdr_clip() { # TRANSFER SECS OUT [FPS [WxH [RATE [BITRATE]]]]
+  local transfer=$1 secs=$2 out=$3 fps=${4:-60} size=${5:-3840x2160} rate=${6:-fps}
+  local x265 trc npl turn="" bitrate=()""
+  if [ -s "$out" ] && [ -f "$out.ok" ]; then log "reusing $out"; return 0; fi
+  make_pingpong
+  [ "${size%x*}" -lt "${size#*x}" ] && turn="transpose=clock,"
+  [ -n "${7:-}" ] && bitrate=(-b:v "$7")
   case $transfer in
     hlg) trc=arib-std-b67; npl=100; x265="transfer=arib-std-b67" ;;
     pq)
@@ -231,10 +242,11 @@ make_phone_hdr_clip() { # TRANSFER SECS OUT
       ;;
     *) die "make_phone_hdr_clip: unknown transfer $transfer" ;;
   esac
-  log "encoding $transfer (4K60 HEVC Main10, x265 ultrafast, $secs s)"
-  ffmpeg -nostdin -v error -y -stream_loop -1 -i "$pp" -t "$secs" -an \
-    -vf "fps=60,zscale=w=3840:h=2160:f=bicubic:tin=bt709:min=bt709:pin=bt709:rin=tv:t=$trc:p=bt2020:m=bt2020nc:r=tv:npl=$npl,format=yuv420p10le" \
-    -c:v libx265 -preset ultrafast -x265-params "log-level=error:colorprim=bt2020:colormatrix=bt2020nc:$x265" \
+  log "encoding $transfer ($size at $fps fps, HEVC Main10, x265 ultrafast, $secs s)"
+  ffmpeg -nostdin -v error -y -stream_loop -1 -i "$WORK/pingpong.mkv" -t "$secs" -an \
+    -vf "$rate=$fps,${turn}zscale=w=${size%x*}:h=${size#*x}:f=bicubic:tin=bt709:min=bt709:pin=bt709:rin=tv:t=$trc:p=bt2020:m=bt2020nc:r=tv:npl=$npl,format=yuv420p10le" \
+    -c:v libx265 -preset ultrafast "${bitrate[@]}" \
+    -x265-params "log-level=error:colorprim=bt2020:colormatrix=bt2020nc:$x265" \
     -pix_fmt yuv420p10le -color_primaries bt2020 -color_trc "$trc" -colorspace bt2020nc "$out" \
     2>>"$LOGS/encode.log" || die "encoding $transfer failed (see $LOGS/encode.log)"
   touch "$out.ok"

@@ -94,6 +94,8 @@ int X264Lookahead(const std::string& preset) {
   return 60;  // slow and slower
 }
 
+bool X264BFrames(const std::string& preset) { return preset != "ultrafast"; }
+
 CostTerms ComputeCostTerms(const MediaInfo& info, const TranscodeOptions& options,
                            const std::map<std::string, double>& preset_scales) {
   CostTerms t;
@@ -160,6 +162,9 @@ CostTerms ComputeCostTerms(const MediaInfo& info, const TranscodeOptions& option
   t.memory[4] = t.output_picture_mb * (t.encoder_threads - 1);
   t.memory[5] = t.output_picture_mb * X264Lookahead(options.preset);
   t.memory[6] = hdr * t.input_picture_mb;
+  const double b_frames = X264BFrames(options.preset) ? 1.0 : 0.0;
+  t.memory[7] = b_frames * t.output_picture_mb;
+  t.memory[8] = b_frames * t.output_picture_mb * (t.encoder_threads - 1);
   return t;
 }
 

@@ -40,7 +40,7 @@ inline constexpr std::array<std::string_view, 11> kCpuTermNames = {
     "encode_ultrafast_s_per_mpix",  // per encoded megapixel, ultrafast
     "audio_s_per_s",                // per second of audio re-encoded
 };
-inline constexpr std::array<std::string_view, 7> kMemoryTermNames = {
+inline constexpr std::array<std::string_view, 9> kMemoryTermNames = {
     "const_mb",                            // the process, its libraries, the muxers
     "input_picture",                       // x the bytes of one decoded input picture
     "input_picture_per_extra_thread",      // x those bytes x (decoder threads - 1)
@@ -48,6 +48,9 @@ inline constexpr std::array<std::string_view, 7> kMemoryTermNames = {
     "output_picture_per_extra_thread",     // x those bytes x (x264 threads - 1)
     "output_picture_per_lookahead_frame",  // x those bytes x x264's lookahead of the preset
     "tone_map_input_picture",              // x the input picture's bytes, HDR sources
+    // x264 with B-frames (every preset but ultrafast) holds more pictures and tables.
+    "output_picture_b_frames",                   // x the encoded picture's bytes
+    "output_picture_b_frames_per_extra_thread",  // x those bytes x (x264 threads - 1)
 };
 inline constexpr std::array<std::string_view, 2> kPassthroughCpuTermNames = {
     "const_s",         // the remux, thumbnails and storyboard start-up
@@ -76,6 +79,8 @@ struct CostTerms {
 
 // The x264 lookahead (frames) of a preset: what its memory term multiplies.
 int X264Lookahead(const std::string& preset);
+// Whether x264 uses B-frames with the preset (all but ultrafast).
+bool X264BFrames(const std::string& preset);
 
 // Computes the terms from the probe and the options. `preset_scales`: the encode cost of presets
 // slower than veryfast relative to veryfast (the model's "unmeasured_presets").
