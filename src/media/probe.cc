@@ -266,7 +266,11 @@ bool ReadBool(const nlohmann::json& j, const char* key, bool* out) {
 
 Result<MediaInfo> MediaInfoFromJson(const nlohmann::json& j) {
   const Status bad(ErrorCode::kInvalidArgument, "The probe is not what vidproc probe writes.");
-  if (!j.is_object()) return bad;
+  // What every probe has: a container, a duration and a video member (null when there is none).
+  if (!j.is_object() || !j.contains("container") || !j["container"].is_string() ||
+      !j.contains("duration_s") || !j.contains("video")) {
+    return bad;
+  }
   constexpr int64_t kMaxBytes = int64_t{1} << 50;
   constexpr double kMaxSeconds = 1e7;
   constexpr int kMaxSide = 1 << 16;

@@ -100,6 +100,8 @@ TEST(ProbeJsonTest, AMalformedProbeIsRefused) {
     bad.push_back(j);
   }
   bad.push_back(nlohmann::json::array());
+  bad.push_back(nlohmann::json::object());
+  bad.push_back({{"container", "mov"}, {"duration_s", "x"}, {"video", nullptr}});
   bad.push_back({{"video", "h264"}});
   bad.push_back({{"audio", {1, 2}}});
   for (const auto& j : bad) {
