@@ -4,15 +4,10 @@
 #include <charconv>
 #include <fstream>
 
+#include "worker/cgroup.h"
+
 namespace vidproc::worker {
 namespace {
-
-std::optional<std::string> ReadFirstLine(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return std::nullopt;
-  return line;
-}
 
 std::optional<int64_t> Min(std::optional<int64_t> a, std::optional<int64_t> b) {
   if (!a) return b;
@@ -20,38 +15,15 @@ std::optional<int64_t> Min(std::optional<int64_t> a, std::optional<int64_t> b) {
   return std::min(*a, *b);
 }
 
-// The tightest memory limit from this process's cgroups up to the root, v2 and v1 alike (the
-// same walk as thread_budget.cc's CPU quota).
+// The tightest memory limit from this process's cgroups up to the root, v2 and v1 alike.
 std::optional<int64_t> CgroupMemoryLimit(const std::string& root, const std::string& self_cgroup) {
   std::optional<int64_t> limit;
-  std::ifstream self(self_cgroup);
-  std::string line;
-  while (std::getline(self, line)) {
-    auto first = line.find(':');
-    auto second = line.find(':', first + 1);
-    if (first == std::string::npos || second == std::string::npos) continue;
-    const std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
-    std::string path = line.substr(second + 1);
-    std::string base;
-    std::string file;
-    if (controllers == ",,") {
-      base = root;
-      file = "/memory.max";
-    } else if (controllers.find(",memory,") != std::string::npos) {
-      base = root + "/memory";
-      file = "/memory.limit_in_bytes";
-    } else {
-      continue;
+  ForEachCgroupDir(root, self_cgroup, "memory", {"/memory"}, [&](const std::string& dir, bool v2) {
+    const char* file = v2 ? "/memory.max" : "/memory.limit_in_bytes";
+    if (auto text = ReadFirstLine(dir + file)) {
+      limit = Min(limit, MemoryLimitFromText(*text));
     }
-    while (!path.empty() && path.back() == '/') path.pop_back();
-    for (;;) {
-      if (auto text = ReadFirstLine(base + path + file)) {
-        limit = Min(limit, MemoryLimitFromText(*text));
-      }
-      if (path.empty()) break;
-      path.resize(path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
-    }
-  }
+  });
   return limit;
 }
 

@@ -5,20 +5,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
 
+#include "worker/cgroup.h"
+
 namespace vidproc::worker {
 namespace {
-
-std::optional<std::string> ReadFirstLine(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return std::nullopt;
-  return line;
-}
 
 std::optional<long long> ParseInt(std::string_view text) {
   long long value = 0;
@@ -27,54 +20,30 @@ std::optional<long long> ParseInt(std::string_view text) {
   return value;
 }
 
-// `dir` and each of its parents up to `root`: a quota anywhere above a cgroup limits it too.
-std::vector<std::string> SelfAndParents(const std::string& root, std::string path) {
-  std::vector<std::string> dirs;
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  for (;;) {
-    dirs.push_back(root + path);
-    if (path.empty()) break;
-    path.resize(path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
-  }
-  return dirs;
-}
-
 std::optional<int> Min(std::optional<int> a, std::optional<int> b) {
   if (!a) return b;
   if (!b) return a;
   return std::min(*a, *b);
 }
 
-// The tightest quota on the way from this process's cgroups to the root, v2 and v1 alike. Inside
-// a container /proc/self/cgroup often says "/" and the container's own cgroup is mounted as the
-// root, which the walk reads last.
+// The tightest quota on the way from this process's cgroups to the root, v2 and v1 alike.
 std::optional<int> CgroupQuotaCores(const std::string& root, const std::string& self_cgroup) {
   std::optional<int> cores;
-  std::ifstream self(self_cgroup);
-  std::string line;
-  while (std::getline(self, line)) {
-    auto first = line.find(':');
-    auto second = line.find(':', first + 1);
-    if (first == std::string::npos || second == std::string::npos) continue;
-    std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
-    std::string path = line.substr(second + 1);
-    if (controllers == ",,") {  // v2
-      for (const auto& dir : SelfAndParents(root, path)) {
-        if (auto text = ReadFirstLine(dir + "/cpu.max")) cores = Min(cores, CoresFromCpuMax(*text));
-      }
-    } else if (controllers.find(",cpu,") != std::string::npos) {  // v1
-      for (const char* mount : {"/cpu", "/cpu,cpuacct", "/cpuacct,cpu"}) {
-        for (const auto& dir : SelfAndParents(root + mount, path)) {
-          auto quota = ReadFirstLine(dir + "/cpu.cfs_quota_us");
-          auto period = ReadFirstLine(dir + "/cpu.cfs_period_us");
-          if (!quota || !period) continue;
-          auto q = ParseInt(*quota);
-          auto p = ParseInt(*period);
-          if (q && p) cores = Min(cores, CoresFromCfsQuota(*q, *p));
-        }
-      }
-    }
-  }
+  ForEachCgroupDir(root, self_cgroup, "cpu", {"/cpu", "/cpu,cpuacct", "/cpuacct,cpu"},
+                   [&](const std::string& dir, bool v2) {
+                     if (v2) {
+                       if (auto text = ReadFirstLine(dir + "/cpu.max")) {
+                         cores = Min(cores, CoresFromCpuMax(*text));
+                       }
+                       return;
+                     }
+                     auto quota = ReadFirstLine(dir + "/cpu.cfs_quota_us");
+                     auto period = ReadFirstLine(dir + "/cpu.cfs_period_us");
+                     if (!quota || !period) return;
+                     auto q = ParseInt(*quota);
+                     auto p = ParseInt(*period);
+                     if (q && p) cores = Min(cores, CoresFromCfsQuota(*q, *p));
+                   });
   return cores;
 }
 

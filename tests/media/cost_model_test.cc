@@ -6,6 +6,7 @@
 #include <string>
 
 #include "media/media_test_util.h"
+#include "support/media_info.h"
 
 namespace vidproc::media {
 namespace {
@@ -13,33 +14,8 @@ namespace {
 // A phone clip as the probe describes it; a re-encode (1080p does not fit the 720p box).
 MediaInfo PhoneClip(const std::string& codec, int width, int height, int bit_depth, double fps,
                     bool hdr, double seconds) {
-  MediaInfo info;
-  info.container = "mov";
-  info.size_bytes = 50'000'000;
-  info.duration_s = seconds;
-  VideoStreamInfo v;
-  v.codec = codec;
-  v.profile = codec == "h264" ? "High" : "Main 10";
-  v.width = width;
-  v.height = height;
-  v.bit_depth = bit_depth;
-  v.pixel_format = bit_depth > 8 ? "yuv420p10le" : "yuv420p";
-  v.frame_rate = fps;
-  v.hdr = hdr;
-  v.color_primaries = hdr ? "bt2020" : "bt709";
-  v.color_transfer = hdr ? "arib-std-b67" : "bt709";
-  v.bit_rate = 20'000'000;
-  v.duration_s = seconds;
-  info.video = v;
-  AudioStreamInfo a;
-  a.codec = "aac";
-  a.profile = "LC";
-  a.channels = 2;
-  a.sample_rate = 48000;
-  a.bit_rate = 128'000;
-  info.audio.push_back(a);
-  info.chosen_audio = 0;
-  return info;
+  return vidproc::testing::ClipInfo(
+      {codec, width, height, bit_depth, fps, hdr, seconds, 20'000'000});
 }
 
 MediaInfo H264At1080p(double seconds = 60) {

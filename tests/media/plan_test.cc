@@ -2,34 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "support/media_info.h"
+
 namespace vidproc::media {
 namespace {
 
 MediaInfo CompliantInfo() {
-  MediaInfo info;
-  info.container = "mov";
+  MediaInfo info = vidproc::testing::ClipInfo({"h264", 1280, 720, 8, 30, false, 60, 1'200'000});
   info.size_bytes = 10'000'000;
-  info.duration_s = 60;
-  VideoStreamInfo v;
-  v.index = 0;
-  v.codec = "h264";
-  v.profile = "High";
-  v.width = 1280;
-  v.height = 720;
-  v.pixel_format = "yuv420p";
-  v.frame_rate = 30;
-  v.bit_rate = 1'200'000;
-  v.duration_s = 60;
-  info.video = v;
-  AudioStreamInfo a;
-  a.index = 1;
-  a.codec = "aac";
-  a.profile = "LC";
-  a.channels = 2;
-  a.sample_rate = 48000;
-  a.bit_rate = 128'000;
-  info.audio.push_back(a);
-  info.chosen_audio = 0;
   return info;
 }
 

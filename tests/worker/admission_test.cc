@@ -5,29 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "support/media_info.h"
+
 namespace vidproc::worker {
 namespace {
 
+// A 4K HLG phone clip (HEVC Main10).
 media::MediaInfo PhoneClip(double seconds, double fps) {
-  media::MediaInfo info;
-  info.container = "mov";
-  info.duration_s = seconds;
-  media::VideoStreamInfo v;
-  v.index = 0;
-  v.codec = "hevc";
-  v.profile = "Main 10";
-  v.width = 3840;
-  v.height = 2160;
-  v.pixel_format = "yuv420p10le";
-  v.bit_depth = 10;
-  v.frame_rate = fps;
-  v.color_primaries = "bt2020";
-  v.color_transfer = "arib-std-b67";
-  v.color_space = "bt2020nc";
-  v.hdr = true;
-  v.duration_s = seconds;
-  info.video = v;
-  return info;
+  return vidproc::testing::ClipInfo({"hevc", 3840, 2160, 10, fps, true, seconds, 50'000'000});
 }
 
 class AdmissionTest : public ::testing::Test {

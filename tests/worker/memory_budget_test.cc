@@ -5,9 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-
 #include "worker_test_util.h"
 
 namespace vidproc::worker {
@@ -21,18 +18,11 @@ TEST(MemoryBudgetTest, CgroupLimitTexts) {
   EXPECT_EQ(MemoryLimitFromText("-1"), std::nullopt);
 }
 
-class MemoryTreeTest : public ::testing::Test {
+class MemoryTreeTest : public testing::FakeCgroupTree {
  protected:
-  void SetUp() override { root_ = testing::MakeTempDir(); }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-  void Write(const std::string& path, const std::string& text) {
-    std::filesystem::create_directories(std::filesystem::path(root_ + path).parent_path());
-    std::ofstream(root_ + path) << text;
-  }
   int64_t Available() {
     return AvailableMemoryBytes(root_ + "/cg", root_ + "/self_cgroup", root_ + "/meminfo");
   }
-  std::string root_;
 };
 
 TEST_F(MemoryTreeTest, TheMachinesMemoryWithoutALimit) {

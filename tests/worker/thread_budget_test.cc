@@ -50,20 +50,13 @@ TEST(ThreadBudgetTest, CpuMaxQuotasRoundUp) {
   EXPECT_EQ(CoresFromCfsQuota(100000, 0), std::nullopt);
 }
 
-class CgroupTreeTest : public ::testing::Test {
+class CgroupTreeTest : public testing::FakeCgroupTree {
  protected:
-  void SetUp() override { root_ = testing::MakeTempDir(); }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-  void Write(const std::string& path, const std::string& text) {
-    std::filesystem::create_directories(std::filesystem::path(root_ + path).parent_path());
-    std::ofstream(root_ + path) << text;
-  }
   static int Affinity() {
     cpu_set_t set;
     CPU_ZERO(&set);
     return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
   }
-  std::string root_;
 };
 
 TEST_F(CgroupTreeTest, TheTightestV2QuotaOnTheWayUpCounts) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -78,6 +79,19 @@ inline std::set<pid_t> ChildrenOf(pid_t parent, const std::string& needle) {
   closedir(proc);
   return pids;
 }
+
+// A fake cgroup hierarchy (and /proc files) under a temporary directory, for the budgets that
+// read the cgroup's limits (thread_budget.h, memory_budget.h).
+class FakeCgroupTree : public ::testing::Test {
+ protected:
+  void SetUp() override { root_ = MakeTempDir(); }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  void Write(const std::string& path, const std::string& text) {
+    std::filesystem::create_directories(std::filesystem::path(root_ + path).parent_path());
+    std::ofstream(root_ + path) << text;
+  }
+  std::string root_;
+};
 
 // A JobRunner's world for one test: a temporary directory with a real SQLite store, real local
 // storage and settings that run the real `vidproc transcode` child.
