@@ -414,6 +414,9 @@ Status Reencoder::Run(TranscodeResult* result) {
   if (!plan_.pipelined) RETURN_IF_ERROR(EncodeVideo(nullptr));
   result->video = video_->stats();
   result->video.frames_encoded = encoder_->frames_encoded();
+  // Flushed: x264's pictures go before the muxers finish and the thumbnails are made.
+  encoder_.reset();
+  for (const auto& rung : rungs_) rung->encoder.reset();
   if (audio_) result->audio = audio_->stats();
   RETURN_IF_ERROR(CheckDecodedWhole(info_, result->video));
   if (audio_ && result->audio.decode_errors > kMinDecodeErrors &&
