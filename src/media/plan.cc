@@ -9,6 +9,7 @@ namespace {
 
 constexpr double kFrameRateTolerance = 0.5;
 constexpr double kPassthroughBitrateSlack = 1.1;
+constexpr int64_t kDecodeBoundPixelRatio = 8;
 
 int EvenAtLeastTwo(double v) { return std::max(2, static_cast<int>(std::floor(v)) & ~1); }
 
@@ -100,6 +101,14 @@ Plan MakePlan(const MediaInfo& info, const TranscodeOptions& options) {
   Size fitted = FitInside(v.display_width(), v.display_height(), options.max_size);
   plan.width = fitted.width;
   plan.height = fitted.height;
+  // Decoding and scaling a source of kDecodeBoundPixelRatio times the output's pixels or more
+  // (4K for 720p) outweigh encoding it: the reader thread sets the pace and one x264 thread keeps
+  // up (the same wall and CPU time), while a second one holds ~18 MB more pictures
+  // (docs/BENCHMARKS.md, "Memory"). A 1080p source for 720p keeps both.
+  if (plan.pipelined && static_cast<int64_t>(v.width) * v.height >=
+                            kDecodeBoundPixelRatio * plan.width * plan.height) {
+    plan.encoder_threads = 1;
+  }
   plan.rotation = v.rotation;
   plan.deinterlace = v.interlaced;
   plan.tone_map = v.hdr;

@@ -1,5 +1,7 @@
 #include "media/transcoder.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -27,6 +29,9 @@ constexpr double kTruncationSlackS = 0.5;
 // make the file corrupt rather than merely imperfect.
 constexpr double kCorruptErrorRatio = 0.05;
 constexpr int64_t kMinDecodeErrors = 5;
+// 4K and up; glibc's initial M_MMAP_THRESHOLD and M_TRIM_THRESHOLD.
+constexpr int64_t kLargePicturePixels = 3840 * 2160;
+constexpr int kMallocDefaultThreshold = 128 * 1024;
 
 Status CheckDecodedWhole(const MediaInfo& info, const StageStats& video) {
   if (video.frames_decoded == 0 && video.packets > 0) {
@@ -414,6 +419,9 @@ Status Reencoder::Run(TranscodeResult* result) {
   if (!plan_.pipelined) RETURN_IF_ERROR(EncodeVideo(nullptr));
   result->video = video_->stats();
   result->video.frames_encoded = encoder_->frames_encoded();
+  // Flushed: x264's pictures go before the muxers finish and the thumbnails are made.
+  encoder_.reset();
+  for (const auto& rung : rungs_) rung->encoder.reset();
   if (audio_) result->audio = audio_->stats();
   RETURN_IF_ERROR(CheckDecodedWhole(info_, result->video));
   if (audio_ && result->audio.decode_errors > kMinDecodeErrors &&
@@ -510,6 +518,17 @@ Result<TranscodeResult> Transcode(const TranscodeRequest& request, const Progres
                     {"height", plan.height},
                     {"threads", plan.encoder_threads}});
 
+  if (!plan.passthrough &&
+      static_cast<int64_t>(result.source.video->width) * result.source.video->height >=
+          kLargePicturePixels) {
+    // glibc raises its mmap threshold to the size of the largest mmapped block freed (the probe's
+    // 16 MB plane of a 4K picture) and its trim threshold to twice that: the job's later buffers
+    // then land in heaps that are never given back. Fixed at glibc's defaults, a 4K job peaks
+    // ~5 MB lower (docs/BENCHMARKS.md, "Memory"); smaller sources keep the adaptive thresholds,
+    // which save a 1080p job page faults for no memory.
+    mallopt(M_MMAP_THRESHOLD, kMallocDefaultThreshold);
+    mallopt(M_TRIM_THRESHOLD, kMallocDefaultThreshold);
+  }
   Status made;
   if (plan.passthrough) {
     made = RunPassthrough(request, *input, result.source, progress, cancel, &result);

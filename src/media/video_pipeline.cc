@@ -76,6 +76,7 @@ Result<std::unique_ptr<VideoPipeline>> VideoPipeline::Create(const AVStream* inp
 }
 
 Status VideoPipeline::SendPacket(const AVPacket* packet) {
+  if (!decoder_) return Status(ErrorCode::kInternal, "The video was sent after its end.");
   if (packet) stats_.packets++;
   RETURN_IF_ERROR(Decode(decoder_.get(), packet, decoded_.get(), &stats_.decode_errors,
                          [this](AVFrame* f) { return OnDecodedFrame(f); }));
@@ -86,6 +87,12 @@ Status VideoPipeline::SendPacket(const AVPacket* packet) {
     if (err < 0) return FromAvError(err, ErrorCode::kInternal, "Cannot flush the video filters");
     RETURN_IF_ERROR(PullFiltered());
   }
+  // Drained: the decoder's pictures (a 4K stream holds six or seven of 25 MB) and the filters go
+  // now, not after the encoder's flush and the thumbnails, where they would add to the job's peak.
+  graph_.reset();
+  source_ = nullptr;
+  sink_filter_ = nullptr;
+  decoder_.reset();
   return sink_ ? sink_(nullptr) : Status::Ok();
 }
 

@@ -28,8 +28,8 @@ class VideoPipeline {
   void set_frame_sink(FrameSink sink) { sink_ = std::move(sink); }
   void set_frame_tap(FrameTap tap) { tap_ = std::move(tap); }
 
-  // Feeds one demuxed packet of the video stream; null drains decoder and filters, then passes
-  // null to the frame sink.
+  // Feeds one demuxed packet of the video stream; null drains decoder and filters, releases them,
+  // then passes null to the frame sink (nothing may be sent after it).
   Status SendPacket(const AVPacket* packet);
   const StageStats& stats() const { return stats_; }
 

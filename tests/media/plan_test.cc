@@ -142,5 +142,26 @@ TEST(SplitThreadsTest, BudgetOfOneIsSingleThreaded) {
   EXPECT_EQ(plan.encoder_threads, 2);
 }
 
+TEST(SplitThreadsTest, A4kSourceFor720pGivesX264OneThreadAndTheDecoderTheBudget) {
+  MediaInfo i = CompliantInfo();
+  i.video->codec = "hevc";
+  i.video->width = 3840;
+  i.video->height = 2160;
+  TranscodeOptions options;
+  options.threads = 2;
+  Plan plan = MakePlan(i, options);
+  EXPECT_TRUE(plan.pipelined);
+  EXPECT_EQ(plan.decoder_threads, 2);
+  EXPECT_EQ(plan.encoder_threads, 1);
+  // The common case keeps both x264 threads: 1080p for 720p, and 4K for 1080p.
+  i.video->width = 1920;
+  i.video->height = 1080;
+  EXPECT_EQ(MakePlan(i, options).encoder_threads, 2);
+  i.video->width = 3840;
+  i.video->height = 2160;
+  options.max_size = {1920, 1080};
+  EXPECT_EQ(MakePlan(i, options).encoder_threads, 2);
+}
+
 }  // namespace
 }  // namespace vidproc::media
