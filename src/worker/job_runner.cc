@@ -352,7 +352,9 @@ JobRunner::Admitted JobRunner::Admit(const queue::Claim& claim, const std::strin
   media::TranscodeOptions options;
   if (auto size = ParseSize(settings_.max_size); size.ok()) options.max_size = *size;
   if (auto rate = ParseBitrate(settings_.video_bitrate); rate.ok()) options.video_bitrate = *rate;
-  std::string_view rungs = settings_.hls ? settings_.renditions : "";
+  // A copy: the conditional of a string and a literal is a temporary string.
+  const std::string rung_list = settings_.hls ? settings_.renditions : std::string();
+  std::string_view rungs = rung_list;
   while (!rungs.empty()) {
     const size_t comma = std::min(rungs.find(','), rungs.size());
     if (auto side = ParseInteger(rungs.substr(0, comma), 1, 1 << 16); side.ok()) {
@@ -771,6 +773,7 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
              {"threads", threads},
              {"preset", admitted.settings.preset},
              {"peak_mb", static_cast<double>(r.peak_rss_bytes) / 1e6},
+             {"cpu_s", static_cast<double>(r.cpu_ms) / 1000.0},
              {"predicted_mb", admitted.fit ? admitted.fit->predicted.peak_memory_mb : -1.0},
              {"predicted_s", admitted.fit ? admitted.fit->predicted.wall_s : -1.0},
              {"playable_after_s", live ? live->playable_after_s() : -1.0},
