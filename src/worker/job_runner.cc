@@ -335,6 +335,21 @@ Result<nlohmann::json> JobRunner::ProbeInChild(const std::string& input, const D
   return probe;
 }
 
+media::TranscodeOptions JobRunner::ChildOptions(const WorkerSettings& settings) {
+  media::TranscodeOptions options;
+  if (auto size = ParseSize(settings.max_size); size.ok()) options.max_size = *size;
+  if (auto rate = ParseBitrate(settings.video_bitrate); rate.ok()) options.video_bitrate = *rate;
+  std::string_view rungs = settings.hls ? std::string_view(settings.renditions) : "";
+  while (!rungs.empty()) {
+    const size_t comma = std::min(rungs.find(','), rungs.size());
+    if (auto side = ParseInteger(rungs.substr(0, comma), 1, 1 << 16); side.ok()) {
+      options.renditions.push_back(static_cast<int>(*side));
+    }
+    rungs.remove_prefix(std::min(comma + 1, rungs.size()));
+  }
+  return options;
+}
+
 JobRunner::Admitted JobRunner::Admit(const queue::Claim& claim, const std::string& input,
                                      int threads, const Deadline& deadline) {
   const std::string& id = claim.video.id;
@@ -349,19 +364,6 @@ JobRunner::Admitted JobRunner::Admit(const queue::Claim& claim, const std::strin
             {{"video", id}, {"reason", info.ok() ? "no video stream" : info.status().message()}});
     return admitted;
   }
-  media::TranscodeOptions options;
-  if (auto size = ParseSize(settings_.max_size); size.ok()) options.max_size = *size;
-  if (auto rate = ParseBitrate(settings_.video_bitrate); rate.ok()) options.video_bitrate = *rate;
-  // A copy: the conditional of a string and a literal is a temporary string.
-  const std::string rung_list = settings_.hls ? settings_.renditions : std::string();
-  std::string_view rungs = rung_list;
-  while (!rungs.empty()) {
-    const size_t comma = std::min(rungs.find(','), rungs.size());
-    if (auto side = ParseInteger(rungs.substr(0, comma), 1, 1 << 16); side.ok()) {
-      options.renditions.push_back(static_cast<int>(*side));
-    }
-    rungs.remove_prefix(std::min(comma + 1, rungs.size()));
-  }
   // The cores this job will have: its threads, shared with the jobs already running here.
   const double cores =
       std::max(1.0, std::min<double>(threads, static_cast<double>(settings_.machine_cores) /
@@ -369,7 +371,7 @@ JobRunner::Admitted JobRunner::Admit(const queue::Claim& claim, const std::strin
   const double seconds_left = static_cast<double>(deadline.RemainingMs()) / 1000.0;
   const media::CostModel& model =
       settings_.cost_model ? *settings_.cost_model : media::CostModel::Builtin();
-  Fit fit = FitToTime(model, *info, options, admitted.settings, cores, seconds_left,
+  Fit fit = FitToTime(model, *info, child_options_, admitted.settings, cores, seconds_left,
                       static_cast<int>(settings_.timeout_ms / 1000));
   queue::JobEstimate estimate{fit.predicted.peak_memory_mb, fit.predicted.wall_s,
                               SanitizeJson(*probe)};

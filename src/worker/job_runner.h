@@ -86,7 +86,8 @@ class JobRunner {
         blobs_(blobs),
         settings_(std::move(settings)),
         clock_(clock),
-        ledger_(settings_.memory_budget_mb) {}
+        ledger_(settings_.memory_budget_mb),
+        child_options_(ChildOptions(settings_)) {}
 
   // The most memory a job may be predicted to need to be claimed now (ClaimNext), or nullopt
   // while no job runs here (any job may start alone).
@@ -154,6 +155,9 @@ class JobRunner {
   const WorkerSettings settings_;
   const Clock* clock_;
   MemoryLedger ledger_;  // the running jobs' predicted memory, against memory_budget_mb
+  // The settings the child gets, as the engine reads them: what a job's cost is predicted for.
+  static media::TranscodeOptions ChildOptions(const WorkerSettings& settings);
+  const media::TranscodeOptions child_options_;
 };
 
 }  // namespace vidproc::worker
