@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/redact.h"
 #include "core/text.h"
@@ -460,10 +461,11 @@ const std::vector<Setting>& Settings() {
         Integer("VIDPROC_MEMORY_BUDGET_MB", &Config::memory_budget_mb, int64_t{0}, 0,
                 int64_t{1} << 30)
             .DefaultText("3/4 of the machine's memory (or its cgroup limit)")
-            .Doc("memory, in MB, that a worker's transcoders may use together: a job starts "
-                 "only when its predicted peak fits next to the running jobs' (it waits "
-                 "otherwise, `queue.waiting_for` = `memory`); a job alone always starts. "
-                 "Workers sharing a machine: give each its share"));
+            .Doc("memory, in MB, that the transcoders of the machine may use together: a job "
+                 "starts only when its predicted peak fits next to the running jobs' (it waits "
+                 "otherwise, `queue.waiting_for` = `memory`); a job alone on the machine always "
+                 "starts. The jobs of other workers on the same host (the worker registry) count "
+                 "too"));
     t.push_back(Text("VIDPROC_SANDBOX_SKIP", &Config::sandbox_skip, "",
                      "a comma list of "
                      "`network`, `files`, `syscalls`",
@@ -901,9 +903,7 @@ Result<Config> LoadConfig(const Environment& dotenv, const Environment& env,
                                      : std::string(kSqliteScheme) + config.SqlitePath()));
   }
   if (config.worker_id.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    config.worker_id = std::string(host) + ":" + std::to_string(getpid());
+    config.worker_id = HostName() + ":" + std::to_string(getpid());
   }
   return config;
 }

@@ -1,6 +1,7 @@
 #include "core/ids.h"
 
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -27,6 +28,12 @@ std::string NewId() {
   // Never a leading '-' or '_': an id is also a command-line argument (`vidproc status ID`).
   if (id[0] == '-' || id[0] == '_') id[0] = kAlphabet[random[22] % 62];
   return id;
+}
+
+std::string HostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) return "";
+  return host;
 }
 
 }  // namespace vidproc

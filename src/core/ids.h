@@ -8,4 +8,8 @@ namespace vidproc {
 // lease tokens and temporary names.
 std::string NewId();
 
+// This machine's host name (gethostname): the default worker id's first part, and how the workers
+// of one machine find each other in the registry. "" if it cannot be read.
+std::string HostName();
+
 }  // namespace vidproc

@@ -8,7 +8,7 @@
 namespace vidproc::queue::store_util {
 namespace {
 
-constexpr std::array<std::string_view, 23> kVideoColumnNames = {"id",
+constexpr std::array<std::string_view, 24> kVideoColumnNames = {"id",
                                                                 "status",
                                                                 "filename",
                                                                 "created_at",
@@ -30,7 +30,8 @@ constexpr std::array<std::string_view, 23> kVideoColumnNames = {"id",
                                                                 "playable",
                                                                 "predicted_memory_mb",
                                                                 "predicted_seconds",
-                                                                "waiting_for"};
+                                                                "waiting_for",
+                                                                "lease_owner"};
 
 constexpr size_t kMaxCursorIdLength = 64;
 constexpr size_t kMaxCursorTimeDigits = 19;  // INT64_MAX has 19 digits
@@ -235,6 +236,7 @@ Video ReadVideo(const Row& row) {
   if (!row.IsNull(20)) v.predicted_memory_mb = row.Double(20);
   if (!row.IsNull(21)) v.predicted_seconds = row.Double(21);
   v.waiting_for = SanitizeText(row.Text(22));
+  v.worker = SanitizeText(row.Text(23));
   return v;
 }
 

@@ -62,6 +62,10 @@ struct Video {
   // Why a queued job that was claimed went back to wait (DeferJob): "memory" while its predicted
   // memory does not fit next to the jobs running. Empty otherwise; cleared when it is claimed.
   std::string waiting_for;
+  // The worker holding the job's lease (its VIDPROC_WORKER_ID) while it is processing; empty
+  // otherwise. Internal: the admission counts the jobs other workers run on its machine; the API
+  // does not show it.
+  std::string worker;
 };
 
 // A worker's prediction for a claimed job, and the probe it came from (the resource's `source`

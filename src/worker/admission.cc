@@ -24,8 +24,8 @@ std::string Seconds(double s) { return std::to_string(std::lround(s)) + " s"; }
 }  // namespace
 
 Fit FitToTime(const media::CostModel& model, const media::MediaInfo& info,
-              media::TranscodeOptions options, const JobSettings& configured,
-              double cores_available, double seconds_left, int timeout_s) {
+              media::TranscodeOptions options, const JobSettings& configured, CoreShare cores,
+              double seconds_left, int timeout_s) {
   std::vector<JobSettings> ladder = {configured};
   for (const char* preset : {"superfast", "ultrafast"}) {
     if (PresetRank(preset) < PresetRank(ladder.back().preset)) {
@@ -36,18 +36,21 @@ Fit FitToTime(const media::CostModel& model, const media::MediaInfo& info,
   if (configured.max_fps > 30 && source_fps > 30.5) {
     ladder.push_back({configured.threads, ladder.back().preset, 30});
   }
-  auto predict = [&](const JobSettings& s) {
+  auto predict = [&](const JobSettings& s, double with_cores) {
     options.threads = s.threads;
     options.preset = s.preset;
     options.max_frame_rate = s.max_fps;
-    return model.Predict(info, options, cores_available);
+    return model.Predict(info, options, with_cores);
   };
+  const double shared_cores = std::min(cores.shared, cores.now);
   Fit fit;
+  double shared_s = 0;
   for (const JobSettings& s : ladder) {
     fit.settings = s;
-    fit.predicted = predict(s);
-    if (fit.predicted.wall_s <= kTimeShareToFit * seconds_left) break;
+    shared_s = predict(s, shared_cores).wall_s;
+    if (shared_s <= kTimeShareToFit * seconds_left) break;
   }
+  fit.predicted = predict(fit.settings, cores.now);
   if (fit.predicted.wall_s > seconds_left) {
     // Even the cheapest would be stopped by the timeout: refused now, not after the CPU is spent.
     const int needed_s = static_cast<int>(std::ceil(fit.predicted.wall_s / kTimeShareToFit));
@@ -64,9 +67,10 @@ Fit FitToTime(const media::CostModel& model, const media::MediaInfo& info,
   fit.cheaper =
       fit.settings.preset != configured.preset || fit.settings.max_fps != configured.max_fps;
   if (fit.cheaper) {
-    fit.reason = "predicted " + Seconds(predict(configured).wall_s) + " with x264 " +
-                 configured.preset + " at most " + std::to_string(configured.max_fps) +
-                 " fps, over " + std::to_string(std::lround(kTimeShareToFit * 100)) + " % of the " +
+    fit.reason = "predicted " + Seconds(predict(configured, shared_cores).wall_s) + " with x264 " +
+                 configured.preset + " at most " + std::to_string(configured.max_fps) + " fps" +
+                 (shared_cores < cores.now ? " while sharing the cores with the other slots" : "") +
+                 ", over " + std::to_string(std::lround(kTimeShareToFit * 100)) + " % of the " +
                  Seconds(seconds_left) + " left of VIDEO_PROCESSING_TIMEOUT";
   }
   return fit;

@@ -37,14 +37,23 @@ struct Fit {
   Status refusal;                   // would_exceed_timeout: not worth starting
 };
 
+// The cores a job can count on: `now`, its share while the jobs running at its start run; `shared`,
+// its share with every slot of its worker busy (and the machine's other workers' jobs), the least
+// it will have if jobs are claimed while it runs.
+struct CoreShare {
+  double now = 1;
+  double shared = 1;
+};
+
 // Chooses the first of the configured settings, then x264 `superfast`, then `ultrafast`, then
 // `ultrafast` at most 30 fps (each only where it is cheaper than the configured ones) whose
-// predicted wall time fits kTimeShareToFit of `seconds_left`. None: the cheapest, unless even its
-// prediction is over `seconds_left` itself (then `refusal`; `timeout_s` names the setting in its
-// message).
+// predicted wall time with `cores.shared` fits kTimeShareToFit of `seconds_left`: a job started
+// alone must still finish when others join it (the timeout would waste all of its CPU). None:
+// the cheapest, unless even its prediction with `cores.now` is over `seconds_left` itself (then
+// `refusal`; `timeout_s` names the setting in its message). `predicted` is with `cores.now`.
 Fit FitToTime(const media::CostModel& model, const media::MediaInfo& info,
-              media::TranscodeOptions options, const JobSettings& configured,
-              double cores_available, double seconds_left, int timeout_s);
+              media::TranscodeOptions options, const JobSettings& configured, CoreShare cores,
+              double seconds_left, int timeout_s);
 
 // The output summary's `admission` member: what was predicted and chosen.
 nlohmann::json AdmissionJson(const Fit& fit);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "core/log.h"
@@ -335,6 +336,27 @@ Result<nlohmann::json> JobRunner::ProbeInChild(const std::string& input, const D
   return probe;
 }
 
+MachinePeers JobRunner::PeersOnThisMachine() const {
+  // Workers seen within two leases: a worker that died stops counting when its jobs are
+  // recovered.
+  auto workers = store_->ListWorkers(2 * settings_.lease_ms);
+  if (!workers.ok()) return {};
+  std::set<std::string> peers;
+  for (const queue::WorkerInfo& w : *workers) {
+    if (w.id != settings_.worker_id && !host_.empty() && w.host == host_) peers.insert(w.id);
+  }
+  if (peers.empty()) return {};
+  auto running = store_->ListQueue(0);
+  if (!running.ok()) return {};
+  MachinePeers load;
+  for (const queue::Video& v : *running) {
+    if (v.status != queue::VideoStatus::kProcessing || !peers.count(v.worker)) continue;
+    ++load.jobs;
+    load.memory_mb += v.predicted_memory_mb.value_or(0);
+  }
+  return load;
+}
+
 media::TranscodeOptions JobRunner::ChildOptions(const WorkerSettings& settings) {
   media::TranscodeOptions options;
   if (auto size = ParseSize(settings.max_size); size.ok()) options.max_size = *size;
@@ -364,10 +386,16 @@ JobRunner::Admitted JobRunner::Admit(const queue::Claim& claim, const std::strin
             {{"video", id}, {"reason", info.ok() ? "no video stream" : info.status().message()}});
     return admitted;
   }
-  // The cores this job will have: its threads, shared with the jobs already running here.
-  const double cores =
-      std::max(1.0, std::min<double>(threads, static_cast<double>(settings_.machine_cores) /
-                                                  static_cast<double>(ledger_.jobs() + 1)));
+  // The cores this job will have: its threads, shared with the jobs running on the machine now,
+  // and with every slot busy.
+  const MachinePeers peers = PeersOnThisMachine();
+  auto share = [&](int jobs) {
+    return std::max(1.0, std::min<double>(threads, static_cast<double>(settings_.machine_cores) /
+                                                       static_cast<double>(jobs)));
+  };
+  const int running = ledger_.jobs() + peers.jobs;
+  const CoreShare cores{share(running + 1),
+                        share(std::max(running + 1, settings_.max_tasks + peers.jobs))};
   const double seconds_left = static_cast<double>(deadline.RemainingMs()) / 1000.0;
   const media::CostModel& model =
       settings_.cost_model ? *settings_.cost_model : media::CostModel::Builtin();
@@ -384,12 +412,13 @@ JobRunner::Admitted JobRunner::Admit(const queue::Claim& claim, const std::strin
     admitted.outcome = Fail(claim, fit.refusal, /*transient=*/false);
     return admitted;
   }
-  if (!ledger_.TryBook(id, fit.predicted.peak_memory_mb)) {
+  if (!ledger_.TryBook(id, fit.predicted.peak_memory_mb, peers)) {
     Status deferred = store_->DeferJob(id, claim.lease_token, "memory");
     LogInfo("waiting for memory",
             {{"video", id},
              {"predicted_mb", fit.predicted.peak_memory_mb},
-             {"available_mb", ledger_.AvailableMb().value_or(ledger_.budget_mb())},
+             {"available_mb", ledger_.AvailableMb(peers).value_or(ledger_.budget_mb())},
+             {"other_workers_jobs", peers.jobs},
              {"deferred", deferred.ok()}});
     admitted.outcome = deferred.ok() ? JobOutcome::kDeferred : JobOutcome::kLost;
     return admitted;

@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/deadline.h"
+#include "core/ids.h"
 #include "queue/job_store.h"
 #include "storage/blob_store.h"
 #include "worker/admission.h"
@@ -87,11 +88,14 @@ class JobRunner {
         settings_(std::move(settings)),
         clock_(clock),
         ledger_(settings_.memory_budget_mb),
+        host_(HostName()),
         child_options_(ChildOptions(settings_)) {}
 
   // The most memory a job may be predicted to need to be claimed now (ClaimNext), or nullopt
-  // while no job runs here (any job may start alone).
-  std::optional<double> MemoryAvailableMb() const { return ledger_.AvailableMb(); }
+  // while no job runs on this machine (any job may start alone).
+  std::optional<double> MemoryAvailableMb() const {
+    return ledger_.AvailableMb(PeersOnThisMachine());
+  }
 
   // Runs the child with `threads` (the job's budget, ThreadsForJob). `stop` asks for a graceful
   // stop: the child is stopped and the job released for another worker. Blocks until the job is
@@ -125,6 +129,8 @@ class JobRunner {
   };
   Admitted Admit(const queue::Claim& claim, const std::string& input, int threads,
                  const Deadline& deadline);
+  // The jobs other workers of this machine (same host in the registry) are running.
+  MachinePeers PeersOnThisMachine() const;
   // `vidproc probe --sandbox` on `input`: the probe's JSON, or why not.
   Result<nlohmann::json> ProbeInChild(const std::string& input, const Deadline& deadline);
 
@@ -154,7 +160,8 @@ class JobRunner {
   storage::BlobStore* blobs_;
   const WorkerSettings settings_;
   const Clock* clock_;
-  MemoryLedger ledger_;  // the running jobs' predicted memory, against memory_budget_mb
+  MemoryLedger ledger_;     // the running jobs' predicted memory, against memory_budget_mb
+  const std::string host_;  // HostName(): how the machine's other workers are found
   // The settings the child gets, as the engine reads them: what a job's cost is predicted for.
   static media::TranscodeOptions ChildOptions(const WorkerSettings& settings);
   const media::TranscodeOptions child_options_;

@@ -61,12 +61,12 @@ double DefaultMemoryBudgetMb(int64_t available_bytes) {
   return static_cast<double>(available_bytes) * 0.75 / 1e6;
 }
 
-bool MemoryLedger::TryBook(const std::string& id, double mb) {
+bool MemoryLedger::TryBook(const std::string& id, double mb, const MachinePeers& peers) {
   std::lock_guard lock(mutex_);
   booked_.erase(id);
-  double used = 0;
+  double used = peers.memory_mb;
   for (const auto& [other, other_mb] : booked_) used += other_mb;
-  if (!booked_.empty() && used + mb > budget_mb_) return false;
+  if ((!booked_.empty() || peers.jobs > 0) && used + mb > budget_mb_) return false;
   booked_[id] = mb;
   return true;
 }
@@ -76,10 +76,10 @@ void MemoryLedger::Release(const std::string& id) {
   booked_.erase(id);
 }
 
-std::optional<double> MemoryLedger::AvailableMb() const {
+std::optional<double> MemoryLedger::AvailableMb(const MachinePeers& peers) const {
   std::lock_guard lock(mutex_);
-  if (booked_.empty()) return std::nullopt;
-  double used = 0;
+  if (booked_.empty() && peers.jobs == 0) return std::nullopt;
+  double used = peers.memory_mb;
   for (const auto& [id, mb] : booked_) used += mb;
   return std::max(0.0, budget_mb_ - used);
 }

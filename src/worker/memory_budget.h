@@ -1,8 +1,9 @@
 // What a worker's transcoders may use together (VIDPROC_MEMORY_BUDGET_MB) and the ledger of the
 // memory its running jobs are predicted to need (media/cost_model.h). A job starts only when its
 // prediction fits next to the running jobs' predictions; a job alone always starts (waiting would
-// not make room for it). Several workers on one machine each have a budget of their own: the
-// operator gives each its share.
+// not make room for it). Several workers on one machine share its memory: each counts the jobs
+// the others run there (MachinePeers) as booked, and a job is alone only when no worker of the
+// machine runs one.
 #pragma once
 
 #include <cstdint>
@@ -30,16 +31,24 @@ int64_t AvailableMemoryBytes(const std::string& cgroup_root = "/sys/fs/cgroup",
 // idles at 42 MB; docs/BENCHMARKS.md).
 double DefaultMemoryBudgetMb(int64_t available_bytes);
 
+// The jobs that other workers run on this machine (the queue's running jobs whose worker's host
+// is this one's), with what they were predicted to need: they share the machine's memory and
+// cores with this worker's jobs. A job not predicted yet counts 0 MB.
+struct MachinePeers {
+  int jobs = 0;
+  double memory_mb = 0;
+};
+
 class MemoryLedger {
  public:
   explicit MemoryLedger(double budget_mb) : budget_mb_(budget_mb) {}
 
-  // Books `mb` for job `id` if it fits next to the jobs booked, or if none is: true. A job booked
-  // again replaces its booking.
-  bool TryBook(const std::string& id, double mb);
+  // Books `mb` for job `id` if it fits next to the jobs booked here and by `peers`, or if no job
+  // runs on the machine: true. A job booked again replaces its booking.
+  bool TryBook(const std::string& id, double mb, const MachinePeers& peers = {});
   void Release(const std::string& id);
-  // What a job may need to fit now; nullopt while nothing is booked (any job fits alone).
-  std::optional<double> AvailableMb() const;
+  // What a job may need to fit now; nullopt while no job runs on the machine (any job fits alone).
+  std::optional<double> AvailableMb(const MachinePeers& peers = {}) const;
   // Jobs booked, for the share of the cores a prediction assumes.
   int jobs() const;
   double budget_mb() const { return budget_mb_; }

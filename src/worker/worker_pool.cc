@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/loop_guard.h"
 #include "core/version.h"
@@ -144,10 +145,8 @@ void WorkerPool::HousekeepingLoop() {
   const int64_t interval_ms = std::min<int64_t>(settings_.lease_ms / 2, 5000);
   LoopGuard guard("worker housekeeping", {.first_ms = interval_ms, .max_ms = 4 * interval_ms});
   int64_t last_status_ms = clock_->MonotonicMs() - kStatusLogMs;
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
   queue::WorkerInfo me{
-      settings_.worker_id, host, static_cast<int>(getpid()), settings_.max_tasks, kVersion,
+      settings_.worker_id, HostName(), static_cast<int>(getpid()), settings_.max_tasks, kVersion,
       clock_->NowMs(),     0};
   while (!stopping_) {
     (void)guard.Run([&] { return Housekeeping(me, &last_status_ms); },

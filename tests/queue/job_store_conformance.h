@@ -286,6 +286,10 @@ TYPED_TEST_P(JobStoreTest, TheQueueListsRunningJobsThenQueuedOnesInClaimOrder) {
   std::vector<std::string> ids;
   for (const Video& v : *queue) ids.push_back(v.id);
   EXPECT_EQ(ids, (std::vector<std::string>{first, third, fourth, second}));
+  // Who runs a job (the admission counts the jobs of a machine's other workers); nobody a queued
+  // one, a retried one included.
+  EXPECT_EQ((*queue)[0].worker, "w1");
+  for (size_t i = 1; i < queue->size(); ++i) EXPECT_EQ((*queue)[i].worker, "") << (*queue)[i].id;
   auto limited = this->store_->ListQueue(1);
   ASSERT_TRUE(limited.ok());
   ASSERT_EQ(limited->size(), 2u) << "the running jobs and one queued";

@@ -84,7 +84,7 @@ TEST(ReadVideoTest, MapsEveryColumnInVideoColumnsOrder) {
             "id, status, filename, created_at, updated_at, size_bytes, progress, eta_seconds, "
             "attempts, error_code, error_message, source, output, has_original, external_id, "
             "metadata, import_key, import_url, replace_source, playable, predicted_memory_mb, "
-            "predicted_seconds, waiting_for");
+            "predicted_seconds, waiting_for, lease_owner");
   EXPECT_EQ(VideoColumns("v").substr(0, 16), "v.id, v.status, ");
   Video v = ReadVideo(FakeRow({"id1",
                                "failed",
@@ -108,7 +108,8 @@ TEST(ReadVideoTest, MapsEveryColumnInVideoColumnsOrder) {
                                "1",
                                "412.5",
                                "95.25",
-                               "memory"}));
+                               "memory",
+                               "host-a:12"}));
   EXPECT_EQ(v.id, "id1");
   EXPECT_EQ(v.status, VideoStatus::kFailed);
   EXPECT_EQ(v.filename, "a.mov");
@@ -132,14 +133,15 @@ TEST(ReadVideoTest, MapsEveryColumnInVideoColumnsOrder) {
   EXPECT_EQ(v.predicted_memory_mb, 412.5);
   EXPECT_EQ(v.predicted_seconds, 95.25);
   EXPECT_EQ(v.waiting_for, "memory");
+  EXPECT_EQ(v.worker, "host-a:12");
 }
 
 TEST(ReadVideoTest, NullEtaAndUnreadableJsonReadAsNothing) {
-  Video v = ReadVideo(
-      FakeRow({"id2",        "ready",      "",           "0",          "0",          "0",
-               "1",          std::nullopt, "1",          std::nullopt, std::nullopt, "{not json",
-               R"({"w":1})", "0",          std::nullopt, "[1,2]",      std::nullopt, std::nullopt,
-               "0",          "0",          std::nullopt, std::nullopt, std::nullopt}));
+  Video v = ReadVideo(FakeRow({"id2",        "ready",      "",           "0",         "0",
+                               "0",          "1",          std::nullopt, "1",         std::nullopt,
+                               std::nullopt, "{not json",  R"({"w":1})", "0",         std::nullopt,
+                               "[1,2]",      std::nullopt, std::nullopt, "0",         "0",
+                               std::nullopt, std::nullopt, std::nullopt, std::nullopt}));
   EXPECT_FALSE(v.eta_seconds.has_value());
   EXPECT_TRUE(v.source.is_null());
   EXPECT_EQ(v.output["w"], 1);
@@ -152,6 +154,7 @@ TEST(ReadVideoTest, NullEtaAndUnreadableJsonReadAsNothing) {
   EXPECT_FALSE(v.predicted_memory_mb.has_value()) << "not probed yet";
   EXPECT_FALSE(v.predicted_seconds.has_value());
   EXPECT_EQ(v.waiting_for, "");
+  EXPECT_EQ(v.worker, "") << "no lease";
 }
 
 TEST(ReadWorkerTest, MapsEveryColumn) {

@@ -17,15 +17,16 @@ media::MediaInfo PhoneClip(double seconds, double fps) {
 
 class AdmissionTest : public ::testing::Test {
  protected:
-  media::CostPrediction Predict(const std::string& preset, int max_fps) const {
+  media::CostPrediction Predict(const std::string& preset, int max_fps, double cores = 2) const {
     media::TranscodeOptions options;
     options.threads = configured_.threads;
     options.preset = preset;
     options.max_frame_rate = max_fps;
-    return model_.Predict(clip_, options, 2);
+    return model_.Predict(clip_, options, cores);
   }
-  Fit FitIn(double seconds_left) const {
-    return FitToTime(model_, clip_, media::TranscodeOptions{}, configured_, 2, seconds_left, 600);
+  Fit FitIn(double seconds_left, CoreShare cores = {2, 2}) const {
+    return FitToTime(model_, clip_, media::TranscodeOptions{}, configured_, cores, seconds_left,
+                     600);
   }
 
   const media::CostModel& model_ = media::CostModel::Builtin();
@@ -87,9 +88,34 @@ TEST_F(AdmissionTest, AJobThatCannotFitEvenAtTheCheapestIsRefusedWithTheSettingT
   EXPECT_EQ(tight.settings.max_fps, 30);
 }
 
+TEST_F(AdmissionTest, SettingsAreFittedToTheCoresLeftWhenEverySlotIsBusy) {
+  // Alone on two cores the configured settings fit; sharing them with another job they would not.
+  const double alone = Predict("veryfast", 60, 2).wall_s;
+  const double shared = Predict("veryfast", 60, 1).wall_s;
+  ASSERT_LT(alone, shared) << "the model must know a job alone on two cores is faster";
+  const double left = (alone + shared) / 2 / kTimeShareToFit;
+  EXPECT_FALSE(FitIn(left, {2, 2}).cheaper) << "nothing else can run beside it";
+  Fit fit = FitIn(left, {2, 1});
+  EXPECT_TRUE(fit.refusal.ok());
+  EXPECT_TRUE(fit.cheaper);
+  EXPECT_NE(fit.settings.preset, "veryfast");
+  EXPECT_NE(fit.reason.find("sharing the cores"), std::string::npos) << fit.reason;
+  // What is shown and booked is the prediction for the cores it has now.
+  EXPECT_DOUBLE_EQ(fit.predicted.wall_s,
+                   Predict(fit.settings.preset, fit.settings.max_fps, 2).wall_s);
+  // Refused only when it would not finish even with the cores it has now.
+  const double cheapest_alone = Predict("ultrafast", 30, 2).wall_s;
+  const double cheapest_shared = Predict("ultrafast", 30, 1).wall_s;
+  Fit tight = FitIn((cheapest_alone + cheapest_shared) / 2, {2, 1});
+  EXPECT_TRUE(tight.refusal.ok()) << tight.refusal.message();
+  EXPECT_EQ(tight.settings.preset, "ultrafast");
+  EXPECT_EQ(tight.settings.max_fps, 30);
+}
+
 TEST_F(AdmissionTest, ASourceAt30FpsIsNeverCappedAndAFastPresetIsKept) {
   const media::MediaInfo slow = PhoneClip(600, 30);
-  Fit fit = FitToTime(model_, slow, media::TranscodeOptions{}, {2, "ultrafast", 60}, 2, 1.0, 600);
+  Fit fit =
+      FitToTime(model_, slow, media::TranscodeOptions{}, {2, "ultrafast", 60}, {2, 2}, 1.0, 600);
   EXPECT_EQ(fit.refusal.code(), ErrorCode::kWouldExceedTimeout);
   EXPECT_EQ(fit.settings.preset, "ultrafast");
   EXPECT_EQ(fit.settings.max_fps, 60) << "a cap above the source's rate saves nothing";

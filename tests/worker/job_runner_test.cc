@@ -257,5 +257,53 @@ TEST_F(AdmissionRunnerTest, AJobThatDoesNotFitTheMemoryLeftWaitsInTheQueueForIt)
   EXPECT_TRUE(Get(waiting.id).output["admission"].is_object());
 }
 
+TEST_F(AdmissionRunnerTest, WorkersOnOneMachineShareItsMemory) {
+  // Two workers of one machine (the registry says so) with a budget of 1 MB each: a job of one
+  // waits while the other's runs. A job of a worker on another machine does not count.
+  settings_.memory_budget_mb = 1;
+  settings_.machine_cores = 2;
+  WorkerSettings other = settings_;
+  other.worker_id = "other-worker-here";
+  const std::string remote = "worker-elsewhere";
+  for (const auto& [id, host] :
+       {std::pair{settings_.worker_id, HostName()}, std::pair{other.worker_id, HostName()},
+        std::pair{remote, std::string("another-machine")}}) {
+    queue::WorkerInfo worker{id, host, 1, 2, "test", clock_.NowMs(), 0};
+    ASSERT_TRUE(store_->Heartbeat(worker).ok());
+  }
+  JobRunner runner(store_.get(), blobs_.get(), settings_, &clock_);
+  JobRunner other_runner(store_.get(), blobs_.get(), other, &clock_);
+  EnqueueFile(store_.get(), blobs_.get(), Fixture("one_frame.mp4"), "elsewhere.mp4");
+  auto elsewhere = store_->ClaimNext(remote, 60'000, 10, std::nullopt);
+  ASSERT_TRUE(elsewhere.ok() && elsewhere.value());
+  EXPECT_EQ(other_runner.MemoryAvailableMb(), std::nullopt) << "nothing runs on this machine";
+
+  queue::Claim first = Claim("landscape_1080p.mp4");
+  EnqueueFile(store_.get(), blobs_.get(), Fixture("one_frame.mp4"), "one_frame.mp4");
+  std::atomic<int> first_outcome{-1};
+  std::thread job([&] { first_outcome = static_cast<int>(runner.Run(first, 1, stop_)); });
+  ASSERT_TRUE(WaitFor([&] { return !ChildrenOf(getpid(), "transcode").empty(); }, 30'000));
+
+  EXPECT_EQ(other_runner.MemoryAvailableMb(), 0.0) << "the first worker's job counts here";
+  auto second = store_->ClaimNext(other.worker_id, 60'000, 10, std::nullopt);
+  ASSERT_TRUE(second.ok() && second.value());
+  EXPECT_EQ(other_runner.Run(**second, 1, stop_), JobOutcome::kDeferred);
+  queue::Video waiting = Get((*second)->video.id);
+  EXPECT_EQ(waiting.status, queue::VideoStatus::kQueued);
+  EXPECT_EQ(waiting.waiting_for, "memory");
+  auto again = store_->ClaimNext(other.worker_id, 60'000, 10, other_runner.MemoryAvailableMb());
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again.value().has_value()) << "not claimed again while the first job runs";
+
+  ASSERT_TRUE(WaitFor([&] { return first_outcome != -1; }, 120'000));
+  job.join();
+  EXPECT_EQ(first_outcome.load(), static_cast<int>(JobOutcome::kReady));
+  EXPECT_EQ(other_runner.MemoryAvailableMb(), std::nullopt);
+  auto now = store_->ClaimNext(other.worker_id, 60'000, 10, other_runner.MemoryAvailableMb());
+  ASSERT_TRUE(now.ok() && now.value());
+  EXPECT_EQ((*now)->video.id, waiting.id);
+  EXPECT_EQ(other_runner.Run(**now, 1, stop_), JobOutcome::kReady) << Get(waiting.id).error_message;
+}
+
 }  // namespace
 }  // namespace vidproc::worker
