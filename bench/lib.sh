@@ -1,7 +1,7 @@
 # Helpers shared by the bench scripts (sourced, not run). A script sets BENCH_NAME (its name in
 # error messages) and, if its progress lines use another tag, BENCH_LOG_TAG, before using them.
 # shellcheck shell=bash
-# shellcheck disable=SC2034  # OPT_VALUE, OPT_WORDS, DEB_NAME and AUTO_WORK are for the caller
+# shellcheck disable=SC2034  # OPT_VALUE, OPT_WORDS, DEB_NAME, AUTO_WORK, T_* etc. are for the caller
 
 # ---------------------------------------------------------------- messages and arguments
 warn() { echo "$BENCH_NAME: $*" >&2; }
@@ -267,6 +267,44 @@ showcmd() {
   out=${out//"$WORK"/\$WORK}
   out=${out//"$VIDPROC"/$VIDPROC_SHOWN}
   printf '%s\n' "$out"
+}
+
+# ---------------------------------------------------------------- timed runs
+# WxH of FILE's first video stream (empty if none).
+dims() { { ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$1" 2>/dev/null || true; } | awk 'NR==1'; }
+# timed TAG CMD... : runs CMD under GNU time (and `timeout RUN_TIMEOUT`, default 3600 s), stdin
+# from /dev/null; stdout/stderr/times/rc go to $LOGS/TAG.*
+timed() {
+  local tag=$1 rc=0; shift
+  timeout --kill-after=30 "${RUN_TIMEOUT:-3600}" /usr/bin/time -f '%e %U %S %M' -o "$LOGS/$tag.time" "$@" \
+    >"$LOGS/$tag.out" 2>"$LOGS/$tag.err" </dev/null || rc=$?
+  echo "$rc" >"$LOGS/$tag.rc"
+}
+# result TAG OUTFILE : checks a finished run; sets T_WALL T_USER T_SYS T_RSS (KiB) T_CPU; 1 if it
+# failed (then a note says why, with the end of its stderr)
+result() {
+  local tag=$1 out=$2 rc line why=""
+  T_WALL=n/a T_USER=n/a T_SYS=n/a T_RSS=n/a T_CPU=n/a
+  rc=$(cat "$LOGS/$tag.rc" 2>/dev/null || echo "?")
+  if [ "$rc" != 0 ]; then
+    why="exit status $rc"; [ "$rc" = 124 ] && why="timed out after ${RUN_TIMEOUT:-3600}s"
+    [ "$rc" = 127 ] && why="exit status 127 (command not found)"
+  else
+    line=$(tail -n1 "$LOGS/$tag.time" 2>/dev/null || true)
+    read -r T_WALL T_USER T_SYS T_RSS <<<"$line" || true
+    if ! isnum "$T_WALL" || ! isnum "$T_USER" || ! isnum "$T_SYS" || ! isnum "$T_RSS"; then
+      why="no GNU time record"
+    elif [ ! -s "$out" ] || [ -z "$(dims "$out")" ]; then
+      why="exit 0 but no readable video in the output"
+    fi
+  fi
+  if [ -n "$why" ]; then
+    T_WALL=n/a T_USER=n/a T_SYS=n/a T_RSS=n/a T_CPU=n/a
+    note "\`$tag\` failed: $why; stderr tail: \`$(tail -n3 "$LOGS/$tag.err" 2>/dev/null | md_clean)\`"
+    return 1
+  fi
+  T_CPU=$(calc "printf \"%.2f\", $T_USER + $T_SYS")
+  return 0
 }
 
 # ---------------------------------------------------------------- the ffmpeg CLI doing the engine's work
