@@ -264,8 +264,8 @@ showcmd() {
     fi
   done
   out=${out% }
+  out=${out//"$VIDPROC"/$VIDPROC_SHOWN} # first: the binary may be a copy in the work dir
   out=${out//"$WORK"/\$WORK}
-  out=${out//"$VIDPROC"/$VIDPROC_SHOWN}
   printf '%s\n' "$out"
 }
 
