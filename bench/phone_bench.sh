@@ -483,8 +483,8 @@ r ""
 njobs() { printf '%s' "${ERR[time.$1]:-}" | wc -w; }
 r "Median absolute relative error over the $(njobs all) job(s) with a prediction: time **$(f1 "$(median "${ERR[time.all]:-}")") %**, memory **$(f1 "$(median "${ERR[mem.all]:-}")") %**"
 r "(the $(njobs "one upload") lone job(s): time $(f1 "$(median "${ERR[time.one upload]:-}")") %, memory $(f1 "$(median "${ERR[mem.one upload]:-}")") %; the $(njobs "two at once") job(s) run two at once: time $(f1 "$(median "${ERR[time.two at once]:-}")") %, memory $(f1 "$(median "${ERR[mem.two at once]:-}")") %)."
-r "The job of a pair claimed first is usually admitted before the other is claimed, so its time is predicted with every"
-r "core, not with the half it gets once the other runs. The model predicts for cores that are free: on a loaded machine the"
+r "A job's time is predicted at admission, for the cores the model expects it to have: the rows of jobs run two at once show"
+r "how that holds when a second job arrives. The model predicts for a machine with no other load: on a loaded machine the"
 r "measured times grow, and the time errors with them (memory hardly moves)."
 if [ "$CHEAPER" -gt 0 ]; then
   r "The admission chose cheaper settings for $CHEAPER job(s) (marked above): their times are not veryfast's."
