@@ -154,8 +154,6 @@ PACK_CPU=$(calc "printf \"%.3f\", $(median "${RC[hls]}") - $(median "${RC[mp4]}"
 PACK_SHARE=$(calc "printf \"%.2f\", 100 * $PACK_CPU / $(median "${EC[mp4]}")")
 
 # ---------------------------------------------------------------- through vidproc serve
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-cpu_of() { awk -v hz="$HZ" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13 + $14 + $15) / hz }' "/proc/$1/stat"; }
 
 start_server() { # OUTPUTS
   stop_server

@@ -1,11 +1,12 @@
 # Helpers shared by the bench scripts (sourced, not run). A script sets BENCH_NAME (its name in
 # error messages) and, if its progress lines use another tag, BENCH_LOG_TAG, before using them.
 # shellcheck shell=bash
-# shellcheck disable=SC2034  # OPT_VALUE, OPT_WORDS, DEB_NAME and AUTO_WORK are for the caller
+# shellcheck disable=SC2034  # OPT_VALUE, OPT_WORDS, DEB_NAME, AUTO_WORK, T_* etc. are for the caller
 
 # ---------------------------------------------------------------- messages and arguments
+warn() { echo "$BENCH_NAME: $*" >&2; }
 die() {
-  echo "$BENCH_NAME: $*" >&2
+  warn "$@"
   exit 2
 }
 log() { printf '[%s %s] %s\n' "${BENCH_LOG_TAG:-$BENCH_NAME}" "$(date +%H:%M:%S)" "$*" >&2; }
@@ -64,6 +65,73 @@ wrk_run() {
     /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)}
               else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
     END {printf "%.0f %.2f\n", rps, p99}'
+}
+
+# ---------------------------------------------------------------- vidproc serve
+# `vidproc serve` (VIDPROC) with its defaults, started as a fresh install would run it: on the
+# data dir DATA (give a fresh one), in the working directory RUNDIR (so no .env is read), under
+# env -i with only PATH, LANG and LOG_FORMAT=json, on a free loopback port written to PORT_FILE,
+# its log in LOG. Waits until its worker has started (30 s at most) and sets SPID, SERVE_LOG,
+# API (the /api/v1 base URL), SERVE_SLOTS and SERVE_CORES (as its log says); 1 if it did not
+# start. serve_stop ends it.
+serve_start() { # DATA PORT_FILE LOG RUNDIR
+  log "starting vidproc serve (defaults) on a fresh data dir"
+  (cd "$4" && exec env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 LOG_FORMAT=json \
+    "VIDPROC_DATA_DIR=$1" "$VIDPROC" serve --listen 127.0.0.1:0 --port-file "$2") \
+    >"$3" 2>&1 &
+  SPID=$!
+  SERVE_LOG=$3
+  for _ in $(seq 1 300); do
+    [ -s "$2" ] && grep -q '"msg":"worker started"' "$3" && break
+    sleep 0.1
+  done
+  grep -q '"msg":"worker started"' "$3" || return 1
+  API="http://127.0.0.1:$(cat "$2")/api/v1"
+  SERVE_SLOTS=$(grep -o '"slots":[0-9]*' "$3" | head -n1 | cut -d: -f2 || true)
+  SERVE_CORES=$(grep -o '"cores":[0-9]*' "$3" | head -n1 | cut -d: -f2 || true)
+}
+serve_stop() {
+  if [ -n "${SPID:-}" ] && kill -0 "$SPID" 2>/dev/null; then
+    kill -TERM "$SPID" 2>/dev/null || true
+    wait "$SPID" 2>/dev/null || true
+  fi
+  SPID=""
+}
+
+# The CPU-seconds of process PID and its reaped children (utime+stime+cutime+cstime).
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_of() { awk -v hz="$HZ" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13 + $14 + $15) / hz }' "/proc/$1/stat"; }
+
+# Uploads FILE (raw body, Content-Type TYPE, default video/mp4) to API; prints "ID EPOCH", EPOCH
+# (bash's EPOCHREALTIME) when the upload was done. 1 if it was refused.
+upload() { # FILE [TYPE]
+  local id
+  id=$(curl -sf -H "Content-Type: ${2:-video/mp4}" -H "X-Filename: $(basename "$1")" --data-binary @"$1" "$API/videos" |
+    grep -o '"id":"[^"]*"' | head -n1 | cut -d'"' -f4)
+  [ -n "$id" ] || { warn "upload failed: $(tail -n3 "$SERVE_LOG")"; return 1; }
+  printf '%s %s\n' "$id" "$EPOCHREALTIME"
+}
+# Prints when video ID became ready, by the server's clock (its event's id); 1 (the reason on
+# stderr) if it failed or was not ready within 30 minutes.
+wait_ready() { # ID SINCE
+  # The event stream, not polling: a poll every 50 ms spawned four processes each time and took
+  # CPU from the job it measured (the ffmpeg side waits on its process). Last-Event-ID replays
+  # every change since SINCE (epoch s), so a video ready before the stream connects is not missed;
+  # the ready record's updated_at (the event id, ms) is when it became ready.
+  local line event_ms="" since_ms
+  since_ms=$(calc "printf \"%d\", ($2 - 1) * 1000")
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    case $line in
+      "id: "*) event_ms=${line#id: } ;;
+      "data: "*"\"id\":\"$1\""*"\"status\":\"ready\""*)
+        printf '%d.%03d\n' "$((event_ms / 1000))" "$((event_ms % 1000))"
+        return 0 ;;
+      "data: "*"\"id\":\"$1\""*"\"status\":\"failed\""*) warn "video $1 failed: $line"; return 1 ;;
+    esac
+  done < <(curl -sN --max-time 1800 -H "Last-Event-ID: $since_ms" "$API/events")
+  warn "video $1 not ready after 30 minutes"
+  return 1
 }
 
 # ---------------------------------------------------------------- packages and work dirs
@@ -196,10 +264,58 @@ showcmd() {
     fi
   done
   out=${out% }
+  out=${out//"$VIDPROC"/$VIDPROC_SHOWN} # first: the binary may be a copy in the work dir
   out=${out//"$WORK"/\$WORK}
-  out=${out//"$VIDPROC"/$VIDPROC_SHOWN}
   printf '%s\n' "$out"
 }
+
+# ---------------------------------------------------------------- timed runs
+# WxH of FILE's first video stream (empty if none).
+dims() { { ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$1" 2>/dev/null || true; } | awk 'NR==1'; }
+# timed TAG CMD... : runs CMD under GNU time (and `timeout RUN_TIMEOUT`, default 3600 s), stdin
+# from /dev/null; stdout/stderr/times/rc go to $LOGS/TAG.*
+timed() {
+  local tag=$1 rc=0; shift
+  timeout --kill-after=30 "${RUN_TIMEOUT:-3600}" /usr/bin/time -f '%e %U %S %M' -o "$LOGS/$tag.time" "$@" \
+    >"$LOGS/$tag.out" 2>"$LOGS/$tag.err" </dev/null || rc=$?
+  echo "$rc" >"$LOGS/$tag.rc"
+}
+# result TAG OUTFILE : checks a finished run; sets T_WALL T_USER T_SYS T_RSS (KiB) T_CPU; 1 if it
+# failed (then a note says why, with the end of its stderr)
+result() {
+  local tag=$1 out=$2 rc line why=""
+  T_WALL=n/a T_USER=n/a T_SYS=n/a T_RSS=n/a T_CPU=n/a
+  rc=$(cat "$LOGS/$tag.rc" 2>/dev/null || echo "?")
+  if [ "$rc" != 0 ]; then
+    why="exit status $rc"; [ "$rc" = 124 ] && why="timed out after ${RUN_TIMEOUT:-3600}s"
+    [ "$rc" = 127 ] && why="exit status 127 (command not found)"
+  else
+    line=$(tail -n1 "$LOGS/$tag.time" 2>/dev/null || true)
+    read -r T_WALL T_USER T_SYS T_RSS <<<"$line" || true
+    if ! isnum "$T_WALL" || ! isnum "$T_USER" || ! isnum "$T_SYS" || ! isnum "$T_RSS"; then
+      why="no GNU time record"
+    elif [ ! -s "$out" ] || [ -z "$(dims "$out")" ]; then
+      why="exit 0 but no readable video in the output"
+    fi
+  fi
+  if [ -n "$why" ]; then
+    T_WALL=n/a T_USER=n/a T_SYS=n/a T_RSS=n/a T_CPU=n/a
+    note "\`$tag\` failed: $why; stderr tail: \`$(tail -n3 "$LOGS/$tag.err" 2>/dev/null | md_clean)\`"
+    return 1
+  fi
+  T_CPU=$(calc "printf \"%.2f\", $T_USER + $T_SYS")
+  return 0
+}
+
+# ---------------------------------------------------------------- the ffmpeg CLI doing the engine's work
+# The engine's box for ffmpeg's scale filter: fitted inside WxH, never upscaled, even sizes.
+ff_fit_vf() { # W H
+  printf '%s\n' "scale=w='min($1,iw)':h='min($2,ih)':force_original_aspect_ratio=decrease:force_divisible_by=2"
+}
+# HDR (HLG or PQ) to SDR BT.709 the way the replaced system did it, with the tone mapping that
+# keeps HDR from looking washed out (the same look as vidproc's): float zscale + tonemap=hable.
+# A scale to the output's size follows it.
+FF_TONEMAP_VF="zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
 
 # ---------------------------------------------------------------- phone footage
 # Debian's forensics-samples-files 1080p phone clip played forwards then backwards (continuous

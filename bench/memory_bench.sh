@@ -124,9 +124,8 @@ run_vidproc() { # sets RESULT to "resident_peak kernel_peak wall"
   memcg_remove
 }
 
-# What the replaced system ran for every upload, with the tone mapping that keeps HDR from
-# looking washed out (the same look as vidproc's).
-FFMPEG_VF="zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,scale=1280:720:force_original_aspect_ratio=decrease:force_divisible_by=2"
+# What the replaced system ran for every upload (lib.sh's tone mapping chain), to 720p.
+FFMPEG_VF="$FF_TONEMAP_VF,scale=1280:720:force_original_aspect_ratio=decrease:force_divisible_by=2"
 run_ffmpeg() { # sets RESULT to "resident_peak kernel_peak wall"
   local t0 t1 pids=() n
   rm -f "$WORK/peak"

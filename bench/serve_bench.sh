@@ -62,10 +62,7 @@ RPT="$WORK/report.md.part"
 NOTES=()
 SPID=""
 cleanup() {
-  if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
-    kill -TERM "$SPID" 2>/dev/null || true
-    wait "$SPID" 2>/dev/null || true
-  fi
+  serve_stop
   remove_auto_work
 }
 trap cleanup EXIT
@@ -93,7 +90,7 @@ IN_DESC=$(ffprobe -v error -select_streams v:0 -show_entries stream=codec_name,w
 # upscaling, the input's timestamps kept, AAC 128k, faststart, as the engine's output has. At the
 # transcoder child's nice level (10, worker/child_process.h), so that other load on the machine
 # slows both sides alike.
-FF_VF="scale=w='min(1280,iw)':h='min(720,ih)':force_original_aspect_ratio=decrease:force_divisible_by=2"
+FF_VF=$(ff_fit_vf 1280 720)
 ff_one() { # OUT
   nice -n 10 ffmpeg -nostdin -y -v error -i "$INPUT" -vf "$FF_VF" -fps_mode passthrough \
     -c:v libx264 -preset veryfast -b:v 1500k -maxrate 2250k -bufsize 3000k \
@@ -101,8 +98,6 @@ ff_one() { # OUT
 }
 
 # ---------------------------------------------------------------- vidproc serve, defaults
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-cpu_of() { awk -v hz="$HZ" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13 + $14 + $15) / hz }' "/proc/$1/stat"; }
 # The CPU-seconds of this shell's reaped children (bash `times`, second line). Called as a
 # command, not in $( ): a subshell's `times` would not see this shell's children.
 children_cpu() {
@@ -110,57 +105,22 @@ children_cpu() {
   CHILDREN_CPU=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); s += p[1] * 60 + p[2] } printf "%.2f", s }' "$LOGS/times")
 }
 
-log "starting vidproc serve (defaults) on a fresh data dir"
 rm -rf "$WORK/data" "$WORK/port"
-(cd "$RUNDIR" && exec env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 LOG_FORMAT=json \
-  "VIDPROC_DATA_DIR=$WORK/data" "$VIDPROC" serve --listen 127.0.0.1:0 --port-file "$WORK/port") \
-  >"$LOGS/serve.log" 2>&1 &
-SPID=$!
-for _ in $(seq 1 300); do
-  [ -s "$WORK/port" ] && grep -q '"msg":"worker started"' "$LOGS/serve.log" && break
-  sleep 0.1
-done
-grep -q '"msg":"worker started"' "$LOGS/serve.log" || die "vidproc serve did not start: $(tail -n3 "$LOGS/serve.log")"
-API="http://127.0.0.1:$(cat "$WORK/port")/api/v1"
-SLOTS=$(grep -o '"slots":[0-9]*' "$LOGS/serve.log" | head -n1 | cut -d: -f2 || true)
-CORES=$(grep -o '"cores":[0-9]*' "$LOGS/serve.log" | head -n1 | cut -d: -f2 || true)
-
-upload() { # -> the id; stamps UP_DONE
-  local id
-  id=$(curl -sf -H 'Content-Type: video/mp4' -H "X-Filename: $(basename "$INPUT")" --data-binary @"$INPUT" "$API/videos" |
-    grep -o '"id":"[^"]*"' | head -n1 | cut -d'"' -f4)
-  [ -n "$id" ] || die "upload failed: $(tail -n3 "$LOGS/serve.log")"
-  printf '%s %s\n' "$id" "$EPOCHREALTIME"
-}
-wait_ready() { # ID SINCE -> prints when it became ready, by the server's clock (its event's id)
-  # The event stream, not polling: a poll every 50 ms spawned four processes each time and took
-  # CPU from the job it measured (the ffmpeg side waits on its process). Last-Event-ID replays
-  # every change since SINCE (epoch s), so a video ready before the stream connects is not missed;
-  # the ready record's updated_at (the event id, ms) is when it became ready.
-  local line event_ms="" since_ms
-  since_ms=$(calc "printf \"%d\", ($2 - 1) * 1000")
-  while IFS= read -r line; do
-    line=${line%$'\r'}
-    case $line in
-      "id: "*) event_ms=${line#id: } ;;
-      "data: "*"\"id\":\"$1\""*"\"status\":\"ready\""*)
-        printf '%d.%03d\n' "$((event_ms / 1000))" "$((event_ms % 1000))"
-        return 0 ;;
-      "data: "*"\"id\":\"$1\""*"\"status\":\"failed\""*) die "video $1 failed: $line" ;;
-    esac
-  done < <(curl -sN --max-time 1800 -H "Last-Event-ID: $since_ms" "$API/events")
-  die "video $1 not ready after 30 minutes"
-}
+serve_start "$WORK/data" "$WORK/port" "$LOGS/serve.log" "$RUNDIR" ||
+  die "vidproc serve did not start: $(tail -n3 "$LOGS/serve.log")"
+SLOTS=$SERVE_SLOTS
+CORES=$SERVE_CORES
 
 vp_run() { # N (1 or 2) -> sets WALL CPU
   local c0 ids=() dones=() line t first="" last="" p1 p2
   c0=$(cpu_of "$SPID")
   if [ "$1" = 1 ]; then
-    line=$(upload); ids=("${line% *}"); first=${line#* }
+    line=$(upload "$INPUT") || exit 2
+    ids=("${line% *}"); first=${line#* }
   else
     # (`wait` with no pids would wait for the server too)
-    upload >"$LOGS/up1" & p1=$!
-    upload >"$LOGS/up2" & p2=$!
+    upload "$INPUT" >"$LOGS/up1" & p1=$!
+    upload "$INPUT" >"$LOGS/up2" & p2=$!
     wait "$p1" "$p2" || true
     for f in "$LOGS/up1" "$LOGS/up2"; do
       read -r id t <"$f" || die "an upload failed: $(tail -n3 "$LOGS/serve.log")"
@@ -168,7 +128,7 @@ vp_run() { # N (1 or 2) -> sets WALL CPU
       if [ -z "$first" ] || calc "exit !($t < $first)"; then first=$t; fi
     done
   fi
-  for id in "${ids[@]}"; do t=$(wait_ready "$id" "$first"); dones+=("$t"); done
+  for id in "${ids[@]}"; do t=$(wait_ready "$id" "$first") || exit 2; dones+=("$t"); done
   last=$(printf '%s\n' "${dones[@]}" | sort -n | tail -n1)
   WALL=$(elapsed "$first" "$last")
   CPU=$(calc "printf \"%.2f\", $(cpu_of "$SPID") - $c0")

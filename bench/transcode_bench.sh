@@ -108,7 +108,6 @@ NOTES=()
 probe1() { # FILE ENTRIES -> first value of v:0
   { ffprobe -v error -select_streams v:0 -show_entries "stream=$2" -of default=nw=1:nk=1 "$1" 2>/dev/null || true; } | awk 'NR==1'
 }
-dims() { { ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$1" 2>/dev/null || true; } | awk 'NR==1'; }
 video_kbps() {
   local f=$1 br dur bytes
   br=$(probe1 "$f" bit_rate)
@@ -135,40 +134,6 @@ ssim() { # OUT REF TAG -> SSIM All, REF scaled to OUT's size
   else
     printf 'n/a'
   fi
-}
-
-# ---------------------------------------------------------------- timed runs
-# timed TAG CMD... : runs CMD under GNU time; stdout/stderr/times/rc go to $LOGS/TAG.*
-timed() {
-  local tag=$1 rc=0; shift
-  timeout --kill-after=30 "$RUN_TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$LOGS/$tag.time" "$@" \
-    >"$LOGS/$tag.out" 2>"$LOGS/$tag.err" </dev/null || rc=$?
-  echo "$rc" >"$LOGS/$tag.rc"
-}
-# result TAG OUTFILE : checks a finished run; sets T_WALL T_USER T_SYS T_RSS T_CPU; 1 if it failed
-result() {
-  local tag=$1 out=$2 rc line why=""
-  T_WALL=n/a T_USER=n/a T_SYS=n/a T_RSS=n/a T_CPU=n/a
-  rc=$(cat "$LOGS/$tag.rc" 2>/dev/null || echo "?")
-  if [ "$rc" != 0 ]; then
-    why="exit status $rc"; [ "$rc" = 124 ] && why="timed out after ${RUN_TIMEOUT}s"
-    [ "$rc" = 127 ] && why="exit status 127 (command not found)"
-  else
-    line=$(tail -n1 "$LOGS/$tag.time" 2>/dev/null || true)
-    read -r T_WALL T_USER T_SYS T_RSS <<<"$line" || true
-    if ! isnum "$T_WALL" || ! isnum "$T_USER" || ! isnum "$T_SYS" || ! isnum "$T_RSS"; then
-      why="no GNU time record"
-    elif [ ! -s "$out" ] || [ -z "$(dims "$out")" ]; then
-      why="exit 0 but no readable video in the output"
-    fi
-  fi
-  if [ -n "$why" ]; then
-    T_WALL=n/a T_USER=n/a T_SYS=n/a T_RSS=n/a T_CPU=n/a
-    note "\`$tag\` failed: $why; stderr tail: \`$(tail -n3 "$LOGS/$tag.err" 2>/dev/null | md_clean)\`"
-    return 1
-  fi
-  T_CPU=$(calc "printf \"%.2f\", $T_USER + $T_SYS")
-  return 0
 }
 
 # vidproc availability; after 3 failures in a row it is not run any more
