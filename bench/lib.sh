@@ -106,7 +106,8 @@ cpu_of() { awk -v hz="$HZ" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13 + $14
 # (bash's EPOCHREALTIME) when the upload was done. 1 if it was refused.
 upload() { # FILE [TYPE]
   local id
-  id=$(curl -sf -H "Content-Type: ${2:-video/mp4}" -H "X-Filename: $(basename "$1")" --data-binary @"$1" "$API/videos" |
+  # -T streams the file (--data-binary @FILE reads it into memory first, and refuses over 1 GB).
+  id=$(curl -sf -X POST -T "$1" -H "Content-Type: ${2:-video/mp4}" -H "X-Filename: $(basename "$1")" "$API/videos" |
     grep -o '"id":"[^"]*"' | head -n1 | cut -d'"' -f4)
   [ -n "$id" ] || { warn "upload failed: $(tail -n3 "$SERVE_LOG")"; return 1; }
   printf '%s %s\n' "$id" "$EPOCHREALTIME"
@@ -186,6 +187,24 @@ open_work_dir() {
 }
 remove_auto_work() {
   if [ "$AUTO_WORK" = 1 ]; then rm -rf "$WORK"; fi
+}
+# For the scripts that start `vidproc serve`: an empty report (RPT) and notes, and at exit the
+# server stopped and an automatic work dir removed.
+open_serve_report() {
+  RPT="$WORK/report.md.part"
+  : >"$RPT"
+  NOTES=()
+  SPID=""
+  trap 'serve_stop; remove_auto_work' EXIT
+  trap 'exit 130' INT TERM
+}
+# VIDPROC copied into WORK/bin and run from there, so that a rebuild during the run cannot change
+# what is measured (the server starts its children from its own path).
+use_binary_copy() {
+  mkdir -p "$WORK/bin"
+  cp "$VIDPROC" "$WORK/bin/vidproc.part"
+  mv "$WORK/bin/vidproc.part" "$WORK/bin/vidproc"
+  VIDPROC="$WORK/bin/vidproc"
 }
 
 # ---------------------------------------------------------------- numbers

@@ -84,21 +84,8 @@ open_work_dir vidproc-phone-bench.XXXXXX
 LOGS="$WORK/logs"; OUTS="$WORK/out"; RUNDIR="$WORK/cwd"; CLIPDIR="$WORK/clips"
 rm -rf "$LOGS" "$OUTS" "$RUNDIR" "$WORK/data" "$WORK/port"
 mkdir -p "$LOGS" "$OUTS" "$RUNDIR" "$CLIPDIR"   # RUNDIR: vidproc's working directory, so no .env is read
-RPT="$WORK/report.md.part"
-: >"$RPT"
-NOTES=()
-SPID=""
-cleanup() {
-  serve_stop
-  remove_auto_work
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -p "$WORK/bin"
-cp "$VIDPROC" "$WORK/bin/vidproc.part"
-mv "$WORK/bin/vidproc.part" "$WORK/bin/vidproc"
-VIDPROC="$WORK/bin/vidproc"
+open_serve_report
+use_binary_copy
 VP_SHA=$(sha256sum "$VIDPROC" | cut -c1-12)
 
 BENCH_T0=$SECONDS

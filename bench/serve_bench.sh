@@ -57,16 +57,7 @@ open_work_dir vidproc-serve-bench.XXXXXX
 LOGS="$WORK/logs"; RUNDIR="$WORK/cwd"; FFOUT="$WORK/ffout"
 rm -rf "$LOGS" "$RUNDIR" "$FFOUT"
 mkdir -p "$LOGS" "$RUNDIR" "$FFOUT"   # RUNDIR: vidproc's working directory, so no .env is read
-RPT="$WORK/report.md.part"
-: >"$RPT"
-NOTES=()
-SPID=""
-cleanup() {
-  serve_stop
-  remove_auto_work
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+open_serve_report
 
 # ---------------------------------------------------------------- the input
 if [ -z "$INPUT" ]; then

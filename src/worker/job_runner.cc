@@ -803,6 +803,7 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
              {"store_s", (deadline.ElapsedMs() - child_ended_ms) / 1000.0},
              {"threads", threads},
              {"preset", admitted.settings.preset},
+             {"max_fps", admitted.settings.max_fps},
              {"peak_mb", static_cast<double>(r.peak_rss_bytes) / 1e6},
              {"cpu_s", static_cast<double>(r.cpu_ms) / 1000.0},
              {"predicted_mb", admitted.fit ? admitted.fit->predicted.peak_memory_mb : -1.0},
