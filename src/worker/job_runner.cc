@@ -762,9 +762,11 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
     if (!done && r.kind != ChildResult::kLost) live->Withdraw();
     // Deleted while it ran: the deletion withdrew what was published then, but segments
     // published since would stay behind. Nobody else can own a deleted video's keys.
-    if (r.kind == ChildResult::kLost &&
-        store_->GetVideo(id).status().code() == ErrorCode::kNotFound) {
-      live->Withdraw();
+    if (r.kind == ChildResult::kLost) {
+      // (A lease can also be lost to another worker that took the job over: its publication
+      // then is not ours to touch.)
+      auto video = store_->GetVideo(id);
+      if (!video.ok() && video.status().code() == ErrorCode::kNotFound) live->Withdraw();
     }
   }
   JobOutcome outcome = JobOutcome::kLost;

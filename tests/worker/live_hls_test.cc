@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -136,6 +137,34 @@ TEST_F(LiveHlsTest, AVideoDeletedWhileItsJobPublishesLeavesNoHls) {
   });
   EXPECT_EQ(outcome, JobOutcome::kLost);
   EXPECT_EQ(HlsKeys(id), std::set<std::string>{});
+}
+
+// A job presumed dead (its lease expired while it stalled) and handed to another worker: the old
+// attempt stops, and leaves the publication to the new holder.
+TEST_F(LiveHlsTest, AnAttemptThatLostItsLeaseToAnotherWorkerStopsAndTouchesNothing) {
+  const std::string id = EnqueueFile(store_.get(), blobs_.get(), Fixture("real_h264.avi"), "a.avi");
+  const queue::Claim claim = ClaimNext();
+  std::set<std::string> published;
+  std::optional<queue::Claim> taken_over;
+  const JobOutcome outcome = RunWhilePlayable(claim, [&] {
+    // What lease recovery and the next claim do, with the old attempt still running.
+    ASSERT_TRUE(store_->ReleaseJob(id, claim.lease_token).ok());
+    auto next = store_->ClaimNext("another-worker", 60'000, 1, std::nullopt);
+    ASSERT_TRUE(next.ok() && next.value());
+    taken_over = *next.value();
+    published = HlsKeys(id);
+  });
+  EXPECT_EQ(outcome, JobOutcome::kLost);
+  ASSERT_TRUE(taken_over.has_value());
+  queue::Video v = Get(id);
+  EXPECT_EQ(v.status, queue::VideoStatus::kProcessing) << "the new holder's job";
+  EXPECT_EQ(v.worker, "another-worker");
+  EXPECT_EQ(v.error_code, "");
+  EXPECT_FALSE(published.empty());
+  for (const std::string& key : published) {
+    EXPECT_TRUE(blobs_->Stat(key).value().has_value())
+        << key << ": not the old attempt's to remove";
+  }
 }
 
 TEST_F(LiveHlsTest, ARetryReplacesWhatADeadAttemptPublished) {
