@@ -738,6 +738,13 @@ JobOutcome JobRunner::Run(const queue::Claim& claim, int threads, const std::ato
     const std::string& id;
     ~Booking() { ledger.Release(id); }
   } booking{ledger_, id};
+  // The probe child may have taken a good part of a short lease (VIDPROC_LEASE_SECONDS): renewed
+  // before the transcoder starts, so that the job is not presumed dead in between.
+  if (Status s = store_->RenewLease(id, claim.lease_token, settings_.lease_ms, 0, std::nullopt);
+      s.code() == ErrorCode::kLeaseLost || s.code() == ErrorCode::kNotFound) {
+    LogWarning("job lost its lease before the transcode", {{"video", id}, {"reason", s.message()}});
+    return JobOutcome::kLost;
+  }
   const nlohmann::json admission =
       admitted.fit ? AdmissionJson(*admitted.fit) : nlohmann::json(nullptr);
 
