@@ -44,11 +44,9 @@ Fit FitToTime(const media::CostModel& model, const media::MediaInfo& info,
   };
   const double shared_cores = std::min(cores.shared, cores.now);
   Fit fit;
-  double shared_s = 0;
   for (const JobSettings& s : ladder) {
     fit.settings = s;
-    shared_s = predict(s, shared_cores).wall_s;
-    if (shared_s <= kTimeShareToFit * seconds_left) break;
+    if (predict(s, shared_cores).wall_s <= kTimeShareToFit * seconds_left) break;
   }
   fit.predicted = predict(fit.settings, cores.now);
   if (fit.predicted.wall_s > seconds_left) {
